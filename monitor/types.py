@@ -1,0 +1,95 @@
+"""Small value types shared by the stages of the daemon (source → decode → window → evaluate → export).
+
+Every stage imports this module and the stages before it, never the ones after it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+
+IntArray = npt.NDArray[np.int64]
+FloatArray = npt.NDArray[np.float64]
+
+
+class Level(StrEnum):
+    """Alert level of one check; ordered by severity via :meth:`rank`."""
+
+    OK = "ok"
+    WARNING = "warning"
+    INTERVENTION = "intervention"
+    INSUFFICIENT_DATA = "insufficient_data"
+
+    @property
+    def rank(self) -> int:
+        """0 for ok/insufficient_data, 1 for warning, 2 for intervention (the metric value)."""
+        return {"warning": 1, "intervention": 2}.get(self.value, 0)
+
+
+@dataclass(frozen=True)
+class RawRecords:
+    """Undecoded messages from a source, in arrival order.
+
+    ``values[i]`` is the message body; ``partition[i]``/``offset[i]`` locate it in the source
+    (a file is partition 0 with the line number as offset); ``timestamp_ms[i]`` is the
+    broker's record timestamp, or -1 when the source has none.
+    """
+
+    values: list[bytes]
+    partition: IntArray
+    offset: IntArray
+    timestamp_ms: IntArray
+
+
+@dataclass(frozen=True)
+class Reject:
+    """One message that could not become an event, kept whole for the dead-letter topic."""
+
+    reason: str
+    detail: str
+    partition: int
+    offset: int
+    raw: bytes
+
+
+@dataclass(frozen=True)
+class EventBatch:
+    """Decoded good events, columnar; every array has the same length ``n``.
+
+    - ``event_time_ms``: int64 event time (epoch milliseconds).
+    - ``partition`` / ``offset``: where each event came from (for watermarks and checkpoints).
+    - ``model`` / ``model_version`` / ``event_id``: pyarrow string arrays (``model_version`` and
+      ``event_id`` may hold nulls).
+    - ``segments``: segment field → pyarrow string array (null where the event has none).
+    - ``numeric``: feature name → float64 numpy array, NaN where missing or not a number.
+    - ``categorical``: feature name → pyarrow string array, null where missing.
+    - ``prediction`` / ``label``: float64 numpy (numeric) or pyarrow string array, or None
+      when no event in the batch carries one.
+    """
+
+    event_time_ms: IntArray
+    partition: IntArray
+    offset: IntArray
+    model: pa.Array
+    model_version: pa.Array
+    event_id: pa.Array
+    segments: dict[str, pa.Array] = field(default_factory=dict)
+    numeric: dict[str, FloatArray] = field(default_factory=dict)
+    categorical: dict[str, pa.Array] = field(default_factory=dict)
+    prediction: FloatArray | pa.Array | None = None
+    label: FloatArray | pa.Array | None = None
+
+    def __len__(self) -> int:
+        return len(self.event_time_ms)
+
+
+@dataclass(frozen=True)
+class DecodeResult:
+    """What the decoder made of one batch of raw records: the good events and the rejects."""
+
+    events: EventBatch
+    rejects: list[Reject]
