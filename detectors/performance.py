@@ -1,0 +1,290 @@
+"""Mergeable performance accumulators: int64 vectors summed exactly across batches.
+
+A window keeps one int64 vector per model output. Each event adds integer amounts to a
+few slots (``*_contributions`` returns the slots and amounts, the caller applies them with
+``np.add.at(acc, offset + slots, weights)``), so accumulators of partitions, replicas and
+batches add up to byte-identical results whatever the split. ``*_metrics`` turns a
+vector into metrics.
+
+Classification layout (binary labels 0/1, scores are probabilities clipped to [0, 1]; slot
+constants ``TP`` … ``NEGATIVE_HISTOGRAM``, length ``CLASSIFICATION_LAYOUT_SIZE``)::
+
+    [tp, fp, tn, fn, n, log_loss_micro, positive_histogram[B], negative_histogram[B]]
+
+with ``B = SCORE_BINS`` uniform score bins on [0, 1] (bin ``i`` holds ``[i/B, (i+1)/B)``,
+the last one includes 1). An event is predicted positive when ``score >= threshold``.
+``log_loss_micro`` sums each event's log loss in millionths, rounded, with the
+probability clipped to ``[1e-15, 1 - 1e-15]``.
+
+Regression layout (errors in fixed point relative to ``scale``, the reference label
+standard deviation; slot constants ``REGRESSION_N``, ``ABSOLUTE_ERROR``, ``SQUARED_ERROR``,
+length ``REGRESSION_LAYOUT_SIZE``)::
+
+    [n, absolute_error_quanta, squared_error_quanta]
+
+with an absolute-error quantum of ``scale * 1e-6`` and a squared-error quantum of
+``scale**2 * 1e-6``. Each event adds at most ``MAX_EVENT_QUANTA = 10**12`` to either sum
+(the absolute sum caps errors at 10**6 standard deviations, the squared sum at 1000), so a
+window overflows int64 only past 9.2 million events all at the cap.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Final
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from detectors.statistics import effective_scale
+
+IntArray = NDArray[np.int64]
+FloatArray = NDArray[np.float64]
+
+# Classification slots.
+SCORE_BINS: Final = 1000
+TP: Final = 0
+FP: Final = 1
+TN: Final = 2
+FN: Final = 3
+CLASSIFICATION_N: Final = 4
+LOG_LOSS_MICRO: Final = 5
+POSITIVE_HISTOGRAM: Final = 6
+NEGATIVE_HISTOGRAM: Final = POSITIVE_HISTOGRAM + SCORE_BINS
+CLASSIFICATION_LAYOUT_SIZE: Final = NEGATIVE_HISTOGRAM + SCORE_BINS
+LOG_LOSS_QUANTUM: Final = 1e-6
+PROBABILITY_CLIP: Final = 1e-15
+
+# Regression slots.
+REGRESSION_N: Final = 0
+ABSOLUTE_ERROR: Final = 1
+SQUARED_ERROR: Final = 2
+REGRESSION_LAYOUT_SIZE: Final = 3
+ERROR_QUANTUM: Final = 1e-6
+MAX_EVENT_QUANTA: Final = 10**12
+
+METRIC_DIRECTION: Final[dict[str, int]] = {
+    "accuracy": 1,
+    "precision": 1,
+    "recall": 1,
+    "roc_auc": 1,
+    "log_loss": -1,
+    "mae": -1,
+    "rmse": -1,
+}
+
+
+def classification_layout_size() -> int:
+    """Length of a classification accumulator (``CLASSIFICATION_LAYOUT_SIZE``).
+
+    >>> classification_layout_size()
+    2006
+    """
+    return CLASSIFICATION_LAYOUT_SIZE
+
+
+def classification_contributions(
+    scores: ArrayLike, labels: ArrayLike, threshold: float = 0.5
+) -> tuple[IntArray, IntArray]:
+    """Slots and integer amounts that the events add to a classification accumulator.
+
+    Four entries per event: its confusion cell, ``n``, its log loss in millionths and
+    its score-histogram bin.
+
+    >>> slots, weights = classification_contributions([0.9], [1])
+    >>> slots.tolist(), weights.tolist()
+    ([0, 4, 5, 906], [1, 1, 105361, 1])
+    """
+    probabilities, positive = _classification_inputs(scores, labels, threshold)
+    events = probabilities.size
+    predicted = probabilities >= threshold
+    confusion = np.where(predicted, np.where(positive, TP, FP), np.where(positive, FN, TN))
+    score_bins = np.minimum((probabilities * SCORE_BINS).astype(np.int64), SCORE_BINS - 1)
+    histogram = np.where(positive, POSITIVE_HISTOGRAM, NEGATIVE_HISTOGRAM) + score_bins
+    clipped = np.clip(probabilities, PROBABILITY_CLIP, 1.0 - PROBABILITY_CLIP)
+    log_loss = np.where(positive, -np.log(clipped), -np.log1p(-clipped))
+    ones = np.ones(events, dtype=np.int64)
+    slots = np.concatenate(
+        [confusion, np.full(events, CLASSIFICATION_N), np.full(events, LOG_LOSS_MICRO), histogram]
+    ).astype(np.int64)
+    weights = np.concatenate([ones, ones, np.rint(log_loss / LOG_LOSS_QUANTUM), ones])
+    return slots, weights.astype(np.int64)
+
+
+def classification_accumulate(
+    scores: ArrayLike, labels: ArrayLike, threshold: float = 0.5
+) -> IntArray:
+    """One classification accumulator holding the given events.
+
+    >>> acc = classification_accumulate([0.9, 0.2, 0.7], [1, 0, 0])
+    >>> acc[:5].tolist()
+    [1, 1, 1, 0, 3]
+    """
+    acc = np.zeros(CLASSIFICATION_LAYOUT_SIZE, dtype=np.int64)
+    np.add.at(acc, *classification_contributions(scores, labels, threshold))
+    return acc
+
+
+def classification_metrics(acc: ArrayLike) -> dict[str, float]:
+    """Accuracy, precision, recall, ROC AUC, log loss and support of an accumulator.
+
+    Degenerate cases follow scikit-learn's ``zero_division=0``: accuracy and log loss are
+    0.0 with no events, precision is 0.0 with no predicted positives, recall is 0.0 with
+    no actual positives; ROC AUC is 0.5 unless both classes are present. ``positives``
+    and ``predicted_positives`` let callers tell these cases apart. ROC AUC is the exact
+    Mann-Whitney statistic on the binned scores (ties within a bin count 1/2).
+
+    >>> metrics = classification_metrics(classification_accumulate([0.9, 0.2, 0.7], [1, 0, 0]))
+    >>> {name: round(value, 3) for name, value in metrics.items()}
+    {'accuracy': 0.667, 'precision': 0.5, 'recall': 1.0, 'roc_auc': 1.0, 'log_loss': 0.511,
+     'n': 3.0, 'positives': 1.0, 'predicted_positives': 2.0}
+    """
+    counts = _accumulator(acc, CLASSIFICATION_LAYOUT_SIZE, "classification")
+    tp, fp, tn, fn, n, log_loss_micro = (int(counts[slot]) for slot in range(LOG_LOSS_MICRO + 1))
+    positive_histogram = counts[POSITIVE_HISTOGRAM:NEGATIVE_HISTOGRAM]
+    negative_histogram = counts[NEGATIVE_HISTOGRAM:]
+    return {
+        "accuracy": _ratio(tp + tn, n),
+        "precision": _ratio(tp, tp + fp),
+        "recall": _ratio(tp, tp + fn),
+        "roc_auc": _binned_auc(positive_histogram, negative_histogram),
+        "log_loss": _ratio(log_loss_micro, n) * LOG_LOSS_QUANTUM,
+        "n": float(n),
+        "positives": float(tp + fn),
+        "predicted_positives": float(tp + fp),
+    }
+
+
+def regression_contributions(
+    predictions: ArrayLike, labels: ArrayLike, scale: float
+) -> tuple[IntArray, IntArray]:
+    """Slots and integer amounts that the events add to a regression accumulator.
+
+    ``scale`` is the reference label standard deviation (non-positive falls back to 1.0).
+
+    >>> slots, weights = regression_contributions([3.0], [1.0], scale=2.0)
+    >>> slots.tolist(), weights.tolist()
+    ([0, 1, 2], [1, 1000000, 1000000])
+    """
+    predicted = _finite_vector(predictions, "predictions")
+    actual = _finite_vector(labels, "labels")
+    if predicted.shape != actual.shape:
+        raise ValueError(
+            f"{predicted.size} predictions but {actual.size} labels; pass one label per prediction"
+        )
+    events = predicted.size
+    with np.errstate(over="ignore"):
+        errors = np.abs(predicted - actual) / effective_scale(scale)
+    limit = MAX_EVENT_QUANTA * ERROR_QUANTUM
+    absolute = np.rint(np.minimum(errors, limit) / ERROR_QUANTUM)
+    squared = np.rint(np.minimum(errors, math.sqrt(limit)) ** 2 / ERROR_QUANTUM)
+    capped = np.minimum(np.stack([absolute, squared]), MAX_EVENT_QUANTA).ravel()
+    layout = np.array([REGRESSION_N, ABSOLUTE_ERROR, SQUARED_ERROR], dtype=np.int64)
+    slots = np.repeat(layout, events)
+    weights = np.concatenate([np.ones(events), capped]).astype(np.int64)
+    return slots, weights
+
+
+def regression_accumulate(predictions: ArrayLike, labels: ArrayLike, scale: float) -> IntArray:
+    """One regression accumulator holding the given events.
+
+    >>> regression_accumulate([1.0, 2.0], [1.5, 2.0], scale=1.0).tolist()
+    [2, 500000, 250000]
+    """
+    acc = np.zeros(REGRESSION_LAYOUT_SIZE, dtype=np.int64)
+    np.add.at(acc, *regression_contributions(predictions, labels, scale))
+    return acc
+
+
+def regression_metrics(acc: ArrayLike, scale: float) -> dict[str, float]:
+    """Mean absolute error, root mean squared error and support; 0.0 errors with no events.
+
+    ``scale`` must be the one the accumulator was built with.
+
+    >>> metrics = regression_metrics(regression_accumulate([1.0, 2.0], [1.5, 2.0], 1.0), 1.0)
+    >>> {name: round(value, 4) for name, value in metrics.items()}
+    {'mae': 0.25, 'rmse': 0.3536, 'n': 2.0}
+    """
+    counts = _accumulator(acc, REGRESSION_LAYOUT_SIZE, "regression")
+    n = int(counts[REGRESSION_N])
+    unit = effective_scale(scale)
+    mean_absolute = _ratio(int(counts[ABSOLUTE_ERROR]), n) * ERROR_QUANTUM * unit
+    mean_squared = _ratio(int(counts[SQUARED_ERROR]), n) * ERROR_QUANTUM * unit * unit
+    return {"mae": mean_absolute, "rmse": math.sqrt(mean_squared), "n": float(n)}
+
+
+def relative_drop(reference: float, current: float, direction: int) -> float:
+    """Relative degradation from ``reference`` to ``current``: positive is worse.
+
+    ``direction`` is ``METRIC_DIRECTION[metric]`` (+1 higher is better, -1 lower is
+    better). Improvements are negative. From a reference of 0, a worse current value
+    counts as a full degradation (1.0) and anything else as 0.0.
+
+    >>> round(relative_drop(0.90, 0.81, METRIC_DIRECTION["accuracy"]), 6)
+    0.1
+    >>> round(relative_drop(2.0, 2.2, METRIC_DIRECTION["mae"]), 6)
+    0.1
+    >>> relative_drop(0.0, 0.3, METRIC_DIRECTION["mae"])
+    1.0
+    """
+    if direction not in (1, -1):
+        raise ValueError(f"direction must be +1 or -1, got {direction}; use METRIC_DIRECTION")
+    if not (math.isfinite(reference) and math.isfinite(current)):
+        raise ValueError(
+            f"metric values must be finite, got {reference} and {current}; pass computed metrics"
+        )
+    worsening = (reference - current) * direction
+    if reference == 0:
+        return 1.0 if worsening > 0 else 0.0
+    return worsening / abs(reference)
+
+
+def _classification_inputs(
+    scores: ArrayLike, labels: ArrayLike, threshold: float
+) -> tuple[FloatArray, NDArray[np.bool_]]:
+    probabilities = np.clip(_finite_vector(scores, "scores"), 0.0, 1.0)
+    classes = np.asarray(labels)
+    if classes.shape != probabilities.shape:
+        raise ValueError(
+            f"{probabilities.size} scores but {classes.size} labels; pass one label per score"
+        )
+    if not np.all((classes == 0) | (classes == 1)):
+        raise ValueError("labels must be 0 or 1; map class labels to 0/1 before accumulating")
+    if not math.isfinite(threshold):
+        raise ValueError(f"threshold must be finite, got {threshold}; use e.g. 0.5")
+    return probabilities, classes == 1
+
+
+def _finite_vector(values: ArrayLike, name: str) -> FloatArray:
+    array = np.asarray(values, dtype=np.float64)
+    if array.ndim != 1:
+        raise ValueError(f"{name} must be one-dimensional, got shape {array.shape}")
+    if not np.all(np.isfinite(array)):
+        raise ValueError(f"{name} contain NaN or inf; reject such events before accumulating")
+    return array
+
+
+def _accumulator(acc: ArrayLike, size: int, kind: str) -> IntArray:
+    counts = np.asarray(acc, dtype=np.int64)
+    if counts.shape != (size,):
+        raise ValueError(
+            f"{kind} accumulator has shape {counts.shape}, expected ({size},);"
+            f" size it with the {kind.upper()}_LAYOUT_SIZE constant"
+        )
+    return counts
+
+
+def _ratio(numerator: int, denominator: int) -> float:
+    return numerator / denominator if denominator else 0.0
+
+
+def _binned_auc(positives: IntArray, negatives: IntArray) -> float:
+    positive_total = float(positives.sum())
+    negative_total = float(negatives.sum())
+    if positive_total == 0 or negative_total == 0:
+        return 0.5
+    pos = positives.astype(np.float64)
+    neg = negatives.astype(np.float64)
+    negatives_below = np.cumsum(neg) - neg
+    wins = float(np.sum(pos * (negatives_below + 0.5 * neg)))
+    return wins / (positive_total * negative_total)

@@ -1,0 +1,327 @@
+"""Drift statistics between two binned distributions.
+
+Every statistic compares a ``reference`` count vector of shape ``(k,)`` with ``current``
+counts of shape ``(..., k)`` laid out in the same bins. Counts are normalised to
+proportions inside, so any non-negative counts (integers or floats) work. Leading axes of
+``current`` broadcast: the baseline calibration scores 1000 multinomial samples at once as
+an ``(R, k)`` array. A 1-D ``current`` gives a Python ``float``, otherwise an array of
+shape ``(...)``.
+
+Empty sides: when ``current`` (or ``reference``) counts are all zero there is nothing to
+compare, and every statistic returns its no-drift value: 0.0, or 1.0 for the p-value
+``chi2_pvalue``. Callers gate on a minimum sample size anyway.
+
+Smoothing rule (PSI, KL and chi-square): proportions equal to 0 are replaced by
+``epsilon`` (``DEFAULT_EPSILON = 1e-4``) *without renormalising*. This is Evidently's rule,
+so on identical bins our PSI equals Evidently's. KL then renormalises both smoothed vectors
+and chi-square the smoothed reference (see their docstrings); JS, Hellinger, Wasserstein and
+KS need no smoothing. No statistic returns inf or NaN.
+
+``DISTRIBUTION_STATISTICS`` names every statistic with a uniform ``compute`` call, so
+evaluation and calibration iterate over it without branching per statistic.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Final
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+from scipy.special import rel_entr
+from scipy.stats import chi2
+
+FloatArray = NDArray[np.float64]
+Statistic = float | FloatArray
+
+DEFAULT_EPSILON: Final = 1e-4
+
+
+def proportions(counts: ArrayLike) -> FloatArray:
+    """Normalise counts to proportions along the last axis; all-zero rows stay all zero.
+
+    >>> proportions([1, 3, 0]).tolist()
+    [0.25, 0.75, 0.0]
+    >>> proportions([[2, 2], [0, 0]]).tolist()
+    [[0.5, 0.5], [0.0, 0.0]]
+    """
+    values = _counts(counts, "counts")
+    total = values.sum(axis=-1, keepdims=True)
+    shares: FloatArray = np.divide(values, total, out=np.zeros_like(values), where=total > 0)
+    return shares
+
+
+def psi(reference: ArrayLike, current: ArrayLike, epsilon: float = DEFAULT_EPSILON) -> Statistic:
+    """Population stability index ``sum((cur - ref) * ln(cur / ref))`` on smoothed proportions.
+
+    >>> round(psi([50, 50], [60, 40]), 4)
+    0.0405
+    >>> psi([50, 50], [[50, 50], [60, 40]]).round(4).tolist()
+    [0.0, 0.0405]
+    """
+    ref, cur = _pair(reference, current)
+    ref_p = _smooth(proportions(ref), epsilon)
+    cur_p = _smooth(proportions(cur), epsilon)
+    values = np.sum((cur_p - ref_p) * (np.log(cur_p) - np.log(ref_p)), axis=-1)
+    return _result(values, ref, cur, no_drift=0.0)
+
+
+def kl_divergence(
+    reference: ArrayLike, current: ArrayLike, epsilon: float = DEFAULT_EPSILON
+) -> Statistic:
+    """Kullback-Leibler divergence KL(current || reference) in nats.
+
+    Both proportion vectors are smoothed, then renormalised to sum to 1 (exactly what
+    ``scipy.stats.entropy(cur_smoothed, ref_smoothed)`` computes); renormalising keeps the
+    divergence non-negative, which the raw smoothed vectors would not guarantee.
+
+    >>> round(kl_divergence([50, 50], [60, 40]), 4)
+    0.0201
+    """
+    ref, cur = _pair(reference, current)
+    ref_p = _normalise(_smooth(proportions(ref), epsilon))
+    cur_p = _normalise(_smooth(proportions(cur), epsilon))
+    values = np.maximum(np.sum(cur_p * (np.log(cur_p) - np.log(ref_p)), axis=-1), 0.0)
+    return _result(values, ref, cur, no_drift=0.0)
+
+
+def js_distance(reference: ArrayLike, current: ArrayLike) -> Statistic:
+    """Jensen-Shannon distance (square root of the divergence, base 2), in [0, 1].
+
+    Equals ``scipy.spatial.distance.jensenshannon(ref, cur, base=2)``; no smoothing is
+    needed because ``0 * log 0 = 0``.
+
+    >>> round(js_distance([50, 50], [60, 40]), 4)
+    0.0854
+    >>> js_distance([1, 0], [0, 1])
+    1.0
+    """
+    ref, cur = _pair(reference, current)
+    ref_p = proportions(ref)
+    cur_p = proportions(cur)
+    mixture = (ref_p + cur_p) / 2.0
+    divergence = np.sum(rel_entr(ref_p, mixture), axis=-1) + np.sum(
+        rel_entr(cur_p, mixture), axis=-1
+    )
+    values = np.sqrt(np.clip(divergence / math.log(2.0) / 2.0, 0.0, 1.0))
+    return _result(values, ref, cur, no_drift=0.0)
+
+
+def hellinger(reference: ArrayLike, current: ArrayLike) -> Statistic:
+    """Hellinger distance ``sqrt(0.5 * sum((sqrt p - sqrt q)^2))``, in [0, 1].
+
+    >>> round(hellinger([50, 50], [60, 40]), 4)
+    0.0712
+    >>> hellinger([1, 0], [0, 1])
+    1.0
+    """
+    ref, cur = _pair(reference, current)
+    gaps = np.sqrt(proportions(ref)) - np.sqrt(proportions(cur))
+    values = np.sqrt(np.clip(0.5 * np.sum(gaps * gaps, axis=-1), 0.0, 1.0))
+    return _result(values, ref, cur, no_drift=0.0)
+
+
+def chi2_pvalue(
+    reference: ArrayLike, current: ArrayLike, epsilon: float = DEFAULT_EPSILON
+) -> Statistic:
+    """Chi-square goodness-of-fit p-value of the current counts against the reference.
+
+    Bins empty on both sides are dropped. Expected counts are the smoothed reference
+    proportions of the remaining bins, renormalised to sum to the current total. Degrees
+    of freedom are the remaining bins minus one; with fewer than one the p-value is 1.0.
+    Low values mean drift.
+
+    >>> round(chi2_pvalue([50, 50], [60, 40]), 4)
+    0.0455
+    >>> chi2_pvalue([50, 50, 0], [50, 50, 0])
+    1.0
+    """
+    ref, cur = _pair(reference, current)
+    kept = (ref > 0) | (cur > 0)
+    ref_p = np.where(kept, _smooth(proportions(ref), epsilon), 0.0)
+    ref_total = ref_p.sum(axis=-1, keepdims=True)
+    expected = np.divide(ref_p, ref_total, out=np.zeros_like(ref_p), where=ref_total > 0)
+    squared_gaps = (proportions(cur) - expected) ** 2
+    # sum((observed - n e)^2 / (n e)) on shares; a statistic beyond float range gives p = 0.
+    with np.errstate(over="ignore"):
+        terms = np.divide(squared_gaps, expected, out=np.zeros_like(squared_gaps), where=kept)
+        statistic = cur.sum(axis=-1) * np.sum(terms, axis=-1)
+    freedom = np.sum(kept, axis=-1) - 1
+    values = np.where(freedom >= 1, chi2.sf(statistic, np.maximum(freedom, 1)), 1.0)
+    return _result(values, ref, cur, no_drift=1.0)
+
+
+def wasserstein(
+    reference: ArrayLike, current: ArrayLike, centers: ArrayLike, scale: float = 1.0
+) -> Statistic:
+    """Wasserstein-1 distance between the binned distributions placed at bin ``centers``.
+
+    Divided by ``scale`` (the reference standard deviation) so it reads in reference
+    standard deviations; see ``effective_scale`` for non-positive scales. Equals
+    ``scipy.stats.wasserstein_distance(centers, centers, ref, cur) / scale``.
+
+    >>> wasserstein([1, 0, 0], [0, 0, 1], centers=[0.0, 1.0, 2.0])
+    2.0
+    >>> wasserstein([1, 1], [[1, 1], [0, 2]], centers=[0.0, 4.0], scale=2.0).tolist()
+    [0.0, 1.0]
+    """
+    ref, cur = _pair(reference, current)
+    positions = _centers(centers, ref.shape[-1])
+    cdf_gaps = np.abs(np.cumsum(proportions(ref), axis=-1) - np.cumsum(proportions(cur), axis=-1))
+    values = np.sum(cdf_gaps[..., :-1] * np.diff(positions), axis=-1) / effective_scale(scale)
+    return _result(values, ref, cur, no_drift=0.0)
+
+
+def ks_distance(reference: ArrayLike, current: ArrayLike) -> Statistic:
+    """Kolmogorov-Smirnov distance: the largest gap between the two binned CDFs, in [0, 1].
+
+    >>> ks_distance([1, 1, 2], [2, 1, 1])
+    0.25
+    """
+    ref, cur = _pair(reference, current)
+    cdf_gaps = np.abs(np.cumsum(proportions(ref), axis=-1) - np.cumsum(proportions(cur), axis=-1))
+    values = np.clip(np.max(cdf_gaps, axis=-1), 0.0, 1.0)
+    return _result(values, ref, cur, no_drift=0.0)
+
+
+def rate(part: ArrayLike, total: ArrayLike) -> Statistic:
+    """``part / total``, 0.0 where ``total`` is 0 (missing, out-of-range and unseen rates).
+
+    >>> rate(3, 200)
+    0.015
+    >>> rate([1, 5], [0, 10]).tolist()
+    [0.0, 0.5]
+    """
+    numerator = np.asarray(part, dtype=np.float64)
+    denominator = np.asarray(total, dtype=np.float64)
+    shape = np.broadcast_shapes(numerator.shape, denominator.shape)
+    values = np.divide(
+        numerator, denominator, out=np.zeros(shape, dtype=np.float64), where=denominator != 0
+    )
+    return float(values) if values.ndim == 0 else values
+
+
+def effective_scale(scale: float) -> float:
+    """The divisor used for ``scale``: itself when positive and finite, otherwise 1.0.
+
+    A constant reference has standard deviation 0; falling back to 1.0 keeps the
+    statistic finite and in the data's own units.
+
+    >>> effective_scale(2.5), effective_scale(0.0)
+    (2.5, 1.0)
+    """
+    return scale if math.isfinite(scale) and scale > 0 else 1.0
+
+
+@dataclass(frozen=True)
+class StatisticSpec:
+    """How to call one statistic and how to read it.
+
+    ``higher_is_drift`` is False for p-values. ``uses_epsilon`` marks the smoothed
+    statistics, ``needs_centers`` those that take bin ``centers`` and ``scale``, and
+    ``ordered_bins`` those that only make sense when bins are ordered (numeric features,
+    not categorical vocabularies). ``null_exponent`` is how the statistic shrinks with the
+    window size n under the null (values scale as ``n ** -null_exponent``): 1 for
+    divergences (PSI, KL), 1/2 for distances (JS, Hellinger, Wasserstein, KS), 0 for the
+    chi-square p-value, whose null distribution does not depend on n.
+    """
+
+    name: str
+    function: Callable[..., Statistic]
+    higher_is_drift: bool
+    uses_epsilon: bool
+    needs_centers: bool
+    ordered_bins: bool
+    null_exponent: float
+
+    def compute(
+        self,
+        reference: ArrayLike,
+        current: ArrayLike,
+        *,
+        epsilon: float = DEFAULT_EPSILON,
+        centers: ArrayLike | None = None,
+        scale: float = 1.0,
+    ) -> Statistic:
+        """Evaluate the statistic, passing each the arguments it takes.
+
+        >>> DISTRIBUTION_STATISTICS["ks"].compute([1, 1], [2, 0], centers=[0.0, 1.0])
+        0.5
+        """
+        if self.needs_centers:
+            if centers is None:
+                raise ValueError(
+                    f"statistic {self.name!r} needs bin centers; pass centers= for numeric"
+                    " features or skip it for categorical ones"
+                )
+            return self.function(reference, current, centers, scale)
+        if self.uses_epsilon:
+            return self.function(reference, current, epsilon)
+        return self.function(reference, current)
+
+
+DISTRIBUTION_STATISTICS: Final[dict[str, StatisticSpec]] = {
+    spec.name: spec
+    for spec in (
+        StatisticSpec("psi", psi, True, True, False, False, 1.0),
+        StatisticSpec("kl", kl_divergence, True, True, False, False, 1.0),
+        StatisticSpec("js", js_distance, True, False, False, False, 0.5),
+        StatisticSpec("hellinger", hellinger, True, False, False, False, 0.5),
+        StatisticSpec("wasserstein", wasserstein, True, False, True, True, 0.5),
+        StatisticSpec("ks", ks_distance, True, False, False, True, 0.5),
+        StatisticSpec("chi2_pvalue", chi2_pvalue, False, True, False, False, 0.0),
+    )
+}
+
+
+def _counts(values: ArrayLike, name: str) -> FloatArray:
+    array = np.asarray(values, dtype=np.float64)
+    if array.ndim == 0:
+        raise ValueError(f"{name} is a scalar; pass an array with one count per bin")
+    if not np.all(np.isfinite(array)):
+        raise ValueError(f"{name} contains NaN or inf; pass finite bin counts")
+    if np.any(array < 0):
+        raise ValueError(f"{name} contains negative counts; pass non-negative bin counts")
+    return array
+
+
+def _pair(reference: ArrayLike, current: ArrayLike) -> tuple[FloatArray, FloatArray]:
+    ref = _counts(reference, "reference")
+    cur = _counts(current, "current")
+    if ref.shape[-1] != cur.shape[-1]:
+        raise ValueError(
+            f"reference has {ref.shape[-1]} bins but current has {cur.shape[-1]};"
+            " count both with the same bin layout"
+        )
+    return ref, cur
+
+
+def _smooth(values: FloatArray, epsilon: float) -> FloatArray:
+    if not (math.isfinite(epsilon) and epsilon > 0):
+        raise ValueError(f"epsilon must be a positive number, got {epsilon}; use DEFAULT_EPSILON")
+    return np.where(values == 0, epsilon, values)
+
+
+def _normalise(values: FloatArray) -> FloatArray:
+    result: FloatArray = values / values.sum(axis=-1, keepdims=True)
+    return result
+
+
+def _centers(centers: ArrayLike, bins: int) -> FloatArray:
+    positions = np.asarray(centers, dtype=np.float64)
+    if positions.shape != (bins,):
+        raise ValueError(
+            f"centers has shape {positions.shape} but the counts have {bins} bins;"
+            " pass one center per bin"
+        )
+    if not np.all(np.isfinite(positions)) or np.any(np.diff(positions) < 0):
+        raise ValueError("centers must be finite and non-decreasing; pass the sorted bin centers")
+    return positions
+
+
+def _result(values: ArrayLike, ref: FloatArray, cur: FloatArray, no_drift: float) -> Statistic:
+    empty = (ref.sum(axis=-1) == 0) | (cur.sum(axis=-1) == 0)
+    result = np.where(empty, no_drift, values).astype(np.float64)
+    return float(result) if result.ndim == 0 else result

@@ -1,0 +1,272 @@
+"""Thresholds calibrated at a false-alarm rate, and multiple-testing corrections.
+
+The baseline stores, per statistic, feature and window size n, a ``NullSummary`` of the
+statistic's null distribution: its values between the full reference and random
+multinomial samples of size n drawn from the reference proportions. A threshold at
+false-alarm rate ``a`` is the value the null exceeds with probability ``a`` (for
+statistics where lower means drift, such as p-values, the value it falls below with
+probability ``a``).
+
+Between calibrated rates the empirical quantiles are interpolated (linearly in the value,
+logarithmically in the rate); beyond them a gamma fitted by the method of moments
+supplies the tail. Between calibrated window sizes thresholds are interpolated log-log in
+n; outside, they follow the null's scaling law ``threshold ∝ n ** -exponent``: exponent 1
+for divergences (PSI, KL, chi-square statistic), 1/2 for distances (JS, Hellinger,
+Wasserstein, KS), 0 for p-values (``StatisticSpec.null_exponent`` holds the value per
+statistic). The 1/n law is asymptotic: at small n with sparsely filled bins, smoothing makes
+PSI's null fall faster than 1/n, so extrapolating below the smallest calibrated size
+underestimates the threshold; calibrate the smallest window size in use.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+from scipy.stats import gamma
+
+from detectors.statistics import DISTRIBUTION_STATISTICS
+
+FALSE_ALARM_GRID: Final = (0.5, 0.2, 0.1, 0.05, 0.02, 0.01, 0.005, 0.002, 0.001)
+
+FloatArray = NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class NullSummary:
+    """Null distribution of one statistic at window size ``n``.
+
+    ``quantiles`` maps a false-alarm rate to the statistic's threshold at that rate;
+    ``shape`` and ``scale`` are the fitted gamma, both 0.0 when the null is a point mass
+    (zero variance). ``higher_is_drift`` is False for p-value statistics.
+    """
+
+    n: int
+    quantiles: Mapping[float, float]
+    shape: float
+    scale: float
+    higher_is_drift: bool = True
+
+    def __post_init__(self) -> None:
+        if self.n < 1:
+            raise ValueError(f"null summary window size n={self.n}; it must be at least 1")
+        if not self.quantiles:
+            raise ValueError("null summary has no quantiles; summarise with summarize_null")
+        if not all(0 < rate < 1 and math.isfinite(v) for rate, v in self.quantiles.items()):
+            raise ValueError("null quantiles need rates in (0, 1) and finite values; re-calibrate")
+        if not (self.shape >= 0 and self.scale >= 0 and math.isfinite(self.shape * self.scale)):
+            raise ValueError("gamma shape and scale must be finite and >= 0; re-calibrate")
+
+    @property
+    def is_point_mass(self) -> bool:
+        """True when the null has no spread (no gamma fitted)."""
+        return self.shape == 0 or self.scale == 0
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-friendly dict (rates become string keys).
+
+        >>> NullSummary(100, {0.05: 0.1}, 2.0, 0.01).to_dict()["quantiles"]
+        {'0.05': 0.1}
+        """
+        return {
+            "n": self.n,
+            "higher_is_drift": self.higher_is_drift,
+            "quantiles": {repr(rate): value for rate, value in sorted(self.quantiles.items())},
+            "shape": self.shape,
+            "scale": self.scale,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> NullSummary:
+        """Rebuild a summary from ``to_dict`` output.
+
+        >>> summary = NullSummary(100, {0.05: 0.1}, 2.0, 0.01)
+        >>> NullSummary.from_dict(summary.to_dict()) == summary
+        True
+        """
+        missing = {"n", "higher_is_drift", "quantiles", "shape", "scale"} - set(data)
+        if missing:
+            raise ValueError(
+                f"null summary lacks {sorted(missing)}; rebuild the baseline to re-calibrate"
+            )
+        return cls(
+            n=int(data["n"]),
+            quantiles={float(rate): float(v) for rate, v in data["quantiles"].items()},
+            shape=float(data["shape"]),
+            scale=float(data["scale"]),
+            higher_is_drift=bool(data["higher_is_drift"]),
+        )
+
+
+def summarize_null(values: ArrayLike, n: int, *, higher_is_drift: bool = True) -> NullSummary:
+    """Summarise sampled null values of a statistic at window size ``n``.
+
+    >>> summary = summarize_null(np.random.default_rng(0).gamma(2.0, 0.01, 1000), n=500)
+    >>> round(summary.quantiles[0.05], 3), round(summary.shape, 1)
+    (0.047, 2.0)
+    """
+    samples = np.asarray(values, dtype=np.float64).ravel()
+    if samples.size < 2:
+        raise ValueError(f"got {samples.size} null values; sample at least 2 (e.g. 1000)")
+    if not np.all(np.isfinite(samples)) or np.any(samples < 0):
+        raise ValueError("null values must be finite and non-negative; check the statistic")
+    levels = [1.0 - rate if higher_is_drift else rate for rate in FALSE_ALARM_GRID]
+    quantiles = np.quantile(samples, levels)
+    mean = float(samples.mean())
+    variance = float(samples.var(ddof=1))
+    shape, scale = (mean * mean / variance, variance / mean) if variance > 0 else (0.0, 0.0)
+    if not (math.isfinite(shape) and math.isfinite(scale)):
+        shape, scale = 0.0, 0.0
+    return NullSummary(
+        n=n,
+        quantiles={rate: float(v) for rate, v in zip(FALSE_ALARM_GRID, quantiles, strict=True)},
+        shape=shape,
+        scale=scale,
+        higher_is_drift=higher_is_drift,
+    )
+
+
+def null_pvalue(summary: NullSummary, value: ArrayLike) -> float | FloatArray:
+    """Probability under the fitted null of a value at least as extreme as ``value``.
+
+    >>> summary = NullSummary(100, {0.05: 0.1}, shape=1.0, scale=0.05)
+    >>> round(null_pvalue(summary, 0.1), 4)
+    0.1353
+    >>> null_pvalue(summary, [0.0, 0.05]).round(4).tolist()
+    [1.0, 0.3679]
+    """
+    observed = np.asarray(value, dtype=np.float64)
+    if not np.all(np.isfinite(observed)):
+        raise ValueError("statistic values must be finite; check the statistic")
+    if summary.is_point_mass:
+        point = max(summary.quantiles.values())
+        as_extreme = observed <= point if summary.higher_is_drift else observed >= point
+        probabilities = np.where(as_extreme, 1.0, 0.0)
+    elif summary.higher_is_drift:
+        probabilities = np.asarray(gamma.sf(observed, summary.shape, scale=summary.scale))
+    else:
+        probabilities = np.asarray(gamma.cdf(observed, summary.shape, scale=summary.scale))
+    return float(probabilities) if probabilities.ndim == 0 else probabilities
+
+
+def threshold_at(summary: NullSummary, false_alarm_rate: float) -> float:
+    """Threshold that the null crosses with probability ``false_alarm_rate``.
+
+    Inside the calibrated rates the empirical quantiles are interpolated linearly in the
+    value and logarithmically in the rate. Beyond them the fitted gamma's quantile curve
+    is shifted to pass through the nearest calibrated quantile, so thresholds stay
+    continuous and monotone in the rate (never below 0).
+
+    >>> summary = NullSummary(100, {0.1: 0.2, 0.01: 0.4}, shape=0.0, scale=0.0)
+    >>> round(threshold_at(summary, 0.01), 3), round(threshold_at(summary, 10 ** -1.5), 3)
+    (0.4, 0.3)
+    """
+    _check_rate(false_alarm_rate)
+    rates = sorted(summary.quantiles)
+    values = [summary.quantiles[rate] for rate in rates]
+    if rates[0] <= false_alarm_rate <= rates[-1]:
+        interpolated = np.interp(math.log(false_alarm_rate), np.log(rates), values)
+        return float(interpolated)
+    anchor = rates[0] if false_alarm_rate < rates[0] else rates[-1]
+    if summary.is_point_mass:
+        return summary.quantiles[anchor]
+    tail = gamma.isf if summary.higher_is_drift else gamma.ppf
+    shift = float(tail(false_alarm_rate, summary.shape, scale=summary.scale)) - float(
+        tail(anchor, summary.shape, scale=summary.scale)
+    )
+    return max(summary.quantiles[anchor] + shift, 0.0)
+
+
+def threshold_for_size(
+    summaries: Sequence[NullSummary],
+    n: int,
+    false_alarm_rate: float,
+    *,
+    statistic: str = "psi",
+    exponent: float | None = None,
+) -> float:
+    """Threshold for window size ``n`` from summaries calibrated at other sizes.
+
+    Log-log interpolation in n between calibrated sizes; outside them the nearest size's
+    threshold scaled by ``(n_calibrated / n) ** exponent``. ``exponent`` defaults to the
+    ``null_exponent`` registered for ``statistic`` (1 for PSI-like divergences, 1/2 for
+    distances, 0 for p-values).
+
+    >>> small = NullSummary(100, {0.05: 0.2}, shape=0.0, scale=0.0)
+    >>> large = NullSummary(1000, {0.05: 0.02}, shape=0.0, scale=0.0)
+    >>> [round(threshold_for_size([small, large], n, 0.05), 4) for n in (50, 316, 2000)]
+    [0.4, 0.0633, 0.01]
+    >>> round(threshold_for_size([small, large], 4000, 0.05, statistic="js"), 4)
+    0.01
+    """
+    if exponent is None:
+        if statistic not in DISTRIBUTION_STATISTICS:
+            raise ValueError(
+                f"unknown statistic {statistic!r}; use one of {sorted(DISTRIBUTION_STATISTICS)}"
+            )
+        exponent = DISTRIBUTION_STATISTICS[statistic].null_exponent
+    if not summaries:
+        raise ValueError("no null summaries; calibrate at least one window size in the baseline")
+    if n < 1:
+        raise ValueError(f"window size n={n}; it must be at least 1")
+    ordered = sorted(summaries, key=lambda summary: summary.n)
+    sizes = [summary.n for summary in ordered]
+    if len(set(sizes)) != len(sizes):
+        raise ValueError(f"null summaries repeat a window size in {sizes}; keep one per size")
+    thresholds = [threshold_at(summary, false_alarm_rate) for summary in ordered]
+    if n <= sizes[0]:
+        return thresholds[0] * float((sizes[0] / n) ** exponent)
+    if n >= sizes[-1]:
+        return thresholds[-1] * float((sizes[-1] / n) ** exponent)
+    upper = bisect.bisect_left(sizes, n)
+    if sizes[upper] == n:
+        return thresholds[upper]
+    low, high = thresholds[upper - 1], thresholds[upper]
+    position = math.log(n / sizes[upper - 1]) / math.log(sizes[upper] / sizes[upper - 1])
+    if low > 0 and high > 0:
+        return math.exp(math.log(low) + position * math.log(high / low))
+    return low + position * (high - low)
+
+
+def bonferroni(false_alarm_rate: float, tests: int) -> float:
+    """Per-test false-alarm rate that keeps the family-wise rate over ``tests`` tests.
+
+    >>> bonferroni(0.01, 20)
+    0.0005
+    """
+    _check_rate(false_alarm_rate)
+    if tests < 1:
+        raise ValueError(f"tests={tests}; pass the number of tests, at least 1")
+    return false_alarm_rate / tests
+
+
+def benjamini_hochberg(pvalues: ArrayLike, fdr: float) -> NDArray[np.bool_]:
+    """Which hypotheses the Benjamini-Hochberg procedure rejects at false discovery rate ``fdr``.
+
+    All given p-values form one family, whatever the array shape.
+
+    >>> benjamini_hochberg([0.001, 0.02, 0.03, 0.5], fdr=0.05).tolist()
+    [True, True, True, False]
+    """
+    _check_rate(fdr)
+    observed = np.asarray(pvalues, dtype=np.float64)
+    if not np.all((observed >= 0) & (observed <= 1)):
+        raise ValueError("p-values must lie in [0, 1]; check the statistic feeding the test")
+    flat = observed.ravel()
+    order = np.argsort(flat)
+    tests = flat.size
+    adjusted = flat[order] * (tests / np.arange(1, tests + 1))
+    adjusted = np.minimum.accumulate(adjusted[::-1])[::-1]
+    rejected = np.empty(tests, dtype=np.bool_)
+    rejected[order] = adjusted <= fdr
+    return rejected.reshape(observed.shape)
+
+
+def _check_rate(rate: float) -> None:
+    if not 0 < rate < 1:
+        raise ValueError(f"rate {rate} is outside (0, 1); pass e.g. 0.01")

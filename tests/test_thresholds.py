@@ -1,0 +1,261 @@
+"""Specification of calibrated thresholds and multiple-testing corrections."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+
+import numpy as np
+import pytest
+import scipy.stats
+from hypothesis import given
+from hypothesis import strategies as st
+
+from detectors.statistics import DISTRIBUTION_STATISTICS, psi
+from detectors.thresholds import (
+    FALSE_ALARM_GRID,
+    NullSummary,
+    benjamini_hochberg,
+    bonferroni,
+    null_pvalue,
+    summarize_null,
+    threshold_at,
+    threshold_for_size,
+)
+
+GAMMA_SHAPE, GAMMA_SCALE = 2.0, 0.01
+rates = st.floats(1e-5, 0.9)
+
+
+@pytest.fixture(scope="module")
+def gamma_null() -> NullSummary:
+    """Summary of 20 000 draws from a gamma(2, 0.01) null (seed 0)."""
+    draws = np.random.default_rng(0).gamma(GAMMA_SHAPE, GAMMA_SCALE, 20_000)
+    return summarize_null(draws, n=1000)
+
+
+@pytest.fixture(scope="module")
+def psi_nulls() -> list[NullSummary]:
+    """PSI null summaries at window sizes 100 and 1000 for a 10-bin reference (seed 1)."""
+    rng = np.random.default_rng(1)
+    reference = rng.integers(50, 500, 10)
+    shares = reference / reference.sum()
+    summaries = []
+    for n in (100, 1000):
+        samples = rng.multinomial(n, shares, size=1000)
+        summaries.append(summarize_null(np.asarray(psi(reference, samples)), n))
+    return summaries
+
+
+def point_mass(n: int, value: float) -> NullSummary:
+    """A null with no spread: every grid quantile equals value."""
+    return NullSummary(n, dict.fromkeys(FALSE_ALARM_GRID, value), 0.0, 0.0)
+
+
+def test_threshold_at_recovers_the_99th_percentile_of_a_known_null(
+    gamma_null: NullSummary,
+) -> None:
+    """At a 1% false-alarm rate the threshold is within 3% of the true 99th percentile."""
+    true_quantile = scipy.stats.gamma.ppf(0.99, GAMMA_SHAPE, scale=GAMMA_SCALE)
+    assert threshold_at(gamma_null, 0.01) == pytest.approx(true_quantile, rel=0.03)
+
+
+def test_threshold_at_uses_the_gamma_tail_beyond_the_grid(gamma_null: NullSummary) -> None:
+    """At 1e-5, far beyond the grid, the threshold is within 10% of the true quantile."""
+    true_quantile = scipy.stats.gamma.isf(1e-5, GAMMA_SHAPE, scale=GAMMA_SCALE)
+    assert threshold_at(gamma_null, 1e-5) == pytest.approx(true_quantile, rel=0.10)
+
+
+def test_summarize_null_fits_the_gamma_by_moments(gamma_null: NullSummary) -> None:
+    """The method-of-moments fit recovers shape 2 and scale 0.01 within 5%."""
+    assert (gamma_null.shape, gamma_null.scale) == pytest.approx(
+        (GAMMA_SHAPE, GAMMA_SCALE), rel=0.05
+    )
+
+
+def test_summarize_null_stores_upper_quantiles_for_higher_is_drift() -> None:
+    """For a drift-when-high statistic the 5% entry is the 95th percentile."""
+    summary = summarize_null(np.arange(101, dtype=np.float64), n=50)
+    assert (summary.quantiles[0.05], summary.quantiles[0.5]) == (95.0, 50.0)
+
+
+def test_summarize_null_stores_lower_quantiles_for_lower_is_drift() -> None:
+    """For a p-value-like statistic the 5% entry is the 5th percentile."""
+    summary = summarize_null(np.arange(101, dtype=np.float64) / 100, n=50, higher_is_drift=False)
+    assert summary.quantiles[0.05] == pytest.approx(0.05, rel=1e-12)
+
+
+def test_threshold_at_a_grid_rate_is_the_stored_quantile(gamma_null: NullSummary) -> None:
+    """On the calibrated grid no interpolation happens."""
+    assert threshold_at(gamma_null, 0.05) == gamma_null.quantiles[0.05]
+
+
+@given(rates, rates)
+def test_a_lower_false_alarm_rate_never_lowers_the_threshold(first: float, second: float) -> None:
+    """Thresholds increase as the accepted false-alarm rate decreases, across the grid edges."""
+    draws = np.random.default_rng(2).gamma(0.7, 0.02, 2000)
+    summary = summarize_null(draws, n=200)
+    low, high = sorted((first, second))
+    assert threshold_at(summary, low) >= threshold_at(summary, high)
+
+
+def test_lower_is_drift_thresholds_fall_with_the_false_alarm_rate() -> None:
+    """For p-values a stricter false-alarm rate means a smaller threshold, also past the grid."""
+    draws = np.random.default_rng(4).uniform(0.0, 1.0, 5000)
+    summary = summarize_null(draws, n=200, higher_is_drift=False)
+    thresholds = [threshold_at(summary, rate) for rate in (0.7, 0.1, 0.001, 1e-5)]
+    assert thresholds == sorted(thresholds, reverse=True)
+    assert thresholds[1] == pytest.approx(0.1, abs=0.02)
+
+
+def test_null_pvalue_is_the_fitted_gamma_survival_probability(gamma_null: NullSummary) -> None:
+    """At the true 99th percentile the p-value is close to 0.01."""
+    value = scipy.stats.gamma.ppf(0.99, GAMMA_SHAPE, scale=GAMMA_SCALE)
+    assert null_pvalue(gamma_null, value) == pytest.approx(0.01, rel=0.1)
+
+
+def test_null_pvalue_is_vectorised(gamma_null: NullSummary) -> None:
+    """An array of values gives an array of p-values equal to the scalar ones."""
+    values = [0.0, 0.02, 0.08]
+    batched = null_pvalue(gamma_null, values)
+    assert isinstance(batched, np.ndarray)
+    assert batched.tolist() == [null_pvalue(gamma_null, v) for v in values]
+
+
+def test_a_point_mass_null_has_no_gamma_and_a_constant_threshold() -> None:
+    """Zero-variance null values give shape 0, scale 0 and the same threshold at every rate."""
+    summary = summarize_null(np.full(50, 0.25), n=100)
+    thresholds = {threshold_at(summary, rate) for rate in (0.9, 0.05, 1e-6)}
+    assert (summary.shape, summary.scale, thresholds) == (0.0, 0.0, {0.25})
+
+
+def test_a_point_mass_null_gives_p_values_of_one_or_zero() -> None:
+    """Values up to the point are fully expected, values beyond it impossible."""
+    summary = point_mass(100, 0.25)
+    assert np.asarray(null_pvalue(summary, [0.1, 0.25, 0.3])).tolist() == [1.0, 1.0, 0.0]
+
+
+def test_threshold_for_size_returns_calibrated_thresholds_at_calibrated_sizes(
+    psi_nulls: list[NullSummary],
+) -> None:
+    """At a calibrated window size the threshold is that summary's own."""
+    assert threshold_for_size(psi_nulls, 1000, 0.01) == threshold_at(psi_nulls[1], 0.01)
+
+
+def test_threshold_for_size_interpolates_log_log_between_sizes() -> None:
+    """Thresholds following a 1/n law are reproduced exactly between calibrated sizes."""
+    summaries = [point_mass(100, 0.5), point_mass(10_000, 0.005)]
+    assert threshold_for_size(summaries, 1000, 0.01) == pytest.approx(0.05, rel=1e-12)
+
+
+def test_threshold_for_size_extrapolates_psi_as_one_over_n() -> None:
+    """Beyond the calibrated sizes a PSI threshold scales as 1/n."""
+    summaries = [point_mass(100, 0.4), point_mass(1000, 0.04)]
+    assert threshold_for_size(summaries, 4000, 0.01) == pytest.approx(0.01, rel=1e-12)
+
+
+def test_threshold_for_size_extrapolates_distances_as_one_over_sqrt_n() -> None:
+    """For JS the registered exponent 1/2 applies: a quarter of the size doubles the threshold."""
+    summaries = [point_mass(100, 0.4), point_mass(1000, 0.04)]
+    assert threshold_for_size(summaries, 25, 0.01, statistic="js") == pytest.approx(0.8)
+
+
+def test_an_explicit_exponent_overrides_the_statistic() -> None:
+    """exponent=0 keeps the nearest calibrated threshold whatever the size."""
+    summaries = [point_mass(100, 0.4), point_mass(1000, 0.04)]
+    assert threshold_for_size(summaries, 10, 0.01, statistic="psi", exponent=0.0) == 0.4
+
+
+def test_threshold_for_size_rejects_an_unknown_statistic() -> None:
+    """The statistic must be one of the registered ones."""
+    with pytest.raises(ValueError, match="unknown statistic 'psy'"):
+        threshold_for_size([point_mass(100, 0.4)], 10, 0.01, statistic="psy")
+
+
+def test_larger_windows_get_lower_psi_thresholds(psi_nulls: list[NullSummary]) -> None:
+    """For PSI the threshold falls as the window grows, inside and outside the calibration."""
+    sizes = [20, 100, 200, 500, 1000, 5000]
+    thresholds = [threshold_for_size(psi_nulls, n, 0.01) for n in sizes]
+    assert all(a > b for a, b in itertools.pairwise(thresholds))
+
+
+@pytest.mark.parametrize("name", list(DISTRIBUTION_STATISTICS))
+def test_null_thresholds_scale_with_the_registered_exponent(name: str) -> None:
+    """From n=1000 to n=10000 a 20% threshold shrinks by 10 ** null_exponent, within 10%."""
+    spec = DISTRIBUTION_STATISTICS[name]
+    rng = np.random.default_rng(1)
+    reference = rng.integers(50, 500, 10)
+    shares = reference / reference.sum()
+    thresholds = []
+    for n in (1000, 10_000):
+        samples = rng.multinomial(n, shares, size=4000)
+        values = spec.compute(reference, samples, centers=np.arange(10.0), scale=3.0)
+        summary = summarize_null(np.asarray(values), n, higher_is_drift=spec.higher_is_drift)
+        thresholds.append(threshold_at(summary, 0.2))
+    assert thresholds[0] / thresholds[1] == pytest.approx(10**spec.null_exponent, rel=0.1)
+
+
+def test_registry_exponents_match_the_null_scaling_of_each_statistic() -> None:
+    """Divergences scale as 1/n, distances as 1/sqrt(n), the p-value not at all."""
+    exponents = {name: spec.null_exponent for name, spec in DISTRIBUTION_STATISTICS.items()}
+    assert exponents == {
+        "psi": 1.0,
+        "kl": 1.0,
+        "js": 0.5,
+        "hellinger": 0.5,
+        "wasserstein": 0.5,
+        "ks": 0.5,
+        "chi2_pvalue": 0.0,
+    }
+
+
+def test_repeated_window_sizes_are_rejected() -> None:
+    """Two summaries for the same n are ambiguous."""
+    with pytest.raises(ValueError, match="repeat a window size"):
+        threshold_for_size([point_mass(100, 0.1), point_mass(100, 0.2)], 200, 0.01)
+
+
+def test_null_summary_round_trips_through_json(gamma_null: NullSummary) -> None:
+    """to_dict output survives strict JSON and from_dict rebuilds an equal summary."""
+    text = json.dumps(gamma_null.to_dict(), allow_nan=False)
+    assert NullSummary.from_dict(json.loads(text)) == gamma_null
+
+
+def test_from_dict_names_missing_fields() -> None:
+    """A summary without its gamma fit is refused with the missing keys named."""
+    with pytest.raises(ValueError, match=r"\['scale', 'shape'\]"):
+        NullSummary.from_dict({"n": 10, "higher_is_drift": True, "quantiles": {"0.5": 1.0}})
+
+
+def test_bonferroni_divides_the_rate_by_the_number_of_tests() -> None:
+    """Twenty tests at a 1% family-wise rate get 0.05% each."""
+    assert bonferroni(0.01, 20) == pytest.approx(0.0005, rel=1e-15)
+
+
+def test_bonferroni_rejects_zero_tests() -> None:
+    """The number of tests must be at least one."""
+    with pytest.raises(ValueError, match="tests=0"):
+        bonferroni(0.01, 0)
+
+
+@given(
+    st.lists(st.floats(0.0, 1.0), min_size=1, max_size=40),
+    st.sampled_from([0.01, 0.05, 0.1, 0.2]),
+)
+def test_benjamini_hochberg_agrees_with_scipy(pvalues: list[float], fdr: float) -> None:
+    """Rejections equal scipy's BH-adjusted p-values at or below the FDR."""
+    expected = scipy.stats.false_discovery_control(pvalues, method="bh") <= fdr
+    assert benjamini_hochberg(pvalues, fdr).tolist() == np.atleast_1d(expected).tolist()
+
+
+def test_benjamini_hochberg_keeps_the_input_shape() -> None:
+    """A 2-D array of p-values is one family and gives a mask of the same shape."""
+    mask = benjamini_hochberg(np.array([[0.001, 0.9], [0.02, 0.03]]), 0.05)
+    assert mask.tolist() == [[True, False], [True, True]]
+
+
+def test_benjamini_hochberg_rejects_out_of_range_p_values() -> None:
+    """P-values outside [0, 1] (or NaN) point to a broken statistic."""
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        benjamini_hochberg([0.5, math.nan], 0.05)
