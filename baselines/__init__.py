@@ -1,0 +1,14 @@
+"""Training baselines: read training data, bin it, count it, calibrate, save and load.
+
+Pure data and numpy; never imports ``monitor``. Modules, in the order a build uses them:
+
+- ``reader``: Parquet / CSV / JSON Lines (optionally gzipped) → one pyarrow table.
+- ``columns``: which column is a feature, the prediction, the label, a segment; feature kinds.
+- ``binning``: the slot layouts shared with the live windows (value → slot index).
+- ``profile``: one column binned once; references and summaries of any row subset.
+- ``targets``: task inference, prediction scores and reference performance.
+- ``calibration``: null distributions of the statistics per window size.
+- ``build``: ``build_baseline`` / ``build_baseline_file`` (what the CLI calls).
+- ``schema`` and ``documents``: the baseline value types, their JSON shapes, save and load.
+- ``errors``: ``BaselineError``, raised with a one-line message for every user mistake.
+"""

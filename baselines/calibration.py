@@ -1,0 +1,79 @@
+"""Null calibration: how much each statistic moves between the reference and samples of itself.
+
+For a subject (a feature or the prediction) and a window size n, ``replicates`` windows of n rows
+are drawn from the reference distribution (multinomial, one vectorised draw) and every
+applicable statistic is computed between the reference and each sample. The spread of those
+values is what the statistic shows when nothing drifted, so thresholds can be set at a chosen
+false-alarm rate instead of guessed (see :mod:`detectors.thresholds`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from baselines.schema import Calibration, FeatureBaseline
+from detectors.statistics import DISTRIBUTION_STATISTICS
+from detectors.thresholds import NullSummary, summarize_null
+
+
+def calibrate(
+    subjects: Sequence[tuple[str, FeatureBaseline]],
+    *,
+    window_sizes: Sequence[int],
+    replicates: int,
+    seed: int,
+    epsilon: float,
+    on_subject: Callable[[], None] = lambda: None,
+) -> Calibration:
+    """Null summaries of every applicable statistic per ``(subject name, reference)`` and size.
+
+    One ``numpy.random.default_rng(seed)`` draws the samples in the order given, so the result
+    is deterministic. ``on_subject`` is called after each subject (progress reporting).
+
+    Examples
+    --------
+    >>> from baselines.binning import NumericLayout
+    >>> from baselines.profile import numeric_summary
+    >>> feature = FeatureBaseline(
+    ...     "x", NumericLayout((0.0, 1.0, 2.0)), (0, 50, 50, 0, 0), numeric_summary(np.arange(2.0))
+    ... )
+    >>> calibration = calibrate([("x", feature)], window_sizes=[100], replicates=200, seed=0,
+    ...                         epsilon=1e-4)
+    >>> summary = calibration.summaries("psi", "x")[0]
+    >>> summary.n, 0.0 < summary.quantiles[0.05] < 0.1
+    (100, True)
+    """
+    statistics: dict[str, dict[str, tuple[NullSummary, ...]]] = {
+        name: {} for name in DISTRIBUTION_STATISTICS
+    }
+    rng = np.random.default_rng(seed)
+    for subject, feature in subjects:
+        reference = feature.reference_distribution
+        probabilities = reference / reference.sum()
+        summaries: dict[str, list[NullSummary]] = {name: [] for name in feature.statistics}
+        for n in window_sizes:
+            samples = rng.multinomial(n, probabilities, size=replicates)
+            for name in feature.statistics:
+                spec = DISTRIBUTION_STATISTICS[name]
+                values = spec.compute(
+                    reference,
+                    samples,
+                    epsilon=epsilon,
+                    centers=feature.centers,
+                    scale=feature.scale,
+                )
+                summaries[name].append(
+                    summarize_null(values, n, higher_is_drift=spec.higher_is_drift)
+                )
+        for name, per_size in summaries.items():
+            statistics[name][subject] = tuple(per_size)
+        on_subject()
+    return Calibration(
+        window_sizes=tuple(window_sizes),
+        replicates=replicates,
+        seed=seed,
+        epsilon=epsilon,
+        statistics={name: by_subject for name, by_subject in statistics.items() if by_subject},
+    )
