@@ -1,2 +1,223 @@
-def main() -> int:
+"""The ``driftwarden`` command: baseline build, replay, config check, demo.
+
+User mistakes (wrong path, bad YAML, unknown field, bad baseline) end with one line on stderr,
+``driftwarden: error: <problem>; <fix>``, and exit status 2 — never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+import orjson
+from rich.console import Console
+
+from baselines.errors import BaselineError
+from monitor.errors import DriftwardenError
+
+_EPILOG = "Docs: README.md (tour), docs/ (contracts, configuration, runbook)."
+
+
+def _csv(value: str) -> tuple[str, ...]:
+    return tuple(v.strip() for v in value.split(",") if v.strip())
+
+
+def _add_baseline(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    baseline = sub.add_parser("baseline", help="build training baselines")
+    actions = baseline.add_subparsers(dest="baseline_command", required=True, metavar="ACTION")
+    build = actions.add_parser(
+        "build",
+        help="build a baseline file from training data",
+        description=(
+            "Read training data (Parquet, CSV or JSON Lines, optionally gzipped) and write the "
+            "baseline JSON a model's live traffic is compared with. Every column not named by an "
+            "option is a feature."
+        ),
+    )
+    build.add_argument("--input", required=True, type=Path, help="training data file")
+    build.add_argument("--model", required=True, help="model name as it appears in events")
+    build.add_argument("--output", required=True, type=Path, help="baseline JSON to write")
+    build.add_argument("--prediction", help="column holding the model's prediction")
+    build.add_argument("--label", help="column holding the true outcome (enables performance)")
+    build.add_argument("--timestamp", help="timestamp column (not a feature)")
+    build.add_argument("--exclude", type=_csv, default=(), help="columns to ignore, C1,C2")
+    build.add_argument(
+        "--categorical", type=_csv, default=(), help="numeric columns to treat as categories"
+    )
+    build.add_argument(
+        "--segments", type=_csv, default=(), help="columns to keep a baseline per value of"
+    )
+    build.add_argument(
+        "--bins", type=int, default=10, help="quantile bins per numeric feature (default 10)"
+    )
+    build.add_argument(
+        "--top-k", type=int, default=50, help="categories kept per feature (default 50)"
+    )
+    build.add_argument(
+        "--window-sizes",
+        type=lambda v: tuple(int(x) for x in _csv(v)),
+        default=(100, 1000, 10_000),
+        help="window sizes (events) to calibrate null distributions for (default 100,1000,10000)",
+    )
+
+
+def _add_replay(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    replay = sub.add_parser(
+        "replay",
+        help="replay a file of events through the monitor and write the report",
+        description=(
+            "Replay events (JSON Lines, optionally gzipped, Parquet or CSV) through exactly the "
+            "code path of the live daemon. Writes one JSON object per closed window and per alert "
+            "level change, then prints what is in warning or intervention. Use --config, or for a "
+            "quick look --baseline (repeatable) with --window."
+        ),
+    )
+    replay.add_argument("--input", required=True, type=Path, help="events file")
+    replay.add_argument("--output", required=True, type=Path, help="report JSON Lines to write")
+    replay.add_argument("--config", type=Path, help="driftwarden.yaml")
+    replay.add_argument(
+        "--baseline", type=Path, action="append", default=[], help="baseline file (one per model)"
+    )
+    replay.add_argument(
+        "--window", default=None, help="window size without a config, e.g. 1h (default 1h)"
+    )
+    replay.add_argument(
+        "--batch-size", type=int, default=10_000, help="events per batch (does not change results)"
+    )
+    replay.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="driftwarden",
+        description=(
+            "Streaming drift monitoring for ML models: event-time windows scored against training "
+            "baselines, alert levels warning/intervention, identical in replay and live."
+        ),
+        epilog=_EPILOG,
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_baseline(sub)
+    _add_replay(sub)
+    config = sub.add_parser("config", help="validate configuration")
+    config_actions = config.add_subparsers(dest="config_command", required=True, metavar="ACTION")
+    check = config_actions.add_parser(
+        "check",
+        help="validate a config file and print the effective configuration",
+        description=(
+            "Validate driftwarden.yaml with environment overrides; print the effective values."
+        ),
+    )
+    check.add_argument("--config", required=True, type=Path, help="driftwarden.yaml")
+    demo = sub.add_parser(
+        "demo",
+        help="run the whole pipeline on a generated stream with known incidents",
+        description=(
+            "Generate a training set and a 48-hour event stream with five known incidents, build "
+            "the baseline, replay the stream and print the alert timeline. Exits 1 if an incident "
+            "is missed or the stable stretch raises anything."
+        ),
+    )
+    demo.add_argument(
+        "--dir", type=Path, default=None, help="where to write the demo files (default: a temp dir)"
+    )
+    return parser
+
+
+def _baseline_build(args: argparse.Namespace) -> int:
+    from baselines.build import build_baseline_file
+
+    baseline = build_baseline_file(
+        args.input,
+        args.output,
+        model=args.model,
+        prediction=args.prediction,
+        label=args.label,
+        timestamp=args.timestamp,
+        exclude=args.exclude,
+        categorical=args.categorical,
+        segments=args.segments,
+        bins=args.bins,
+        top_k=args.top_k,
+        window_sizes=args.window_sizes,
+        progress=sys.stderr.isatty(),
+    )
+    print(
+        f"wrote {args.output}: model {baseline.model}, {len(baseline.features)} features, "
+        f"{len(baseline.segments)} segments, {baseline.digest}"
+    )
     return 0
+
+
+def _replay(args: argparse.Namespace) -> int:
+    from baselines.schema import Baseline
+    from monitor.config import load_settings
+    from monitor.replay import load_baselines, replay_to_file, summary_table
+
+    if args.config is not None:
+        if args.baseline or args.window:
+            raise DriftwardenError("use either --config or --baseline/--window, not both")
+        settings = load_settings(args.config)
+    elif args.baseline:
+        models = []
+        for path in args.baseline:
+            try:
+                models.append({"name": Baseline.load(path).model, "baseline": path})
+            except BaselineError as exc:
+                raise DriftwardenError(str(exc)) from None
+        settings = load_settings(None, models=models, windows={"size": args.window or "1h"})
+    else:
+        raise DriftwardenError("replay needs --config FILE, or --baseline FILE [--window 1h]")
+    baselines = load_baselines(settings)
+    summary = replay_to_file(
+        settings,
+        baselines,
+        args.input,
+        args.output,
+        batch_size=args.batch_size,
+        progress=not args.no_progress and sys.stderr.isatty(),
+    )
+    Console().print(summary_table(summary))
+    return 0
+
+
+def _config_check(args: argparse.Namespace) -> int:
+    from monitor.config import load_settings
+
+    settings = load_settings(args.config)
+    print(orjson.dumps(settings.model_dump(mode="json"), option=orjson.OPT_INDENT_2).decode())
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from monitor.demo import run_demo
+
+    console = Console(width=max(120, Console().width))
+    if args.dir is not None:
+        return 0 if run_demo(args.dir, console) else 1
+    with tempfile.TemporaryDirectory(prefix="driftwarden-demo-") as folder:
+        return 0 if run_demo(Path(folder), console) else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``driftwarden`` console script."""
+    args = _parser().parse_args(argv)
+    handlers = {
+        "baseline": _baseline_build,
+        "replay": _replay,
+        "config": _config_check,
+        "demo": _demo,
+    }
+    try:
+        return handlers[args.command](args)
+    except (DriftwardenError, BaselineError) as exc:
+        print(f"driftwarden: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

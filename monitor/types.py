@@ -1,4 +1,4 @@
-"""Small value types shared by the stages of the daemon (source → decode → window → evaluate → export).
+"""Small value types shared by the daemon's stages (source → decode → window → evaluate → export).
 
 Every stage imports this module and the stages before it, never the ones after it.
 """

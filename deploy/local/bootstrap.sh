@@ -1,16 +1,17 @@
 #!/usr/bin/env bash
-# Creates .venv and installs driftwarden with its dev tools. Idempotent: re-running with an
-# unchanged pyproject.toml does nothing (so it works offline after the first run).
+# Creates .venv and installs driftwarden with its dev tools, pinned by constraints.txt.
+# Idempotent: with unchanged pyproject.toml and constraints it does nothing, so it works
+# offline after the first run (pip's cache lives in the git-ignored .cache/).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 venv="$root/.venv"
 stamp="$venv/.driftwarden-installed"
-want="$(sha256sum "$root/pyproject.toml" | cut -d' ' -f1)"
+want="$(cat "$root/pyproject.toml" "$root/deploy/local/constraints.txt" | sha256sum | cut -d' ' -f1)"
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
   exit 0
 fi
+echo "bootstrap: installing driftwarden into $venv" >&2
 python3 -m venv "$venv"
-export PIP_CACHE_DIR="$root/.cache/pip"
-"$venv/bin/python" -m pip install -q --upgrade pip >&2
-"$venv/bin/python" -m pip install -q -e "$root[dev]" >&2
+export PIP_CACHE_DIR="$root/.cache/pip" PIP_DISABLE_PIP_VERSION_CHECK=1
+"$venv/bin/python" -m pip install -q -c "$root/deploy/local/constraints.txt" -e "$root[dev]" >&2
 echo "$want" > "$stamp"

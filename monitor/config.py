@@ -1,0 +1,327 @@
+"""The one settings model: a YAML file, every field overridable from the environment.
+
+Precedence (highest first): explicit overrides passed by the CLI, environment variables
+``DRIFTWARDEN_<FIELD>`` (nested with ``__``, e.g. ``DRIFTWARDEN_WINDOWS__SIZE=30m``), the YAML
+file, the defaults below. ``load_settings`` turns every validation failure into a one-line
+:class:`~monitor.errors.ConfigError` that names the field and the fix.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    YamlConfigSettingsSource,
+)
+
+from monitor.errors import ConfigError
+
+_UNITS_MS = {"ms": 1, "s": 1_000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$")
+
+
+def parse_duration_ms(value: object) -> int:
+    """Milliseconds in a duration like ``250ms``, ``90s``, ``5m``, ``1h``, ``1d`` or a number.
+
+    >>> parse_duration_ms("1h"), parse_duration_ms("90s"), parse_duration_ms(250)
+    (3600000, 90000, 250)
+    """
+    if isinstance(value, bool):
+        raise ValueError("a duration is a number with a unit such as 30s, 5m, 1h or 1d")
+    if isinstance(value, int | float):
+        return int(value)
+    match = _DURATION.match(str(value))
+    if not match:
+        raise ValueError(
+            f"{value!r} is not a duration; write a number with a unit: 250ms, 30s, 5m, 1h or 1d"
+        )
+    return int(float(match.group(1)) * _UNITS_MS[match.group(2)])
+
+
+DurationMs = Annotated[int, BeforeValidator(parse_duration_ms), Field(ge=0)]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ModelConfig(_Section):
+    """One monitored model: its name in the events and where its training baseline lives."""
+
+    name: str = Field(
+        min_length=1, description="Model name as it appears in the events' `model` field."
+    )
+    baseline: Path = Field(description="Baseline JSON built by `driftwarden baseline build`.")
+    versions: dict[str, Path] = Field(
+        default_factory=dict,
+        description="Per-version baselines; a version without its own uses `baseline`.",
+    )
+    critical_features: tuple[str, ...] = Field(
+        default=(), description="Features whose going missing escalates to intervention."
+    )
+
+
+class WindowConfig(_Section):
+    """Event-time tumbling windows."""
+
+    size: DurationMs = Field(default=3_600_000, description="Window length, e.g. 1h.")
+    allowed_lateness: DurationMs = Field(
+        default=300_000, description="How far behind the watermark an event may arrive, e.g. 5m."
+    )
+
+    @model_validator(mode="after")
+    def _positive_size(self) -> WindowConfig:
+        if self.size <= 0:
+            raise ValueError("windows.size must be positive, e.g. 1h")
+        return self
+
+
+class SegmentConfig(_Section):
+    """Slices judged on their own (each field separately, plus the overall stream)."""
+
+    fields: tuple[str, ...] = Field(
+        default=(), description="Segment fields, e.g. [platform, region]."
+    )
+    max_values: int = Field(
+        default=20,
+        ge=1,
+        description="Distinct values kept per field; the rest fold into __other__.",
+    )
+
+
+class FieldsConfig(_Section):
+    """Where each part of an event lives (dotted paths into the JSON object)."""
+
+    event_id: str = "event_id"
+    model: str = "model"
+    model_version: str = "model_version"
+    timestamp: str = "timestamp"
+    features: str = "features"
+    prediction: str = "prediction"
+    label: str = "label"
+    segments: str = "segments"
+    schema_version: str = "schema_version"
+    timestamp_fallback: bool = Field(
+        default=False, description="Use the Kafka record timestamp when an event has none."
+    )
+    default_model: str | None = Field(
+        default=None, description="Model assumed for events without a model field."
+    )
+
+
+class DecodeConfig(_Section):
+    """Limits that turn a message into a counted reject instead of an event."""
+
+    max_message_bytes: int = Field(default=1_000_000, ge=1)
+    max_future: DurationMs = Field(default=86_400_000, description="Reject events further ahead.")
+
+
+class TierThresholds(_Section):
+    """A warning and an intervention threshold on a value where higher is worse."""
+
+    warning: float = Field(ge=0)
+    intervention: float = Field(ge=0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> TierThresholds:
+        if self.intervention < self.warning:
+            raise ValueError("intervention must be at least warning")
+        return self
+
+
+class FalseAlarmRates(_Section):
+    """False-alarm rate per window and check for each tier of a calibrated threshold."""
+
+    warning: float = Field(default=0.01, gt=0, lt=1)
+    intervention: float = Field(default=0.001, gt=0, lt=1)
+
+
+class DriftThresholds(_Section):
+    """Distribution drift of features and the prediction."""
+
+    statistic: Literal["psi", "kl", "js", "hellinger", "wasserstein", "ks"] = Field(
+        default="psi", description="The statistic that drives levels (all are reported)."
+    )
+    mode: Literal["fixed", "calibrated"] = "fixed"
+    warning: float = Field(default=0.1, ge=0)
+    intervention: float = Field(default=0.25, ge=0)
+    false_alarm_rate: FalseAlarmRates = FalseAlarmRates()
+    correction: Literal["none", "bonferroni", "bh"] = Field(
+        default="none", description="Multiple-testing correction across a model's features."
+    )
+
+    @model_validator(mode="after")
+    def _ordered(self) -> DriftThresholds:
+        if self.intervention < self.warning:
+            raise ValueError("intervention must be at least warning")
+        if self.false_alarm_rate.intervention > self.false_alarm_rate.warning:
+            raise ValueError(
+                "false_alarm_rate.intervention must be at most false_alarm_rate.warning"
+            )
+        return self
+
+
+class MissingThresholds(_Section):
+    """Missing-rate excess over the reference's missing rate."""
+
+    warning: float = Field(default=0.05, ge=0, le=1)
+    intervention: float = Field(default=0.2, ge=0, le=1)
+    critical: float = Field(
+        default=0.01, ge=0, le=1, description="Intervention threshold for critical features."
+    )
+
+
+class PerformanceThresholds(_Section):
+    """Relative degradation of a performance metric against the baseline's reference."""
+
+    warning: float = Field(default=0.05, ge=0)
+    intervention: float = Field(default=0.10, ge=0)
+    min_labels: int = Field(
+        default=1_000,
+        ge=1,
+        description="Labeled events a window needs before its performance gets a level.",
+    )
+    metrics: tuple[str, ...] = Field(
+        default=("accuracy", "roc_auc", "mae", "rmse"),
+        description="Metrics that get levels (those that do not apply to the task are skipped).",
+    )
+
+
+class AlertConfig(_Section):
+    """When a check raises and clears."""
+
+    drift: DriftThresholds = DriftThresholds()
+    missing: MissingThresholds = MissingThresholds()
+    unseen: TierThresholds = TierThresholds(warning=0.01, intervention=0.05)
+    out_of_range: TierThresholds = TierThresholds(warning=0.05, intervention=0.2)
+    performance: PerformanceThresholds = PerformanceThresholds()
+    min_events: int = Field(
+        default=100, ge=1, description="Below this a check is insufficient_data."
+    )
+    consecutive: int = Field(default=2, ge=1, description="Windows above threshold before raising.")
+    hysteresis: float = Field(
+        default=0.2, ge=0, lt=1, description="Clear only below threshold × (1 − hysteresis)."
+    )
+
+
+class DetectorConfig(_Section):
+    """One online detector: a registry name and its constructor parameters."""
+
+    name: str
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class DetectorsConfig(_Section):
+    """Online detectors on the prediction score stream and on per-window statistic series."""
+
+    prediction: tuple[DetectorConfig, ...] = Field(
+        default=(DetectorConfig(name="page_hinkley_np"),),
+        description="Run on every event's numeric prediction, per model and version.",
+    )
+    window_series: tuple[DetectorConfig, ...] = Field(
+        default=(
+            DetectorConfig(name="page_hinkley_np", params={"min_instances": 5, "threshold": 1.0}),
+        ),
+        description="Run on the per-window drift statistic of the prediction.",
+    )
+
+
+class Settings(BaseSettings):
+    """Everything driftwarden reads at start. See docs/configuration.md for every field."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="DRIFTWARDEN_", env_nested_delimiter="__", extra="forbid", frozen=True
+    )
+
+    models: tuple[ModelConfig, ...] = Field(min_length=1)
+    windows: WindowConfig = WindowConfig()
+    segments: SegmentConfig = SegmentConfig()
+    fields: FieldsConfig = FieldsConfig()
+    decode: DecodeConfig = DecodeConfig()
+    alerts: AlertConfig = AlertConfig()
+    detectors: DetectorsConfig = DetectorsConfig()
+    epsilon: float = Field(default=1e-4, gt=0, lt=0.1, description="Smoothing for empty bins.")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        yaml_file = settings_cls.model_config.get("yaml_file")
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if yaml_file:
+            sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=yaml_file))
+        return tuple(sources)
+
+    @model_validator(mode="after")
+    def _unique_models(self) -> Settings:
+        names = [m.name for m in self.models]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"model {duplicates[0]!r} is listed twice; keep one entry per model")
+        return self
+
+
+def _one_line(error: ValidationError) -> str:
+    first = error.errors()[0]
+    where = ".".join(str(part) for part in first["loc"]) or "(top level)"
+    message = first["msg"].removeprefix("Value error, ")
+    if first["type"] == "extra_forbidden":
+        return (
+            f"config field {where!r} is unknown; remove it or check its spelling in "
+            "docs/configuration.md"
+        )
+    if first["type"] == "missing":
+        return f"config field {where!r} is required; add it (see docs/configuration.md)"
+    return f"config field {where!r}: {message}"
+
+
+def load_settings(path: Path | None, **overrides: Any) -> Settings:
+    """Read and validate the configuration; raise ConfigError with one line on any mistake."""
+    if path is not None:
+        if not path.is_file():
+            raise ConfigError(f"config file {path} does not exist; pass an existing YAML file")
+        try:
+            document = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except (yaml.YAMLError, UnicodeDecodeError) as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f" at line {mark.line + 1}" if mark is not None else ""
+            raise ConfigError(
+                f"config file {path} is not valid YAML{where}; fix the syntax"
+            ) from exc
+        if document is not None and not isinstance(document, dict):
+            raise ConfigError(f"config file {path} must hold a mapping of fields at the top level")
+    base = Settings.model_config
+    bound = type("BoundSettings", (Settings,), {"model_config": {**base, "yaml_file": path}})
+    try:
+        settings: Settings = bound(**overrides)
+    except ValidationError as exc:
+        raise ConfigError(_one_line(exc)) from None
+    if path is not None:
+        settings = _resolve_paths(settings, path.parent)
+    return settings
+
+
+def _resolve_paths(settings: Settings, base: Path) -> Settings:
+    """Make baseline paths in the file relative to the file's own folder."""
+    models = tuple(
+        model.model_copy(
+            update={
+                "baseline": base / model.baseline,
+                "versions": {v: base / p for v, p in model.versions.items()},
+            }
+        )
+        for model in settings.models
+    )
+    return settings.model_copy(update={"models": models})

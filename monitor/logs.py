@@ -1,0 +1,78 @@
+"""Logging, configured once: structlog JSON lines, or a readable console renderer on a TTY.
+
+Noisy events (one per bad message) go through :class:`RateLimitedLog`, which logs at most
+``per_minute`` of them and then one summary of how many it suppressed.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+import structlog
+
+
+def configure_logging(level: str = "info", *, json: bool | None = None) -> None:
+    """Route structlog to stderr as JSON (or console text when stderr is a terminal)."""
+    use_json = not sys.stderr.isatty() if json is None else json
+    renderer: Any = (
+        structlog.processors.JSONRenderer() if use_json else structlog.dev.ConsoleRenderer()
+    )
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(
+            logging.getLevelNamesMapping()[level.upper()]
+        ),
+        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        cache_logger_on_first_use=False,
+    )
+
+
+class RateLimitedLog:
+    """Log an event at most ``per_minute`` times a minute; count and report the rest.
+
+    >>> clock = iter([0.0, 1.0, 2.0, 61.0]).__next__
+    >>> log = RateLimitedLog("event rejected", per_minute=2, clock=clock)
+    >>> [log.allow() for _ in range(4)]
+    [True, True, False, True]
+    >>> log.suppressed_total
+    1
+    """
+
+    def __init__(
+        self, event: str, *, per_minute: int, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.event = event
+        self.per_minute = per_minute
+        self.clock = clock
+        self.window_start = -60.0
+        self.in_window = 0
+        self.suppressed = 0
+        self.suppressed_total = 0
+
+    def allow(self) -> bool:
+        """Whether one more occurrence may be logged now."""
+        now = self.clock()
+        if now - self.window_start >= 60.0:
+            self.window_start, self.in_window = now, 0
+        self.in_window += 1
+        if self.in_window <= self.per_minute:
+            return True
+        self.suppressed += 1
+        self.suppressed_total += 1
+        return False
+
+    def warning(self, **fields: Any) -> None:
+        """Log one occurrence unless over the limit, with how many were skipped before it."""
+        if not self.allow():
+            return
+        skipped, self.suppressed = self.suppressed, 0
+        structlog.get_logger().warning(self.event, suppressed_since_last=skipped, **fields)

@@ -1,0 +1,209 @@
+"""The composition root: decode → window → evaluate → levels → sinks, identical for replay and live.
+
+``Pipeline`` owns every stage's state. Sources hand it raw records (Kafka, JSON Lines) or
+columnar record batches (Parquet, CSV); sinks receive the report objects of closed windows and
+level transitions in a deterministic order.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from baselines.schema import Baseline
+from detectors.online import DriftDetector, make_detector
+from detectors.thresholds import NullSummary
+from monitor.checks import window_checks
+from monitor.config import Settings
+from monitor.decode import DecodeLimits, EventDecoder, EventSchema, FieldMapping
+from monitor.evaluate import WindowScores, score_window
+from monitor.layout import PREDICTION, ModelLayout
+from monitor.levels import CheckState, step
+from monitor.logs import RateLimitedLog
+from monitor.report import alert_record, window_record
+from monitor.types import DecodeResult, Level, RawRecords
+from monitor.windows import WindowCounts, Windower, WindowKey
+
+
+class Sink(Protocol):
+    """Where report objects go (report file, summary table, metrics, alerts topic)."""
+
+    def write(self, record: Mapping[str, Any]) -> None: ...
+
+
+@dataclass
+class Totals:
+    """Running counts a summary or a metrics endpoint reads."""
+
+    events: Counter[str] = field(default_factory=Counter)
+    rejected: Counter[str] = field(default_factory=Counter)
+    windows: int = 0
+
+
+def event_schema(settings: Settings, baselines: Mapping[str, Baseline]) -> EventSchema:
+    """What the decoder must extract: the union of every model's features and kinds."""
+    numeric: dict[str, None] = {}
+    categorical: dict[str, None] = {}
+    prediction_kinds, label_kinds = set(), set()
+    for baseline in baselines.values():
+        for name, feature in baseline.features.items():
+            (numeric if feature.kind == "numeric" else categorical)[name] = None
+        if baseline.prediction is not None:
+            prediction_kinds.add(baseline.prediction.kind)
+        if baseline.label is not None:
+            label_kinds.add(baseline.label.kind)
+    return EventSchema(
+        models=frozenset(baselines),
+        numeric_features=tuple(numeric),
+        categorical_features=tuple(n for n in categorical if n not in numeric),
+        prediction_kind=_one_kind(prediction_kinds),
+        label_kind=_one_kind(label_kinds),
+        segment_fields=settings.segments.fields,
+        positive_class=None,
+    )
+
+
+def _one_kind(kinds: set[Literal["numeric", "categorical"]]) -> Any:
+    return "numeric" if "numeric" in kinds else (next(iter(kinds)) if kinds else None)
+
+
+class Pipeline:
+    """Every stage wired together for one set of models; feed it batches, read its sinks."""
+
+    def __init__(
+        self, settings: Settings, baselines: Mapping[str, Baseline], sinks: Sequence[Sink]
+    ) -> None:
+        self.settings = settings
+        self.baselines = baselines
+        self.sinks = list(sinks)
+        self.layouts = {name: ModelLayout(b) for name, b in baselines.items()}
+        f = settings.fields
+        self.decoder = EventDecoder(
+            event_schema(settings, baselines),
+            FieldMapping(
+                event_id=f.event_id,
+                model=f.model,
+                model_version=f.model_version,
+                timestamp=f.timestamp,
+                features=f.features,
+                prediction=f.prediction,
+                label=f.label,
+                segments=f.segments,
+                schema_version=f.schema_version,
+                timestamp_fallback=f.timestamp_fallback,
+                default_model=f.default_model,
+            ),
+            DecodeLimits(
+                max_message_bytes=settings.decode.max_message_bytes,
+                max_future_ms=settings.decode.max_future,
+            ),
+        )
+        self.windower = Windower(
+            self.layouts,
+            size_ms=settings.windows.size,
+            allowed_lateness_ms=settings.windows.allowed_lateness,
+            segment_fields=settings.segments.fields,
+            max_segment_values=settings.segments.max_values,
+            prediction_detectors=tuple((d.name, d.params) for d in settings.detectors.prediction),
+        )
+        self.critical = {m.name: frozenset(m.critical_features) for m in settings.models}
+        self.calibration = {name: _calibration(b) for name, b in baselines.items()}
+        self.check_states: dict[tuple[WindowKey, str, str], CheckState] = {}
+        self.series: dict[tuple[WindowKey, str], DriftDetector] = {}
+        self.totals = Totals()
+        self.reject_log = RateLimitedLog("event rejected", per_minute=10)
+
+    def process_records(self, records: RawRecords, now_ms: int) -> None:
+        """Decode raw messages and count them into windows; emit what closes."""
+        self._accept(self.decoder.decode_records(records, now_ms))
+
+    def process_table(
+        self, table: pa.RecordBatch | pa.Table, first_offset: int, now_ms: int
+    ) -> None:
+        """Count a columnar batch of flat-file rows; emit what closes."""
+        self._accept(self.decoder.decode_table(table, first_offset=first_offset, now_ms=now_ms))
+
+    def finish(self) -> None:
+        """Close every open window (end of input) and emit them."""
+        self._emit(self.windower.flush())
+
+    def _accept(self, result: DecodeResult) -> None:
+        for reject in result.rejects:
+            self.totals.rejected[reject.reason] += 1
+            self.reject_log.warning(
+                reason=reject.reason,
+                detail=reject.detail,
+                partition=reject.partition,
+                offset=reject.offset,
+            )
+        events = result.events
+        if len(events):
+            for item in pc.value_counts(events.model).to_pylist():
+                self.totals.events[item["values"]] += item["counts"]
+        self._emit(self.windower.add(events))
+
+    def _emit(self, closed: list[WindowCounts]) -> None:
+        for window in closed:
+            layout = self.layouts[window.key.model]
+            scores = score_window(layout, window, epsilon=self.settings.epsilon)
+            levels, alerts = self._levels(scores)
+            detectors = self._detectors(window, scores)
+            self.totals.windows += 1
+            for sink in self.sinks:
+                sink.write(window_record(scores, levels, detectors))
+                for record in alerts:
+                    sink.write(record)
+
+    def _levels(
+        self, scores: WindowScores
+    ) -> tuple[dict[tuple[str, str], Level], list[dict[str, Any]]]:
+        key = scores.window.key
+        alerts_config = self.settings.alerts
+        checks = window_checks(
+            scores,
+            alerts_config,
+            self.calibration[key.model],
+            self.critical.get(key.model, frozenset()),
+        )
+        levels: dict[tuple[str, str], Level] = {}
+        transitions: list[dict[str, Any]] = []
+        for check in checks:
+            state = self.check_states.setdefault((key, check.subject, check.check), CheckState())
+            moved = step(
+                state,
+                check,
+                consecutive=alerts_config.consecutive,
+                hysteresis=alerts_config.hysteresis,
+            )
+            levels[(check.subject, check.check)] = moved.reported
+            if moved.after is not moved.before:
+                transitions.append(alert_record(key, check, moved, scores.window.end_ms))
+        return levels, transitions
+
+    def _detectors(self, window: WindowCounts, scores: WindowScores) -> dict[str, Any]:
+        """Per-event detections of the window, and the window-series detectors' verdicts."""
+        out: dict[str, Any] = {
+            name: {"detections": n} for name, n in sorted(window.detections.items())
+        }
+        prediction = scores.prediction
+        if prediction is None or prediction.events < self.settings.alerts.min_events:
+            return out
+        statistic = self.settings.alerts.drift.statistic
+        for spec in self.settings.detectors.window_series:
+            name = f"{PREDICTION.strip('_')}_{statistic}_{spec.name}"
+            detector = self.series.get((window.key, name))
+            if detector is None:
+                detector = self.series[(window.key, name)] = make_detector(spec.name, **spec.params)
+            detector.update(prediction.statistics[statistic])
+            out[name] = {"drift": detector.drift_detected}
+        return out
+
+
+def _calibration(baseline: Baseline) -> dict[str, dict[str, list[NullSummary]]]:
+    """The baseline's null summaries by statistic and subject (prediction under __prediction__)."""
+    return baseline.null_summaries()

@@ -1,0 +1,269 @@
+"""Event-time tumbling windows of exact integer slot counts, keyed by (model, version, segment).
+
+Each accepted event adds to the overall window of its model and version (segment ``""``) and to
+one window per configured segment field (``platform=ios``). A batch is turned into a slot
+matrix (``ModelLayout.slot_matrix``) and a group index per (window start, version, segment);
+all windows of the batch are then updated by a single ``np.bincount``. Windows close when the
+watermark minus the allowed lateness passes their end; ``flush`` closes the rest at end of input.
+Counts are integers, so partial windows merge exactly (``WindowCounts.merge``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from detectors.online import DriftDetector, make_detector
+from monitor.layout import PREDICTION, ModelLayout
+from monitor.types import EventBatch, IntArray
+from monitor.watermark import Watermarks
+
+OTHER = "__other__"
+
+
+class WindowKey(NamedTuple):
+    """What a window is about; sorts in report order."""
+
+    model: str
+    model_version: str
+    segment: str
+
+
+@dataclass
+class WindowCounts:
+    """Everything a closed window is scored from; integers only, so merging is exact."""
+
+    key: WindowKey
+    start_ms: int
+    end_ms: int
+    events: int
+    counts: IntArray
+    performance: IntArray
+    detections: dict[str, int] = field(default_factory=dict)
+
+    def merge(self, other: WindowCounts) -> WindowCounts:
+        """The window holding both parts' events (same key and bounds).
+
+        >>> key, no_perf = WindowKey("m", "", ""), np.zeros(0, np.int64)
+        >>> a = WindowCounts(key, 0, 10, 2, np.array([1, 1]), no_perf)
+        >>> b = WindowCounts(key, 0, 10, 1, np.array([0, 1]), no_perf)
+        >>> a.merge(b).counts.tolist(), a.merge(b).events
+        ([1, 2], 3)
+        """
+        if (self.key, self.start_ms, self.end_ms) != (other.key, other.start_ms, other.end_ms):
+            raise ValueError("only parts of the same window can be merged")
+        names = sorted(set(self.detections) | set(other.detections))
+        return WindowCounts(
+            self.key,
+            self.start_ms,
+            self.end_ms,
+            self.events + other.events,
+            self.counts + other.counts,
+            self.performance + other.performance,
+            {n: self.detections.get(n, 0) + other.detections.get(n, 0) for n in names},
+        )
+
+
+class SegmentValues:
+    """First-come assignment of a segment field's values to at most ``cap`` windows each."""
+
+    def __init__(self, cap: int, preferred: tuple[str, ...] = ()) -> None:
+        self.cap = cap
+        self.known: dict[str, int] = {}
+        for value in preferred[:cap]:
+            self.known.setdefault(value, len(self.known))
+
+    def codes(self, values: pa.Array) -> tuple[IntArray, list[str]]:
+        """Code per value (-1 for null) and the name of each code (``__other__`` past the cap)."""
+        for value in pc.unique(values.drop_null()).to_pylist():
+            if value not in self.known and len(self.known) < self.cap:
+                self.known[value] = len(self.known)
+        names = [*self.known, OTHER]
+        index = pc.index_in(values, value_set=pa.array(list(self.known), pa.string()))
+        codes = index.fill_null(len(self.known)).to_numpy(zero_copy_only=False).astype(np.int64)
+        codes[pc.is_null(values).to_numpy(zero_copy_only=False)] = -1
+        return codes, names
+
+
+@dataclass
+class LateCounts:
+    """Events dropped for arriving after their window closed, per model."""
+
+    by_model: dict[str, int] = field(default_factory=dict)
+
+    def add(self, model: str, n: int) -> None:
+        if n:
+            self.by_model[model] = self.by_model.get(model, 0) + n
+
+
+class Windower:
+    """Open windows of every model, their watermark, and the per-event online detectors."""
+
+    def __init__(
+        self,
+        layouts: Mapping[str, ModelLayout],
+        *,
+        size_ms: int,
+        allowed_lateness_ms: int,
+        segment_fields: tuple[str, ...] = (),
+        max_segment_values: int = 20,
+        prediction_detectors: tuple[tuple[str, dict[str, object]], ...] = (),
+    ) -> None:
+        self.layouts = layouts
+        self.size_ms = size_ms
+        self.allowed_lateness_ms = allowed_lateness_ms
+        self.segment_fields = segment_fields
+        self.watermarks = Watermarks()
+        self.late = LateCounts()
+        self.open: dict[tuple[WindowKey, int], WindowCounts] = {}
+        self.segment_values = {
+            (model, f): SegmentValues(max_segment_values, _preferred(layout, f))
+            for model, layout in layouts.items()
+            for f in segment_fields
+        }
+        self.detector_specs = prediction_detectors
+        self.detectors: dict[tuple[str, str, str], DriftDetector] = {}
+
+    def add(self, batch: EventBatch) -> list[WindowCounts]:
+        """Count a batch into its windows; return the windows this batch closed, in report order."""
+        if len(batch):
+            watermark = self.watermarks.advance(batch.event_time_ms, batch.partition)
+            starts = batch.event_time_ms // self.size_ms * self.size_ms
+            late = starts + self.size_ms <= watermark - self.allowed_lateness_ms
+            models = batch.model
+            for model, layout in self.layouts.items():
+                mine = pc.equal(models, model).fill_null(False).to_numpy(zero_copy_only=False)
+                self.late.add(model, int(np.count_nonzero(mine & late)))
+                rows = np.flatnonzero(mine & ~late)
+                if len(rows):
+                    self._count(model, layout, batch, rows, starts[rows])
+        current = self.watermarks.current()
+        if current is None:
+            return []
+        return self._close(current - self.allowed_lateness_ms)
+
+    def flush(self) -> list[WindowCounts]:
+        """Close every open window (end of a replay)."""
+        return self._close(None)
+
+    def _close(self, watermark: int | None) -> list[WindowCounts]:
+        ready = sorted(
+            (k for k, w in self.open.items() if watermark is None or w.end_ms <= watermark),
+            key=lambda k: (k[1], k[0]),
+        )
+        return [self.open.pop(k) for k in ready]
+
+    def _count(
+        self, model: str, layout: ModelLayout, batch: EventBatch, rows: IntArray, starts: IntArray
+    ) -> None:
+        slots = layout.slot_matrix(batch, rows)
+        versions = batch.model_version.take(pa.array(rows)).fill_null("")
+        version_codes, version_names = _dictionary(versions)
+        memberships: list[tuple[IntArray, list[str]]] = [
+            (np.zeros(len(rows), dtype=np.int64), [""])
+        ]
+        for f in self.segment_fields:
+            column = batch.segments.get(f)
+            if column is None:
+                continue
+            codes, names = self.segment_values[(model, f)].codes(column.take(pa.array(rows)))
+            memberships.append((codes, [f"{f}={name}" for name in names]))
+        perf = layout.performance_contributions(batch, rows)
+        window_starts, window_index = np.unique(starts, return_inverse=True)
+        base = window_index * len(version_names) + version_codes
+        for segment_codes, segment_names in memberships:
+            group = np.where(segment_codes >= 0, base * len(segment_names) + segment_codes, -1)
+            self._add_groups(
+                model, layout, group, slots, perf, (window_starts, version_names, segment_names)
+            )
+        self._detect(model, layout, batch, rows, starts, versions)
+
+    def _add_groups(
+        self,
+        model: str,
+        layout: ModelLayout,
+        group: IntArray,
+        slots: IntArray,
+        perf: tuple[IntArray, IntArray, IntArray] | None,
+        names: tuple[IntArray, list[str], list[str]],
+    ) -> None:
+        """Add the events of each group (-1 = not in this segment field) to its open window."""
+        present = group >= 0
+        used, local = np.unique(group[present], return_inverse=True)
+        counts = np.bincount(
+            (local[:, None] * layout.size + slots[present]).ravel(),
+            minlength=len(used) * layout.size,
+        ).reshape(len(used), layout.size)
+        events = np.bincount(local, minlength=len(used))
+        perf_totals = np.zeros((len(used), layout.performance_size), dtype=np.int64)
+        if perf is not None:
+            positions, perf_slots, weights = perf
+            owner = group[positions]
+            keep = owner >= 0
+            np.add.at(
+                perf_totals, (np.searchsorted(used, owner[keep]), perf_slots[keep]), weights[keep]
+            )
+        window_starts, version_names, segment_names = names
+        n_segments, n_versions = len(segment_names), len(version_names)
+        for i, g in enumerate(used.tolist()):
+            window, rest = divmod(g, n_versions * n_segments)
+            version, segment = divmod(rest, n_segments)
+            start = int(window_starts[window])
+            key = WindowKey(model, version_names[version], segment_names[segment])
+            part = WindowCounts(
+                key, start, start + self.size_ms, int(events[i]), counts[i], perf_totals[i]
+            )
+            existing = self.open.get((key, start))
+            self.open[(key, start)] = part if existing is None else existing.merge(part)
+
+    def _detect(
+        self,
+        model: str,
+        layout: ModelLayout,
+        batch: EventBatch,
+        rows: IntArray,
+        starts: IntArray,
+        versions: pa.Array,
+    ) -> None:
+        """Feed each version's prediction scores, in arrival order, to its online detectors."""
+        prediction = layout.by_name.get(PREDICTION)
+        if not self.detector_specs or prediction is None or prediction.baseline.kind != "numeric":
+            return
+        if not isinstance(batch.prediction, np.ndarray):
+            return
+        scores = batch.prediction[rows]
+        for version in pc.unique(versions).to_pylist():
+            mine = pc.equal(versions, version).to_numpy(zero_copy_only=False) & ~np.isnan(scores)
+            for name, params in self.detector_specs:
+                detector = self.detectors.get((model, version, name))
+                if detector is None:
+                    detector = self.detectors[(model, version, name)] = make_detector(
+                        name, **params
+                    )
+                hits = detector.update_many(scores[mine])
+                for start in starts[mine][hits].tolist():
+                    window = self.open[(WindowKey(model, version, ""), start)]
+                    window.detections[name] = window.detections.get(name, 0) + 1
+
+
+def _dictionary(values: pa.Array) -> tuple[IntArray, list[str]]:
+    encoded = (
+        pc.dictionary_encode(values).combine_chunks()
+        if isinstance(values, pa.ChunkedArray)
+        else pc.dictionary_encode(values)
+    )
+    return (
+        encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64),
+        encoded.dictionary.to_pylist(),
+    )
+
+
+def _preferred(layout: ModelLayout, field_name: str) -> tuple[str, ...]:
+    """Segment values the baseline has its own reference for get their own windows first."""
+    prefix = f"{field_name}="
+    return tuple(k[len(prefix) :] for k in layout.baseline.segments if k.startswith(prefix))

@@ -1,0 +1,76 @@
+"""Configuration: YAML, environment overrides and one-line errors."""
+
+from pathlib import Path
+
+import pytest
+
+from monitor.config import load_settings
+from monitor.errors import ConfigError
+
+MINIMAL = "models:\n  - name: car-loan\n    baseline: car-loan.json\n"
+
+
+def _write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "driftwarden.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_minimal_file_gets_defaults(tmp_path: Path) -> None:
+    """A file naming only a model gets hourly windows and PSI 0.1/0.25 thresholds."""
+    settings = load_settings(_write(tmp_path, MINIMAL))
+    assert settings.windows.size == 3_600_000
+    assert (settings.alerts.drift.warning, settings.alerts.drift.intervention) == (0.1, 0.25)
+
+
+def test_baseline_path_is_relative_to_the_file(tmp_path: Path) -> None:
+    """Baseline paths in the file resolve against the file's folder."""
+    settings = load_settings(_write(tmp_path, MINIMAL))
+    assert settings.models[0].baseline == tmp_path / "car-loan.json"
+
+
+def test_environment_overrides_nested_field(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DRIFTWARDEN_WINDOWS__SIZE overrides windows.size from the file."""
+    monkeypatch.setenv("DRIFTWARDEN_WINDOWS__SIZE", "30m")
+    assert load_settings(_write(tmp_path, MINIMAL)).windows.size == 1_800_000
+
+
+def test_unknown_field_names_field_and_fix(tmp_path: Path) -> None:
+    """A misspelt field gets one line naming it and the fix."""
+    with pytest.raises(
+        ConfigError, match=r"'windows.sise' is unknown; remove it or check its spelling"
+    ):
+        load_settings(_write(tmp_path, MINIMAL + "windows:\n  sise: 1h\n"))
+
+
+def test_bad_duration_says_how_to_write_one(tmp_path: Path) -> None:
+    """An unparsable duration names the field and shows valid forms."""
+    with pytest.raises(ConfigError, match=r"'windows.size'.*30s, 5m, 1h"):
+        load_settings(_write(tmp_path, MINIMAL + "windows:\n  size: soon\n"))
+
+
+def test_invalid_yaml_names_the_line(tmp_path: Path) -> None:
+    """Broken YAML reports the line to fix."""
+    with pytest.raises(ConfigError, match=r"not valid YAML at line \d"):
+        load_settings(_write(tmp_path, "models: [\n  - name: x\n"))
+
+
+def test_missing_file_is_one_line(tmp_path: Path) -> None:
+    """A config path that does not exist says so."""
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_settings(tmp_path / "nope.yaml")
+
+
+def test_missing_models_is_required(tmp_path: Path) -> None:
+    """A file without models says the field is required."""
+    with pytest.raises(ConfigError, match="'models' is required"):
+        load_settings(_write(tmp_path, "windows:\n  size: 1h\n"))
+
+
+def test_thresholds_must_be_ordered(tmp_path: Path) -> None:
+    """An intervention threshold below the warning threshold is refused."""
+    text = MINIMAL + "alerts:\n  unseen:\n    warning: 0.5\n    intervention: 0.1\n"
+    with pytest.raises(ConfigError, match="intervention must be at least warning"):
+        load_settings(_write(tmp_path, text))

@@ -1,0 +1,52 @@
+"""Per-partition watermarks."""
+
+import numpy as np
+
+from monitor.watermark import Watermarks
+
+
+def test_watermark_is_running_max_of_a_single_partition() -> None:
+    """With one partition the watermark at each event is the largest event time so far."""
+    w = Watermarks()
+    got = w.advance(np.array([5, 3, 9, 7]), np.zeros(4, dtype=np.int64))
+    assert got.tolist() == [5, 5, 9, 9]
+
+
+def test_slowest_partition_holds_the_watermark_back() -> None:
+    """The watermark is the minimum over partitions of their largest event time."""
+    w = Watermarks()
+    got = w.advance(np.array([10, 20, 30, 15]), np.array([0, 0, 0, 1]))
+    assert got.tolist() == [10, 20, 30, 15]
+    assert w.current() == 15
+
+
+def test_partition_without_data_does_not_stall() -> None:
+    """A partition that has delivered nothing does not hold the others back."""
+    w = Watermarks()
+    w.advance(np.array([100]), np.array([3]))
+    assert w.current() == 100
+
+
+def test_state_carries_across_batches() -> None:
+    """Maxima from earlier batches apply to later ones."""
+    w = Watermarks()
+    w.advance(np.array([50]), np.array([0]))
+    assert w.advance(np.array([10]), np.array([0])).tolist() == [50]
+
+
+def test_forget_releases_a_revoked_partition() -> None:
+    """A forgotten partition no longer holds the watermark back."""
+    w = Watermarks({0: 10, 1: 99})
+    w.forget({0})
+    assert w.current() == 99
+
+
+def test_batch_split_does_not_change_per_event_watermarks() -> None:
+    """Feeding events in one batch or one at a time gives the same per-event watermarks."""
+    rng = np.random.default_rng(1)
+    ts = rng.integers(0, 1000, 200)
+    parts = rng.integers(0, 3, 200)
+    whole = Watermarks().advance(ts, parts)
+    single = Watermarks()
+    pieces = [single.advance(ts[i : i + 1], parts[i : i + 1]) for i in range(200)]
+    assert whole.tolist() == np.concatenate(pieces).tolist()

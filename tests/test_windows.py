@@ -1,0 +1,131 @@
+"""Event-time tumbling windows of exact slot counts."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from baselines.schema import Baseline
+from monitor.layout import ModelLayout
+from monitor.windows import OTHER, WindowCounts, Windower, WindowKey
+from tests.conftest import make_batch
+
+HOUR = 3_600_000
+
+
+def _windower(baseline: Baseline, **kwargs: object) -> Windower:
+    options: dict[str, object] = {
+        "size_ms": HOUR,
+        "allowed_lateness_ms": 0,
+        "segment_fields": ("platform",),
+    }
+    options.update(kwargs)
+    return Windower({"m": ModelLayout(baseline)}, **options)  # type: ignore[arg-type]
+
+
+def _all(windower: Windower, batches: list) -> list[WindowCounts]:
+    closed = [w for b in batches for w in windower.add(b)]
+    return closed + windower.flush()
+
+
+def test_each_event_counts_once_per_subject(baseline: Baseline) -> None:
+    """An overall window holds every event once in each subject's slots."""
+    windower = _windower(baseline, segment_fields=())
+    (window,) = _all(windower, [make_batch(np.arange(100) * 1000)])
+    layout = ModelLayout(baseline)
+    for subject in layout.subjects:
+        assert (
+            window.counts[subject.offset : subject.offset + subject.baseline.n_slots].sum() == 100
+        )
+    assert window.events == 100
+
+
+def test_events_split_by_event_time_not_arrival(baseline: Baseline) -> None:
+    """Events land in the window of their own timestamp, whatever order they arrive in."""
+    times = [HOUR + 5, 10, HOUR + 7, 20]
+    windower = _windower(baseline, segment_fields=(), allowed_lateness_ms=HOUR)
+    closed = _all(windower, [make_batch(times)])
+    assert [(w.start_ms, w.events) for w in closed] == [(0, 2), (HOUR, 2)]
+
+
+def test_late_event_is_counted_and_dropped(baseline: Baseline) -> None:
+    """An event whose window ended before the watermark minus lateness is dropped and counted."""
+    windower = _windower(baseline, segment_fields=())
+    closed = _all(windower, [make_batch([10, 2 * HOUR + 1, 20])])
+    assert [(w.start_ms, w.events) for w in closed] == [(0, 1), (2 * HOUR, 1)]
+    assert windower.late.by_model == {"m": 1}
+
+
+def test_windows_close_when_watermark_passes(baseline: Baseline) -> None:
+    """A window is emitted by the batch that moves the watermark past its end plus lateness."""
+    windower = _windower(baseline, segment_fields=(), allowed_lateness_ms=60_000)
+    assert windower.add(make_batch([10, HOUR + 59_000])) == []
+    assert [w.start_ms for w in windower.add(make_batch([HOUR + 60_000], seed=1))] == [0]
+
+
+def test_segment_windows_partition_the_overall_window(baseline: Baseline) -> None:
+    """Per-segment windows of one field add up to the overall window exactly."""
+    windower = _windower(baseline)
+    closed = _all(windower, [make_batch(np.arange(300) * 1000)])
+    overall = next(w for w in closed if w.key.segment == "")
+    parts = [w for w in closed if w.key.segment.startswith("platform=")]
+    assert {w.key.segment for w in parts} == {"platform=ios", "platform=android"}
+    assert np.array_equal(sum(w.counts for w in parts), overall.counts)
+    assert np.array_equal(sum(w.performance for w in parts), overall.performance)
+
+
+def test_segment_values_beyond_cap_fold_into_other(baseline: Baseline) -> None:
+    """Past max_segment_values, new segment values share the __other__ window."""
+    windower = _windower(baseline, max_segment_values=2)
+    batch = make_batch([1, 2, 3, 4], platform=["ios", "android", "web", "tv"])
+    segments = {w.key.segment: w.events for w in _all(windower, [batch]) if w.key.segment}
+    assert segments == {"platform=ios": 1, "platform=android": 1, f"platform={OTHER}": 2}
+
+
+def test_batch_size_does_not_change_windows(baseline: Baseline) -> None:
+    """Replaying the same events in batches of 1, 7 or all at once gives identical windows."""
+    rng = np.random.default_rng(5)
+    times = np.sort(rng.integers(0, 5 * HOUR, 400)) + rng.integers(-HOUR // 2, HOUR // 2, 400)
+    whole = make_batch(times, seed=9)
+
+    def windows(size: int) -> list[tuple[WindowKey, int, list[int], list[int]]]:
+        windower = _windower(baseline, allowed_lateness_ms=HOUR // 4)
+        batches = [_slice(whole, i, i + size) for i in range(0, len(times), size)]
+        return [
+            (w.key, w.start_ms, w.counts.tolist(), w.performance.tolist())
+            for w in _all(windower, batches)
+        ]
+
+    assert windows(1) == windows(7) == windows(400)
+
+
+def test_merge_of_partial_windows_equals_whole(baseline: Baseline) -> None:
+    """Two processes counting halves of the events merge to the one-process window exactly."""
+    batch = make_batch(np.arange(200) * 100)
+    whole = _all(_windower(baseline, segment_fields=()), [batch])[0]
+    first = _all(_windower(baseline, segment_fields=()), [_slice(batch, 0, 80)])[0]
+    second = _all(_windower(baseline, segment_fields=()), [_slice(batch, 80, 200)])[0]
+    merged = first.merge(second)
+    assert np.array_equal(merged.counts, whole.counts) and merged.events == whole.events
+    assert np.array_equal(merged.performance, whole.performance)
+
+
+def _slice(batch, start: int, stop: int):  # type: ignore[no-untyped-def]
+    from dataclasses import replace
+
+    import pyarrow as pa
+
+    take = lambda a: a.slice(start, stop - start) if isinstance(a, pa.Array) else a[start:stop]  # noqa: E731
+    return replace(
+        batch,
+        event_time_ms=take(batch.event_time_ms),
+        partition=take(batch.partition),
+        offset=take(batch.offset),
+        model=take(batch.model),
+        model_version=take(batch.model_version),
+        event_id=take(batch.event_id),
+        segments={k: take(v) for k, v in batch.segments.items()},
+        numeric={k: take(v) for k, v in batch.numeric.items()},
+        categorical={k: take(v) for k, v in batch.categorical.items()},
+        prediction=take(batch.prediction),
+        label=take(batch.label),
+    )
