@@ -1,8 +1,12 @@
 """Null calibration: how much each statistic moves between the reference and samples of itself.
 
 For a subject (a feature or the prediction) and a window size n, ``replicates`` windows of n rows
-are drawn from the reference distribution (multinomial, one vectorised draw) and every
-applicable statistic is computed between the reference and each sample. The spread of those
+are drawn from distributions the reference is consistent with and every applicable statistic is
+computed between the reference and each sample. Each replicate first draws bin probabilities
+from ``Dirichlet(reference counts + 1/2)`` (Jeffreys prior) and then n rows from them
+(multinomial), all in one vectorised draw: the reference is itself a finite sample, and sampling
+windows from its exact proportions would understate the null spread and raise false alarms on a
+small reference. The spread of those
 values is what the statistic shows when nothing drifted, so thresholds can be set at a chosen
 false-alarm rate instead of guessed (see :mod:`detectors.thresholds`).
 """
@@ -51,10 +55,11 @@ def calibrate(
     rng = np.random.default_rng(seed)
     for subject, feature in subjects:
         reference = feature.reference_distribution
-        probabilities = reference / reference.sum()
+        concentration = reference + 0.5
         summaries: dict[str, list[NullSummary]] = {name: [] for name in feature.statistics}
         for n in window_sizes:
-            samples = rng.multinomial(n, probabilities, size=replicates)
+            probabilities = rng.dirichlet(concentration, size=replicates)
+            samples = rng.multinomial(n, probabilities)
             for name in feature.statistics:
                 spec = DISTRIBUTION_STATISTICS[name]
                 values = spec.compute(

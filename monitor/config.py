@@ -274,7 +274,8 @@ class Settings(BaseSettings):
 
 
 def _one_line(error: ValidationError) -> str:
-    first = error.errors()[0]
+    # an unknown field usually explains the rest (a misspelt section leaves its real one unset)
+    first = min(error.errors(), key=lambda e: e["type"] != "extra_forbidden")
     where = ".".join(str(part) for part in first["loc"]) or "(top level)"
     message = first["msg"].removeprefix("Value error, ")
     if first["type"] == "extra_forbidden":
@@ -282,6 +283,8 @@ def _one_line(error: ValidationError) -> str:
             f"config field {where!r} is unknown; remove it or check its spelling in "
             "docs/configuration.md"
         )
+    if first["type"] == "too_short" and where == "models":
+        return "config field 'models' is empty; list at least one model with its name and baseline"
     if first["type"] == "missing":
         return f"config field {where!r} is required; add it (see docs/configuration.md)"
     return f"config field {where!r}: {message}"

@@ -23,20 +23,37 @@ COLOR = FeatureBaseline(
 )
 
 
-def test_psi_null_median_follows_the_chi_square_approximation() -> None:
-    """Under no drift n * PSI is about chi-square with k - 1 degrees of freedom."""
+LARGE = FeatureBaseline(
+    "x",
+    NumericLayout(tuple(float(edge) for edge in range(11))),
+    (0, *([100_000] * 10), 0, 0),
+    NumericSummary(1_000_000, 0, 0.0, 10.0, 5.0, 2.9, {}),
+)
+
+
+def test_psi_null_median_follows_the_two_sample_chi_square_approximation() -> None:
+    """Under no drift n·PSI is about chi-square(k - 1) times (1 + n/N) for a reference of N rows."""
     calibration = calibrate(
         [("x", UNIFORM)], window_sizes=[1000], replicates=2000, seed=0, epsilon=1e-4
     )
     (summary,) = calibration.summaries("psi", "x")
     assert summary.n == 1000
+    assert summary.quantiles[0.5] * 1000 == pytest.approx(chi2.median(9) * 2, rel=0.1)
+
+
+def test_large_reference_null_is_the_one_sample_chi_square() -> None:
+    """With a reference far larger than the window, n·PSI is about chi-square(k - 1)."""
+    calibration = calibrate(
+        [("x", LARGE)], window_sizes=[1000], replicates=2000, seed=0, epsilon=1e-4
+    )
+    (summary,) = calibration.summaries("psi", "x")
     assert summary.quantiles[0.5] * 1000 == pytest.approx(chi2.median(9), rel=0.1)
 
 
 def test_chi2_pvalue_is_uniform_under_the_null() -> None:
-    """The p-value falls below 0.05 in about 5% of samples drawn from the reference."""
+    """With a large reference the p-value falls below 0.05 in about 5% of null samples."""
     calibration = calibrate(
-        [("x", UNIFORM)], window_sizes=[1000], replicates=2000, seed=0, epsilon=1e-4
+        [("x", LARGE)], window_sizes=[1000], replicates=2000, seed=0, epsilon=1e-4
     )
     (summary,) = calibration.summaries("chi2_pvalue", "x")
     assert not summary.higher_is_drift
@@ -46,7 +63,7 @@ def test_chi2_pvalue_is_uniform_under_the_null() -> None:
 def test_larger_windows_have_a_tighter_null() -> None:
     """The 1% threshold of JS shrinks as the window grows."""
     calibration = calibrate(
-        [("x", UNIFORM)], window_sizes=[100, 10_000], replicates=500, seed=0, epsilon=1e-4
+        [("x", LARGE)], window_sizes=[100, 10_000], replicates=500, seed=0, epsilon=1e-4
     )
     small, large = calibration.summaries("js", "x")
     assert (small.n, large.n) == (100, 10_000)
