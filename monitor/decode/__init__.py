@@ -1,0 +1,32 @@
+"""Where a message becomes numbers: raw JSON messages and flat-file rows to columnar events.
+
+Reading order: :mod:`~monitor.decode.config` (what to read, where, within which limits),
+:mod:`~monitor.decode.decoder` (the :class:`EventDecoder`), :mod:`~monitor.decode.fast` /
+:mod:`~monitor.decode.slow` / :mod:`~monitor.decode.table` (three readers of a batch into
+:mod:`~monitor.decode.columns`), :mod:`~monitor.decode.values` (what each part's values mean),
+:mod:`~monitor.decode.rules` (the reject reasons, in judging order) and
+:mod:`~monitor.decode.timestamps` (RFC 3339 and epoch times).
+
+Reject reasons: ``oversize``, ``invalid_json``, ``non_finite_number``, ``not_an_object``,
+``wrong_type``, ``missing_model``, ``unknown_model``, ``missing_timestamp``,
+``invalid_timestamp``, ``future_timestamp``, ``unknown_schema_version``.
+"""
+
+from monitor.decode.config import DecodeLimits, EventSchema, FieldMapping
+from monitor.decode.decoder import EventDecoder
+
+REJECT_REASONS = (
+    "oversize",
+    "invalid_json",
+    "non_finite_number",
+    "not_an_object",
+    "wrong_type",
+    "missing_model",
+    "unknown_model",
+    "missing_timestamp",
+    "invalid_timestamp",
+    "future_timestamp",
+    "unknown_schema_version",
+)
+
+__all__ = ["REJECT_REASONS", "DecodeLimits", "EventDecoder", "EventSchema", "FieldMapping"]

@@ -1,0 +1,49 @@
+"""Flat files (Parquet, CSV): one event per row, one column per part.
+
+Reserved columns are named by the field mapping's paths (``event_id``, ``model``,
+``model_version``, ``timestamp``, ``prediction``, ``label``, ``schema_version`` by default),
+segment columns by the segment field, and every other column is a feature under its own name
+(counted as unknown when the schema does not know it).
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+from monitor.decode.columns import BoolArray, Column, Fields
+from monitor.decode.paths import EventPaths, dotted
+
+
+def fields_from_table(table: pa.Table | pa.RecordBatch, paths: EventPaths) -> Fields:
+    """The parts of every row of ``table``.
+
+    >>> from monitor.decode.config import EventSchema, FieldMapping
+    >>> paths = EventPaths.of(EventSchema(frozenset({"m"}), ("x",)), FieldMapping())
+    >>> fields = fields_from_table(pa.table({"model": ["m"], "x": [1.0], "extra": [2]}), paths)
+    >>> fields.numeric["x"].pieces[0].values.to_pylist(), list(fields.unknown_features)
+    ([1.0], ['extra'])
+    """
+    names = table.schema.names
+
+    def column(name: str) -> Column:
+        if name not in names:
+            return Column(name)
+        values = table.column(names.index(name))
+        if isinstance(values, pa.ChunkedArray):
+            values = values.combine_chunks()
+        return Column.whole(name, values)
+
+    scalar_names = {part: dotted(path) for part, path in paths.scalars.items()}
+    reserved = paths.reserved | paths.known_features | set(paths.segment_fields)
+    unknown: dict[str, BoolArray] = {}
+    for name in dict.fromkeys(names):
+        if name not in reserved:
+            unknown[name] = column(name).pieces[0].values.is_valid().to_numpy(zero_copy_only=False)
+    return Fields(
+        size=table.num_rows,
+        scalars={part: column(name) for part, name in scalar_names.items()},
+        numeric={n: column(n) for n in paths.numeric},
+        categorical={n: column(n) for n in paths.categorical},
+        segments={n: column(n) for n in paths.segment_fields},
+        unknown_features=unknown,
+    )

@@ -1,0 +1,116 @@
+"""Exported files as a source: JSON Lines, Parquet and CSV in batches, with clear errors."""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from monitor.errors import SourceError
+from monitor.sources.files import count_rows, iter_file
+from monitor.types import RawRecords
+
+LINES = b'{"a": 1}\n\n{"a": 2}\r\n   \n{"a": 3}\n{"a": 4}'
+
+
+def json_batches(path: Path, batch_size: int) -> list[RawRecords]:
+    batches = [b for b in iter_file(path, batch_size) if isinstance(b, RawRecords)]
+    assert len(batches) == len(list(iter_file(path, batch_size)))
+    return batches
+
+
+def row_batches(path: Path, batch_size: int) -> list[pa.RecordBatch]:
+    batches = [b for b in iter_file(path, batch_size) if isinstance(b, pa.RecordBatch)]
+    assert len(batches) == len(list(iter_file(path, batch_size)))
+    return batches
+
+
+@pytest.mark.parametrize("name", ["events.jsonl", "events.ndjson", "events.json"])
+def test_json_lines_skip_blank_lines_but_keep_line_numbers(tmp_path: Path, name: str) -> None:
+    """Offsets are 0-based line numbers; blank lines yield nothing; line ends are stripped."""
+    path = tmp_path / name
+    path.write_bytes(LINES)
+    (batch,) = json_batches(path, 10)
+    assert batch.values == [b'{"a": 1}', b'{"a": 2}', b'{"a": 3}', b'{"a": 4}']
+    assert batch.offset.tolist() == [0, 2, 4, 5]
+    assert batch.partition.tolist() == [0, 0, 0, 0]
+    assert batch.timestamp_ms.tolist() == [-1, -1, -1, -1]
+
+
+def test_json_lines_come_in_batches_of_at_most_batch_size(tmp_path: Path) -> None:
+    """Batches hold up to batch_size messages; the last holds the rest."""
+    path = tmp_path / "events.jsonl"
+    path.write_bytes(LINES)
+    assert [b.offset.tolist() for b in json_batches(path, 3)] == [[0, 2, 4], [5]]
+
+
+def test_gzipped_json_lines_read_like_plain_ones(tmp_path: Path) -> None:
+    """A .jsonl.gz file yields the same records as the plain file."""
+    path = tmp_path / "events.jsonl.gz"
+    path.write_bytes(gzip.compress(LINES))
+    (batch,) = json_batches(path, 10)
+    assert batch.offset.tolist() == [0, 2, 4, 5]
+
+
+def test_parquet_comes_in_record_batches_and_counts_rows(tmp_path: Path) -> None:
+    """Parquet yields record batches of at most batch_size rows; its row count is known."""
+    path = tmp_path / "events.parquet"
+    pq.write_table(pa.table({"model": ["m"] * 5, "x": range(5)}), path)
+    assert [b.num_rows for b in row_batches(path, 2)] == [2, 2, 1]
+    assert count_rows(path) == 5
+
+
+def test_csv_types_are_inferred_over_the_whole_file(tmp_path: Path) -> None:
+    """CSV rows arrive in batches with one type per column, even when a row past the first
+    megabyte (pyarrow's inference block) widens it."""
+    rows = 400_000
+    path = tmp_path / "events.csv"
+    path.write_text("model,x\n" + "m,1\n" * rows + "m,1.5\n")
+    batches = row_batches(path, 100_000)
+    assert max(b.num_rows for b in batches) <= 100_000
+    assert sum(b.num_rows for b in batches) == rows + 1
+    assert {b.schema.field("x").type for b in batches} == {pa.float64()}
+
+
+def test_row_count_is_unknown_for_json_lines_and_csv(tmp_path: Path) -> None:
+    """Only Parquet knows its row count without reading the file."""
+    for name in ("events.jsonl", "events.csv"):
+        (tmp_path / name).write_text("")
+        assert count_rows(tmp_path / name) is None
+
+
+def test_missing_file_names_the_path(tmp_path: Path) -> None:
+    """A path that does not exist fails at once, naming the path."""
+    with pytest.raises(SourceError, match=r"missing\.jsonl: no such file; check the input path"):
+        iter_file(tmp_path / "missing.jsonl", 10)
+
+
+def test_unknown_extension_lists_the_known_ones(tmp_path: Path) -> None:
+    """A file type the source cannot read fails, listing the supported extensions."""
+    path = tmp_path / "events.xlsx"
+    path.write_text("")
+    with pytest.raises(
+        SourceError, match=r"events\.xlsx: unknown file type; use one of .*\.parquet"
+    ):
+        count_rows(path)
+
+
+@pytest.mark.parametrize(
+    ("name", "content"),
+    [
+        ("events.jsonl.gz", gzip.compress(LINES)[:-10]),
+        ("events.gz.jsonl.gz", b"not gzip"),
+        ("events.parquet", b"PAR1 not really"),
+    ],
+)
+def test_corrupt_file_names_the_path_and_the_fix(tmp_path: Path, name: str, content: bytes) -> None:
+    """A truncated or corrupt file fails while reading, with one line naming path and fix."""
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(
+        SourceError, match=rf"{name}: cannot read it \(.+\); check its permissions or re-export it$"
+    ):
+        list(iter_file(path, 10))
