@@ -24,14 +24,14 @@ evaluation and calibration iterate over it without branching per statistic.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Final
+from functools import cached_property
+from typing import Any, Final
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy.special import rel_entr
-from scipy.stats import chi2
+from scipy.special import chdtrc, rel_entr
 
 FloatArray = NDArray[np.float64]
 Statistic = float | FloatArray
@@ -47,7 +47,11 @@ def proportions(counts: ArrayLike) -> FloatArray:
     >>> proportions([[2, 2], [0, 0]]).tolist()
     [[0.5, 0.5], [0.0, 0.0]]
     """
-    values = _counts(counts, "counts")
+    return _shares(_counts(counts, "counts"))
+
+
+def _shares(values: FloatArray) -> FloatArray:
+    """Proportions of already validated counts."""
     total = values.sum(axis=-1, keepdims=True)
     shares: FloatArray = np.divide(values, total, out=np.zeros_like(values), where=total > 0)
     return shares
@@ -61,11 +65,13 @@ def psi(reference: ArrayLike, current: ArrayLike, epsilon: float = DEFAULT_EPSIL
     >>> psi([50, 50], [[50, 50], [60, 40]]).round(4).tolist()
     [0.0, 0.0405]
     """
-    ref, cur = _pair(reference, current)
-    ref_p = _smooth(proportions(ref), epsilon)
-    cur_p = _smooth(proportions(cur), epsilon)
+    return _psi(_Pair.of(reference, current), epsilon)
+
+
+def _psi(pair: _Pair, epsilon: float) -> Statistic:
+    ref_p, cur_p = pair.smoothed(epsilon)
     values = np.sum((cur_p - ref_p) * (np.log(cur_p) - np.log(ref_p)), axis=-1)
-    return _result(values, ref, cur, no_drift=0.0)
+    return pair.result(values, no_drift=0.0)
 
 
 def kl_divergence(
@@ -80,11 +86,13 @@ def kl_divergence(
     >>> round(kl_divergence([50, 50], [60, 40]), 4)
     0.0201
     """
-    ref, cur = _pair(reference, current)
-    ref_p = _normalise(_smooth(proportions(ref), epsilon))
-    cur_p = _normalise(_smooth(proportions(cur), epsilon))
+    return _kl(_Pair.of(reference, current), epsilon)
+
+
+def _kl(pair: _Pair, epsilon: float) -> Statistic:
+    ref_p, cur_p = (_normalise(side) for side in pair.smoothed(epsilon))
     values = np.maximum(np.sum(cur_p * (np.log(cur_p) - np.log(ref_p)), axis=-1), 0.0)
-    return _result(values, ref, cur, no_drift=0.0)
+    return pair.result(values, no_drift=0.0)
 
 
 def js_distance(reference: ArrayLike, current: ArrayLike) -> Statistic:
@@ -98,15 +106,17 @@ def js_distance(reference: ArrayLike, current: ArrayLike) -> Statistic:
     >>> js_distance([1, 0], [0, 1])
     1.0
     """
-    ref, cur = _pair(reference, current)
-    ref_p = proportions(ref)
-    cur_p = proportions(cur)
+    return _js(_Pair.of(reference, current))
+
+
+def _js(pair: _Pair) -> Statistic:
+    ref_p, cur_p = pair.ref_shares, pair.cur_shares
     mixture = (ref_p + cur_p) / 2.0
     divergence = np.sum(rel_entr(ref_p, mixture), axis=-1) + np.sum(
         rel_entr(cur_p, mixture), axis=-1
     )
     values = np.sqrt(np.clip(divergence / math.log(2.0) / 2.0, 0.0, 1.0))
-    return _result(values, ref, cur, no_drift=0.0)
+    return pair.result(values, no_drift=0.0)
 
 
 def hellinger(reference: ArrayLike, current: ArrayLike) -> Statistic:
@@ -117,10 +127,13 @@ def hellinger(reference: ArrayLike, current: ArrayLike) -> Statistic:
     >>> hellinger([1, 0], [0, 1])
     1.0
     """
-    ref, cur = _pair(reference, current)
-    gaps = np.sqrt(proportions(ref)) - np.sqrt(proportions(cur))
+    return _hellinger(_Pair.of(reference, current))
+
+
+def _hellinger(pair: _Pair) -> Statistic:
+    gaps = np.sqrt(pair.ref_shares) - np.sqrt(pair.cur_shares)
     values = np.sqrt(np.clip(0.5 * np.sum(gaps * gaps, axis=-1), 0.0, 1.0))
-    return _result(values, ref, cur, no_drift=0.0)
+    return pair.result(values, no_drift=0.0)
 
 
 def chi2_pvalue(
@@ -138,19 +151,23 @@ def chi2_pvalue(
     >>> chi2_pvalue([50, 50, 0], [50, 50, 0])
     1.0
     """
-    ref, cur = _pair(reference, current)
+    return _chi2_pvalue(_Pair.of(reference, current), epsilon)
+
+
+def _chi2_pvalue(pair: _Pair, epsilon: float) -> Statistic:
+    ref, cur = pair.ref, pair.cur
     kept = (ref > 0) | (cur > 0)
-    ref_p = np.where(kept, _smooth(proportions(ref), epsilon), 0.0)
+    ref_p = np.where(kept, _smooth(pair.ref_shares, epsilon), 0.0)
     ref_total = ref_p.sum(axis=-1, keepdims=True)
     expected = np.divide(ref_p, ref_total, out=np.zeros_like(ref_p), where=ref_total > 0)
-    squared_gaps = (proportions(cur) - expected) ** 2
+    squared_gaps = (pair.cur_shares - expected) ** 2
     # sum((observed - n e)^2 / (n e)) on shares; a statistic beyond float range gives p = 0.
     with np.errstate(over="ignore"):
         terms = np.divide(squared_gaps, expected, out=np.zeros_like(squared_gaps), where=kept)
         statistic = cur.sum(axis=-1) * np.sum(terms, axis=-1)
     freedom = np.sum(kept, axis=-1) - 1
-    values = np.where(freedom >= 1, chi2.sf(statistic, np.maximum(freedom, 1)), 1.0)
-    return _result(values, ref, cur, no_drift=1.0)
+    values = np.where(freedom >= 1, chdtrc(np.maximum(freedom, 1), statistic), 1.0)
+    return pair.result(values, no_drift=1.0)
 
 
 def wasserstein(
@@ -167,11 +184,13 @@ def wasserstein(
     >>> wasserstein([1, 1], [[1, 1], [0, 2]], centers=[0.0, 4.0], scale=2.0).tolist()
     [0.0, 1.0]
     """
-    ref, cur = _pair(reference, current)
-    positions = _centers(centers, ref.shape[-1])
-    cdf_gaps = np.abs(np.cumsum(proportions(ref), axis=-1) - np.cumsum(proportions(cur), axis=-1))
-    values = np.sum(cdf_gaps[..., :-1] * np.diff(positions), axis=-1) / effective_scale(scale)
-    return _result(values, ref, cur, no_drift=0.0)
+    return _wasserstein(_Pair.of(reference, current), centers, scale)
+
+
+def _wasserstein(pair: _Pair, centers: ArrayLike, scale: float) -> Statistic:
+    positions = _centers(centers, pair.ref.shape[-1])
+    values = np.sum(pair.cdf_gaps[..., :-1] * np.diff(positions), axis=-1) / effective_scale(scale)
+    return pair.result(values, no_drift=0.0)
 
 
 def ks_distance(reference: ArrayLike, current: ArrayLike) -> Statistic:
@@ -180,10 +199,12 @@ def ks_distance(reference: ArrayLike, current: ArrayLike) -> Statistic:
     >>> ks_distance([1, 1, 2], [2, 1, 1])
     0.25
     """
-    ref, cur = _pair(reference, current)
-    cdf_gaps = np.abs(np.cumsum(proportions(ref), axis=-1) - np.cumsum(proportions(cur), axis=-1))
-    values = np.clip(np.max(cdf_gaps, axis=-1), 0.0, 1.0)
-    return _result(values, ref, cur, no_drift=0.0)
+    return _ks(_Pair.of(reference, current))
+
+
+def _ks(pair: _Pair) -> Statistic:
+    values = np.clip(np.max(pair.cdf_gaps, axis=-1), 0.0, 1.0)
+    return pair.result(values, no_drift=0.0)
 
 
 def rate(part: ArrayLike, total: ArrayLike) -> Statistic:
@@ -229,7 +250,7 @@ class StatisticSpec:
     """
 
     name: str
-    function: Callable[..., Statistic]
+    core: Callable[[_Pair, float, Any, float], Statistic]
     higher_is_drift: bool
     uses_epsilon: bool
     needs_centers: bool
@@ -250,28 +271,57 @@ class StatisticSpec:
         >>> DISTRIBUTION_STATISTICS["ks"].compute([1, 1], [2, 0], centers=[0.0, 1.0])
         0.5
         """
-        if self.needs_centers:
-            if centers is None:
-                raise ValueError(
-                    f"statistic {self.name!r} needs bin centers; pass centers= for numeric"
-                    " features or skip it for categorical ones"
-                )
-            return self.function(reference, current, centers, scale)
-        if self.uses_epsilon:
-            return self.function(reference, current, epsilon)
-        return self.function(reference, current)
+        return self.evaluate(_Pair.of(reference, current), epsilon, centers, scale)
+
+    def evaluate(
+        self, pair: _Pair, epsilon: float, centers: ArrayLike | None, scale: float
+    ) -> Statistic:
+        """The statistic on already validated counts (shared across statistics)."""
+        if self.needs_centers and centers is None:
+            raise ValueError(
+                f"statistic {self.name!r} needs bin centers; pass centers= for numeric"
+                " features or skip it for categorical ones"
+            )
+        return self.core(pair, epsilon, centers, scale)
+
+
+def compute_all(
+    names: Iterable[str],
+    reference: ArrayLike,
+    current: ArrayLike,
+    *,
+    epsilon: float = DEFAULT_EPSILON,
+    centers: ArrayLike | None = None,
+    scale: float = 1.0,
+) -> dict[str, Statistic]:
+    """Several statistics of one pair of count vectors, validating and normalising them once.
+
+    >>> {k: round(v, 4) for k, v in compute_all(["psi", "js"], [50, 50], [60, 40]).items()}
+    {'psi': 0.0405, 'js': 0.0854}
+    """
+    pair = _Pair.of(reference, current)
+    return {
+        name: DISTRIBUTION_STATISTICS[name].evaluate(pair, epsilon, centers, scale)
+        for name in names
+    }
 
 
 DISTRIBUTION_STATISTICS: Final[dict[str, StatisticSpec]] = {
     spec.name: spec
     for spec in (
-        StatisticSpec("psi", psi, True, True, False, False, 1.0),
-        StatisticSpec("kl", kl_divergence, True, True, False, False, 1.0),
-        StatisticSpec("js", js_distance, True, False, False, False, 0.5),
-        StatisticSpec("hellinger", hellinger, True, False, False, False, 0.5),
-        StatisticSpec("wasserstein", wasserstein, True, False, True, True, 0.5),
-        StatisticSpec("ks", ks_distance, True, False, False, True, 0.5),
-        StatisticSpec("chi2_pvalue", chi2_pvalue, False, True, False, False, 0.0),
+        StatisticSpec("psi", lambda p, e, c, s: _psi(p, e), True, True, False, False, 1.0),
+        StatisticSpec("kl", lambda p, e, c, s: _kl(p, e), True, True, False, False, 1.0),
+        StatisticSpec("js", lambda p, e, c, s: _js(p), True, False, False, False, 0.5),
+        StatisticSpec(
+            "hellinger", lambda p, e, c, s: _hellinger(p), True, False, False, False, 0.5
+        ),
+        StatisticSpec(
+            "wasserstein", lambda p, e, c, s: _wasserstein(p, c, s), True, False, True, True, 0.5
+        ),
+        StatisticSpec("ks", lambda p, e, c, s: _ks(p), True, False, False, True, 0.5),
+        StatisticSpec(
+            "chi2_pvalue", lambda p, e, c, s: _chi2_pvalue(p, e), False, True, False, False, 0.0
+        ),
     )
 }
 
@@ -287,15 +337,56 @@ def _counts(values: ArrayLike, name: str) -> FloatArray:
     return array
 
 
-def _pair(reference: ArrayLike, current: ArrayLike) -> tuple[FloatArray, FloatArray]:
-    ref = _counts(reference, "reference")
-    cur = _counts(current, "current")
-    if ref.shape[-1] != cur.shape[-1]:
-        raise ValueError(
-            f"reference has {ref.shape[-1]} bins but current has {cur.shape[-1]};"
-            " count both with the same bin layout"
+class _Pair:
+    """Validated reference/current counts with the intermediate results statistics share."""
+
+    def __init__(self, ref: FloatArray, cur: FloatArray) -> None:
+        self.ref = ref
+        self.cur = cur
+        self._smoothed: dict[float, tuple[FloatArray, FloatArray]] = {}
+
+    @classmethod
+    def of(cls, reference: ArrayLike, current: ArrayLike) -> _Pair:
+        ref = _counts(reference, "reference")
+        cur = _counts(current, "current")
+        if ref.shape[-1] != cur.shape[-1]:
+            raise ValueError(
+                f"reference has {ref.shape[-1]} bins but current has {cur.shape[-1]};"
+                " count both with the same bin layout"
+            )
+        return cls(ref, cur)
+
+    @cached_property
+    def ref_shares(self) -> FloatArray:
+        return _shares(self.ref)
+
+    @cached_property
+    def cur_shares(self) -> FloatArray:
+        return _shares(self.cur)
+
+    @cached_property
+    def cdf_gaps(self) -> FloatArray:
+        gaps: FloatArray = np.abs(
+            np.cumsum(self.ref_shares, axis=-1) - np.cumsum(self.cur_shares, axis=-1)
         )
-    return ref, cur
+        return gaps
+
+    @cached_property
+    def empty(self) -> NDArray[np.bool_]:
+        empty: NDArray[np.bool_] = (self.ref.sum(axis=-1) == 0) | (self.cur.sum(axis=-1) == 0)
+        return empty
+
+    def smoothed(self, epsilon: float) -> tuple[FloatArray, FloatArray]:
+        if epsilon not in self._smoothed:
+            self._smoothed[epsilon] = (
+                _smooth(self.ref_shares, epsilon),
+                _smooth(self.cur_shares, epsilon),
+            )
+        return self._smoothed[epsilon]
+
+    def result(self, values: ArrayLike, no_drift: float) -> Statistic:
+        result = np.where(self.empty, no_drift, values).astype(np.float64)
+        return float(result) if result.ndim == 0 else result
 
 
 def _smooth(values: FloatArray, epsilon: float) -> FloatArray:
@@ -319,9 +410,3 @@ def _centers(centers: ArrayLike, bins: int) -> FloatArray:
     if not np.all(np.isfinite(positions)) or np.any(np.diff(positions) < 0):
         raise ValueError("centers must be finite and non-decreasing; pass the sorted bin centers")
     return positions
-
-
-def _result(values: ArrayLike, ref: FloatArray, cur: FloatArray, no_drift: float) -> Statistic:
-    empty = (ref.sum(axis=-1) == 0) | (cur.sum(axis=-1) == 0)
-    result = np.where(empty, no_drift, values).astype(np.float64)
-    return float(result) if result.ndim == 0 else result

@@ -14,7 +14,7 @@ import numpy as np
 
 from baselines.schema import FeatureBaseline, SegmentBaseline
 from detectors import performance as perf
-from detectors.statistics import DISTRIBUTION_STATISTICS, rate
+from detectors.statistics import compute_all, rate
 from monitor.layout import LABEL, PREDICTION, ModelLayout
 from monitor.windows import WindowCounts
 
@@ -49,18 +49,15 @@ def score_subject(
     ref_dist = reference.reference_distribution
     cur_dist = reference.distribution(counts)
     present = int(cur_dist.sum())
-    statistics = {
-        name: float(
-            DISTRIBUTION_STATISTICS[name].compute(
-                ref_dist,
-                cur_dist,
-                epsilon=epsilon,
-                centers=reference.centers,
-                scale=reference.scale,
-            )
-        )
-        for name in reference.statistics
-    }
+    computed = compute_all(
+        reference.statistics,
+        ref_dist,
+        cur_dist,
+        epsilon=epsilon,
+        centers=reference.centers,
+        scale=reference.scale,
+    )
+    statistics = {name: float(value) for name, value in computed.items()}
     rates = {"missing_rate": float(rate(int(counts[reference.missing_slot]), total))}
     if reference.unseen_slot is None:
         outside = int(counts[list(reference.out_of_range_slots)].sum())

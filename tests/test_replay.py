@@ -1,0 +1,163 @@
+"""File replay: the report contract, determinism and the end-of-input flush."""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import orjson
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from baselines.schema import Baseline
+from monitor.config import Settings, load_settings
+from monitor.replay import replay_to_file
+
+HOUR = 3_600_000
+
+
+def _events(
+    n: int = 3_000, *, hours: int = 6, shift_from_hour: int = 99
+) -> list[dict[str, object]]:
+    import numpy as np
+
+    rng = np.random.default_rng(8)
+    times = np.sort(rng.integers(0, hours * HOUR, n))
+    out = []
+    for i, t in enumerate(times.tolist()):
+        x = float(rng.normal(2.0 if t >= shift_from_hour * HOUR else 0.0, 1))
+        out.append(
+            {
+                "event_id": f"e{i}",
+                "model": "m",
+                "model_version": "v1",
+                "timestamp": t,
+                "features": {
+                    "x": x,
+                    "y": float(rng.uniform(0, 10)),
+                    "color": str(rng.choice(["red", "green", "blue"])),
+                },
+                "prediction": float(1 / (1 + np.exp(-x))),
+                "label": int(rng.random() < 0.5),
+                "segments": {"platform": str(rng.choice(["ios", "android"]))},
+            }
+        )
+    return out
+
+
+def _write_jsonl(path: Path, events: list[dict[str, object]]) -> Path:
+    path.write_bytes(b"".join(orjson.dumps(e) + b"\n" for e in events))
+    return path
+
+
+def _settings(tmp_path: Path, baseline: Baseline) -> Settings:
+    path = tmp_path / "m.json"
+    baseline.save(path)
+    return load_settings(
+        None,
+        models=[{"name": "m", "baseline": path}],
+        windows={"size": "1h", "allowed_lateness": "0s"},
+        segments={"fields": ["platform"]},
+        alerts={"min_events": 50, "performance": {"min_labels": 50}},
+    )
+
+
+def _replay(tmp_path: Path, baseline: Baseline, source: Path, batch_size: int) -> bytes:
+    out = tmp_path / f"report-{batch_size}-{source.suffix}.jsonl"
+    replay_to_file(
+        _settings(tmp_path, baseline), {"m": baseline}, source, out, batch_size=batch_size
+    )
+    return out.read_bytes()
+
+
+def test_report_is_byte_identical_for_any_batch_size(tmp_path: Path, baseline: Baseline) -> None:
+    """Batches of 1, 97 and 10,000 events give the same report bytes."""
+    source = _write_jsonl(tmp_path / "events.jsonl", _events(1_500, shift_from_hour=3))
+    reports = {size: _replay(tmp_path, baseline, source, size) for size in (1, 97, 10_000)}
+    assert reports[1] == reports[97] == reports[10_000]
+    assert reports[1].count(b'"kind":"window"') > 0
+
+
+def test_gzip_and_parquet_give_the_same_report(tmp_path: Path, baseline: Baseline) -> None:
+    """The same events as JSON Lines, gzipped JSON Lines and Parquet give the same report."""
+    events = _events(1_000)
+    plain = _write_jsonl(tmp_path / "events.jsonl", events)
+    zipped = tmp_path / "events.jsonl.gz"
+    zipped.write_bytes(gzip.compress(plain.read_bytes()))
+    flat = [
+        {
+            "event_id": e["event_id"],
+            "model": e["model"],
+            "model_version": e["model_version"],
+            "timestamp": e["timestamp"],
+            "prediction": e["prediction"],
+            "label": e["label"],
+            **e["features"],
+            **e["segments"],  # type: ignore[dict-item]
+        }
+        for e in events
+    ]
+    parquet = tmp_path / "events.parquet"
+    pq.write_table(pa.Table.from_pylist(flat), parquet)
+    reference = _replay(tmp_path, baseline, plain, 500)
+    assert _replay(tmp_path, baseline, zipped, 500) == reference
+    assert _replay(tmp_path, baseline, parquet, 500) == reference
+
+
+def test_every_window_closes_at_end_of_input(tmp_path: Path, baseline: Baseline) -> None:
+    """Six hours of events give six overall windows, the last one closed by the flush."""
+    source = _write_jsonl(tmp_path / "events.jsonl", _events(600))
+    records = [orjson.loads(line) for line in _replay(tmp_path, baseline, source, 100).splitlines()]
+    overall = [r for r in records if r["kind"] == "window" and r["segment"] == ""]
+    assert [r["start"] for r in overall] == [f"1970-01-01T0{h}:00:00Z" for h in range(6)]
+    assert sum(r["events"] for r in overall) == 600
+
+
+def test_window_record_follows_the_contract(tmp_path: Path, baseline: Baseline) -> None:
+    """A window object carries every documented field with per-feature statistics and levels."""
+    source = _write_jsonl(tmp_path / "events.jsonl", _events(600, hours=1))
+    first = orjson.loads(_replay(tmp_path, baseline, source, 100).splitlines()[0])
+    assert list(first) == [
+        "kind",
+        "model",
+        "model_version",
+        "segment",
+        "start",
+        "end",
+        "events",
+        "features",
+        "prediction",
+        "label",
+        "performance",
+        "detectors",
+    ]
+    x = first["features"]["x"]
+    assert {"psi", "kl", "js", "hellinger", "wasserstein", "ks", "chi2_pvalue"} <= set(x)
+    assert {"missing_rate", "out_of_range_rate", "level", "levels"} <= set(x)
+    assert "unseen_rate" in first["features"]["color"]
+    assert first["performance"]["labeled"] == 600
+
+
+def test_shift_raises_an_alert_transition(tmp_path: Path, baseline: Baseline) -> None:
+    """A two-sigma shift of x from hour 3 raises an intervention on x after two windows."""
+    source = _write_jsonl(tmp_path / "events.jsonl", _events(3_000, shift_from_hour=3))
+    records = [
+        orjson.loads(line) for line in _replay(tmp_path, baseline, source, 1000).splitlines()
+    ]
+    raised = [
+        (r["segment"], r["subject"], r["check"], r["to"], r["window_end"])
+        for r in records
+        if r["kind"] == "alert" and r["subject"] == "x" and r["check"] == "psi"
+    ]
+    assert ("", "x", "psi", "intervention", "1970-01-01T05:00:00Z") in raised
+    assert all(end >= "1970-01-01T05:00:00Z" for *_, end in raised)
+
+
+def test_report_missing_output_folder_is_an_error(tmp_path: Path, baseline: Baseline) -> None:
+    """Writing into a folder that does not exist fails before reading any input."""
+    source = _write_jsonl(tmp_path / "events.jsonl", _events(10))
+    with pytest.raises(OSError):
+        replay_to_file(
+            _settings(tmp_path, baseline), {"m": baseline}, source, tmp_path / "no" / "r.jsonl"
+        )
