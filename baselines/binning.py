@@ -46,6 +46,29 @@ CountT = TypeVar("CountT", np.int64, np.float64)
 _EXACT_INTEGER_LIMIT = 2.0**53
 
 
+def _count_at_or_below(boundaries: FloatArray, values: FloatArray) -> IntArray:
+    """How many ``boundaries`` are ``<= value``, per value (right-sided ``searchsorted``).
+
+    For the few boundaries of a binned feature, one branch-free comparison pass per boundary
+    is about ten times faster than a binary search per value (no mispredicted branches).
+
+    Examples
+    --------
+    >>> _count_at_or_below(np.array([0.0, 1.0]), np.array([-1.0, 0.0, 0.5, 2.0, np.nan])).tolist()
+    [0, 1, 1, 2, 0]
+    """
+    if len(boundaries) > 64:
+        found: IntArray = np.searchsorted(boundaries, values, side="right")
+        found[np.isnan(values)] = 0
+        return found
+    count = np.zeros(len(values), dtype=np.uint8)
+    at_or_above = np.empty(len(values), dtype=np.bool_)
+    for boundary in boundaries:
+        np.greater_equal(values, boundary, out=at_or_above)
+        count += at_or_above.view(np.uint8)
+    return count.astype(np.int64)
+
+
 def numeric_edges(values: FloatArray, bins: int) -> FloatArray:
     """Frozen bin edges for the non-missing reference ``values``.
 
@@ -214,13 +237,19 @@ class NumericLayout:
         >>> NumericLayout((0.0, 1.0, 3.0)).slots(np.array([-1, 0, 1, 3, 4, np.nan])).tolist()
         [0, 1, 2, 2, 3, 4]
         """
-        edges = self.edge_array
-        slots: IntArray = np.searchsorted(edges[1:-1], values, side="right").astype(np.int64)
-        slots += 1
-        slots[values < edges[0]] = self.below_slot
-        slots[values > edges[-1]] = self.above_slot
+        slots = _count_at_or_below(self._boundaries, values)
         slots[np.isnan(values)] = self.missing_slot
         return slots
+
+    @cached_property
+    def _boundaries(self) -> FloatArray:
+        """``[e_0 … e_{k-1}, next float above e_k]``: one right-sided search gives every slot.
+
+        Below ``e_0`` lands on 0, ``[e_i, e_{i+1})`` on ``i + 1``, ``e_k`` itself on ``k`` (the
+        last bin is closed), above ``e_k`` on ``k + 1`` and NaN (sorted last) is fixed up after.
+        """
+        edges = self.edge_array
+        return np.append(edges[:-1], np.nextafter(edges[-1], np.inf))
 
     def distribution(self, counts: npt.NDArray[CountT]) -> npt.NDArray[CountT]:
         """The ``k`` bin counts the statistics see; ``below``/``above`` fold into the end bins.

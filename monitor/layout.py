@@ -15,6 +15,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from baselines.binning import to_category_strings
 from baselines.schema import Baseline, FeatureBaseline
 from detectors import performance
 from monitor.types import EventBatch, IntArray
@@ -43,23 +44,20 @@ def _column(
         values = batch.numeric.get(name)
     else:
         values = batch.categorical.get(name)
+    every_row = len(rows) == len(batch)  # rows are sorted and distinct: all of them, in order
     if feature.kind == "numeric":
         if values is None:
             return np.full(len(rows), np.nan)
         if isinstance(values, pa.Array):
             values = pc.cast(values, pa.float64(), safe=False).to_numpy(zero_copy_only=False)
-        return np.asarray(values, dtype=np.float64)[rows]
+        numbers = np.asarray(values, dtype=np.float64)
+        return numbers if every_row else numbers[rows]
     if values is None:
         return pa.nulls(len(rows), pa.string())
     if not isinstance(values, pa.Array):
         values = pa.array(values, pa.float64())
-    return _as_category(values).take(pa.array(rows))
-
-
-def _as_category(values: pa.Array) -> pa.Array:
-    from baselines.binning import to_category_strings
-
-    return values if pa.types.is_string(values.type) else to_category_strings(values)
+    text = values if pa.types.is_string(values.type) else to_category_strings(values)
+    return text if every_row else text.take(pa.array(rows))
 
 
 class ModelLayout:
@@ -83,11 +81,11 @@ class ModelLayout:
         self.performance_size = _performance_size(baseline)
 
     def slot_matrix(self, batch: EventBatch, rows: IntArray) -> IntArray:
-        """Global slot index of every subject for the given rows: shape (len(rows), subjects)."""
-        matrix = np.empty((len(rows), len(self.subjects)), dtype=np.int64)
+        """Global slot index of every subject for the given rows: shape (subjects, len(rows))."""
+        matrix = np.empty((len(self.subjects), len(rows)), dtype=np.int64)
         for j, subject in enumerate(self.subjects):
             values = _column(batch, subject.name, subject.baseline, rows)
-            matrix[:, j] = subject.baseline.slots(values) + subject.offset
+            np.add(subject.baseline.slots(values), subject.offset, out=matrix[j])
         return matrix
 
     def performance_contributions(

@@ -174,7 +174,9 @@ class Windower:
             codes, names = self.segment_values[(model, f)].codes(column.take(pa.array(rows)))
             memberships.append((codes, [f"{f}={name}" for name in names]))
         perf = layout.performance_contributions(batch, rows)
-        window_starts, window_index = np.unique(starts, return_inverse=True)
+        first = int(starts.min())
+        used_windows, window_index = _compact((starts - first) // self.size_ms)
+        window_starts = used_windows * self.size_ms + first
         base = window_index * len(version_names) + version_codes
         for segment_codes, segment_names in memberships:
             group = np.where(segment_codes >= 0, base * len(segment_names) + segment_codes, -1)
@@ -194,11 +196,13 @@ class Windower:
     ) -> None:
         """Add the events of each group (-1 = not in this segment field) to its open window."""
         present = group >= 0
-        used, local = np.unique(group[present], return_inverse=True)
-        counts = np.bincount(
-            (local[:, None] * layout.size + slots[present]).ravel(),
-            minlength=len(used) * layout.size,
-        ).reshape(len(used), layout.size)
+        everyone = bool(present.all())
+        used, local = _compact(group if everyone else group[present])
+        mine = slots if everyone else slots[:, present]
+        flat = mine + (local * layout.size)[None, :]
+        counts = np.bincount(flat.ravel(), minlength=len(used) * layout.size).reshape(
+            len(used), layout.size
+        )
         events = np.bincount(local, minlength=len(used))
         perf_totals = np.zeros((len(used), layout.performance_size), dtype=np.int64)
         if perf is not None:
@@ -249,6 +253,27 @@ class Windower:
                 for start in starts[mine][hits].tolist():
                     window = self.open[(WindowKey(model, version, ""), start)]
                     window.detections[name] = window.detections.get(name, 0) + 1
+
+
+def _compact(groups: IntArray) -> tuple[IntArray, IntArray]:
+    """The distinct group ids (sorted) and each element's index among them.
+
+    Same result as ``np.unique(groups, return_inverse=True)``, by a dense lookup when the ids
+    are small (the usual case: a few windows × versions × segment values) instead of a sort.
+
+    >>> [a.tolist() for a in _compact(np.array([7, 3, 7, 9]))]
+    [[3, 7, 9], [1, 0, 1, 2]]
+    """
+    if len(groups) == 0:
+        return groups, groups
+    top = int(groups.max())
+    if top > 4 * len(groups) + 1024:
+        used, local = np.unique(groups, return_inverse=True)
+        return used, local.astype(np.int64)
+    seen = np.bincount(groups, minlength=top + 1) > 0
+    used = np.flatnonzero(seen)
+    lookup = np.cumsum(seen) - 1
+    return used, lookup[groups]
 
 
 def _dictionary(values: pa.Array) -> tuple[IntArray, list[str]]:
