@@ -111,6 +111,11 @@ def _parser() -> argparse.ArgumentParser:
         ),
     )
     check.add_argument("--config", required=True, type=Path, help="driftwarden.yaml")
+    config_actions.add_parser(
+        "reference",
+        help="print the reference of every configuration field (Markdown)",
+        description="Print docs/configuration.md: each field, its environment variable, its default.",
+    )
     demo = sub.add_parser(
         "demo",
         help="run the whole pipeline on a generated stream with known incidents",
@@ -183,7 +188,12 @@ def _replay(args: argparse.Namespace) -> int:
     return 0
 
 
-def _config_check(args: argparse.Namespace) -> int:
+def _config(args: argparse.Namespace) -> int:
+    if args.config_command == "reference":
+        from monitor.config_reference import render_reference
+
+        print(render_reference(), end="")
+        return 0
     from monitor.config import load_settings
 
     settings = load_settings(args.config)
@@ -207,7 +217,7 @@ def main(argv: list[str] | None = None) -> int:
     handlers = {
         "baseline": _baseline_build,
         "replay": _replay,
-        "config": _config_check,
+        "config": _config,
         "demo": _demo,
     }
     try:

@@ -99,15 +99,21 @@ class SegmentConfig(_Section):
 class FieldsConfig(_Section):
     """Where each part of an event lives (dotted paths into the JSON object)."""
 
-    event_id: str = "event_id"
-    model: str = "model"
-    model_version: str = "model_version"
-    timestamp: str = "timestamp"
-    features: str = "features"
-    prediction: str = "prediction"
-    label: str = "label"
-    segments: str = "segments"
-    schema_version: str = "schema_version"
+    event_id: str = Field(default="event_id", description="Event id (joins labels to predictions).")
+    model: str = Field(default="model", description="Model name.")
+    model_version: str = Field(default="model_version", description="Model version.")
+    timestamp: str = Field(
+        default="timestamp", description="Event time: RFC 3339 text or epoch milliseconds."
+    )
+    features: str = Field(default="features", description="Object of feature name → value.")
+    prediction: str = Field(
+        default="prediction", description="Score, class label, or object of class probabilities."
+    )
+    label: str = Field(default="label", description="True outcome, when the event carries it.")
+    segments: str = Field(default="segments", description="Object of segment field → value.")
+    schema_version: str = Field(
+        default="schema_version", description="Event schema version (absent means 1)."
+    )
     timestamp_fallback: bool = Field(
         default=False, description="Use the Kafka record timestamp when an event has none."
     )
@@ -119,15 +125,17 @@ class FieldsConfig(_Section):
 class DecodeConfig(_Section):
     """Limits that turn a message into a counted reject instead of an event."""
 
-    max_message_bytes: int = Field(default=1_000_000, ge=1)
+    max_message_bytes: int = Field(
+        default=1_000_000, ge=1, description="Larger messages are rejected as oversize."
+    )
     max_future: DurationMs = Field(default=86_400_000, description="Reject events further ahead.")
 
 
 class TierThresholds(_Section):
     """A warning and an intervention threshold on a value where higher is worse."""
 
-    warning: float = Field(ge=0)
-    intervention: float = Field(ge=0)
+    warning: float = Field(ge=0, description="Value at or above which the check warns.")
+    intervention: float = Field(ge=0, description="Value at or above which it intervenes.")
 
     @model_validator(mode="after")
     def _ordered(self) -> TierThresholds:
@@ -139,8 +147,10 @@ class TierThresholds(_Section):
 class FalseAlarmRates(_Section):
     """False-alarm rate per window and check for each tier of a calibrated threshold."""
 
-    warning: float = Field(default=0.01, gt=0, lt=1)
-    intervention: float = Field(default=0.001, gt=0, lt=1)
+    warning: float = Field(default=0.01, gt=0, lt=1, description="Warnings per stable check.")
+    intervention: float = Field(
+        default=0.001, gt=0, lt=1, description="Interventions per stable check."
+    )
 
 
 class DriftThresholds(_Section):
@@ -149,9 +159,12 @@ class DriftThresholds(_Section):
     statistic: Literal["psi", "kl", "js", "hellinger", "wasserstein", "ks"] = Field(
         default="psi", description="The statistic that drives levels (all are reported)."
     )
-    mode: Literal["fixed", "calibrated"] = "fixed"
-    warning: float = Field(default=0.1, ge=0)
-    intervention: float = Field(default=0.25, ge=0)
+    mode: Literal["fixed", "calibrated"] = Field(
+        default="fixed",
+        description="fixed: the thresholds below; calibrated: from the baseline's null at a rate.",
+    )
+    warning: float = Field(default=0.1, ge=0, description="Fixed warning threshold.")
+    intervention: float = Field(default=0.25, ge=0, description="Fixed intervention threshold.")
     false_alarm_rate: FalseAlarmRates = FalseAlarmRates()
     correction: Literal["none", "bonferroni", "bh"] = Field(
         default="none", description="Multiple-testing correction across a model's features."
@@ -171,8 +184,8 @@ class DriftThresholds(_Section):
 class MissingThresholds(_Section):
     """Missing-rate excess over the reference's missing rate."""
 
-    warning: float = Field(default=0.05, ge=0, le=1)
-    intervention: float = Field(default=0.2, ge=0, le=1)
+    warning: float = Field(default=0.05, ge=0, le=1, description="Excess that warns.")
+    intervention: float = Field(default=0.2, ge=0, le=1, description="Excess that intervenes.")
     critical: float = Field(
         default=0.01, ge=0, le=1, description="Intervention threshold for critical features."
     )
@@ -181,8 +194,8 @@ class MissingThresholds(_Section):
 class PerformanceThresholds(_Section):
     """Relative degradation of a performance metric against the baseline's reference."""
 
-    warning: float = Field(default=0.05, ge=0)
-    intervention: float = Field(default=0.10, ge=0)
+    warning: float = Field(default=0.05, ge=0, description="Relative drop that warns.")
+    intervention: float = Field(default=0.10, ge=0, description="Relative drop that intervenes.")
     min_labels: int = Field(
         default=1_000,
         ge=1,
@@ -214,8 +227,10 @@ class AlertConfig(_Section):
 class DetectorConfig(_Section):
     """One online detector: a registry name and its constructor parameters."""
 
-    name: str
-    params: dict[str, Any] = Field(default_factory=dict)
+    name: str = Field(description="adwin, kswin, page_hinkley(_np), ddm(_np), eddm, hddm_a, …")
+    params: dict[str, Any] = Field(
+        default_factory=dict, description="Constructor parameters, river's names."
+    )
 
 
 class DetectorsConfig(_Section):

@@ -4,11 +4,11 @@ so the document cannot drift from the code (a test compares them)."""
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, get_args
 
 from pydantic import BaseModel
 
-from monitor.config import Settings
+from monitor.config import Settings, parse_duration_ms
 
 HEADER = """# Configuration reference
 
@@ -25,35 +25,59 @@ This page is generated from `monitor/config.py` (`driftwarden config reference`)
 """
 
 
-def _default(field: Any) -> str:
-    if field.is_required():
+_MISSING = object()
+
+
+def _default(field: Any, inherited: Any) -> str:
+    if inherited is not _MISSING:
+        value = inherited
+    elif field.is_required():
         return "required"
-    value = field.get_default(call_default_factory=True)
+    else:
+        value = field.get_default(call_default_factory=True)
     if isinstance(value, BaseModel):
         return "(section)"
     if isinstance(value, tuple):
         value = [v.model_dump() if isinstance(v, BaseModel) else v for v in value]
+    if any(getattr(m, "func", None) is parse_duration_ms for m in field.metadata):
+        return f"`{value}` ms"
     return f"`{json.dumps(value, default=str)}`"
 
 
-def _rows(model: type[BaseModel], prefix: str) -> list[str]:
+def _section(annotation: Any) -> tuple[type[BaseModel] | None, str]:
+    """The settings section a field holds (directly or as a list of them) and its path suffix."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation, ""
+    for arg in get_args(annotation):
+        if isinstance(arg, type) and issubclass(arg, BaseModel):
+            return arg, "[]"
+    return None, ""
+
+
+def _rows(model: type[BaseModel], prefix: str, instance: Any = None) -> list[str]:
     rows = []
     for name, field in model.model_fields.items():
         path = f"{prefix}{name}"
-        env = "DRIFTWARDEN_" + path.upper().replace(".", "__")
-        annotation = field.annotation
-        description = (
-            field.description
-            or (
-                annotation.__doc__
-                if isinstance(annotation, type) and issubclass(annotation, BaseModel)
-                else ""
+        section, suffix = _section(field.annotation)
+        description = field.description or (section.__doc__ if section else "") or ""
+        if "[]" in prefix:
+            env = "(in the list)"
+        else:
+            env = (
+                "`DRIFTWARDEN_"
+                + path.upper().replace(".", "__")
+                + "`"
+                + (" (JSON)" if suffix else "")
             )
-            or ""
-        ).strip()
-        rows.append(f"| `{path}` | `{env}` | {_default(field)} | {_first_line(description)} |")
-        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-            rows.extend(_rows(annotation, f"{path}."))
+        inherited = getattr(instance, name) if instance is not None else _MISSING
+        rows.append(
+            f"| `{path}` | {env} | {_default(field, inherited)} | {_first_line(description)} |"
+        )
+        if section is not None:
+            child = inherited if isinstance(inherited, BaseModel) else None
+            if child is None and not suffix and not field.is_required():
+                child = field.get_default(call_default_factory=True)
+            rows.extend(_rows(section, f"{path}{suffix}.", child))
     return rows
 
 

@@ -74,3 +74,19 @@ def test_thresholds_must_be_ordered(tmp_path: Path) -> None:
     text = MINIMAL + "alerts:\n  unseen:\n    warning: 0.5\n    intervention: 0.1\n"
     with pytest.raises(ConfigError, match="intervention must be at least warning"):
         load_settings(_write(tmp_path, text))
+
+
+def test_configuration_reference_doc_is_current() -> None:
+    """docs/configuration.md is exactly what `driftwarden config reference` prints."""
+    from monitor.config_reference import render_reference
+
+    document = Path(__file__).resolve().parent.parent / "docs" / "configuration.md"
+    assert document.read_text() == render_reference(), (
+        "run: driftwarden config reference > docs/configuration.md"
+    )
+
+
+def test_environment_sets_a_list_as_json(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """DRIFTWARDEN_SEGMENTS__FIELDS takes a JSON list."""
+    monkeypatch.setenv("DRIFTWARDEN_SEGMENTS__FIELDS", '["platform", "region"]')
+    assert load_settings(_write(tmp_path, MINIMAL)).segments.fields == ("platform", "region")
