@@ -114,7 +114,7 @@ def _parser() -> argparse.ArgumentParser:
     config_actions.add_parser(
         "reference",
         help="print the reference of every configuration field (Markdown)",
-        description="Print docs/configuration.md: each field, its environment variable, its default.",
+        description="Print docs/configuration.md: each field, its environment variable, default.",
     )
     demo = sub.add_parser(
         "demo",
@@ -159,7 +159,7 @@ def _baseline_build(args: argparse.Namespace) -> int:
 def _replay(args: argparse.Namespace) -> int:
     from baselines.schema import Baseline
     from monitor.config import load_settings
-    from monitor.replay import load_baselines, replay_to_file, summary_table
+    from monitor.replay import load_baselines, print_summary, replay_to_file
 
     if args.config is not None:
         if args.baseline or args.window:
@@ -184,7 +184,7 @@ def _replay(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         progress=not args.no_progress and sys.stderr.isatty(),
     )
-    Console().print(summary_table(summary))
+    print_summary(Console(), summary)
     return 0
 
 

@@ -17,7 +17,7 @@ from rich.console import Console
 from baselines.build import build_baseline_file
 from monitor.config import Settings, load_settings
 from monitor.demo_data import HOUR_MS, INCIDENTS, MODEL, STABLE, START_MS, write_demo_files
-from monitor.replay import replay_file, summary_table
+from monitor.replay import print_summary, replay_file
 from monitor.report import ReportWriter
 
 CAUGHT_WITHIN = 3  # windows after an incident starts
@@ -90,7 +90,7 @@ def run_demo(folder: Path, console: Console) -> bool:
         console.print(line, highlight=False, markup=False)
     ok = _verdicts(timeline.alerts, console)
     console.print()
-    console.print(summary_table(summary))
+    print_summary(console, summary)
     return ok
 
 

@@ -137,15 +137,26 @@ def replay_to_file(
         writer.close()
 
 
-def summary_table(summary: ReplaySummary) -> Table:
-    """The short table printed at the end of a replay."""
+def summary_line(summary: ReplaySummary) -> str:
+    """One line of totals printed at the end of a replay."""
     total = sum(summary.events.values())
-    title = (
+    rejected = ", ".join(f"{n:,} {reason}" for reason, n in sorted(summary.rejected.items()))
+    return (
         f"{total:,} events, {summary.windows:,} windows, {summary.transitions} level changes, "
-        f"{sum(summary.rejected.values()):,} rejected, {sum(summary.late.values()):,} late "
-        f"in {summary.seconds:.1f}s"
+        f"{sum(summary.rejected.values()):,} rejected{f' ({rejected})' if rejected else ''}, "
+        f"{sum(summary.late.values()):,} late, in {summary.seconds:.1f}s"
     )
-    table = Table(title=title, title_justify="left")
+
+
+def print_summary(console: Console, summary: ReplaySummary) -> None:
+    """The totals line and the table of checks in warning or intervention at the end."""
+    console.print(summary_line(summary), highlight=False)
+    console.print(summary_table(summary))
+
+
+def summary_table(summary: ReplaySummary) -> Table:
+    """What is in warning or intervention at the end of a replay."""
+    table = Table()
     for column in ("model", "version", "segment", "subject", "check", "level now"):
         table.add_column(column)
     for row in summary.raised:

@@ -45,13 +45,12 @@ def worst(levels: Iterable[Level]) -> Level:
 
 
 def _subject(scores: SubjectScores, levels: Mapping[str, Level]) -> dict[str, Any]:
-    return {
-        "events": scores.events,
-        **scores.statistics,
-        **scores.rates,
-        "levels": {check: level.value for check, level in levels.items()},
-        "level": worst(levels.values()).value,
-    }
+    """A subject's scores, and its levels when it has checks (the label has none)."""
+    record: dict[str, Any] = {"events": scores.events, **scores.statistics, **scores.rates}
+    if levels:
+        record["levels"] = {check: level.value for check, level in levels.items()}
+        record["level"] = worst(levels.values()).value
+    return record
 
 
 def window_record(
