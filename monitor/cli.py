@@ -225,6 +225,14 @@ def main(argv: list[str] | None = None) -> int:
     except (DriftwardenError, BaselineError) as exc:
         print(f"driftwarden: error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(
+            f"driftwarden: error: {where}{exc.strerror or exc}; check that the path exists and "
+            "that you may read or write it",
+            file=sys.stderr,
+        )
+        return 2
     except KeyboardInterrupt:
         return 130
 

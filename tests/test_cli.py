@@ -140,3 +140,31 @@ def test_demo_catches_every_incident(tmp_path: Path) -> None:
     result = _run("demo", "--dir", str(tmp_path))
     assert result.returncode == 0, result.stdout + result.stderr
     assert "✗" not in result.stdout and result.stdout.count("✓") == 6
+
+
+def test_report_into_a_missing_folder_is_one_line(tmp_path: Path) -> None:
+    """A report path whose folder does not exist is named in one line."""
+    pq.write_table(training(300), tmp_path / "t.parquet")
+    build = [
+        "baseline",
+        "build",
+        "--input",
+        str(tmp_path / "t.parquet"),
+        "--model",
+        "m",
+        "--output",
+        str(tmp_path / "b.json"),
+    ]
+    assert _run(*build).returncode == 0
+    (tmp_path / "e.jsonl").write_text('{"model": "m", "timestamp": 0, "features": {}}\n')
+    out = tmp_path / "no-such-folder" / "r.jsonl"
+    result = _run(
+        "replay",
+        "--baseline",
+        str(tmp_path / "b.json"),
+        "--input",
+        str(tmp_path / "e.jsonl"),
+        "--output",
+        str(out),
+    )
+    _one_line_error(result, "no-such-folder", "No such file or directory")
