@@ -1,8 +1,9 @@
 """Thresholds calibrated at a false-alarm rate, and multiple-testing corrections.
 
 The baseline stores, per statistic, feature and window size n, a ``NullSummary`` of the
-statistic's null distribution: its values between the full reference and random
-multinomial samples of size n drawn from the reference proportions. A threshold at
+statistic's null distribution: its values between the full reference and random samples
+of size n drawn from distributions the reference is consistent with (see
+``baselines.calibration``). A threshold at
 false-alarm rate ``a`` is the value the null exceeds with probability ``a`` (for
 statistics where lower means drift, such as p-values, the value it falls below with
 probability ``a``).

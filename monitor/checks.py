@@ -21,7 +21,7 @@ from detectors.thresholds import (
     null_pvalue,
     threshold_for_size,
 )
-from monitor.config import AlertConfig
+from monitor.config import AlertConfig, DriftThresholds
 from monitor.evaluate import SubjectScores, WindowScores
 from monitor.layout import PREDICTION
 from monitor.levels import CheckInput
@@ -39,31 +39,47 @@ def window_checks(
     subjects: dict[str, SubjectScores] = dict(scores.features)
     if scores.prediction is not None:
         subjects[PREDICTION] = scores.prediction
-    drift = _drift_thresholds(subjects, alerts, calibration.get(alerts.drift.statistic, {}))
+    by_statistic: dict[str, dict[str, SubjectScores]] = {}
+    for name, subject in subjects.items():
+        by_statistic.setdefault(drift_statistic(subject, alerts.drift.statistic), {})[name] = (
+            subject
+        )
+    drift: dict[str, tuple[float, float]] = {}
+    for statistic, group in by_statistic.items():
+        drift.update(_drift_thresholds(group, alerts, statistic, calibration.get(statistic, {})))
     checks: list[CheckInput] = []
     for name, subject in subjects.items():
         enough = subject.events >= alerts.min_events
         warning, intervention = drift[name]
-        value = subject.statistics[alerts.drift.statistic]
-        checks.append(
-            CheckInput(name, alerts.drift.statistic, value, warning, intervention, enough)
-        )
+        statistic = drift_statistic(subject, alerts.drift.statistic)
+        value = subject.statistics[statistic]
+        checks.append(CheckInput(name, statistic, value, warning, intervention, enough))
         checks.extend(_rate_checks(name, subject, alerts, name in critical))
     checks.extend(_performance_checks(scores, alerts))
     return checks
+
+
+def drift_statistic(subject: SubjectScores, configured: str) -> str:
+    """The configured statistic, or PSI where it does not apply.
+
+    KS and Wasserstein need ordered bins, so categorical subjects are judged by PSI (with PSI's
+    default fixed thresholds 0.1 / 0.25, or its own calibration).
+    """
+    return configured if configured in subject.statistics else "psi"
 
 
 def _rate_checks(
     name: str, subject: SubjectScores, alerts: AlertConfig, critical: bool
 ) -> list[CheckInput]:
     missing = alerts.missing
-    total = subject.events / max(1e-12, 1.0 - subject.rates["missing_rate"])
     excess = max(0.0, subject.rates["missing_rate"] - subject.reference_missing_rate)
     warning, intervention = missing.warning, missing.intervention
     if critical:
         warning, intervention = min(warning, missing.critical), missing.critical
     out = [
-        CheckInput(name, "missing_rate", excess, warning, intervention, total >= alerts.min_events)
+        CheckInput(
+            name, "missing_rate", excess, warning, intervention, subject.total >= alerts.min_events
+        )
     ]
     enough = subject.events >= alerts.min_events
     if "unseen_rate" in subject.rates:
@@ -121,17 +137,23 @@ def _performance_checks(scores: WindowScores, alerts: AlertConfig) -> list[Check
 def _drift_thresholds(
     subjects: dict[str, SubjectScores],
     alerts: AlertConfig,
+    statistic: str,
     summaries: dict[str, list[NullSummary]],
 ) -> dict[str, tuple[float, float]]:
     drift = alerts.drift
     if drift.mode == "fixed":
-        return {name: (drift.warning, drift.intervention) for name in subjects}
+        fixed = (
+            (drift.warning, drift.intervention)
+            if statistic == drift.statistic
+            else (DriftThresholds().warning, DriftThresholds().intervention)
+        )
+        return dict.fromkeys(subjects, fixed)
     names = list(subjects)
     rates = (drift.false_alarm_rate.warning, drift.false_alarm_rate.intervention)
     if drift.correction == "bonferroni":
         per_tier = [[bonferroni(a, len(names))] * len(names) for a in rates]
     elif drift.correction == "bh":
-        per_tier = [_bh_rates(names, subjects, summaries, drift.statistic, a) for a in rates]
+        per_tier = [_bh_rates(names, subjects, summaries, statistic, a) for a in rates]
     else:
         per_tier = [[a] * len(names) for a in rates]
     out: dict[str, tuple[float, float]] = {}
@@ -142,8 +164,8 @@ def _drift_thresholds(
             continue
         n = max(1, subjects[name].events)
         out[name] = (
-            threshold_for_size(nulls, n, per_tier[0][i], statistic=drift.statistic),
-            threshold_for_size(nulls, n, per_tier[1][i], statistic=drift.statistic),
+            threshold_for_size(nulls, n, per_tier[0][i], statistic=statistic),
+            threshold_for_size(nulls, n, per_tier[1][i], statistic=statistic),
         )
     return out
 

@@ -21,9 +21,13 @@ from monitor.windows import WindowCounts
 
 @dataclass(frozen=True)
 class SubjectScores:
-    """Drift of one feature (or the prediction, or the label) in one window."""
+    """Drift of one feature (or the prediction, or the label) in one window.
+
+    ``events`` counts the window's events where the subject had a value, ``total`` all of them.
+    """
 
     events: int
+    total: int
     statistics: Mapping[str, float]
     rates: Mapping[str, float]
     reference_missing_rate: float
@@ -64,7 +68,7 @@ def score_subject(
         rates["out_of_range_rate"] = float(rate(outside, present))
     else:
         rates["unseen_rate"] = float(rate(int(counts[reference.unseen_slot]), present))
-    return SubjectScores(present, statistics, rates, float(reference.missing_rate))
+    return SubjectScores(present, total, statistics, rates, float(reference.missing_rate))
 
 
 def score_window(layout: ModelLayout, window: WindowCounts, *, epsilon: float) -> WindowScores:

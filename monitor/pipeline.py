@@ -18,9 +18,10 @@ import pyarrow.compute as pc
 from baselines.schema import Baseline
 from detectors.online import DriftDetector, make_detector
 from detectors.thresholds import NullSummary
-from monitor.checks import window_checks
+from monitor.checks import drift_statistic, window_checks
 from monitor.config import Settings
 from monitor.decode import DecodeLimits, EventDecoder, EventSchema, FieldMapping
+from monitor.errors import ConfigError
 from monitor.evaluate import WindowScores, score_window
 from monitor.layout import PREDICTION, ModelLayout
 from monitor.levels import CheckState, step
@@ -81,6 +82,7 @@ class Pipeline:
         self.settings = settings
         self.baselines = baselines
         self.sinks = list(sinks)
+        _check_epsilon(settings, baselines)
         self.layouts = {name: ModelLayout(b) for name, b in baselines.items()}
         f = settings.fields
         self.decoder = EventDecoder(
@@ -199,7 +201,7 @@ class Pipeline:
             detector = self.series.get((window.key, name))
             if detector is None:
                 detector = self.series[(window.key, name)] = make_detector(spec.name, **spec.params)
-            detector.update(prediction.statistics[statistic])
+            detector.update(prediction.statistics[drift_statistic(prediction, statistic)])
             out[name] = {"drift": detector.drift_detected}
         return out
 
@@ -207,3 +209,17 @@ class Pipeline:
 def _calibration(baseline: Baseline) -> dict[str, dict[str, list[NullSummary]]]:
     """The baseline's null summaries by statistic and subject (prediction under __prediction__)."""
     return baseline.null_summaries()
+
+
+def _check_epsilon(settings: Settings, baselines: Mapping[str, Baseline]) -> None:
+    """Calibrated thresholds only hold for the smoothing the baseline was calibrated with."""
+    if settings.alerts.drift.mode != "calibrated":
+        return
+    for name, baseline in baselines.items():
+        calibration = baseline.calibration
+        if calibration is not None and calibration.epsilon != settings.epsilon:
+            raise ConfigError(
+                f"model {name!r}: epsilon is {settings.epsilon} but its baseline was calibrated "
+                f"with {calibration.epsilon}; set epsilon: {calibration.epsilon} or rebuild the "
+                "baseline with the same epsilon"
+            )

@@ -17,8 +17,6 @@ from monitor.levels import CheckInput, Step
 from monitor.types import Level
 from monitor.windows import WindowKey
 
-REPORT_FORMAT = "driftwarden.report/1"
-
 
 def iso_ms(epoch_ms: int) -> str:
     """RFC 3339 UTC text of an epoch-millisecond instant.

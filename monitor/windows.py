@@ -119,6 +119,7 @@ class Windower:
         self.allowed_lateness_ms = allowed_lateness_ms
         self.segment_fields = segment_fields
         self.watermarks = Watermarks()
+        self.closed_through = np.iinfo(np.int64).min  # no window ending at or before reopens
         self.late = LateCounts()
         self.open: dict[tuple[WindowKey, int], WindowCounts] = {}
         self.segment_values = {
@@ -134,7 +135,8 @@ class Windower:
         if len(batch):
             watermark = self.watermarks.advance(batch.event_time_ms, batch.partition)
             starts = batch.event_time_ms // self.size_ms * self.size_ms
-            late = starts + self.size_ms <= watermark - self.allowed_lateness_ms
+            horizon = np.maximum(watermark - self.allowed_lateness_ms, self.closed_through)
+            late = starts + self.size_ms <= horizon
             models = batch.model
             for model, layout in self.layouts.items():
                 mine = pc.equal(models, model).fill_null(False).to_numpy(zero_copy_only=False)
@@ -152,6 +154,8 @@ class Windower:
         return self._close(None)
 
     def _close(self, watermark: int | None) -> list[WindowCounts]:
+        if watermark is not None:
+            self.closed_through = max(self.closed_through, watermark)
         ready = sorted(
             (k for k, w in self.open.items() if watermark is None or w.end_ms <= watermark),
             key=lambda k: (k[1], k[0]),

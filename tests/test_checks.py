@@ -20,6 +20,7 @@ def _scores(psi: dict[str, float], *, events: int = 1000, missing: float = 0.0) 
     features = {
         name: SubjectScores(
             events,
+            events,
             {"psi": value, "js": 0.0},
             {"missing_rate": missing, "out_of_range_rate": 0.0},
             0.0,
@@ -85,3 +86,32 @@ def test_too_few_events_make_checks_insufficient() -> None:
     """Below min_events the drift check is marked insufficient."""
     checks = window_checks(_scores({"a": 0.5}, events=50), AlertConfig(), {}, frozenset())
     assert not next(c for c in checks if c.check == "psi").sufficient
+
+
+def test_a_feature_missing_from_every_event_is_checked() -> None:
+    """A critical feature absent from all events of a window intervenes (not insufficient data)."""
+    window = WindowCounts(
+        WindowKey("m", "", ""), 0, 10, 500, np.zeros(3, np.int64), np.zeros(0, np.int64)
+    )
+    gone = SubjectScores(0, 500, {"psi": 0.0}, {"missing_rate": 1.0, "out_of_range_rate": 0.0}, 0.0)
+    checks = window_checks(
+        WindowScores(window, {"a": gone}, None, None, {}, {}), AlertConfig(), {}, frozenset({"a"})
+    )
+    (missing,) = [c for c in checks if c.check == "missing_rate"]
+    assert missing.sufficient and missing.value == 1.0 and missing.intervention == 0.01
+
+
+def test_ordered_statistic_falls_back_to_psi_for_categorical_features() -> None:
+    """With statistic ks, a categorical feature (no ks) is checked by PSI at PSI's defaults."""
+    window = WindowCounts(
+        WindowKey("m", "", ""), 0, 10, 500, np.zeros(3, np.int64), np.zeros(0, np.int64)
+    )
+    color = SubjectScores(
+        500, 500, {"psi": 0.3, "js": 0.2}, {"missing_rate": 0.0, "unseen_rate": 0.0}, 0.0
+    )
+    config = AlertConfig(drift={"statistic": "ks", "warning": 0.05, "intervention": 0.1})  # type: ignore[arg-type]
+    checks = window_checks(
+        WindowScores(window, {"color": color}, None, None, {}, {}), config, {}, frozenset()
+    )
+    (drift,) = [c for c in checks if c.check in ("psi", "ks")]
+    assert (drift.check, drift.value, drift.warning, drift.intervention) == ("psi", 0.3, 0.1, 0.25)

@@ -129,3 +129,13 @@ def _slice(batch, start: int, stop: int):  # type: ignore[no-untyped-def]
         prediction=take(batch.prediction),
         label=take(batch.label),
     )
+
+
+def test_a_closed_window_never_reopens_for_a_new_partition(baseline: Baseline) -> None:
+    """A partition whose first events belong to an already closed window counts them late."""
+    windower = _windower(baseline, segment_fields=())
+    first = windower.add(make_batch([10, 2 * HOUR], partition=[0, 0]))
+    assert [w.start_ms for w in first] == [0]
+    assert windower.add(make_batch([20], partition=[1], seed=2)) == []
+    assert windower.late.by_model == {"m": 1}
+    assert [w.start_ms for w in windower.flush()] == [2 * HOUR]

@@ -1,0 +1,117 @@
+"""Pytest plugin: a real Kafka broker for the tests that ask for ``kafka_bootstrap``.
+
+Register it once in ``tests/conftest.py`` with ``pytest_plugins = ["tests.kafka_broker"]``.
+
+With ``KAFKA_BOOTSTRAP_SERVERS`` set, tests use that broker as is. Otherwise the session
+starts its own single-node broker on free loopback ports with ``deploy/local/kafka.sh``
+(which fetches the jars with Maven on first use), then stops it and deletes its data when
+the session ends; a broker that fails to start keeps ``.cache/kafka/run-<port>/broker.log``.
+Tests that need a broker carry the ``kafka`` marker (``-m "not kafka"`` deselects them) and
+are skipped only when no ``java`` is on PATH; any other failure to start is a test error.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+from collections.abc import Iterator
+from contextlib import ExitStack
+from pathlib import Path
+
+import pytest
+
+BOOTSTRAP_ENV = "KAFKA_BOOTSTRAP_SERVERS"
+SCRIPT = Path(__file__).resolve().parents[1] / "deploy" / "local" / "kafka.sh"
+JAVA_MISSING = (
+    "java not found on PATH: install Java 17+ (apt-get install openjdk-17-jre-headless) "
+    f"or set {BOOTSTRAP_ENV} to run the tests that need a Kafka broker"
+)
+START_TIMEOUT_S = 300  # the first start downloads the jars with Maven
+READY_TIMEOUT_S = 90
+STOP_TIMEOUT_S = 30
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Register the ``kafka`` marker."""
+    config.addinivalue_line("markers", "kafka: the test needs a real Kafka broker")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test that uses ``kafka_bootstrap`` with ``kafka``."""
+    for item in items:
+        if "kafka_bootstrap" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.kafka)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Say why broker tests were skipped, even under ``-q``."""
+    skipped = [
+        report
+        for report in terminalreporter.stats.get("skipped", [])
+        if JAVA_MISSING in str(getattr(report, "longrepr", ""))
+    ]
+    if skipped:
+        terminalreporter.write_line(f"kafka: {len(skipped)} test(s) skipped: {JAVA_MISSING}")
+
+
+def free_loopback_ports(count: int) -> list[int]:
+    """Return ``count`` distinct TCP ports that are free on 127.0.0.1 right now."""
+    with ExitStack() as stack:
+        sockets = [stack.enter_context(socket.socket()) for _ in range(count)]
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        return [int(sock.getsockname()[1]) for sock in sockets]
+
+
+def run_script(*args: str, timeout_s: float) -> subprocess.CompletedProcess[str]:
+    """Run ``deploy/local/kafka.sh`` with ``args``; its messages are in ``stderr``."""
+    return subprocess.run(
+        ["bash", str(SCRIPT), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+        check=False,
+    )
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap() -> Iterator[str]:
+    """Bootstrap servers of a running broker: ``$KAFKA_BOOTSTRAP_SERVERS`` or our own."""
+    external = os.environ.get(BOOTSTRAP_ENV, "").strip()
+    if external:
+        yield external
+        return
+    if shutil.which("java") is None:
+        pytest.skip(JAVA_MISSING)
+    port, controller_port = (str(p) for p in free_loopback_ports(2))
+    started = run_script(
+        "start",
+        "--port",
+        port,
+        "--controller-port",
+        controller_port,
+        "--timeout",
+        str(READY_TIMEOUT_S),
+        "--stop-with-pid",
+        str(os.getpid()),
+        timeout_s=START_TIMEOUT_S,
+    )
+    if started.returncode != 0:
+        raise RuntimeError(
+            f"deploy/local/kafka.sh start --port {port} failed (exit {started.returncode}):\n"
+            f"{started.stderr}"
+        )
+    try:
+        yield f"127.0.0.1:{port}"
+    finally:
+        run_script(
+            "stop",
+            "--port",
+            port,
+            "--timeout",
+            str(STOP_TIMEOUT_S),
+            "--purge",
+            timeout_s=STOP_TIMEOUT_S + 10,
+        )
