@@ -20,6 +20,21 @@ from monitor.errors import DriftwardenError
 _EPILOG = "Docs: README.md (tour), docs/ (contracts, configuration, runbook)."
 
 
+def _instant(value: str) -> int:
+    """Epoch milliseconds of an RFC 3339 instant given on the command line."""
+    from datetime import datetime
+
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is not an RFC 3339 time; write e.g. 2019-04-01T00:00:00Z"
+        ) from None
+    if moment.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"{value!r} has no time zone; end it with Z or +hh:mm")
+    return int(moment.timestamp() * 1000)
+
+
 def _csv(value: str) -> tuple[str, ...]:
     return tuple(v.strip() for v in value.split(",") if v.strip())
 
@@ -74,7 +89,13 @@ def _add_replay(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
             "quick look --baseline (repeatable) with --window."
         ),
     )
-    replay.add_argument("--input", required=True, type=Path, help="events file")
+    source = replay.add_mutually_exclusive_group(required=True)
+    source.add_argument("--input", type=Path, help="events file")
+    source.add_argument("--topic", help="Kafka topic to read (kafka.* settings of --config)")
+    replay.add_argument(
+        "--from", dest="from_time", type=_instant, help="topic: first event time, RFC 3339"
+    )
+    replay.add_argument("--to", dest="to_time", type=_instant, help="topic: stop at this time")
     replay.add_argument("--output", required=True, type=Path, help="report JSON Lines to write")
     replay.add_argument("--config", type=Path, help="driftwarden.yaml")
     replay.add_argument(
@@ -159,7 +180,12 @@ def _baseline_build(args: argparse.Namespace) -> int:
 def _replay(args: argparse.Namespace) -> int:
     from baselines.schema import Baseline
     from monitor.config import load_settings
-    from monitor.replay import load_baselines, print_summary, replay_to_file
+    from monitor.replay import (
+        load_baselines,
+        print_summary,
+        replay_to_file,
+        replay_topic_to_file,
+    )
 
     if args.config is not None:
         if args.baseline or args.window:
@@ -176,14 +202,28 @@ def _replay(args: argparse.Namespace) -> int:
     else:
         raise DriftwardenError("replay needs --config FILE, or --baseline FILE [--window 1h]")
     baselines = load_baselines(settings)
-    summary = replay_to_file(
-        settings,
-        baselines,
-        args.input,
-        args.output,
-        batch_size=args.batch_size,
-        progress=not args.no_progress and sys.stderr.isatty(),
-    )
+    progress = not args.no_progress and sys.stderr.isatty()
+    if args.topic is not None:
+        if settings.kafka is None:
+            raise DriftwardenError("replay --topic needs a kafka section in --config")
+        summary = replay_topic_to_file(
+            settings,
+            baselines,
+            args.topic,
+            args.output,
+            from_ms=args.from_time,
+            to_ms=args.to_time,
+            progress=progress,
+        )
+    else:
+        summary = replay_to_file(
+            settings,
+            baselines,
+            args.input,
+            args.output,
+            batch_size=args.batch_size,
+            progress=progress,
+        )
     print_summary(Console(), summary)
     return 0
 

@@ -13,7 +13,15 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -248,6 +256,85 @@ class DetectorsConfig(_Section):
     )
 
 
+class KafkaConfig(_Section):
+    """The Kafka cluster, topics and client security (passed through to kafka-python)."""
+
+    bootstrap_servers: tuple[str, ...] = Field(
+        default=("127.0.0.1:9092",), min_length=1, description="host:port of one or more brokers."
+    )
+    group_id: str = Field(default="driftwarden", description="Consumer group of the daemon.")
+    client_id: str = Field(default="driftwarden", description="Client id shown to the brokers.")
+    prediction_topics: tuple[str, ...] = Field(
+        default=("predictions",), min_length=1, description="Topics of prediction events."
+    )
+    label_topics: tuple[str, ...] = Field(default=(), description="Topics of label events.")
+    alerts_topic: str | None = Field(default=None, description="Level transitions as JSON.")
+    dead_letter_topic: str | None = Field(
+        default=None, description="Rejected messages, original bytes, reason in a header."
+    )
+    max_poll_records: int = Field(default=5_000, ge=1, description="Records per poll at most.")
+    poll_timeout: DurationMs = Field(default=1_000, description="Longest wait of one poll.")
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        default="PLAINTEXT", description="How to reach the brokers."
+    )
+    ssl_cafile: Path | None = Field(default=None, description="CA bundle (SSL, SASL_SSL).")
+    ssl_certfile: Path | None = Field(default=None, description="Client certificate (mTLS).")
+    ssl_keyfile: Path | None = Field(default=None, description="Client key (mTLS).")
+    ssl_password: SecretStr | None = Field(default=None, description="Password of the key.")
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = Field(
+        default=None, description="SASL mechanism (SASL_PLAINTEXT, SASL_SSL)."
+    )
+    sasl_username: str | None = Field(default=None, description="SASL user name.")
+    sasl_password: SecretStr | None = Field(
+        default=None, description="SASL password; prefer sasl_password_file or the environment."
+    )
+    sasl_password_file: Path | None = Field(
+        default=None, description="File holding the SASL password (e.g. a mounted Secret)."
+    )
+
+    @model_validator(mode="after")
+    def _sasl_complete(self) -> KafkaConfig:
+        if self.security_protocol.startswith("SASL") and not (
+            self.sasl_mechanism and self.sasl_username
+        ):
+            raise ValueError(
+                f"security_protocol {self.security_protocol} needs sasl_mechanism and sasl_username"
+            )
+        if self.sasl_password is not None and self.sasl_password_file is not None:
+            raise ValueError("set sasl_password or sasl_password_file, not both")
+        return self
+
+    def client_options(self) -> dict[str, Any]:
+        """Keyword arguments for kafka-python clients; secrets read from files here."""
+        options: dict[str, Any] = {
+            "bootstrap_servers": list(self.bootstrap_servers),
+            "client_id": self.client_id,
+            "security_protocol": self.security_protocol,
+        }
+        for name in ("ssl_cafile", "ssl_certfile", "ssl_keyfile"):
+            value = getattr(self, name)
+            if value is not None:
+                options[name] = str(value)
+        if self.ssl_password is not None:
+            options["ssl_password"] = self.ssl_password.get_secret_value()
+        if self.sasl_mechanism is not None:
+            options["sasl_mechanism"] = self.sasl_mechanism
+            options["sasl_plain_username"] = self.sasl_username
+            options["sasl_plain_password"] = self._sasl_password()
+        return options
+
+    def _sasl_password(self) -> str | None:
+        if self.sasl_password_file is not None:
+            try:
+                return self.sasl_password_file.read_text(encoding="utf-8").strip()
+            except OSError as exc:
+                raise ConfigError(
+                    f"kafka.sasl_password_file {self.sasl_password_file}: {exc.strerror}; "
+                    "mount the secret there or set kafka.sasl_password"
+                ) from None
+        return self.sasl_password.get_secret_value() if self.sasl_password else None
+
+
 class Settings(BaseSettings):
     """Everything driftwarden reads at start. See docs/configuration.md for every field."""
 
@@ -263,6 +350,9 @@ class Settings(BaseSettings):
     alerts: AlertConfig = AlertConfig()
     detectors: DetectorsConfig = DetectorsConfig()
     epsilon: float = Field(default=1e-4, gt=0, lt=0.1, description="Smoothing for empty bins.")
+    kafka: KafkaConfig | None = Field(
+        default=None, description="Kafka source and outputs (needed by run and replay --topic)."
+    )
 
     @classmethod
     def settings_customise_sources(

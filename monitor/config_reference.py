@@ -4,7 +4,7 @@ so the document cannot drift from the code (a test compares them)."""
 from __future__ import annotations
 
 import json
-from typing import Any, get_args
+from typing import Any, get_args, get_origin
 
 from pydantic import BaseModel
 
@@ -48,9 +48,10 @@ def _section(annotation: Any) -> tuple[type[BaseModel] | None, str]:
     """The settings section a field holds (directly or as a list of them) and its path suffix."""
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return annotation, ""
+    listed = get_origin(annotation) in (tuple, list)
     for arg in get_args(annotation):
         if isinstance(arg, type) and issubclass(arg, BaseModel):
-            return arg, "[]"
+            return arg, "[]" if listed else ""
     return None, ""
 
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
@@ -90,13 +91,33 @@ def replay_file(
     progress: bool = False,
 ) -> ReplaySummary:
     """Feed every event of ``input_path`` through a fresh pipeline, close all windows at the end."""
+    return replay_batches(
+        settings,
+        baselines,
+        iter_file(input_path, batch_size),
+        output,
+        total=count_rows(input_path),
+        progress=progress,
+    )
+
+
+def replay_batches(
+    settings: Settings,
+    baselines: Mapping[str, Baseline],
+    batches: Iterable[RawRecords | pa.RecordBatch],
+    output: Sink,
+    *,
+    total: int | None = None,
+    progress: bool = False,
+) -> ReplaySummary:
+    """Feed file or topic batches through a fresh pipeline; close every window at the end."""
     counting = _Counting()
     pipeline = Pipeline(settings, baselines, [output, counting])
     now_ms = int(time.time() * 1000)
     started = time.perf_counter()
     offset = 0
-    with _progress(count_rows(input_path), progress) as advance:
-        for batch in iter_file(input_path, batch_size):
+    with _progress(total, progress) as advance:
+        for batch in batches:
             if isinstance(batch, RawRecords):
                 pipeline.process_records(batch, now_ms)
                 size = len(batch.values)
@@ -164,3 +185,25 @@ def summary_table(summary: ReplaySummary) -> Table:
     if not summary.raised:
         table.add_row("-", "-", "-", "-", "-", "all ok")
     return table
+
+
+def replay_topic_to_file(
+    settings: Settings,
+    baselines: Mapping[str, Baseline],
+    topic: str,
+    output_path: Path,
+    *,
+    from_ms: int | None = None,
+    to_ms: int | None = None,
+    progress: bool = False,
+) -> ReplaySummary:
+    """Replay a bounded slice of a Kafka topic into a JSON Lines report file."""
+    from monitor.sources.kafka import read_topic
+
+    assert settings.kafka is not None
+    writer = ReportWriter.open(output_path)
+    try:
+        batches = read_topic(settings.kafka, topic, from_ms=from_ms, to_ms=to_ms)
+        return replay_batches(settings, baselines, batches, writer, progress=progress)
+    finally:
+        writer.close()

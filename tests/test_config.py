@@ -90,3 +90,38 @@ def test_environment_sets_a_list_as_json(tmp_path: Path, monkeypatch: pytest.Mon
     """DRIFTWARDEN_SEGMENTS__FIELDS takes a JSON list."""
     monkeypatch.setenv("DRIFTWARDEN_SEGMENTS__FIELDS", '["platform", "region"]')
     assert load_settings(_write(tmp_path, MINIMAL)).segments.fields == ("platform", "region")
+
+
+def test_kafka_secrets_are_masked_when_printed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A SASL password from the environment reaches the client options but never the dump."""
+    monkeypatch.setenv("DRIFTWARDEN_KAFKA__SASL_PASSWORD", "hunter2")
+    text = (
+        MINIMAL
+        + "kafka:\n  security_protocol: SASL_SSL\n  sasl_mechanism: SCRAM-SHA-512\n  sasl_username: dw\n"
+    )
+    settings = load_settings(_write(tmp_path, text))
+    assert settings.kafka is not None
+    assert settings.kafka.client_options()["sasl_plain_password"] == "hunter2"
+    assert "hunter2" not in settings.model_dump_json()
+
+
+def test_kafka_password_can_come_from_a_file(tmp_path: Path) -> None:
+    """sasl_password_file is read when the client options are built."""
+    (tmp_path / "pw").write_text("s3cret\n")
+    text = (
+        MINIMAL
+        + f"kafka:\n  security_protocol: SASL_PLAINTEXT\n  sasl_mechanism: PLAIN\n  sasl_username: dw\n  sasl_password_file: {tmp_path / 'pw'}\n"
+    )
+    settings = load_settings(_write(tmp_path, text))
+    assert (
+        settings.kafka is not None
+        and settings.kafka.client_options()["sasl_plain_password"] == "s3cret"
+    )
+
+
+def test_sasl_without_a_mechanism_is_refused(tmp_path: Path) -> None:
+    """SASL_SSL without sasl_mechanism and sasl_username names what to add."""
+    with pytest.raises(ConfigError, match="needs sasl_mechanism and sasl_username"):
+        load_settings(_write(tmp_path, MINIMAL + "kafka:\n  security_protocol: SASL_SSL\n"))

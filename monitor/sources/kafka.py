@@ -1,0 +1,151 @@
+"""Kafka as a source: poll batches of raw messages, and read a bounded slice of a topic.
+
+Messages become :class:`~monitor.types.RawRecords` with one integer ``partition`` id per
+(topic, partition) pair (``PartitionIds``), so the windows keep one watermark per source
+partition. Within a poll, records are ordered by topic, partition and offset, so the same poll
+result always gives the same batch.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from kafka import KafkaConsumer, TopicPartition
+from kafka.errors import KafkaError
+
+from monitor.config import KafkaConfig
+from monitor.errors import SourceError
+from monitor.types import RawRecords
+
+_TOPIC_STRIDE = 100_000  # partition ids: topic index × stride + partition
+
+
+class PartitionIds:
+    """A stable integer id for every (topic, partition) of the configured topics.
+
+    >>> ids = PartitionIds(["predictions", "labels"])
+    >>> ids.id_of("predictions", 3), ids.topic_partition(3)
+    (100003, ('labels', 3))
+    """
+
+    def __init__(self, topics: Iterable[str]) -> None:
+        self.topics = sorted(set(topics))
+        self._index = {topic: i for i, topic in enumerate(self.topics)}
+
+    def id_of(self, topic: str, partition: int) -> int:
+        return self._index[topic] * _TOPIC_STRIDE + partition
+
+    def topic_partition(self, partition_id: int) -> tuple[str, int]:
+        index, partition = divmod(partition_id, _TOPIC_STRIDE)
+        return self.topics[index], partition
+
+
+def to_raw_records(polled: Mapping[TopicPartition, Sequence[Any]], ids: PartitionIds) -> RawRecords:
+    """One batch of every record of a poll result, ordered by topic, partition and offset."""
+    values: list[bytes] = []
+    partitions: list[np.ndarray] = []
+    offsets: list[int] = []
+    timestamps: list[int] = []
+    for tp in sorted(polled, key=lambda tp: (tp.topic, tp.partition)):
+        records = polled[tp]
+        values.extend(r.value if r.value is not None else b"" for r in records)
+        offsets.extend(r.offset for r in records)
+        timestamps.extend(r.timestamp if r.timestamp is not None else -1 for r in records)
+        partitions.append(np.full(len(records), ids.id_of(tp.topic, tp.partition), np.int64))
+    return RawRecords(
+        values,
+        np.concatenate(partitions) if partitions else np.empty(0, np.int64),
+        np.asarray(offsets, dtype=np.int64),
+        np.asarray(timestamps, dtype=np.int64),
+    )
+
+
+@dataclass(frozen=True)
+class TopicSlice:
+    """Where a bounded read of one topic starts and stops, per partition."""
+
+    start: dict[TopicPartition, int]
+    end: dict[TopicPartition, int]
+
+    @property
+    def total(self) -> int:
+        return sum(max(0, self.end[tp] - self.start[tp]) for tp in self.end)
+
+
+def _consumer(config: KafkaConfig, **extra: Any) -> KafkaConsumer:
+    try:
+        return KafkaConsumer(**config.client_options(), **extra)
+    except KafkaError as exc:
+        raise SourceError(
+            f"cannot reach Kafka at {','.join(config.bootstrap_servers)} ({exc}); "
+            "check kafka.bootstrap_servers and the security settings"
+        ) from None
+
+
+def plan_slice(
+    consumer: KafkaConsumer, topic: str, from_ms: int | None, to_ms: int | None
+) -> TopicSlice:
+    """Start offsets from ``from_ms`` (or the beginning), end offsets at ``to_ms`` (or the end)."""
+    found = consumer.partitions_for_topic(topic)
+    if not found:
+        raise SourceError(f"topic {topic!r} does not exist or has no partitions; check its name")
+    partitions = [TopicPartition(topic, p) for p in sorted(found)]
+    ends = consumer.end_offsets(partitions)
+    starts = consumer.beginning_offsets(partitions)
+    if from_ms is not None:
+        found_from = consumer.offsets_for_times({tp: from_ms for tp in partitions})
+        starts = {tp: (o.offset if o is not None else ends[tp]) for tp, o in found_from.items()}
+    if to_ms is not None:
+        found_to = consumer.offsets_for_times({tp: to_ms for tp in partitions})
+        ends = {tp: (o.offset if o is not None else ends[tp]) for tp, o in found_to.items()}
+    return TopicSlice(dict(starts), dict(ends))
+
+
+def read_topic(
+    config: KafkaConfig,
+    topic: str,
+    *,
+    from_ms: int | None = None,
+    to_ms: int | None = None,
+    timeout_s: float = 60.0,
+    on_plan: Callable[[TopicSlice], None] = lambda plan: None,
+) -> Iterator[RawRecords]:
+    """Every record of ``topic`` between two instants, in batches; stops by itself at the end.
+
+    No consumer group is used (nothing is committed). ``timeout_s`` bounds how long the read
+    may go without progress before it fails with a SourceError.
+    """
+    consumer = _consumer(config, group_id=None, enable_auto_commit=False)
+    try:
+        plan = plan_slice(consumer, topic, from_ms, to_ms)
+        on_plan(plan)
+        pending = {tp for tp in plan.end if plan.end[tp] > plan.start[tp]}
+        consumer.assign(sorted(plan.end, key=lambda tp: tp.partition))
+        for tp, offset in plan.start.items():
+            consumer.seek(tp, offset)
+        ids = PartitionIds([topic])
+        idle_since = time.monotonic()
+        while pending:
+            polled = consumer.poll(timeout_ms=500, max_records=config.max_poll_records)
+            kept = {
+                tp: [r for r in records if r.offset < plan.end[tp]]
+                for tp, records in polled.items()
+                if tp in pending
+            }
+            for tp in list(pending):
+                if consumer.position(tp) >= plan.end[tp]:
+                    pending.discard(tp)
+            if any(kept.values()):
+                idle_since = time.monotonic()
+                yield to_raw_records({tp: r for tp, r in kept.items() if r}, ids)
+            elif time.monotonic() - idle_since > timeout_s:
+                raise SourceError(
+                    f"reading {topic!r} made no progress for {timeout_s:.0f}s with "
+                    f"{len(pending)} partition(s) unfinished; check the broker"
+                )
+    finally:
+        consumer.close()
