@@ -10,6 +10,8 @@ from baselines.build import build_baseline
 from baselines.schema import Baseline
 from monitor.types import EventBatch
 
+pytest_plugins = ["tests.kafka_broker"]
+
 
 def training(rows: int = 5_000, seed: int = 3) -> pa.Table:
     """Two numeric features, one categorical, a score and a 0/1 label."""
