@@ -99,7 +99,8 @@ def test_kafka_secrets_are_masked_when_printed(
     monkeypatch.setenv("DRIFTWARDEN_KAFKA__SASL_PASSWORD", "hunter2")
     text = (
         MINIMAL
-        + "kafka:\n  security_protocol: SASL_SSL\n  sasl_mechanism: SCRAM-SHA-512\n  sasl_username: dw\n"
+        + "kafka:\n  security_protocol: SASL_SSL\n"
+        + "  sasl_mechanism: SCRAM-SHA-512\n  sasl_username: dw\n"
     )
     settings = load_settings(_write(tmp_path, text))
     assert settings.kafka is not None
@@ -112,7 +113,8 @@ def test_kafka_password_can_come_from_a_file(tmp_path: Path) -> None:
     (tmp_path / "pw").write_text("s3cret\n")
     text = (
         MINIMAL
-        + f"kafka:\n  security_protocol: SASL_PLAINTEXT\n  sasl_mechanism: PLAIN\n  sasl_username: dw\n  sasl_password_file: {tmp_path / 'pw'}\n"
+        + "kafka:\n  security_protocol: SASL_PLAINTEXT\n  sasl_mechanism: PLAIN\n"
+        + f"  sasl_username: dw\n  sasl_password_file: {tmp_path / 'pw'}\n"
     )
     settings = load_settings(_write(tmp_path, text))
     assert (
