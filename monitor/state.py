@@ -1,0 +1,252 @@
+"""Snapshot and restore of a :class:`~monitor.pipeline.Pipeline`'s state as plain JSON data.
+
+A snapshot holds everything that shapes the pipeline's future output, so that a pipeline
+restored from it continues exactly like the one it was taken from::
+
+    {"format": "driftwarden.state/1",
+     "baselines": {model: "sha256:…"},           what it was taken with: restore refuses when
+     "settings": {"windows.size": ms, …},         a digest or one of these settings differs
+     "watermarks": [[partition, largest event time ms], …],
+     "late": {model: events dropped as late},
+     "segment_values": [{"model", "field", "values": [first come, first kept]}],
+     "open": [{"model", "model_version", "segment", "start_ms", "end_ms", "events",
+               "counts": [int, …], "performance": [int, …], "detections": {name: n}}],
+     "event_detectors": [{"model", "model_version", "name", "detector": state()}],
+     "checks": [{"model", "model_version", "segment", "subject", "check", "level",
+                 "above_warning", "above_intervention"}],
+     "series": [{"model", "model_version", "segment", "name", "detector": state()}],
+     "totals": {"events": {model: n}, "rejected": {reason: n}, "windows": n},
+     "decoder": {"unknown_features": {name: n}, "type_mismatches": {name: n}}}
+
+Lists are sorted by their keys and mappings built in sorted order, so equal states serialise to
+equal bytes. Models loaded now that the snapshot does not know simply start fresh.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+import orjson
+
+from detectors.online import DriftDetector, detector_from_state
+from monitor.errors import CheckpointError
+from monitor.layout import ModelLayout
+from monitor.levels import CheckState
+from monitor.pipeline import Pipeline, Totals
+from monitor.types import Level
+from monitor.windows import WindowCounts, WindowKey
+
+STATE_FORMAT = "driftwarden.state/1"
+
+_FRESH = "delete the checkpoint to start fresh"
+
+
+def snapshot(pipeline: Pipeline) -> dict[str, Any]:
+    """Everything that influences ``pipeline``'s future output, as JSON-serialisable data."""
+    windower = pipeline.windower
+    return {
+        "format": STATE_FORMAT,
+        "baselines": {
+            model: pipeline.baselines[model].digest for model in sorted(pipeline.baselines)
+        },
+        "settings": _settings_of(pipeline),
+        "watermarks": [[p, t] for p, t in sorted(windower.watermarks.seen.items())],
+        "late": _sorted_counts(windower.late.by_model),
+        "segment_values": [
+            {"model": model, "field": field, "values": list(values.known)}
+            for (model, field), values in sorted(windower.segment_values.items(), key=_by_key)
+        ],
+        "open": [_window(w) for _, w in sorted(windower.open.items(), key=_by_key)],
+        "event_detectors": [
+            {"model": model, "model_version": version, "name": name, "detector": d.state()}
+            for (model, version, name), d in sorted(windower.detectors.items(), key=_by_key)
+        ],
+        "checks": [
+            {
+                **_key(key),
+                "subject": subject,
+                "check": check,
+                "level": s.level.value,
+                "above_warning": s.above_warning,
+                "above_intervention": s.above_intervention,
+            }
+            for (key, subject, check), s in sorted(pipeline.check_states.items(), key=_by_key)
+        ],
+        "series": [
+            {**_key(key), "name": name, "detector": d.state()}
+            for (key, name), d in sorted(pipeline.series.items(), key=_by_key)
+        ],
+        "totals": {
+            "events": _sorted_counts(pipeline.totals.events),
+            "rejected": _sorted_counts(pipeline.totals.rejected),
+            "windows": pipeline.totals.windows,
+        },
+        "decoder": {
+            "unknown_features": _sorted_counts(pipeline.decoder.unknown_features),
+            "type_mismatches": _sorted_counts(pipeline.decoder.type_mismatches),
+        },
+    }
+
+
+def _settings_of(pipeline: Pipeline) -> dict[str, Any]:
+    """The settings a state depends on, by config field name, as JSON data."""
+    settings = pipeline.settings
+    return {
+        "windows.size": settings.windows.size,
+        "windows.allowed_lateness": settings.windows.allowed_lateness,
+        "segments.fields": list(settings.segments.fields),
+        "segments.max_values": settings.segments.max_values,
+        "detectors.prediction": [d.model_dump(mode="json") for d in settings.detectors.prediction],
+        "detectors.window_series": [
+            d.model_dump(mode="json") for d in settings.detectors.window_series
+        ],
+    }
+
+
+def restore(pipeline: Pipeline, state: Mapping[str, Any]) -> None:
+    """Put a snapshot's state back into ``pipeline`` so processing continues exactly.
+
+    Raises :class:`CheckpointError` (and leaves ``pipeline`` untouched) when the snapshot has
+    another format, was taken with another baseline or other window, segment or detector
+    settings, or is malformed.
+    """
+    try:
+        _check_compatible(pipeline, state)
+        apply = _rebuild(pipeline, state)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        reason = f"missing field {exc}" if isinstance(exc, KeyError) else str(exc)
+        raise CheckpointError(f"checkpoint state cannot be restored ({reason}); {_FRESH}") from None
+    apply()
+
+
+def _check_compatible(pipeline: Pipeline, state: Mapping[str, Any]) -> None:
+    written = state.get("format")
+    if written != STATE_FORMAT:
+        raise CheckpointError(
+            f"checkpoint state has format {written!r}, but this driftwarden reads "
+            f"{STATE_FORMAT!r}; {_FRESH}"
+        )
+    then = state["settings"]
+    for name, now in _settings_of(pipeline).items():
+        if then.get(name) != now:
+            raise CheckpointError(
+                f"checkpoint was taken with {name}={_text(then.get(name))}, but "
+                f"{name}={_text(now)} is configured now; set it back or {_FRESH}"
+            )
+    for model, digest in sorted(state["baselines"].items()):
+        if model not in pipeline.baselines:
+            raise CheckpointError(
+                f"checkpoint holds state of model {model!r}, which is not loaded now; "
+                f"configure it again or {_FRESH}"
+            )
+        loaded = pipeline.baselines[model].digest
+        if loaded != digest:
+            raise CheckpointError(
+                f"checkpoint was taken with baseline {digest} of model {model}, but {loaded} "
+                f"is loaded now; {_FRESH}"
+            )
+
+
+def _rebuild(pipeline: Pipeline, state: Mapping[str, Any]) -> Callable[[], None]:
+    """Build every piece of ``state`` first; return the step that installs them all."""
+    windower = pipeline.windower
+    seen = {int(p): int(t) for p, t in state["watermarks"]}
+    late = {str(m): int(n) for m, n in state["late"].items()}
+    known = {
+        (e["model"], e["field"]): {str(v): i for i, v in enumerate(e["values"])}
+        for e in state["segment_values"]
+    }
+    unknown = sorted(set(known) - set(windower.segment_values))
+    if unknown:
+        raise ValueError(f"segment values of unknown model and field {unknown[0]}")
+    windows = [_read_window(e, pipeline.layouts[e["model"]]) for e in state["open"]]
+    detectors = {
+        (e["model"], e["model_version"], e["name"]): _detector(e) for e in state["event_detectors"]
+    }
+    checks = {
+        (_read_key(e), e["subject"], e["check"]): CheckState(
+            Level(e["level"]), int(e["above_warning"]), int(e["above_intervention"])
+        )
+        for e in state["checks"]
+    }
+    series = {(_read_key(e), e["name"]): _detector(e) for e in state["series"]}
+    totals = state["totals"]
+    restored_totals = Totals(
+        Counter(totals["events"]), Counter(totals["rejected"]), int(totals["windows"])
+    )
+    decoder = state["decoder"]
+    unknown_features = Counter(decoder["unknown_features"])
+    type_mismatches = Counter(decoder["type_mismatches"])
+
+    def install() -> None:
+        windower.watermarks.seen = seen
+        windower.late.by_model = late
+        for key, values in known.items():
+            windower.segment_values[key].known = values
+        windower.open = {(w.key, w.start_ms): w for w in windows}
+        windower.detectors = detectors
+        pipeline.check_states = checks
+        pipeline.series = series
+        pipeline.totals = restored_totals
+        pipeline.decoder.unknown_features = unknown_features
+        pipeline.decoder.type_mismatches = type_mismatches
+
+    return install
+
+
+def _window(window: WindowCounts) -> dict[str, Any]:
+    return {
+        **_key(window.key),
+        "start_ms": window.start_ms,
+        "end_ms": window.end_ms,
+        "events": window.events,
+        "counts": window.counts.tolist(),
+        "performance": window.performance.tolist(),
+        "detections": _sorted_counts(window.detections),
+    }
+
+
+def _read_window(entry: Mapping[str, Any], layout: ModelLayout) -> WindowCounts:
+    counts = np.asarray(entry["counts"], dtype=np.int64)
+    performance = np.asarray(entry["performance"], dtype=np.int64)
+    if counts.shape != (layout.size,) or performance.shape != (layout.performance_size,):
+        raise ValueError(
+            f"an open window of model {entry['model']} does not have the baseline's slot counts"
+        )
+    return WindowCounts(
+        _read_key(entry),
+        int(entry["start_ms"]),
+        int(entry["end_ms"]),
+        int(entry["events"]),
+        counts,
+        performance,
+        {str(name): int(n) for name, n in entry["detections"].items()},
+    )
+
+
+def _key(key: WindowKey) -> dict[str, str]:
+    return {"model": key.model, "model_version": key.model_version, "segment": key.segment}
+
+
+def _read_key(entry: Mapping[str, Any]) -> WindowKey:
+    return WindowKey(str(entry["model"]), str(entry["model_version"]), str(entry["segment"]))
+
+
+def _detector(entry: Mapping[str, Any]) -> DriftDetector:
+    return detector_from_state(entry["detector"])
+
+
+def _by_key(item: tuple[Any, Any]) -> Any:
+    return item[0]
+
+
+def _sorted_counts(counts: Mapping[str, int]) -> dict[str, int]:
+    return {name: int(counts[name]) for name in sorted(counts)}
+
+
+def _text(value: Any) -> str:
+    """A setting's value as compact JSON for a one-line message."""
+    return orjson.dumps(value).decode()

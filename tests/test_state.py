@@ -1,0 +1,394 @@
+"""Pipeline snapshots: a restored pipeline continues exactly like an uninterrupted one."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import orjson
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from baselines.schema import Baseline
+from monitor.config import Settings, load_settings
+from monitor.errors import CheckpointError
+from monitor.pipeline import Pipeline
+from monitor.sources.files import iter_file
+from monitor.state import STATE_FORMAT, restore, snapshot
+from monitor.types import RawRecords
+
+HOUR = 3_600_000
+NOW_MS = 100 * HOUR
+BATCH = 200
+
+
+class Collect:
+    """Sink keeping each report object as orjson bytes."""
+
+    def __init__(self) -> None:
+        self.lines: list[bytes] = []
+
+    def write(self, record: Mapping[str, Any]) -> None:
+        self.lines.append(orjson.dumps(record))
+
+
+def _events(hours: int = 10, per_hour: int = 180, shift_from_hour: int = 6) -> list[bytes]:
+    """Lines of a stream that exercises every piece of pipeline state.
+
+    Two model versions, segment values beyond the cap ("web" early, "tv" later), a drift of x
+    from ``shift_from_hour`` on (alerts, per-event and window-series detections), events two
+    hours late (one opens every batch of 200 lines, where only the restored watermark knows it
+    is late), unknown features, text in a numeric feature and unparseable lines.
+    """
+    rng = np.random.default_rng(11)
+    times = np.sort(rng.integers(0, hours * HOUR, hours * per_hour))
+    lines = []
+    for i, t in enumerate(times.tolist()):
+        hour = t // HOUR
+        late = i % 25 == 0 and hour >= 2
+        x = float(rng.normal(1.5 if hour >= shift_from_hour else 0.0, 1))
+        platform = str(rng.choice(["ios", "android"]))
+        if rng.random() < 0.05:
+            platform = "web"
+        elif hour >= 4 and rng.random() < 0.1:
+            platform = "tv"
+        features: dict[str, Any] = {
+            "x": x,
+            "y": "n/a" if i % 53 == 0 else float(rng.uniform(0, 10)),
+            "color": str(rng.choice(["red", "green", "blue"])),
+        }
+        if i % 41 == 0:
+            features["z"] = 1.0
+        event = {
+            "event_id": f"e{i}",
+            "model": "m",
+            "model_version": "v2" if i % 4 == 0 else "v1",
+            "timestamp": t - 2 * HOUR if late else t,
+            "features": features,
+            "prediction": float(1 / (1 + np.exp(-x))),
+            "label": int(rng.random() < 1 / (1 + np.exp(-x))),
+            "segments": {"platform": platform},
+        }
+        lines.append(b"{oops" if i % 97 == 3 else orjson.dumps(event))
+    return lines
+
+
+def _settings(**overrides: Any) -> Settings:
+    options: dict[str, Any] = {
+        "models": [{"name": "m", "baseline": "m.json"}],
+        "windows": {"size": "1h", "allowed_lateness": "10m"},
+        "segments": {"fields": ["platform"], "max_values": 3},
+        "alerts": {"min_events": 50, "performance": {"min_labels": 50}},
+        "detectors": {"prediction": [{"name": "page_hinkley_np"}, {"name": "adwin"}]},
+    }
+    options.update(overrides)
+    return load_settings(None, **options)
+
+
+def _batches(source: Path, size: int) -> list[RawRecords]:
+    """The file's batches, spread over two partitions so watermarks have more than one."""
+    batches = []
+    for batch in iter_file(source, size):
+        assert isinstance(batch, RawRecords)
+        batches.append(RawRecords(batch.values, batch.offset % 2, batch.offset, batch.timestamp_ms))
+    return batches
+
+
+def _pipeline(baseline: Baseline, config: Settings | None = None) -> tuple[Pipeline, Collect]:
+    sink = Collect()
+    return Pipeline(config or _settings(), {"m": baseline}, [sink]), sink
+
+
+def _round_trip(state: dict[str, Any]) -> dict[str, Any]:
+    loaded: dict[str, Any] = orjson.loads(orjson.dumps(state))
+    return loaded
+
+
+def _continue(
+    baseline: Baseline, state: dict[str, Any], batches: list[RawRecords]
+) -> tuple[list[bytes], bytes]:
+    """Report lines and final state bytes of a fresh pipeline restored from ``state``."""
+    pipeline, sink = _pipeline(baseline)
+    restore(pipeline, state)
+    for batch in batches:
+        pipeline.process_records(batch, NOW_MS)
+    pipeline.finish()
+    return sink.lines, orjson.dumps(snapshot(pipeline))
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """An uninterrupted run, with a snapshot and the report length at every batch boundary."""
+
+    source: Path
+    batches: list[RawRecords]
+    report: bytes
+    final_state: bytes
+    states: list[dict[str, Any]]
+    lines: list[bytes]
+    emitted: list[int]
+
+
+@pytest.fixture(scope="module")
+def recorded(tmp_path_factory: pytest.TempPathFactory, baseline: Baseline) -> Recorded:
+    source = tmp_path_factory.mktemp("state") / "events.jsonl"
+    source.write_bytes(b"".join(line + b"\n" for line in _events()))
+    batches = _batches(source, BATCH)
+    pipeline, sink = _pipeline(baseline)
+    states, emitted = [_round_trip(snapshot(pipeline))], [0]
+    for batch in batches:
+        pipeline.process_records(batch, NOW_MS)
+        states.append(_round_trip(snapshot(pipeline)))
+        emitted.append(len(sink.lines))
+    pipeline.finish()
+    return Recorded(
+        source,
+        batches,
+        b"".join(sink.lines),
+        orjson.dumps(snapshot(pipeline)),
+        states,
+        sink.lines,
+        emitted,
+    )
+
+
+def test_stream_exercises_every_piece_of_state(recorded: Recorded) -> None:
+    """Mid-stream, every piece of state is non-empty and the report has alerts and detections."""
+    middle = recorded.states[len(recorded.batches) // 2 + 2]
+    for piece in ("watermarks", "late", "open", "event_detectors", "checks", "series"):
+        assert middle[piece], piece
+    assert len(middle["watermarks"]) == 2
+    assert {e["name"] for e in middle["event_detectors"]} == {"page_hinkley_np", "adwin"}
+    assert [e["values"] for e in middle["segment_values"]] == [["ios", "android", "web"]]
+    assert middle["totals"]["rejected"]["invalid_json"] > 0
+    assert middle["decoder"] == {
+        "unknown_features": {"z": middle["decoder"]["unknown_features"]["z"]},
+        "type_mismatches": {"y": middle["decoder"]["type_mismatches"]["y"]},
+    }
+    report = recorded.report
+    assert b'"kind":"alert"' in report
+    assert b'"segment":"platform=__other__"' in report
+    assert b'"drift":true' in report
+    assert b'"adwin":{"detections":' in report
+    assert b'"page_hinkley_np":{"detections":' in report
+
+
+def test_snapshots_do_not_change_the_run(recorded: Recorded, baseline: Baseline) -> None:
+    """Taking a snapshot after every batch leaves the report as a run without snapshots."""
+    pipeline, sink = _pipeline(baseline)
+    for batch in recorded.batches:
+        pipeline.process_records(batch, NOW_MS)
+    pipeline.finish()
+    assert b"".join(sink.lines) == recorded.report
+    assert orjson.dumps(snapshot(pipeline)) == recorded.final_state
+
+
+def test_restore_at_every_batch_boundary_continues_exactly(
+    recorded: Recorded, baseline: Baseline
+) -> None:
+    """Cut at any batch boundary and restored from JSON, the report and end state are unchanged."""
+    for cut, state in enumerate(recorded.states):
+        lines, final_state = _continue(baseline, state, recorded.batches[cut:])
+        assert b"".join(recorded.lines[: recorded.emitted[cut]] + lines) == recorded.report, cut
+        assert final_state == recorded.final_state, cut
+
+
+@settings(
+    max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(batch_size=st.integers(50, 1_500), data=st.data())
+def test_restore_continues_exactly_for_any_batching(
+    recorded: Recorded, baseline: Baseline, batch_size: int, data: st.DataObject
+) -> None:
+    """With any batch size and cut point, stop, snapshot, restore and continue: same report."""
+    batches = _batches(recorded.source, batch_size)
+    cut = data.draw(st.integers(0, len(batches)), label="cut")
+    pipeline, sink = _pipeline(baseline)
+    for batch in batches[:cut]:
+        pipeline.process_records(batch, NOW_MS)
+    lines, final_state = _continue(baseline, _round_trip(snapshot(pipeline)), batches[cut:])
+    assert b"".join(sink.lines + lines) == recorded.report
+    assert final_state == recorded.final_state
+
+
+def test_restore_then_snapshot_gives_the_same_bytes(recorded: Recorded, baseline: Baseline) -> None:
+    """A snapshot of a freshly restored pipeline serialises to the bytes it was restored from."""
+    for state in recorded.states[::4]:
+        pipeline, _ = _pipeline(baseline)
+        restore(pipeline, state)
+        assert orjson.dumps(snapshot(pipeline)) == orjson.dumps(state)
+
+
+_EMPTY: dict[str, Any] = {
+    "watermarks": [],
+    "segment_values": [],
+    "open": [],
+    "event_detectors": [],
+    "checks": [],
+    "series": [],
+    "late": {},
+    "totals": {"events": {}, "rejected": {}, "windows": 0},
+    "decoder": {"unknown_features": {}, "type_mismatches": {}},
+}
+
+
+def _without(state: dict[str, Any], piece: str) -> dict[str, Any]:
+    return {**state, piece: _EMPTY[piece]}
+
+
+@pytest.mark.parametrize(
+    "piece", ["watermarks", "segment_values", "open", "event_detectors", "checks", "series"]
+)
+def test_losing_a_piece_of_state_changes_the_report(
+    recorded: Recorded, baseline: Baseline, piece: str
+) -> None:
+    """Restoring without one piece of report-shaping state gives a different report at some cut."""
+    cuts = range(len(recorded.batches) // 2, len(recorded.batches))
+    assert any(
+        b"".join(
+            recorded.lines[: recorded.emitted[cut]]
+            + _continue(baseline, _without(recorded.states[cut], piece), recorded.batches[cut:])[0]
+        )
+        != recorded.report
+        for cut in cuts
+    )
+
+
+@pytest.mark.parametrize("piece", ["late", "totals", "decoder"])
+def test_losing_a_counter_changes_the_end_state(
+    recorded: Recorded, baseline: Baseline, piece: str
+) -> None:
+    """Restoring without the late, total or decoder counts leaves wrong counts at the end."""
+    cut = len(recorded.batches) // 2
+    state = _without(recorded.states[cut], piece)
+    _, final_state = _continue(baseline, state, recorded.batches[cut:])
+    assert final_state != recorded.final_state
+
+
+def test_snapshot_records_what_it_was_taken_with(recorded: Recorded, baseline: Baseline) -> None:
+    """A snapshot names its format, the baseline digests and the settings it depends on."""
+    state = recorded.states[0]
+    assert state["format"] == STATE_FORMAT
+    assert state["baselines"] == {"m": baseline.digest}
+    assert state["settings"] == {
+        "windows.size": HOUR,
+        "windows.allowed_lateness": 600_000,
+        "segments.fields": ["platform"],
+        "segments.max_values": 3,
+        "detectors.prediction": [
+            {"name": "page_hinkley_np", "params": {}},
+            {"name": "adwin", "params": {}},
+        ],
+        "detectors.window_series": [
+            {"name": "page_hinkley_np", "params": {"min_instances": 5, "threshold": 1.0}}
+        ],
+    }
+
+
+def test_model_added_since_the_snapshot_starts_fresh(
+    recorded: Recorded, baseline: Baseline
+) -> None:
+    """A model configured after the snapshot was taken starts empty; the others are restored."""
+    state = recorded.states[5]
+    models = [{"name": "m", "baseline": "m.json"}, {"name": "n", "baseline": "n.json"}]
+    config, baselines = _settings(models=models), {"m": baseline, "n": baseline}
+    fresh = snapshot(Pipeline(config, baselines, []))
+    pipeline = Pipeline(config, baselines, [])
+    restore(pipeline, state)
+    after = snapshot(pipeline)
+    assert after["baselines"] == {"m": baseline.digest, "n": baseline.digest}
+    assert after["open"] == state["open"]
+    assert after["segment_values"] == [state["segment_values"][0], fresh["segment_values"][1]]
+
+
+def _refusal(baseline: Baseline, state: dict[str, Any], config: Settings | None = None) -> str:
+    pipeline, _ = _pipeline(baseline, config)
+    before = orjson.dumps(snapshot(pipeline))
+    with pytest.raises(CheckpointError) as error:
+        restore(pipeline, state)
+    assert orjson.dumps(snapshot(pipeline)) == before
+    message = str(error.value)
+    assert "\n" not in message
+    return message
+
+
+def test_changed_baseline_is_refused(recorded: Recorded, baseline: Baseline) -> None:
+    """A snapshot taken with another baseline of the model is refused, naming both digests."""
+    other = "sha256:" + "0" * 64
+    state = {**recorded.states[5], "baselines": {"m": other}}
+    assert _refusal(baseline, state) == (
+        f"checkpoint was taken with baseline {other} of model m, but {baseline.digest} is "
+        "loaded now; delete the checkpoint to start fresh"
+    )
+
+
+def test_model_no_longer_loaded_is_refused(recorded: Recorded, baseline: Baseline) -> None:
+    """A snapshot holding a model that is not loaded now is refused."""
+    state = recorded.states[5]
+    state = {**state, "baselines": {**state["baselines"], "car-loan": baseline.digest}}
+    assert _refusal(baseline, state) == (
+        "checkpoint holds state of model 'car-loan', which is not loaded now; "
+        "configure it again or delete the checkpoint to start fresh"
+    )
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        (
+            {"windows": {"size": "30m", "allowed_lateness": "10m"}},
+            "windows.size=3600000, but windows.size=1800000",
+        ),
+        (
+            {"windows": {"size": "1h", "allowed_lateness": "0s"}},
+            "windows.allowed_lateness=600000, but windows.allowed_lateness=0",
+        ),
+        (
+            {"segments": {"fields": ["platform"], "max_values": 5}},
+            "segments.max_values=3, but segments.max_values=5",
+        ),
+        (
+            {"detectors": {"prediction": [{"name": "page_hinkley_np"}]}},
+            'detectors.prediction=[{"name":"page_hinkley_np","params":{}},{"name":"adwin"',
+        ),
+    ],
+)
+def test_changed_settings_are_refused(
+    recorded: Recorded, baseline: Baseline, overrides: dict[str, Any], expected: str
+) -> None:
+    """A snapshot taken with other window, segment or detector settings is refused."""
+    message = _refusal(baseline, recorded.states[5], _settings(**overrides))
+    assert message.startswith(f"checkpoint was taken with {expected}")
+    assert message.endswith(
+        "is configured now; set it back or delete the checkpoint to start fresh"
+    )
+
+
+def test_unknown_format_is_refused(recorded: Recorded, baseline: Baseline) -> None:
+    """A snapshot of another format is refused."""
+    state = {**recorded.states[5], "format": "driftwarden.state/9"}
+    assert _refusal(baseline, state) == (
+        "checkpoint state has format 'driftwarden.state/9', but this driftwarden reads "
+        f"'{STATE_FORMAT}'; delete the checkpoint to start fresh"
+    )
+
+
+def test_malformed_state_is_refused_untouched(recorded: Recorded, baseline: Baseline) -> None:
+    """A snapshot missing a piece is refused with one line and installs nothing."""
+    state = {k: v for k, v in recorded.states[5].items() if k != "decoder"}
+    assert _refusal(baseline, state) == (
+        "checkpoint state cannot be restored (missing field 'decoder'); "
+        "delete the checkpoint to start fresh"
+    )
+
+
+def test_window_of_another_layout_is_refused(recorded: Recorded, baseline: Baseline) -> None:
+    """An open window whose counts do not fit the baseline's slots is refused."""
+    state = recorded.states[5]
+    window = {**state["open"][0], "counts": [1, 2, 3]}
+    message = _refusal(baseline, {**state, "open": [window, *state["open"][1:]]})
+    assert "does not have the baseline's slot counts" in message
