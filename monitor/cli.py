@@ -122,6 +122,17 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_baseline(sub)
     _add_replay(sub)
+    run = sub.add_parser(
+        "run",
+        help="the daemon: consume Kafka, window, score, expose /metrics",
+        description=(
+            "Consume the configured prediction topics in a consumer group, window and score the "
+            "events exactly as replay does, serve /metrics /healthz /readyz /status, checkpoint "
+            "state with the offsets, and stop cleanly on SIGTERM."
+        ),
+    )
+    run.add_argument("--config", required=True, type=Path, help="driftwarden.yaml")
+    run.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     config = sub.add_parser("config", help="validate configuration")
     config_actions = config.add_subparsers(dest="config_command", required=True, metavar="ACTION")
     check = config_actions.add_parser(
@@ -228,6 +239,17 @@ def _replay(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run(args: argparse.Namespace) -> int:
+    from monitor.config import load_settings
+    from monitor.daemon import Daemon
+    from monitor.logs import configure_logging
+    from monitor.replay import load_baselines
+
+    configure_logging(args.log_level)
+    settings = load_settings(args.config)
+    return Daemon(settings, load_baselines(settings)).run()
+
+
 def _config(args: argparse.Namespace) -> int:
     if args.config_command == "reference":
         from monitor.config_reference import render_reference
@@ -258,6 +280,7 @@ def main(argv: list[str] | None = None) -> int:
         "baseline": _baseline_build,
         "replay": _replay,
         "config": _config,
+        "run": _run,
         "demo": _demo,
     }
     try:

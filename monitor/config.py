@@ -264,6 +264,16 @@ class KafkaConfig(_Section):
     )
     group_id: str = Field(default="driftwarden", description="Consumer group of the daemon.")
     client_id: str = Field(default="driftwarden", description="Client id shown to the brokers.")
+    group_instance_id: str | None = Field(
+        default=None,
+        description=(
+            "Static membership id (e.g. the StatefulSet pod name): a restarted daemon takes its "
+            "partitions back at once instead of after session_timeout."
+        ),
+    )
+    session_timeout: DurationMs = Field(
+        default=45_000, description="Without heartbeats this long, a member leaves the group."
+    )
     prediction_topics: tuple[str, ...] = Field(
         default=("predictions",), min_length=1, description="Topics of prediction events."
     )
@@ -335,6 +345,29 @@ class KafkaConfig(_Section):
         return self.sasl_password.get_secret_value() if self.sasl_password else None
 
 
+class DaemonConfig(_Section):
+    """The live daemon (`driftwarden run`): endpoints, checkpoints and its own report file."""
+
+    http_host: str = Field(default="0.0.0.0", description="Address of the HTTP endpoints.")
+    http_port: int = Field(default=8000, ge=0, le=65535, description="/metrics, /healthz, …")
+    liveness_timeout: DurationMs = Field(
+        default=60_000, description="/healthz fails when the main loop is stuck this long."
+    )
+    checkpoint_path: Path | None = Field(
+        default=None, description="State + offsets file (a persistent volume); none: no restore."
+    )
+    checkpoint_interval: DurationMs = Field(default=30_000, description="Between checkpoints.")
+    report_path: Path | None = Field(
+        default=None, description="Also append window/alert objects to this JSON Lines file."
+    )
+    max_segments: int = Field(
+        default=20, ge=1, description="Segment values per field exported as metric labels."
+    )
+    stale_after: int = Field(
+        default=1, ge=0, description="Windows after which a silent key's series disappear."
+    )
+
+
 class Settings(BaseSettings):
     """Everything driftwarden reads at start. See docs/configuration.md for every field."""
 
@@ -350,6 +383,7 @@ class Settings(BaseSettings):
     alerts: AlertConfig = AlertConfig()
     detectors: DetectorsConfig = DetectorsConfig()
     epsilon: float = Field(default=1e-4, gt=0, lt=0.1, description="Smoothing for empty bins.")
+    daemon: DaemonConfig = DaemonConfig()
     kafka: KafkaConfig | None = Field(
         default=None, description="Kafka source and outputs (needed by run and replay --topic)."
     )
@@ -432,4 +466,10 @@ def _resolve_paths(settings: Settings, base: Path) -> Settings:
         )
         for model in settings.models
     )
-    return settings.model_copy(update={"models": models})
+    daemon = settings.daemon
+    paths = {
+        name: base / value
+        for name in ("checkpoint_path", "report_path")
+        if (value := getattr(daemon, name)) is not None
+    }
+    return settings.model_copy(update={"models": models, "daemon": daemon.model_copy(update=paths)})

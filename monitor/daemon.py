@@ -1,0 +1,266 @@
+"""``driftwarden run``: consume prediction topics in a consumer group, window and score them live.
+
+One loop: poll a batch, feed it to the same :class:`~monitor.pipeline.Pipeline` a replay uses,
+heartbeat, checkpoint at an interval. A checkpoint holds the pipeline state, the next offset of
+every owned partition and the length of the report file, written together and atomically; on
+assignment the daemon restores it and seeks to those offsets, and truncates the report to that
+length, so a restart after ``kill -9`` re-reads exactly what came after the checkpoint and ends
+with the report an uninterrupted run writes. Offsets are also committed to Kafka so lag tools
+see progress. SIGTERM/SIGINT stop polling, checkpoint, commit and leave the group.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import structlog
+from kafka import ConsumerRebalanceListener, KafkaConsumer, TopicPartition
+from kafka.errors import KafkaError
+from kafka.structs import OffsetAndMetadata
+from prometheus_client import CollectorRegistry
+
+from baselines.schema import Baseline
+from monitor.checkpoint import CheckpointStore, offset_key, parse_offset_key
+from monitor.config import KafkaConfig, Settings
+from monitor.errors import ConfigError
+from monitor.http import MonitorServer
+from monitor.metrics import DriftCollector, LatestWindows, RunningTotals
+from monitor.pipeline import Pipeline
+from monitor.report import ReportWriter
+from monitor.sources.kafka import PartitionIds, to_raw_records
+from monitor.state import restore, snapshot
+
+log = structlog.get_logger()
+
+
+class AlertLog:
+    """Sink that logs every level transition."""
+
+    def write(self, record: Mapping[str, Any]) -> None:
+        if record["kind"] == "alert":
+            log.warning("alert level changed", **{k: v for k, v in record.items() if k != "kind"})
+
+
+class AppendedReport:
+    """The daemon's report file: appended to, truncated back to a checkpoint's length on restore."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.writer = ReportWriter(path.open("ab"))
+
+    def write(self, record: Mapping[str, Any]) -> None:
+        self.writer.write(record)
+
+    def durable_length(self) -> int:
+        """Flush and fsync; the length everything written so far occupies."""
+        stream = self.writer.stream
+        stream.flush()
+        os.fsync(stream.fileno())
+        return stream.tell()
+
+    def truncate(self, length: int) -> None:
+        stream = self.writer.stream
+        stream.flush()
+        os.truncate(self.path, length)
+        stream.seek(length)
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, daemon: Daemon) -> None:
+        self.daemon = daemon
+
+    def on_partitions_revoked(self, revoked: Sequence[TopicPartition]) -> None:
+        self.daemon.on_revoked(list(revoked))
+
+    def on_partitions_assigned(self, assigned: Sequence[TopicPartition]) -> None:
+        self.daemon.on_assigned(list(assigned))
+
+
+class Daemon:
+    """The live loop and everything it owns: consumer, pipeline, endpoints, checkpoints."""
+
+    def __init__(self, settings: Settings, baselines: Mapping[str, Baseline]) -> None:
+        if settings.kafka is None:
+            raise ConfigError("driftwarden run needs a kafka section in the config")
+        self.kafka: KafkaConfig = settings.kafka
+        self.settings = settings
+        self.latest = LatestWindows(stale_after=settings.daemon.stale_after)
+        daemon = settings.daemon
+        self.report = AppendedReport(daemon.report_path) if daemon.report_path else None
+        sinks: list[Any] = [self.latest, AlertLog()]
+        if self.report is not None:
+            sinks.append(self.report)
+        self.pipeline = Pipeline(settings, baselines, sinks)
+        self.store = CheckpointStore(daemon.checkpoint_path) if daemon.checkpoint_path else None
+        self.ids = PartitionIds(self.kafka.prediction_topics)
+        self.positions: dict[TopicPartition, int] = {}
+        self.restored = False
+        self.stopping = False
+        self.closing = False
+        self.last_checkpoint = time.monotonic()
+        registry = CollectorRegistry()
+        DriftCollector(
+            self.latest,
+            self.totals,
+            max_segments=daemon.max_segments,
+            baseline_digests=lambda: {m: b.digest for m, b in baselines.items()},
+            lag_provider=self.lag,
+            registry=registry,
+        )
+        self.server = MonitorServer(
+            registry,
+            self.latest,
+            self.totals,
+            lag_provider=self.lag,
+            host=daemon.http_host,
+            port=daemon.http_port,
+            liveness_timeout=daemon.liveness_timeout / 1000,
+        )
+        self.consumer: KafkaConsumer | None = None
+        self._lag: dict[tuple[str, int], int] = {}
+
+    def totals(self) -> RunningTotals:
+        p = self.pipeline
+        return RunningTotals(
+            dict(p.totals.events),
+            dict(p.totals.rejected),
+            dict(p.windower.late.by_model),
+            p.totals.windows,
+        )
+
+    def lag(self) -> dict[tuple[str, int], int]:
+        return dict(self._lag)
+
+    def stop(self, signum: int = 0, frame: FrameType | None = None) -> None:
+        """Ask the loop to stop after the current poll (signal handler)."""
+        del frame
+        log.info("stopping", signal=signum)
+        self.stopping = True
+
+    def run(self) -> int:
+        """Consume until stopped; return the exit status."""
+        signal.signal(signal.SIGTERM, self.stop)
+        signal.signal(signal.SIGINT, self.stop)
+        self.server.start()
+        try:
+            self.consumer = KafkaConsumer(
+                **self.kafka.client_options(),
+                group_id=self.kafka.group_id,
+                group_instance_id=self.kafka.group_instance_id,
+                session_timeout_ms=self.kafka.session_timeout,
+                enable_auto_commit=False,
+                auto_offset_reset="earliest",
+                max_poll_records=self.kafka.max_poll_records,
+            )
+        except KafkaError as exc:
+            raise ConfigError(
+                f"cannot reach Kafka at {','.join(self.kafka.bootstrap_servers)} ({exc}); "
+                "check kafka.bootstrap_servers and the security settings"
+            ) from None
+        self.consumer.subscribe(list(self.kafka.prediction_topics), listener=_Rebalance(self))
+        log.info("consuming", topics=list(self.kafka.prediction_topics), group=self.kafka.group_id)
+        try:
+            while not self.stopping:
+                self._step()
+        finally:
+            self._shutdown()
+        return 0
+
+    def _step(self) -> None:
+        assert self.consumer is not None
+        try:
+            polled = self.consumer.poll(
+                timeout_ms=self.kafka.poll_timeout, max_records=self.kafka.max_poll_records
+            )
+        except KafkaError as exc:  # a broker outage is a metric and a log line, not a crash
+            log.error("poll failed", error=str(exc))
+            polled = {}
+        self.server.heartbeat()
+        if polled:
+            self.pipeline.process_records(to_raw_records(polled, self.ids), int(time.time() * 1000))
+            for tp, records in polled.items():
+                self.positions[tp] = records[-1].offset + 1
+            self._update_lag()
+        if (
+            time.monotonic() - self.last_checkpoint
+            >= self.settings.daemon.checkpoint_interval / 1000
+        ):
+            self.checkpoint()
+
+    def _update_lag(self) -> None:
+        assert self.consumer is not None
+        for tp, position in self.positions.items():
+            end = self.consumer.highwater(tp)
+            if end is not None:
+                self._lag[(tp.topic, tp.partition)] = max(0, end - position)
+
+    def checkpoint(self) -> None:
+        """Save state, offsets and report length together; then commit the offsets to Kafka."""
+        self.last_checkpoint = time.monotonic()
+        if self.store is not None:
+            state = {
+                "pipeline": snapshot(self.pipeline),
+                "report_bytes": self.report.durable_length() if self.report else 0,
+            }
+            offsets = {offset_key(tp.topic, tp.partition): o for tp, o in self.positions.items()}
+            self.store.save(state, offsets)
+        if self.consumer is not None and self.positions:
+            try:
+                self.consumer.commit(
+                    {tp: OffsetAndMetadata(o, "", -1) for tp, o in self.positions.items()}
+                )
+            except KafkaError as exc:
+                log.error("offset commit failed", error=str(exc))
+
+    def on_revoked(self, revoked: list[TopicPartition]) -> None:
+        self.server.set_ready(False, "partitions revoked")
+        if self.closing:  # _shutdown has checkpointed and committed already
+            return
+        if revoked:
+            self.checkpoint()
+        for tp in revoked:
+            self.positions.pop(tp, None)
+        self.pipeline.windower.watermarks.forget(
+            {self.ids.id_of(tp.topic, tp.partition) for tp in revoked}
+        )
+
+    def on_assigned(self, assigned: list[TopicPartition]) -> None:
+        assert self.consumer is not None
+        saved = self.store.load() if self.store is not None else None
+        if saved is not None and not self.restored:
+            restore(self.pipeline, saved.state["pipeline"])
+            if self.report is not None:
+                self.report.truncate(int(saved.state["report_bytes"]))
+            log.info("restored checkpoint", saved_at=saved.saved_at)
+        self.restored = True
+        offsets = {parse_offset_key(k): v for k, v in saved.offsets.items()} if saved else {}
+        for tp in assigned:
+            if (tp.topic, tp.partition) in offsets:
+                self.consumer.seek(tp, offsets[(tp.topic, tp.partition)])
+                self.positions[tp] = offsets[(tp.topic, tp.partition)]
+        log.info(
+            "partitions assigned", partitions=[f"{tp.topic}:{tp.partition}" for tp in assigned]
+        )
+        self.server.set_ready(True)
+
+    def _shutdown(self) -> None:
+        try:
+            self.checkpoint()
+        finally:
+            self.closing = True
+            if self.consumer is not None:
+                self.consumer.close()
+            if self.report is not None:
+                self.report.close()
+            self.server.stop()
+            log.info("stopped")
