@@ -1,4 +1,4 @@
-"""The live daemon on the real broker: /metrics, /status, and kill -9 with nothing lost or doubled."""
+"""The live daemon on the real broker: /metrics, /status, and kill -9 losing nothing."""
 
 from __future__ import annotations
 
