@@ -20,7 +20,7 @@ from types import FrameType
 from typing import Any
 
 import structlog
-from kafka import ConsumerRebalanceListener, KafkaConsumer, TopicPartition
+from kafka import ConsumerRebalanceListener, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.errors import KafkaError
 from kafka.structs import OffsetAndMetadata
 from prometheus_client import CollectorRegistry
@@ -31,6 +31,7 @@ from monitor.config import KafkaConfig, Settings
 from monitor.errors import ConfigError
 from monitor.http import MonitorServer
 from monitor.metrics import DriftCollector, LatestWindows, RunningTotals
+from monitor.outputs import AlertsTopic, DeadLetters
 from monitor.pipeline import Pipeline
 from monitor.report import ReportWriter
 from monitor.sources.kafka import PartitionIds, to_raw_records
@@ -100,9 +101,15 @@ class Daemon:
         sinks: list[Any] = [self.latest, AlertLog()]
         if self.report is not None:
             sinks.append(self.report)
-        self.pipeline = Pipeline(settings, baselines, sinks)
-        self.store = CheckpointStore(daemon.checkpoint_path) if daemon.checkpoint_path else None
         self.ids = PartitionIds(self.kafka.prediction_topics)
+        self.producer = self._producer()
+        reject_sinks: list[Any] = []
+        if self.producer is not None and self.kafka.dead_letter_topic:
+            reject_sinks.append(DeadLetters(self.producer, self.kafka.dead_letter_topic, self.ids))
+        if self.producer is not None and self.kafka.alerts_topic:
+            sinks.append(AlertsTopic(self.producer, self.kafka.alerts_topic))
+        self.pipeline = Pipeline(settings, baselines, sinks, reject_sinks)
+        self.store = CheckpointStore(daemon.checkpoint_path) if daemon.checkpoint_path else None
         self.positions: dict[TopicPartition, int] = {}
         self.restored = False
         self.stopping = False
@@ -128,6 +135,17 @@ class Daemon:
         )
         self.consumer: KafkaConsumer | None = None
         self._lag: dict[tuple[str, int], int] = {}
+
+    def _producer(self) -> KafkaProducer | None:
+        if not (self.kafka.dead_letter_topic or self.kafka.alerts_topic):
+            return None
+        try:
+            return KafkaProducer(**self.kafka.client_options(), acks="all", linger_ms=20)
+        except KafkaError as exc:
+            raise ConfigError(
+                f"cannot reach Kafka at {','.join(self.kafka.bootstrap_servers)} ({exc}); "
+                "check kafka.bootstrap_servers and the security settings"
+            ) from None
 
     def totals(self) -> RunningTotals:
         p = self.pipeline
@@ -207,6 +225,8 @@ class Daemon:
     def checkpoint(self) -> None:
         """Save state, offsets and report length together; then commit the offsets to Kafka."""
         self.last_checkpoint = time.monotonic()
+        if self.producer is not None:  # dead letters durable before their offsets are committed
+            self.producer.flush(timeout=30)
         if self.store is not None:
             state = {
                 "pipeline": snapshot(self.pipeline),
@@ -260,6 +280,8 @@ class Daemon:
             self.closing = True
             if self.consumer is not None:
                 self.consumer.close()
+            if self.producer is not None:
+                self.producer.close(timeout=10)
             if self.report is not None:
                 self.report.close()
             self.server.stop()

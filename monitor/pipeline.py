@@ -27,7 +27,7 @@ from monitor.layout import PREDICTION, ModelLayout
 from monitor.levels import CheckState, step
 from monitor.logs import RateLimitedLog
 from monitor.report import alert_record, window_record
-from monitor.types import DecodeResult, Level, RawRecords
+from monitor.types import DecodeResult, Level, RawRecords, Reject
 from monitor.windows import WindowCounts, Windower, WindowKey
 
 
@@ -35,6 +35,12 @@ class Sink(Protocol):
     """Where report objects go (report file, summary table, metrics, alerts topic)."""
 
     def write(self, record: Mapping[str, Any]) -> None: ...
+
+
+class RejectSink(Protocol):
+    """Where rejected messages go besides the counters and the log (the dead-letter topic)."""
+
+    def reject(self, reject: Reject) -> None: ...
 
 
 @dataclass
@@ -77,11 +83,16 @@ class Pipeline:
     """Every stage wired together for one set of models; feed it batches, read its sinks."""
 
     def __init__(
-        self, settings: Settings, baselines: Mapping[str, Baseline], sinks: Sequence[Sink]
+        self,
+        settings: Settings,
+        baselines: Mapping[str, Baseline],
+        sinks: Sequence[Sink],
+        reject_sinks: Sequence[RejectSink] = (),
     ) -> None:
         self.settings = settings
         self.baselines = baselines
         self.sinks = list(sinks)
+        self.reject_sinks = list(reject_sinks)
         _check_epsilon(settings, baselines)
         self.layouts = {name: ModelLayout(b) for name, b in baselines.items()}
         f = settings.fields
@@ -143,6 +154,8 @@ class Pipeline:
                 partition=reject.partition,
                 offset=reject.offset,
             )
+            for sink in self.reject_sinks:
+                sink.reject(reject)
         events = result.events
         if len(events):
             for item in pc.value_counts(events.model).to_pylist():

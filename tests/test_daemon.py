@@ -9,27 +9,28 @@ import sys
 import time
 import urllib.request
 import uuid
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
 import yaml
-from kafka import KafkaAdminClient, KafkaProducer
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 
 from baselines.schema import Baseline
 from tests.kafka_broker import free_loopback_ports
+from tests.malformed import CORPUS
 from tests.test_replay import _events
 
 EVENTS = 20_000
 TIMEOUT_MS = 10_000
 
 
-@pytest.fixture(scope="module")
-def topic(kafka_bootstrap: str) -> str:
-    """A one-partition topic holding a stream with a shift from hour 3."""
+def _produce(bootstrap: str, messages: list[bytes]) -> str:
+    """A fresh one-partition topic holding ``messages`` in order."""
     name = f"live-{uuid.uuid4().hex[:8]}"
-    admin = KafkaAdminClient(bootstrap_servers=kafka_bootstrap, request_timeout_ms=TIMEOUT_MS)
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=TIMEOUT_MS)
     try:
         admin.create_topics(
             {name: {"num_partitions": 1, "replication_factor": 1}},
@@ -38,18 +39,28 @@ def topic(kafka_bootstrap: str) -> str:
         )
     finally:
         admin.close()
-    producer = KafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all", linger_ms=20)
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=20)
     try:
-        for event in _events(EVENTS, hours=8, shift_from_hour=3):
-            producer.send(name, orjson.dumps(event))
+        for message in messages:
+            producer.send(name, message)
         producer.flush(timeout=60)
     finally:
         producer.close()
     return name
 
 
+def _good() -> list[bytes]:
+    return [orjson.dumps(e) for e in _events(EVENTS, hours=8, shift_from_hour=3)]
+
+
+@pytest.fixture(scope="module")
+def topic(kafka_bootstrap: str) -> str:
+    """A one-partition topic holding a stream with a shift from hour 3."""
+    return _produce(kafka_bootstrap, _good())
+
+
 def _config(
-    tmp_path: Path, baseline: Baseline, bootstrap: str, topic: str, run: str
+    tmp_path: Path, baseline: Baseline, bootstrap: str, topic: str, run: str, **kafka: Any
 ) -> tuple[Path, int]:
     baseline.save(tmp_path / "m.json")
     (port,) = free_loopback_ports(1)
@@ -65,7 +76,9 @@ def _config(
             "group_instance_id": f"i-{run}",
             "max_poll_records": 100,
             "poll_timeout": "200ms",
+            **kafka,
         },
+        "decode": {"max_message_bytes": 10_000},
         "daemon": {
             "http_host": "127.0.0.1",
             "http_port": port,
@@ -150,15 +163,23 @@ def test_daemon_exposes_metrics_and_status(
         _terminate(process)
 
 
+@pytest.fixture(scope="module")
+def uninterrupted(
+    tmp_path_factory: pytest.TempPathFactory, baseline: Baseline, kafka_bootstrap: str, topic: str
+) -> bytes:
+    """The report of a daemon that consumed the whole clean stream without interruption."""
+    folder = tmp_path_factory.mktemp("whole")
+    config, port = _config(folder, baseline, kafka_bootstrap, topic, "whole")
+    _run_to_end(config, port)
+    report = (folder / "whole" / "report.jsonl").read_bytes()
+    assert report.count(b'"kind":"window"') > 0
+    return report
+
+
 def test_kill_minus_nine_and_restart_gives_the_uninterrupted_report(
-    tmp_path: Path, baseline: Baseline, kafka_bootstrap: str, topic: str
+    tmp_path: Path, baseline: Baseline, kafka_bootstrap: str, topic: str, uninterrupted: bytes
 ) -> None:
     """A daemon killed with SIGKILL mid-stream and restarted writes the uninterrupted report."""
-    config, port = _config(tmp_path, baseline, kafka_bootstrap, topic, "whole")
-    _run_to_end(config, port)
-    uninterrupted = (tmp_path / "whole" / "report.jsonl").read_bytes()
-    assert uninterrupted.count(b'"kind":"window"') > 0
-
     config, port = _config(tmp_path, baseline, kafka_bootstrap, topic, "killed")
     process = _start(config)
     _wait(lambda: _events_seen(port) >= EVENTS // 4, "a quarter of the events")
@@ -169,3 +190,58 @@ def test_kill_minus_nine_and_restart_gives_the_uninterrupted_report(
     assert (tmp_path / "killed" / "checkpoint.json").exists()
     _run_to_end(config, port)
     assert (tmp_path / "killed" / "report.jsonl").read_bytes() == uninterrupted
+
+
+def test_malformed_messages_are_counted_and_dead_lettered_without_disturbing_good_ones(
+    tmp_path: Path, baseline: Baseline, kafka_bootstrap: str, uninterrupted: bytes
+) -> None:
+    """25 kinds of bad message mixed into the stream: same report, every reject counted and kept."""
+    good = _good()
+    stride = len(good) // len(CORPUS)
+    mixed: list[bytes] = []
+    for i, message in enumerate(good):
+        if i % stride == 0 and i // stride < len(CORPUS):
+            mixed.append(CORPUS[i // stride][0])
+        mixed.append(message)
+    dirty = _produce(kafka_bootstrap, mixed)
+    dead = f"dead-{uuid.uuid4().hex[:8]}"
+    config, port = _config(
+        tmp_path, baseline, kafka_bootstrap, dirty, "dirty", dead_letter_topic=dead
+    )
+    process = _start(config)
+    try:
+        _wait(lambda: _events_seen(port) == EVENTS, "all good events")
+        _wait(
+            lambda: sum(_status(port)["totals"]["rejected"].values()) == len(CORPUS), "all rejects"
+        )
+        expected = Counter(reason for _, reason in CORPUS)
+        assert Counter(_status(port)["totals"]["rejected"]) == expected
+    finally:
+        _terminate(process)
+    assert (tmp_path / "dirty" / "report.jsonl").read_bytes() == uninterrupted
+    letters = _read_all(kafka_bootstrap, dead, len(CORPUS))
+    assert sorted(m.value for m in letters) == sorted(m for m, _ in CORPUS)
+    reasons = Counter(dict(m.headers)["driftwarden-reason"].decode() for m in letters)
+    assert reasons == expected
+
+
+def _status(port: int) -> dict[str, Any]:
+    status, body = _get(port, "/status")
+    assert status == 200
+    result: dict[str, Any] = orjson.loads(body)
+    return result
+
+
+def _read_all(bootstrap: str, topic: str, count: int) -> list[Any]:
+    consumer = KafkaConsumer(
+        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", consumer_timeout_ms=10_000
+    )
+    try:
+        messages = []
+        for message in consumer:
+            messages.append(message)
+            if len(messages) == count:
+                break
+        return messages
+    finally:
+        consumer.close()

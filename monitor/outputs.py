@@ -1,0 +1,64 @@
+"""What the daemon writes back to Kafka: rejected messages to a dead-letter topic, level
+transitions to an alerts topic. Both share one producer; the daemon flushes it before every
+checkpoint, so a message is never acknowledged (offset committed) before its dead letter is
+durable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+from kafka import KafkaProducer
+
+from monitor.sources.kafka import PartitionIds
+from monitor.types import Reject
+
+REASON_HEADER = "driftwarden-reason"
+DETAIL_HEADER = "driftwarden-detail"
+SOURCE_HEADER = "driftwarden-source"
+_MAX_DETAIL = 512
+
+
+def dead_letter_headers(reject: Reject, ids: PartitionIds) -> list[tuple[str, bytes]]:
+    """Headers that say why a message was rejected and where it came from.
+
+    >>> r = Reject("invalid_json", "unexpected end", 100002, 17, b"{")
+    >>> dead_letter_headers(r, PartitionIds(["labels", "predictions"]))[2]
+    ('driftwarden-source', b'predictions:2:17')
+    """
+    topic, partition = ids.topic_partition(reject.partition)
+    return [
+        (REASON_HEADER, reject.reason.encode()),
+        (DETAIL_HEADER, reject.detail[:_MAX_DETAIL].encode()),
+        (SOURCE_HEADER, f"{topic}:{partition}:{reject.offset}".encode()),
+    ]
+
+
+class DeadLetters:
+    """Reject sink: the original bytes of every rejected message, reason in the headers."""
+
+    def __init__(self, producer: KafkaProducer, topic: str, ids: PartitionIds) -> None:
+        self.producer = producer
+        self.topic = topic
+        self.ids = ids
+
+    def reject(self, reject: Reject) -> None:
+        self.producer.send(
+            self.topic, value=reject.raw, headers=dead_letter_headers(reject, self.ids)
+        )
+
+
+class AlertsTopic:
+    """Report sink: every level transition as a JSON message keyed by model."""
+
+    def __init__(self, producer: KafkaProducer, topic: str) -> None:
+        self.producer = producer
+        self.topic = topic
+
+    def write(self, record: Mapping[str, Any]) -> None:
+        if record["kind"] == "alert":
+            self.producer.send(
+                self.topic, value=orjson.dumps(record), key=str(record["model"]).encode()
+            )
