@@ -345,6 +345,24 @@ class KafkaConfig(_Section):
         return self.sasl_password.get_secret_value() if self.sasl_password else None
 
 
+class AlertmanagerConfig(_Section):
+    """Level transitions posted to Alertmanager's v2 API (for teams without Prometheus rules)."""
+
+    url: str | None = Field(
+        default=None, description="Alertmanager base URL, e.g. http://alertmanager:9093; none: off."
+    )
+    resend_interval: DurationMs = Field(
+        default=60_000, description="Re-post firing alerts this often; endsAt is 4× this ahead."
+    )
+    timeout: DurationMs = Field(default=5_000, description="Longest wait of one POST.")
+    runbook_base: str = Field(
+        default="docs/runbook.md", description="Where docs/runbook.md is served; #anchors appended."
+    )
+    generator_url: str | None = Field(
+        default=None, description="Link back to this daemon in every alert, e.g. its /status URL."
+    )
+
+
 class DaemonConfig(_Section):
     """The live daemon (`driftwarden run`): endpoints, checkpoints and its own report file."""
 
@@ -384,6 +402,7 @@ class Settings(BaseSettings):
     detectors: DetectorsConfig = DetectorsConfig()
     epsilon: float = Field(default=1e-4, gt=0, lt=0.1, description="Smoothing for empty bins.")
     daemon: DaemonConfig = DaemonConfig()
+    alertmanager: AlertmanagerConfig = AlertmanagerConfig()
     kafka: KafkaConfig | None = Field(
         default=None, description="Kafka source and outputs (needed by run and replay --topic)."
     )

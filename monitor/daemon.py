@@ -26,6 +26,7 @@ from kafka.structs import OffsetAndMetadata
 from prometheus_client import CollectorRegistry
 
 from baselines.schema import Baseline
+from monitor.alertmanager import AlertmanagerSink
 from monitor.checkpoint import CheckpointStore, offset_key, parse_offset_key
 from monitor.config import KafkaConfig, Settings
 from monitor.errors import ConfigError
@@ -108,6 +109,20 @@ class Daemon:
             reject_sinks.append(DeadLetters(self.producer, self.kafka.dead_letter_topic, self.ids))
         if self.producer is not None and self.kafka.alerts_topic:
             sinks.append(AlertsTopic(self.producer, self.kafka.alerts_topic))
+        am = settings.alertmanager
+        self.alertmanager = (
+            AlertmanagerSink(
+                am.url,
+                resend_interval_s=am.resend_interval / 1000,
+                timeout_s=am.timeout / 1000,
+                runbook_base=am.runbook_base,
+                generator_url=am.generator_url,
+            )
+            if am.url
+            else None
+        )
+        if self.alertmanager is not None:
+            sinks.append(self.alertmanager)
         self.pipeline = Pipeline(settings, baselines, sinks, reject_sinks)
         self.store = CheckpointStore(daemon.checkpoint_path) if daemon.checkpoint_path else None
         self.positions: dict[TopicPartition, int] = {}
@@ -208,19 +223,28 @@ class Daemon:
             self.pipeline.process_records(to_raw_records(polled, self.ids), int(time.time() * 1000))
             for tp, records in polled.items():
                 self.positions[tp] = records[-1].offset + 1
-            self._update_lag()
+        self._update_lag(polled)
+        if self.alertmanager is not None:
+            self.alertmanager.tick()
         if (
             time.monotonic() - self.last_checkpoint
             >= self.settings.daemon.checkpoint_interval / 1000
         ):
             self.checkpoint()
 
-    def _update_lag(self) -> None:
+    def _update_lag(self, polled: Mapping[TopicPartition, Any]) -> None:
+        """Lag per owned partition; partitions read to their end stop holding the watermark."""
         assert self.consumer is not None
-        for tp, position in self.positions.items():
+        caught_up = set()
+        for tp in self.consumer.assignment():
             end = self.consumer.highwater(tp)
-            if end is not None:
-                self._lag[(tp.topic, tp.partition)] = max(0, end - position)
+            if end is None:
+                continue
+            position = self.positions.get(tp, self.consumer.position(tp))
+            self._lag[(tp.topic, tp.partition)] = max(0, end - position)
+            if position >= end and tp not in polled:
+                caught_up.add(self.ids.id_of(tp.topic, tp.partition))
+        self.pipeline.windower.watermarks.set_idle(caught_up)
 
     def checkpoint(self) -> None:
         """Save state, offsets and report length together; then commit the offsets to Kafka."""
@@ -268,6 +292,9 @@ class Daemon:
             if (tp.topic, tp.partition) in offsets:
                 self.consumer.seek(tp, offsets[(tp.topic, tp.partition)])
                 self.positions[tp] = offsets[(tp.topic, tp.partition)]
+        self.pipeline.windower.watermarks.hold(
+            {self.ids.id_of(tp.topic, tp.partition) for tp in assigned}
+        )
         log.info(
             "partitions assigned", partitions=[f"{tp.topic}:{tp.partition}" for tp in assigned]
         )
@@ -284,5 +311,7 @@ class Daemon:
                 self.producer.close(timeout=10)
             if self.report is not None:
                 self.report.close()
+            if self.alertmanager is not None:
+                self.alertmanager.close()
             self.server.stop()
             log.info("stopped")

@@ -245,3 +245,74 @@ def _read_all(bootstrap: str, topic: str, count: int) -> list[Any]:
         return messages
     finally:
         consumer.close()
+
+
+def _window_events(report: bytes) -> Counter[tuple[str, str, str]]:
+    """Events per (segment, window start, model version) over a report's window objects."""
+    totals: Counter[tuple[str, str, str]] = Counter()
+    for line in report.splitlines():
+        record = orjson.loads(line)
+        if record["kind"] == "window":
+            totals[(record["segment"], record["start"], record["model_version"])] += record[
+                "events"
+            ]
+    return totals
+
+
+def test_two_daemons_in_one_group_share_partitions_without_double_counting(
+    tmp_path: Path, baseline: Baseline, kafka_bootstrap: str
+) -> None:
+    """Two processes in one group split 4 partitions; their window counts add to one process's."""
+    name = f"shared-{uuid.uuid4().hex[:8]}"
+    admin = KafkaAdminClient(bootstrap_servers=kafka_bootstrap, request_timeout_ms=TIMEOUT_MS)
+    try:
+        admin.create_topics(
+            {name: {"num_partitions": 4, "replication_factor": 1}},
+            timeout_ms=TIMEOUT_MS,
+            wait_for_metadata=True,
+        )
+    finally:
+        admin.close()
+    windows = {"windows": {"size": "1h", "allowed_lateness": "30m"}}
+    first, first_port = _config(tmp_path, baseline, kafka_bootstrap, name, "first", group_id="pair")
+    second, second_port = _config(
+        tmp_path, baseline, kafka_bootstrap, name, "second", group_id="pair"
+    )
+    single, single_port = _config(tmp_path, baseline, kafka_bootstrap, name, "single")
+    for config in (first, second, single):
+        _patch(config, windows)
+    processes = [_start(first), _start(second)]
+    try:
+        both_ready = (  # noqa: E731
+            lambda: _get(first_port, "/readyz")[0] == 200 and _get(second_port, "/readyz")[0] == 200
+        )
+        _wait(both_ready, "both processes to own partitions")
+        producer = KafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all", linger_ms=20)
+        try:
+            for i, message in enumerate(_good()):
+                producer.send(name, message, partition=i % 4)
+            producer.flush(timeout=60)
+        finally:
+            producer.close()
+        _wait(
+            lambda: _events_seen(first_port) + _events_seen(second_port) == EVENTS,
+            "the two processes to see every event between them",
+        )
+        shares = (_events_seen(first_port), _events_seen(second_port))
+    finally:
+        for process in processes:
+            _terminate(process)
+    assert min(shares) > 0, shares
+    _run_to_end(single, single_port)
+    pair = _window_events((tmp_path / "first" / "report.jsonl").read_bytes())
+    pair.update(_window_events((tmp_path / "second" / "report.jsonl").read_bytes()))
+    whole = _window_events((tmp_path / "single" / "report.jsonl").read_bytes())
+    overall = {key: n for key, n in whole.items() if key[0] == ""}
+    assert len(overall) >= 6
+    assert {key: pair[key] for key in overall} == overall
+
+
+def _patch(config: Path, changes: dict[str, Any]) -> None:
+    document = yaml.safe_load(config.read_text())
+    document.update(changes)
+    config.write_text(yaml.safe_dump(document))

@@ -50,3 +50,29 @@ def test_batch_split_does_not_change_per_event_watermarks() -> None:
     single = Watermarks()
     pieces = [single.advance(ts[i : i + 1], parts[i : i + 1]) for i in range(200)]
     assert whole.tolist() == np.concatenate(pieces).tolist()
+
+
+def test_held_partition_keeps_every_event_on_time_until_it_delivers() -> None:
+    """An assigned partition with no events yet holds the watermark: nothing is late, nothing closes."""
+    w = Watermarks()
+    w.hold({1})
+    assert w.advance(np.array([10_000, 20_000]), np.array([0, 0])).max() < 0
+    assert w.current() is None
+    w.advance(np.array([500]), np.array([1]))
+    assert w.current() == 500
+
+
+def test_idle_partition_does_not_stall_the_watermark() -> None:
+    """A partition read to its end stops holding the others back, and rejoins with new events."""
+    w = Watermarks({0: 100, 1: 900})
+    w.set_idle({0})
+    assert w.current() == 900
+    w.advance(np.array([950]), np.array([0]))
+    assert w.current() == 900 and not w.idle
+
+
+def test_all_partitions_idle_means_everything_was_read() -> None:
+    """When every partition is idle the watermark is the largest event time seen."""
+    w = Watermarks({0: 100, 1: 900})
+    w.set_idle({0, 1})
+    assert w.current() == 900
