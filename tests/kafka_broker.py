@@ -115,3 +115,22 @@ def kafka_bootstrap() -> Iterator[str]:
             "--purge",
             timeout_s=STOP_TIMEOUT_S + 10,
         )
+
+
+def create_topic(bootstrap: str, prefix: str, partitions: int = 1) -> str:
+    """A new uniquely named topic with ``partitions`` partitions, ready when this returns."""
+    import uuid
+
+    from kafka import KafkaAdminClient
+
+    name = f"{prefix}-{uuid.uuid4().hex[:8]}"
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10_000)
+    try:
+        admin.create_topics(
+            {name: {"num_partitions": partitions, "replication_factor": 1}},
+            timeout_ms=10_000,
+            wait_for_metadata=True,
+        )
+    finally:
+        admin.close()
+    return name

@@ -16,29 +16,19 @@ from typing import Any
 import orjson
 import pytest
 import yaml
-from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
+from kafka import KafkaConsumer, KafkaProducer
 
 from baselines.schema import Baseline
-from tests.kafka_broker import free_loopback_ports
+from tests.kafka_broker import create_topic, free_loopback_ports
 from tests.malformed import CORPUS
 from tests.test_replay import _events
 
 EVENTS = 20_000
-TIMEOUT_MS = 10_000
 
 
 def _produce(bootstrap: str, messages: list[bytes]) -> str:
     """A fresh one-partition topic holding ``messages`` in order."""
-    name = f"live-{uuid.uuid4().hex[:8]}"
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=TIMEOUT_MS)
-    try:
-        admin.create_topics(
-            {name: {"num_partitions": 1, "replication_factor": 1}},
-            timeout_ms=TIMEOUT_MS,
-            wait_for_metadata=True,
-        )
-    finally:
-        admin.close()
+    name = create_topic(bootstrap, "live")
     producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=20)
     try:
         for message in messages:
@@ -263,16 +253,7 @@ def test_two_daemons_in_one_group_share_partitions_without_double_counting(
     tmp_path: Path, baseline: Baseline, kafka_bootstrap: str
 ) -> None:
     """Two processes in one group split 4 partitions; their window counts add to one process's."""
-    name = f"shared-{uuid.uuid4().hex[:8]}"
-    admin = KafkaAdminClient(bootstrap_servers=kafka_bootstrap, request_timeout_ms=TIMEOUT_MS)
-    try:
-        admin.create_topics(
-            {name: {"num_partitions": 4, "replication_factor": 1}},
-            timeout_ms=TIMEOUT_MS,
-            wait_for_metadata=True,
-        )
-    finally:
-        admin.close()
+    name = create_topic(kafka_bootstrap, "shared", partitions=4)
     windows = {"windows": {"size": "1h", "allowed_lateness": "30m"}}
     first, first_port = _config(tmp_path, baseline, kafka_bootstrap, name, "first", group_id="pair")
     second, second_port = _config(

@@ -7,28 +7,19 @@ from pathlib import Path
 
 import orjson
 import pytest
-from kafka import KafkaAdminClient, KafkaProducer
+from kafka import KafkaProducer
 
 from baselines.schema import Baseline
 from monitor.config import Settings
 from monitor.replay import replay_to_file, replay_topic_to_file
+from tests.kafka_broker import create_topic
 from tests.test_replay import _events, _settings, _write_jsonl
 
-TIMEOUT_MS = 10_000
 
 
 def _topic(bootstrap: str, events: list[dict[str, object]], partitions: int = 1) -> str:
     """A fresh topic holding ``events`` in order, record timestamps set to the event times."""
-    name = f"replay-{uuid.uuid4().hex[:8]}"
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=TIMEOUT_MS)
-    try:
-        admin.create_topics(
-            {name: {"num_partitions": partitions, "replication_factor": 1}},
-            timeout_ms=TIMEOUT_MS,
-            wait_for_metadata=True,
-        )
-    finally:
-        admin.close()
+    name = create_topic(bootstrap, "replay")
     producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
     try:
         for event in events:

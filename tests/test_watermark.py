@@ -53,7 +53,7 @@ def test_batch_split_does_not_change_per_event_watermarks() -> None:
 
 
 def test_held_partition_keeps_every_event_on_time_until_it_delivers() -> None:
-    """An assigned partition with no events yet holds the watermark: nothing is late, nothing closes."""
+    """An assigned partition with no events yet holds the watermark: nothing is late or closes."""
     w = Watermarks()
     w.hold({1})
     assert w.advance(np.array([10_000, 20_000]), np.array([0, 0])).max() < 0
