@@ -16,7 +16,6 @@ from tests.kafka_broker import create_topic
 from tests.test_replay import _events, _settings, _write_jsonl
 
 
-
 def _topic(bootstrap: str, events: list[dict[str, object]], partitions: int = 1) -> str:
     """A fresh topic holding ``events`` in order, record timestamps set to the event times."""
     name = create_topic(bootstrap, "replay")
