@@ -375,6 +375,10 @@ class DaemonConfig(_Section):
         default=None, description="State + offsets file (a persistent volume); none: no restore."
     )
     checkpoint_interval: DurationMs = Field(default=30_000, description="Between checkpoints.")
+    idle_timeout: DurationMs = Field(
+        default=30_000,
+        description="A partition read to its end this long stops holding the watermark back.",
+    )
     report_path: Path | None = Field(
         default=None, description="Also append window/alert objects to this JSON Lines file."
     )

@@ -150,6 +150,7 @@ class Daemon:
         )
         self.consumer: KafkaConsumer | None = None
         self._lag: dict[tuple[str, int], int] = {}
+        self._caught_up_since: dict[TopicPartition, float] = {}
 
     def _producer(self) -> KafkaProducer | None:
         if not (self.kafka.dead_letter_topic or self.kafka.alerts_topic):
@@ -233,18 +234,27 @@ class Daemon:
             self.checkpoint()
 
     def _update_lag(self, polled: Mapping[TopicPartition, Any]) -> None:
-        """Lag per owned partition; partitions read to their end stop holding the watermark."""
+        """Lag per owned partition; a partition read to its end for ``idle_timeout`` goes idle.
+
+        Waiting before calling a partition idle matters: a producer that is merely slower than
+        the consumer leaves a partition caught up for a moment, and if it stopped holding the
+        watermark then, its next events would be late.
+        """
         assert self.consumer is not None
-        caught_up = set()
+        now = time.monotonic()
+        idle_after = self.settings.daemon.idle_timeout / 1000
+        idle = set()
         for tp in self.consumer.assignment():
             end = self.consumer.highwater(tp)
             if end is None:
                 continue
             position = self.positions.get(tp, self.consumer.position(tp))
             self._lag[(tp.topic, tp.partition)] = max(0, end - position)
-            if position >= end and tp not in polled:
-                caught_up.add(self.ids.id_of(tp.topic, tp.partition))
-        self.pipeline.windower.watermarks.set_idle(caught_up)
+            if position < end or tp in polled:
+                self._caught_up_since.pop(tp, None)
+            elif now - self._caught_up_since.setdefault(tp, now) >= idle_after:
+                idle.add(self.ids.id_of(tp.topic, tp.partition))
+        self.pipeline.windower.watermarks.set_idle(idle)
 
     def checkpoint(self) -> None:
         """Save state, offsets and report length together; then commit the offsets to Kafka."""
