@@ -1,0 +1,303 @@
+"""Benchmark driftwarden against Evidently, whylogs, NannyML and river on the same data.
+
+Run from the repository root: ``.venv/bin/python benchmarks/peers/run.py [--quick]``.
+
+1. Builds (once) the peers' isolated venv under .cache/peers-venv from requirements.txt.
+2. Generates the seeded data sets under .cache/peers-data (data.py): a 200,000-row reference,
+   1,000,000- and 10,000,000-row current sets (16 numeric + 4 categorical features, 7 shifted),
+   and 10,000,000-value detector streams. ``--quick`` uses 20,000 / 100,000 / 1,000,000 rows and
+   200,000 values for a smoke run.
+3. Runs every tool and workload in its own process (driftwarden from the project's .venv, the
+   peers from theirs), measuring wall time, CPU time and peak RSS, with a time limit per run
+   (``--limit``, default 600 s). Driftwarden's runs are done twice and the faster is kept.
+4. Writes the raw figures (benchmarks/results/peers.json) and the Markdown tables
+   (benchmarks/peers/RESULTS.md), and prints the tables. A quick run writes both under
+   .cache/peers-work instead, leaving the recorded results alone.
+
+``--fixture`` instead regenerates tests/fixtures/peer_agreement.json (agreement.py, run with the
+peers' interpreter); ``--render`` only rewrites the tables from the recorded raw figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import subprocess
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from common import QUIET_ENVIRONMENT
+from data import stream_path, table_path
+from environment import package_versions, peers_python
+from measure import available_memory_bytes, measure
+from table import render
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent.parent
+DATA = ROOT / ".cache" / "peers-data"
+WORK = ROOT / ".cache" / "peers-work"
+PEER_PACKAGES = ("evidently", "whylogs", "nannyml", "river", "pandas", "numpy", "scipy", "pyarrow")
+OUR_PACKAGES = ("driftwarden", "river", "numpy", "scipy", "pyarrow")
+#: (detector, stream, driftwarden's river-backed name, driftwarden's numpy name or None)
+DETECTOR_CASES = (
+    ("adwin", "gaussian", "adwin", None),
+    ("page_hinkley", "gaussian", "page_hinkley", "page_hinkley_np"),
+    ("ddm", "errors", "ddm", "ddm_np"),
+)
+#: Peer drift workloads: (tool, workload, worker script, extra arguments).
+PEER_CASES = (
+    ("Evidently", 'DataDriftPreset(method="psi")', "work_evidently.py", ("--method", "psi")),
+    ("Evidently", "DataDriftPreset() default tests", "work_evidently.py", ("--method", "default")),
+    ("whylogs", "profile both + drift report", "work_whylogs.py", ()),
+    ("NannyML", "UnivariateDriftCalculator(jensen_shannon)", "work_nannyml.py", ()),
+)
+DRIFTWARDEN_ATTEMPTS = 2
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """Rows and values of one benchmark run."""
+
+    reference: int
+    current: tuple[int, ...]
+    values: int
+
+
+FULL = Sizes(reference=200_000, current=(1_000_000, 10_000_000), values=10_000_000)
+QUICK = Sizes(reference=20_000, current=(100_000, 1_000_000), values=200_000)
+
+
+class Harness:
+    """Runs the workers and collects one record per process."""
+
+    def __init__(self, ours: Path, peers: Path, limit_seconds: float) -> None:
+        self.ours = ours
+        self.peers = peers
+        self.limit_seconds = limit_seconds
+        self.runs: list[dict[str, Any]] = []
+        self.env = environment()
+
+    def run(
+        self, python: Path, script: str, arguments: Sequence[str], **labels: Any
+    ) -> dict[str, Any]:
+        """Run one worker and record its measurement under ``labels``."""
+        name = "-".join(str(v) for v in labels.values()).replace(" ", "_").replace("/", "_")
+        result = WORK / f"{name}.result.json"
+        argv = [str(python), str(HERE / script), *arguments, "--result", str(result)]
+        load = os.getloadavg()[0]
+        measured = measure(
+            argv,
+            result_path=result,
+            log_path=WORK / f"{name}.log",
+            env=self.env,
+            limit_seconds=self.limit_seconds,
+        )
+        record = {
+            **labels,
+            "status": measured.status,
+            "wall_seconds": measured.wall_seconds,
+            "cpu_seconds": measured.cpu_seconds,
+            "peak_rss_mib": measured.peak_rss_mib,
+            "load_average_before": load,
+            **measured.result,
+        }
+        if not measured.ok:
+            record["log_tail"] = measured.log
+        work = record.get("work_seconds")
+        shown = f"{work:8.2f} s work" if work is not None else f"{measured.status:>15}"
+        print(
+            f"  {labels.get('tool', ''):<11} {labels.get('workload', ''):<44} "
+            f"{labels.get('rows', labels.get('values', '')):>10,} {shown} "
+            f"{measured.wall_seconds:8.2f} s wall {measured.peak_rss_mib:8.0f} MiB",
+            flush=True,
+        )
+        self.runs.append(record)
+        return record
+
+    def driftwarden(self, step: str, arguments: Sequence[str], **labels: Any) -> None:
+        """Run a driftwarden step ``DRIFTWARDEN_ATTEMPTS`` times; mark the fastest as kept."""
+        attempts = [
+            self.run(
+                self.ours,
+                "work_driftwarden.py",
+                [step, *arguments],
+                tool="driftwarden",
+                workload=step,
+                attempt=attempt,
+                **labels,
+            )
+            for attempt in range(1, DRIFTWARDEN_ATTEMPTS + 1)
+        ]
+        finished = [a for a in attempts if a["status"] == "ok"] or attempts
+        best = min(finished, key=lambda a: a.get("work_seconds", float("inf")))
+        for attempt in attempts:
+            attempt["kept"] = attempt is best
+
+
+def drift_workloads(harness: Harness, sizes: Sizes) -> None:
+    reference = table_path(DATA, "reference", sizes.reference)
+    baseline = WORK / "baseline.json"
+    harness.driftwarden(
+        "build",
+        ["--reference", str(reference), "--baseline", str(baseline)],
+        rows=sizes.reference,
+    )
+    for rows in sizes.current:
+        current = table_path(DATA, "current", rows)
+        report = WORK / f"report-{rows}.jsonl"
+        harness.driftwarden(
+            "replay",
+            ["--current", str(current), "--baseline", str(baseline), "--report", str(report)],
+            rows=rows,
+        )
+        for tool, workload, script, extra in PEER_CASES:
+            harness.run(
+                harness.peers,
+                script,
+                ["--reference", str(reference), "--current", str(current), *extra],
+                tool=tool,
+                workload=workload,
+                rows=rows,
+            )
+
+
+def detector_workloads(harness: Harness, sizes: Sizes) -> None:
+    for detector, stream, wrapper, vectorised in DETECTOR_CASES:
+        values = stream_path(DATA, stream, sizes.values)
+        indices: dict[str, Any] = {}
+        records = []
+        for tool, python, script, name in (
+            ("river", harness.peers, "work_river.py", detector),
+            ("driftwarden", harness.ours, "work_detectors.py", wrapper),
+            ("driftwarden", harness.ours, "work_detectors.py", vectorised),
+        ):
+            if name is None:
+                continue
+            path = WORK / f"indices-{tool}-{name}.npy"
+            record = harness.run(
+                python,
+                script,
+                ["--detector", name, "--stream", str(values), "--indices", str(path)],
+                tool=tool,
+                workload=f"detector {name}",
+                detector=detector,
+                implementation=name,
+                values=sizes.values,
+            )
+            records.append(record)
+            if record["status"] == "ok":
+                indices[name] = np.load(path)
+                record["detection_indices"] = indices[name].tolist()
+        expected = indices.get(detector)
+        for record in records:
+            found = indices.get(record["implementation"])
+            record["same_indices_as_river"] = (
+                None if expected is None or found is None else bool(np.array_equal(found, expected))
+            )
+
+
+def environment() -> dict[str, str]:
+    """The workers' environment: ours, with the peers' usage analytics turned off."""
+    return {**os.environ, **QUIET_ENVIRONMENT}
+
+
+def machine() -> dict[str, Any]:
+    return {
+        "cpus": os.cpu_count(),
+        "memory_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
+        "available_memory_gib_at_start": round(available_memory_bytes() / 2**30, 1),
+        "load_average_at_start": os.getloadavg(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small data for a smoke run")
+    parser.add_argument("--limit", type=float, default=600.0, help="seconds per run (600)")
+    parser.add_argument(
+        "--only", choices=("drift", "detectors"), help="run one of the two workload groups"
+    )
+    parser.add_argument(
+        "--fixture",
+        action="store_true",
+        help="only regenerate tests/fixtures/peer_agreement.json with the peers (agreement.py)",
+    )
+    parser.add_argument(
+        "--render",
+        action="store_true",
+        help="only rewrite the Markdown tables from the recorded peers.json",
+    )
+    args = parser.parse_args()
+    sizes = QUICK if args.quick else FULL
+    results = WORK if args.quick else ROOT / "benchmarks" / "results"
+    markdown = WORK / "RESULTS.md" if args.quick else HERE / "RESULTS.md"
+    if args.render:
+        document = json.loads((results / "peers.json").read_text(encoding="utf-8"))
+        markdown.write_text(render(document), encoding="utf-8")
+        print(f"wrote {markdown}")
+        return
+    WORK.mkdir(parents=True, exist_ok=True)
+    peers = peers_python(ROOT)
+    if args.fixture:
+        subprocess.run([str(peers), str(HERE / "agreement.py")], check=True, env=environment())
+        return
+    print("generating data (seeded; kept in .cache/peers-data)", flush=True)
+    subprocess.run(
+        [
+            sys.executable,
+            str(HERE / "data.py"),
+            "--out",
+            str(DATA),
+            "--reference",
+            str(sizes.reference),
+            "--current",
+            *map(str, sizes.current),
+            "--values",
+            str(sizes.values),
+        ],
+        check=True,
+    )
+    harness = Harness(Path(sys.executable), peers, args.limit)
+    started = datetime.datetime.now(datetime.UTC)
+    at_start = machine()
+    if args.only in (None, "drift"):
+        drift_workloads(harness, sizes)
+    if args.only in (None, "detectors"):
+        detector_workloads(harness, sizes)
+    document = {
+        "benchmark": "peers",
+        "quick": args.quick,
+        "started": started.isoformat(timespec="seconds"),
+        "limit_seconds": args.limit,
+        "machine": at_start | {"load_average_at_end": os.getloadavg()},
+        "versions": {
+            "peers": package_versions(peers, PEER_PACKAGES),
+            "driftwarden_venv": package_versions(Path(sys.executable), OUR_PACKAGES),
+        },
+        "sizes": {
+            "reference_rows": sizes.reference,
+            "current_rows": list(sizes.current),
+            "detector_values": sizes.values,
+        },
+        "runs": harness.runs,
+    }
+    results.mkdir(parents=True, exist_ok=True)
+    (results / "peers.json").write_text(json.dumps(document, indent=1) + "\n", encoding="utf-8")
+    text = render(document)
+    markdown.write_text(text, encoding="utf-8")
+    print()
+    print(text)
+    print(f"raw figures: {results / 'peers.json'}; tables: {markdown}")
+
+
+if __name__ == "__main__":
+    main()
