@@ -20,7 +20,7 @@ from types import FrameType
 from typing import Any
 
 import structlog
-from kafka import ConsumerRebalanceListener, KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import ConsumerRebalanceListener, KafkaConsumer, TopicPartition
 from kafka.errors import KafkaError
 from kafka.structs import OffsetAndMetadata
 from prometheus_client import CollectorRegistry
@@ -32,7 +32,7 @@ from monitor.config import KafkaConfig, Settings
 from monitor.errors import ConfigError
 from monitor.http import MonitorServer
 from monitor.metrics import DriftCollector, LatestWindows, RunningTotals
-from monitor.outputs import AlertsTopic, DeadLetters
+from monitor.outputs import AlertsTopic, DeadLetters, SharedProducer
 from monitor.pipeline import Pipeline
 from monitor.report import ReportWriter
 from monitor.sources.kafka import PartitionIds, to_raw_records
@@ -103,7 +103,8 @@ class Daemon:
         if self.report is not None:
             sinks.append(self.report)
         self.ids = PartitionIds(self.kafka.prediction_topics)
-        self.producer = self._producer()
+        needs_producer = bool(self.kafka.dead_letter_topic or self.kafka.alerts_topic)
+        self.producer = SharedProducer() if needs_producer else None
         reject_sinks: list[Any] = []
         if self.producer is not None and self.kafka.dead_letter_topic:
             reject_sinks.append(DeadLetters(self.producer, self.kafka.dead_letter_topic, self.ids))
@@ -152,17 +153,6 @@ class Daemon:
         self._lag: dict[tuple[str, int], int] = {}
         self._caught_up_since: dict[TopicPartition, float] = {}
 
-    def _producer(self) -> KafkaProducer | None:
-        if not (self.kafka.dead_letter_topic or self.kafka.alerts_topic):
-            return None
-        try:
-            return KafkaProducer(**self.kafka.client_options(), acks="all", linger_ms=20)
-        except KafkaError as exc:
-            raise ConfigError(
-                f"cannot reach Kafka at {','.join(self.kafka.bootstrap_servers)} ({exc}); "
-                "check kafka.bootstrap_servers and the security settings"
-            ) from None
-
     def totals(self) -> RunningTotals:
         p = self.pipeline
         return RunningTotals(
@@ -186,29 +176,54 @@ class Daemon:
         signal.signal(signal.SIGTERM, self.stop)
         signal.signal(signal.SIGINT, self.stop)
         self.server.start()
-        try:
-            self.consumer = KafkaConsumer(
-                **self.kafka.client_options(),
-                group_id=self.kafka.group_id,
-                group_instance_id=self.kafka.group_instance_id,
-                session_timeout_ms=self.kafka.session_timeout,
-                enable_auto_commit=False,
-                auto_offset_reset="earliest",
-                max_poll_records=self.kafka.max_poll_records,
-            )
-        except KafkaError as exc:
-            raise ConfigError(
-                f"cannot reach Kafka at {','.join(self.kafka.bootstrap_servers)} ({exc}); "
-                "check kafka.bootstrap_servers and the security settings"
-            ) from None
-        self.consumer.subscribe(list(self.kafka.prediction_topics), listener=_Rebalance(self))
-        log.info("consuming", topics=list(self.kafka.prediction_topics), group=self.kafka.group_id)
+        self._connect()
         try:
             while not self.stopping:
                 self._step()
         finally:
             self._shutdown()
         return 0
+
+    def _connect(self) -> None:
+        """Create the consumer (and producer), retrying while the broker is unreachable.
+
+        A broker outage at start is not a crash: the loop keeps heartbeating, /readyz says why
+        it is not ready, and the connection is retried with a capped backoff.
+        """
+        delay = 1.0
+        while not self.stopping and self.consumer is None:
+            try:
+                # short bootstrap attempts so a SIGTERM during an outage is honoured in seconds
+                options = {**self.kafka.client_options(), "bootstrap_timeout_ms": 5_000}
+                if self.producer is not None:
+                    self.producer.connect(options)
+                consumer = KafkaConsumer(
+                    **options,
+                    group_id=self.kafka.group_id,
+                    group_instance_id=self.kafka.group_instance_id,
+                    session_timeout_ms=self.kafka.session_timeout,
+                    enable_auto_commit=False,
+                    auto_offset_reset="earliest",
+                    max_poll_records=self.kafka.max_poll_records,
+                )
+            except KafkaError as exc:
+                log.error("kafka unreachable", error=str(exc), retry_in_s=delay)
+                self.server.set_ready(False, f"kafka unreachable: {exc}")
+                self._sleep(delay)
+                delay = min(delay * 2, 30.0)
+                continue
+            consumer.subscribe(list(self.kafka.prediction_topics), listener=_Rebalance(self))
+            self.consumer = consumer
+            log.info(
+                "consuming", topics=list(self.kafka.prediction_topics), group=self.kafka.group_id
+            )
+
+    def _sleep(self, seconds: float) -> None:
+        """Wait, heartbeating, until ``seconds`` passed or a stop was asked."""
+        deadline = time.monotonic() + seconds
+        while not self.stopping and time.monotonic() < deadline:
+            self.server.heartbeat()
+            time.sleep(0.1)
 
     def _step(self) -> None:
         assert self.consumer is not None
@@ -260,8 +275,8 @@ class Daemon:
         """Save state, offsets and report length together; then commit the offsets to Kafka."""
         self.last_checkpoint = time.monotonic()
         if self.producer is not None:  # dead letters durable before their offsets are committed
-            self.producer.flush(timeout=30)
-        if self.store is not None:
+            self.producer.flush()
+        if self.store is not None and self.restored:  # never overwrite a checkpoint not yet read
             state = {
                 "pipeline": snapshot(self.pipeline),
                 "report_bytes": self.report.durable_length() if self.report else 0,
@@ -318,7 +333,7 @@ class Daemon:
             if self.consumer is not None:
                 self.consumer.close()
             if self.producer is not None:
-                self.producer.close(timeout=10)
+                self.producer.close()
             if self.report is not None:
                 self.report.close()
             if self.alertmanager is not None:

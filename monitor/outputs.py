@@ -36,10 +36,35 @@ def dead_letter_headers(reject: Reject, ids: PartitionIds) -> list[tuple[str, by
     ]
 
 
+class SharedProducer:
+    """The one Kafka producer of the daemon, connected once the broker is reachable."""
+
+    def __init__(self) -> None:
+        self.producer: KafkaProducer | None = None
+
+    def connect(self, options: Mapping[str, Any]) -> None:
+        """Create the producer (raises KafkaError while the broker is unreachable)."""
+        if self.producer is None:
+            self.producer = KafkaProducer(**options, acks="all", linger_ms=20)
+
+    def send(self, topic: str, **message: Any) -> None:
+        if self.producer is None:
+            raise RuntimeError("the producer is used before the daemon connected to Kafka")
+        self.producer.send(topic, **message)
+
+    def flush(self) -> None:
+        if self.producer is not None:
+            self.producer.flush(timeout=30)
+
+    def close(self) -> None:
+        if self.producer is not None:
+            self.producer.close(timeout=10)
+
+
 class DeadLetters:
     """Reject sink: the original bytes of every rejected message, reason in the headers."""
 
-    def __init__(self, producer: KafkaProducer, topic: str, ids: PartitionIds) -> None:
+    def __init__(self, producer: SharedProducer, topic: str, ids: PartitionIds) -> None:
         self.producer = producer
         self.topic = topic
         self.ids = ids
@@ -53,7 +78,7 @@ class DeadLetters:
 class AlertsTopic:
     """Report sink: every level transition as a JSON message keyed by model."""
 
-    def __init__(self, producer: KafkaProducer, topic: str) -> None:
+    def __init__(self, producer: SharedProducer, topic: str) -> None:
         self.producer = producer
         self.topic = topic
 

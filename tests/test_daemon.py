@@ -297,3 +297,21 @@ def _patch(config: Path, changes: dict[str, Any]) -> None:
     document = yaml.safe_load(config.read_text())
     document.update(changes)
     config.write_text(yaml.safe_dump(document))
+
+
+def test_unreachable_broker_is_not_a_crash(tmp_path: Path, baseline: Baseline) -> None:
+    """Without a broker the daemon lives on, not ready, keeps its checkpoint, stops on SIGTERM."""
+    (dead_port,) = free_loopback_ports(1)
+    config, port = _config(tmp_path, baseline, f"127.0.0.1:{dead_port}", "nothing", "offline")
+    checkpoint = tmp_path / "offline" / "checkpoint.json"
+    checkpoint.parent.mkdir()
+    checkpoint.write_bytes(b'{"state": {}, "offsets": {}, "saved_at": "keep me"}')
+    process = _start(config)
+    try:
+        _wait(lambda: b"kafka unreachable" in _get(port, "/readyz")[1], "the outage to show")
+        assert _get(port, "/readyz")[0] == 503
+        time.sleep(1.5)
+        assert process.poll() is None and _get(port, "/healthz")[0] == 200
+    finally:
+        _terminate(process)
+    assert b"keep me" in checkpoint.read_bytes()
