@@ -29,7 +29,7 @@ from baselines.schema import Baseline
 from monitor.alertmanager import AlertmanagerSink
 from monitor.checkpoint import CheckpointStore, offset_key, parse_offset_key
 from monitor.config import KafkaConfig, Settings
-from monitor.errors import ConfigError
+from monitor.errors import ConfigError, DriftwardenError
 from monitor.http import MonitorServer
 from monitor.metrics import DriftCollector, LatestWindows, RunningTotals
 from monitor.outputs import AlertsTopic, DeadLetters, SharedProducer
@@ -128,6 +128,7 @@ class Daemon:
         self.store = CheckpointStore(daemon.checkpoint_path) if daemon.checkpoint_path else None
         self.positions: dict[TopicPartition, int] = {}
         self.restored = False
+        self.fatal: DriftwardenError | None = None
         self.stopping = False
         self.closing = False
         self.last_checkpoint = time.monotonic()
@@ -177,11 +178,16 @@ class Daemon:
         signal.signal(signal.SIGINT, self.stop)
         self.server.start()
         self._connect()
+        clean = False
         try:
             while not self.stopping:
                 self._step()
+            clean = self.fatal is None
         finally:
-            self._shutdown()
+            # after a crash the pipeline may hold half a batch: never checkpoint that
+            self._shutdown(save=clean)
+        if self.fatal is not None:
+            raise self.fatal
         return 0
 
     def _connect(self) -> None:
@@ -299,24 +305,23 @@ class Daemon:
             self.checkpoint()
         for tp in revoked:
             self.positions.pop(tp, None)
+            self._lag.pop((tp.topic, tp.partition), None)
+            self._caught_up_since.pop(tp, None)
         self.pipeline.windower.watermarks.forget(
             {self.ids.id_of(tp.topic, tp.partition) for tp in revoked}
         )
 
     def on_assigned(self, assigned: list[TopicPartition]) -> None:
-        assert self.consumer is not None
-        saved = self.store.load() if self.store is not None else None
-        if saved is not None and not self.restored:
-            restore(self.pipeline, saved.state["pipeline"])
-            if self.report is not None:
-                self.report.truncate(int(saved.state["report_bytes"]))
-            log.info("restored checkpoint", saved_at=saved.saved_at)
-        self.restored = True
-        offsets = {parse_offset_key(k): v for k, v in saved.offsets.items()} if saved else {}
-        for tp in assigned:
-            if (tp.topic, tp.partition) in offsets:
-                self.consumer.seek(tp, offsets[(tp.topic, tp.partition)])
-                self.positions[tp] = offsets[(tp.topic, tp.partition)]
+        """First assignment: restore the checkpoint and seek to its offsets. Later ones: keep
+        going (kept partitions continue, gained ones start at the group's committed offsets)."""
+        if not self.restored:
+            try:
+                self._restore(assigned)
+            except DriftwardenError as exc:  # kafka-python would swallow it inside this callback
+                log.error("cannot restore the checkpoint", error=str(exc))
+                self.fatal = exc
+                self.stopping = True
+                return
         self.pipeline.windower.watermarks.hold(
             {self.ids.id_of(tp.topic, tp.partition) for tp in assigned}
         )
@@ -325,9 +330,28 @@ class Daemon:
         )
         self.server.set_ready(True)
 
-    def _shutdown(self) -> None:
+    def _restore(self, assigned: list[TopicPartition]) -> None:
+        assert self.consumer is not None
+        saved = self.store.load() if self.store is not None else None
+        if saved is not None:
+            restore(self.pipeline, saved.state["pipeline"])
+            if self.report is not None:
+                self.report.truncate(int(saved.state["report_bytes"]))
+            offsets = {parse_offset_key(k): v for k, v in saved.offsets.items()}
+            for tp in assigned:
+                if (tp.topic, tp.partition) in offsets:
+                    self.consumer.seek(tp, offsets[(tp.topic, tp.partition)])
+                    self.positions[tp] = offsets[(tp.topic, tp.partition)]
+            owned = {self.ids.id_of(tp.topic, tp.partition) for tp in assigned}
+            watermarks = self.pipeline.windower.watermarks
+            watermarks.forget(set(watermarks.seen) - owned)  # partitions now owned elsewhere
+            log.info("restored checkpoint", saved_at=saved.saved_at)
+        self.restored = True
+
+    def _shutdown(self, *, save: bool) -> None:
         try:
-            self.checkpoint()
+            if save:
+                self.checkpoint()
         finally:
             self.closing = True
             if self.consumer is not None:

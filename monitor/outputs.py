@@ -1,7 +1,7 @@
 """What the daemon writes back to Kafka: rejected messages to a dead-letter topic, level
-transitions to an alerts topic. Both share one producer; the daemon flushes it before every
-checkpoint, so a message is never acknowledged (offset committed) before its dead letter is
-durable.
+transitions to an alerts topic. Both share one producer, flushed before every checkpoint, so an
+offset is committed only after the dead letters before it were handed to the broker. Delivery
+is at least once: what was sent after the last checkpoint is sent again after a kill -9.
 """
 
 from __future__ import annotations
@@ -10,7 +10,9 @@ from collections.abc import Mapping
 from typing import Any
 
 import orjson
+import structlog
 from kafka import KafkaProducer
+from kafka.errors import KafkaError
 
 from monitor.sources.kafka import PartitionIds
 from monitor.types import Reject
@@ -18,7 +20,11 @@ from monitor.types import Reject
 REASON_HEADER = "driftwarden-reason"
 DETAIL_HEADER = "driftwarden-detail"
 SOURCE_HEADER = "driftwarden-source"
+TRUNCATED_HEADER = "driftwarden-truncated-from"
+MAX_DEAD_LETTER_BYTES = 900_000  # below the producer's default max_request_size (1 MiB)
 _MAX_DETAIL = 512
+
+log = structlog.get_logger()
 
 
 def dead_letter_headers(reject: Reject, ids: PartitionIds) -> list[tuple[str, bytes]]:
@@ -68,11 +74,20 @@ class DeadLetters:
         self.producer = producer
         self.topic = topic
         self.ids = ids
+        self.failed = 0
 
     def reject(self, reject: Reject) -> None:
-        self.producer.send(
-            self.topic, value=reject.raw, headers=dead_letter_headers(reject, self.ids)
-        )
+        """Send the original bytes (cut to what a Kafka message may hold, the cut recorded)."""
+        headers = dead_letter_headers(reject, self.ids)
+        value = reject.raw
+        if len(value) > MAX_DEAD_LETTER_BYTES:
+            headers.append((TRUNCATED_HEADER, str(len(value)).encode()))
+            value = value[:MAX_DEAD_LETTER_BYTES]
+        try:
+            self.producer.send(self.topic, value=value, headers=headers)
+        except KafkaError as exc:  # a dead letter that cannot be sent must not stop the daemon
+            self.failed += 1
+            log.error("dead letter not sent", reason=reject.reason, error=str(exc))
 
 
 class AlertsTopic:

@@ -8,6 +8,7 @@ restored from it continues exactly like the one it was taken from::
      "settings": {"windows.size": ms, …},         a digest or one of these settings differs
      "watermarks": [[partition, largest event time ms], …],
      "late": {model: events dropped as late},
+     "closed_through": ms (windows ending at or before it never reopen),
      "segment_values": [{"model", "field", "values": [first come, first kept]}],
      "open": [{"model", "model_version", "segment", "start_ms", "end_ms", "events",
                "counts": [int, …], "performance": [int, …], "detections": {name: n}}],
@@ -55,6 +56,7 @@ def snapshot(pipeline: Pipeline) -> dict[str, Any]:
         "settings": _settings_of(pipeline),
         "watermarks": [[p, t] for p, t in sorted(windower.watermarks.seen.items())],
         "late": _sorted_counts(windower.late.by_model),
+        "closed_through": int(windower.closed_through),
         "segment_values": [
             {"model": model, "field": field, "values": list(values.known)}
             for (model, field), values in sorted(windower.segment_values.items(), key=_by_key)
@@ -155,6 +157,7 @@ def _rebuild(pipeline: Pipeline, state: Mapping[str, Any]) -> Callable[[], None]
     windower = pipeline.windower
     seen = {int(p): int(t) for p, t in state["watermarks"]}
     late = {str(m): int(n) for m, n in state["late"].items()}
+    closed_through = int(state["closed_through"])
     known = {
         (e["model"], e["field"]): {str(v): i for i, v in enumerate(e["values"])}
         for e in state["segment_values"]
@@ -184,6 +187,7 @@ def _rebuild(pipeline: Pipeline, state: Mapping[str, Any]) -> Callable[[], None]
     def install() -> None:
         windower.watermarks.seen = seen
         windower.late.by_model = late
+        windower.closed_through = closed_through
         for key, values in known.items():
             windower.segment_values[key].known = values
         windower.open = {(w.key, w.start_ms): w for w in windows}

@@ -315,3 +315,23 @@ def test_unreachable_broker_is_not_a_crash(tmp_path: Path, baseline: Baseline) -
     finally:
         _terminate(process)
     assert b"keep me" in checkpoint.read_bytes()
+
+
+def test_checkpoint_that_does_not_fit_stops_the_daemon_with_one_line(
+    tmp_path: Path, baseline: Baseline, kafka_bootstrap: str, topic: str
+) -> None:
+    """A checkpoint from another format is refused: exit 2, one line, checkpoint untouched."""
+    config, _ = _config(tmp_path, baseline, kafka_bootstrap, topic, "misfit")
+    checkpoint = tmp_path / "misfit" / "checkpoint.json"
+    checkpoint.parent.mkdir()
+    document = {
+        "state": {"pipeline": {"format": "driftwarden.state/999"}, "report_bytes": 0},
+        "offsets": {},
+        "saved_at": "2026-01-01T00:00:00Z",
+    }
+    checkpoint.write_bytes(orjson.dumps(document))
+    process = _start(config)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 2
+    assert stderr.decode().strip().splitlines()[-1].startswith("driftwarden: error: ")
+    assert orjson.loads(checkpoint.read_bytes()) == document

@@ -237,6 +237,8 @@ _EMPTY: dict[str, Any] = {
 
 
 def _without(state: dict[str, Any], piece: str) -> dict[str, Any]:
+    if piece == "watermarks":  # event-time progress: the maxima and the closed horizon together
+        return {**state, "watermarks": [], "closed_through": -(2**63)}
     return {**state, piece: _EMPTY[piece]}
 
 
