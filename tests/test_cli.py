@@ -29,6 +29,15 @@ def test_every_command_explains_itself(args: list[str]) -> None:
     assert "usage: driftwarden" in result.stdout and len(result.stdout.splitlines()) > 5
 
 
+def _built_baseline(tmp_path: Path) -> Path:
+    """Build a baseline of model "m" through the CLI; return its path."""
+    pq.write_table(training(300), tmp_path / "t.parquet")
+    path = tmp_path / "b.json"
+    args = ["--input", str(tmp_path / "t.parquet"), "--model", "m", "--prediction", "score"]
+    assert _run("baseline", "build", *args, "--output", str(path)).returncode == 0
+    return path
+
+
 def _one_line_error(result: subprocess.CompletedProcess[str], *fragments: str) -> None:
     assert result.returncode == 2, result.stderr
     lines = result.stderr.strip().splitlines()
@@ -107,22 +116,7 @@ def test_replay_of_a_corrupt_baseline_is_one_line(tmp_path: Path) -> None:
 
 def test_replay_of_a_missing_input_is_one_line(tmp_path: Path) -> None:
     """A replay input that does not exist is named in one line."""
-    pq.write_table(training(300), tmp_path / "t.parquet")
-    assert (
-        _run(
-            "baseline",
-            "build",
-            "--input",
-            str(tmp_path / "t.parquet"),
-            "--model",
-            "m",
-            "--prediction",
-            "score",
-            "--output",
-            str(tmp_path / "b.json"),
-        ).returncode
-        == 0
-    )
+    _built_baseline(tmp_path)
     result = _run(
         "replay",
         "--baseline",
@@ -144,18 +138,7 @@ def test_demo_catches_every_incident(tmp_path: Path) -> None:
 
 def test_report_into_a_missing_folder_is_one_line(tmp_path: Path) -> None:
     """A report path whose folder does not exist is named in one line."""
-    pq.write_table(training(300), tmp_path / "t.parquet")
-    build = [
-        "baseline",
-        "build",
-        "--input",
-        str(tmp_path / "t.parquet"),
-        "--model",
-        "m",
-        "--output",
-        str(tmp_path / "b.json"),
-    ]
-    assert _run(*build).returncode == 0
+    _built_baseline(tmp_path)
     (tmp_path / "e.jsonl").write_text('{"model": "m", "timestamp": 0, "features": {}}\n')
     out = tmp_path / "no-such-folder" / "r.jsonl"
     result = _run(
