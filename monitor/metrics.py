@@ -292,6 +292,11 @@ class _Families:
             "Level a check holds: 0 ok, 1 warning, 2 intervention",
             labels=[*key, "subject", "check"],
         )
+        self.threshold = GaugeMetricFamily(
+            f"{PREFIX}check_threshold",
+            "Threshold a check was compared with in the latest window, per level",
+            labels=[*key, "subject", "check", "level"],
+        )
         self.window_events = GaugeMetricFamily(
             f"{PREFIX}window_events", "Events counted into the latest window", labels=key
         )
@@ -338,7 +343,8 @@ class _Families:
     def all(self) -> Iterator[Metric]:
         yield from self.subjects.values()
         yield from (self.performance, self.performance_reference, self.labeled)
-        yield from (self.alert_level, self.window_events, self.folded, self.last_end)
+        yield from (self.alert_level, self.threshold, self.window_events)
+        yield from (self.folded, self.last_end)
         yield from (self.events, self.rejected, self.late, self.windows)
         yield from (self.detections, self.transitions, self.lag)
         yield from (self.baseline_info, self.build_info)
@@ -449,6 +455,12 @@ def _export_window(families: _Families, window: LatestWindow) -> None:
         for stat in SUBJECT_STATISTICS:
             if stat in part:
                 families.subjects[(subject, stat)].add_metric([*key, *extra], _number(part[stat]))
+    thresholds = [(n, record["features"][n]) for n in record["features"]]
+    thresholds += [(s, record[s]) for s in ("prediction", "performance") if s in record]
+    for subject, part in thresholds:
+        for check, tiers in part.get("thresholds", {}).items():
+            for level in ("warning", "intervention"):
+                families.threshold.add_metric([*key, subject, check, level], tiers[level])
     performance = record.get("performance")
     if performance is not None:
         families.labeled.add_metric(key, performance["labeled"])

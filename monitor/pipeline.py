@@ -26,7 +26,7 @@ from monitor.evaluate import WindowScores, score_window
 from monitor.layout import PREDICTION, ModelLayout
 from monitor.levels import CheckState, step
 from monitor.logs import RateLimitedLog
-from monitor.report import alert_record, window_record
+from monitor.report import Thresholds, alert_record, window_record
 from monitor.types import DecodeResult, Level, RawRecords, Reject
 from monitor.windows import WindowCounts, Windower, WindowKey
 
@@ -166,17 +166,17 @@ class Pipeline:
         for window in closed:
             layout = self.layouts[window.key.model]
             scores = score_window(layout, window, epsilon=self.settings.epsilon)
-            levels, alerts = self._levels(scores)
+            levels, thresholds, alerts = self._levels(scores)
             detectors = self._detectors(window, scores)
             self.totals.windows += 1
             for sink in self.sinks:
-                sink.write(window_record(scores, levels, detectors))
+                sink.write(window_record(scores, levels, detectors, thresholds))
                 for record in alerts:
                     sink.write(record)
 
     def _levels(
         self, scores: WindowScores
-    ) -> tuple[dict[tuple[str, str], Level], list[dict[str, Any]]]:
+    ) -> tuple[dict[tuple[str, str], Level], Thresholds, list[dict[str, Any]]]:
         key = scores.window.key
         alerts_config = self.settings.alerts
         checks = window_checks(
@@ -186,6 +186,7 @@ class Pipeline:
             self.critical.get(key.model, frozenset()),
         )
         levels: dict[tuple[str, str], Level] = {}
+        thresholds = {(c.subject, c.check): (c.warning, c.intervention) for c in checks}
         transitions: list[dict[str, Any]] = []
         for check in checks:
             state = self.check_states.setdefault((key, check.subject, check.check), CheckState())
@@ -198,7 +199,7 @@ class Pipeline:
             levels[(check.subject, check.check)] = moved.reported
             if moved.after is not moved.before:
                 transitions.append(alert_record(key, check, moved, scores.window.end_ms))
-        return levels, transitions
+        return levels, thresholds, transitions
 
     def _detectors(self, window: WindowCounts, scores: WindowScores) -> dict[str, Any]:
         """Per-event detections of the window, and the window-series detectors' verdicts."""

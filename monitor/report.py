@@ -12,7 +12,9 @@ from typing import IO, Any
 
 import orjson
 
+from monitor.checks import PERFORMANCE
 from monitor.evaluate import SubjectScores, WindowScores
+from monitor.layout import PREDICTION
 from monitor.levels import CheckInput, Step
 from monitor.types import Level
 from monitor.windows import WindowKey
@@ -42,25 +44,45 @@ def worst(levels: Iterable[Level]) -> Level:
     return max(known, key=lambda lv: lv.rank)
 
 
-def _subject(scores: SubjectScores, levels: Mapping[str, Level]) -> dict[str, Any]:
-    """A subject's scores, and its levels when it has checks (the label has none)."""
+Thresholds = Mapping[tuple[str, str], tuple[float, float]]
+"""(subject, check) → (warning, intervention) threshold the check was compared with."""
+
+
+def _subject(
+    scores: SubjectScores,
+    levels: Mapping[str, Level],
+    thresholds: Mapping[str, tuple[float, float]],
+) -> dict[str, Any]:
+    """A subject's scores, and its levels and thresholds when it has checks (the label has none)."""
     record: dict[str, Any] = {"events": scores.events, **scores.statistics, **scores.rates}
     if levels:
         record["levels"] = {check: level.value for check, level in levels.items()}
         record["level"] = worst(levels.values()).value
+        record["thresholds"] = _thresholds(thresholds)
     return record
+
+
+def _thresholds(by_check: Mapping[str, tuple[float, float]]) -> dict[str, dict[str, float]]:
+    return {
+        check: {"warning": warning, "intervention": intervention}
+        for check, (warning, intervention) in by_check.items()
+    }
 
 
 def window_record(
     scores: WindowScores,
     levels: Mapping[tuple[str, str], Level],
     detectors: Mapping[str, Any],
+    thresholds: Thresholds,
 ) -> dict[str, Any]:
-    """The report object of one closed window (levels keyed by (subject, check))."""
+    """The report object of one closed window (levels and thresholds keyed by (subject, check))."""
     window = scores.window
     by_subject: dict[str, dict[str, Level]] = {}
     for (subject, check), level in levels.items():
         by_subject.setdefault(subject, {})[check] = level
+    limits: dict[str, dict[str, tuple[float, float]]] = {}
+    for (subject, check), pair in thresholds.items():
+        limits.setdefault(subject, {})[check] = pair
     record: dict[str, Any] = {
         "kind": "window",
         "model": window.key.model,
@@ -70,21 +92,25 @@ def window_record(
         "end": iso_ms(window.end_ms),
         "events": window.events,
         "features": {
-            name: _subject(s, by_subject.get(name, {})) for name, s in scores.features.items()
+            name: _subject(s, by_subject.get(name, {}), limits.get(name, {}))
+            for name, s in scores.features.items()
         },
     }
     if scores.prediction is not None:
-        record["prediction"] = _subject(scores.prediction, by_subject.get("__prediction__", {}))
+        record["prediction"] = _subject(
+            scores.prediction, by_subject.get(PREDICTION, {}), limits.get(PREDICTION, {})
+        )
     if scores.label is not None:
-        record["label"] = _subject(scores.label, {})
+        record["label"] = _subject(scores.label, {}, {})
     if scores.performance:
-        perf_levels = by_subject.get("performance", {})
+        perf_levels = by_subject.get(PERFORMANCE, {})
         record["performance"] = {
             "labeled": int(scores.performance.get("n", 0)),
             "metrics": {k: v for k, v in scores.performance.items() if k != "n"},
             "reference": {k: v for k, v in scores.reference_performance.items() if k != "n"},
             "levels": {check: level.value for check, level in perf_levels.items()},
             "level": worst(perf_levels.values()).value,
+            "thresholds": _thresholds(limits.get(PERFORMANCE, {})),
         }
     record["detectors"] = dict(detectors)
     return record
@@ -99,7 +125,7 @@ def alert_record(
         "model": key.model,
         "model_version": key.model_version,
         "segment": key.segment,
-        "subject": "prediction" if check.subject == "__prediction__" else check.subject,
+        "subject": "prediction" if check.subject == PREDICTION else check.subject,
         "check": check.check,
         "from": step.before.value,
         "to": step.after.value,

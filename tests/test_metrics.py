@@ -488,3 +488,15 @@ def test_kept_segments_are_the_busiest_within_the_cap(
         assert len(mine) == min(cap, len(group))
         dropped = [n for k, n in group.items() if k not in kept]
         assert all(group[k] >= n for k in mine for n in dropped)
+
+
+def test_thresholds_are_exported_for_every_exported_level(replay: Replay) -> None:
+    """Each exported check has its warning and intervention threshold, as the report states."""
+    thresholds = replay.samples["driftwarden_check_threshold"]
+    levels = replay.samples["driftwarden_alert_level"]
+    checks = {dict(k)["level"] for k in thresholds}
+    assert checks == {"warning", "intervention"}
+    assert {tuple(p for p in k if p[0] != "level") for k in thresholds} == set(levels)
+    at = {"model": "m", "model_version": "v1", "segment": "", "subject": "x", "check": "psi"}
+    assert thresholds[labels(**at, level="warning")] == 0.1
+    assert thresholds[labels(**at, level="intervention")] == 0.25
