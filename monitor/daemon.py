@@ -21,6 +21,7 @@ from typing import Any
 
 import structlog
 from kafka import ConsumerRebalanceListener, KafkaConsumer, TopicPartition
+from kafka.coordinator.assignors.range import RangePartitionAssignor
 from kafka.errors import KafkaError
 from kafka.structs import OffsetAndMetadata
 from prometheus_client import CollectorRegistry
@@ -102,7 +103,8 @@ class Daemon:
         sinks: list[Any] = [self.latest, AlertLog()]
         if self.report is not None:
             sinks.append(self.report)
-        self.ids = PartitionIds(self.kafka.prediction_topics)
+        self.label_topics = frozenset(self.kafka.label_topics)
+        self.ids = PartitionIds([*self.kafka.prediction_topics, *self.label_topics])
         needs_producer = bool(self.kafka.dead_letter_topic or self.kafka.alerts_topic)
         self.producer = SharedProducer() if needs_producer else None
         reject_sinks: list[Any] = []
@@ -161,6 +163,8 @@ class Daemon:
             dict(p.totals.rejected),
             dict(p.windower.late.by_model),
             p.totals.windows,
+            p.join.stats.copy(),
+            dict(p.windower.late_labels.by_model),
         )
 
     def lag(self) -> dict[tuple[str, int], int]:
@@ -211,6 +215,9 @@ class Daemon:
                     enable_auto_commit=False,
                     auto_offset_reset="earliest",
                     max_poll_records=self.kafka.max_poll_records,
+                    # same partition numbers of every topic to the same member: labels keyed
+                    # like their predictions land in the process that holds the prediction
+                    partition_assignment_strategy=[RangePartitionAssignor],
                 )
             except KafkaError as exc:
                 log.error("kafka unreachable", error=str(exc), retry_in_s=delay)
@@ -218,11 +225,10 @@ class Daemon:
                 self._sleep(delay)
                 delay = min(delay * 2, 30.0)
                 continue
-            consumer.subscribe(list(self.kafka.prediction_topics), listener=_Rebalance(self))
+            topics = [*self.kafka.prediction_topics, *self.label_topics]
+            consumer.subscribe(topics, listener=_Rebalance(self))
             self.consumer = consumer
-            log.info(
-                "consuming", topics=list(self.kafka.prediction_topics), group=self.kafka.group_id
-            )
+            log.info("consuming", topics=topics, group=self.kafka.group_id)
 
     def _sleep(self, seconds: float) -> None:
         """Wait, heartbeating, until ``seconds`` passed or a stop was asked."""
@@ -242,7 +248,13 @@ class Daemon:
             polled = {}
         self.server.heartbeat()
         if polled:
-            self.pipeline.process_records(to_raw_records(polled, self.ids), int(time.time() * 1000))
+            now_ms = int(time.time() * 1000)
+            labels = {tp: r for tp, r in polled.items() if tp.topic in self.label_topics}
+            predictions = {tp: r for tp, r in polled.items() if tp not in labels}
+            if predictions:
+                self.pipeline.process_records(to_raw_records(predictions, self.ids), now_ms)
+            if labels:
+                self.pipeline.process_labels(to_raw_records(labels, self.ids), now_ms)
             for tp, records in polled.items():
                 self.positions[tp] = records[-1].offset + 1
         self._update_lag(polled)

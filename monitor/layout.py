@@ -18,7 +18,7 @@ import pyarrow.compute as pc
 from baselines.binning import to_category_strings
 from baselines.schema import Baseline, FeatureBaseline
 from detectors import performance
-from monitor.types import EventBatch, IntArray
+from monitor.types import EventBatch, FloatArray, IntArray
 
 PREDICTION = "__prediction__"
 LABEL = "__label__"
@@ -119,6 +119,23 @@ class ModelLayout:
         # contributions come in blocks of one entry per event: entry i belongs to event i % n
         owner = np.arange(len(slots), dtype=np.int64) % max(1, len(positions))
         return positions[owner], slots, weights
+
+    def errors(self, batch: EventBatch, rows: IntArray) -> tuple[FloatArray, FloatArray]:
+        """Per event: 1.0 when the predicted class is wrong else 0.0 (NaN for regression or a
+        missing value), and the absolute error (score − 0/1 truth for classification)."""
+        baseline = self.baseline
+        assert baseline.prediction is not None and baseline.label is not None
+        pred = _column(batch, PREDICTION, baseline.prediction, rows)
+        label = _column(batch, LABEL, baseline.label, rows)
+        if baseline.task == "classification":
+            scores = _scores(pred, baseline.positive_label)
+            truth = _label01(label, baseline.positive_label).astype(np.float64)
+            truth[truth < 0] = np.nan
+            wrong = ((scores >= 0.5) != (truth == 1)).astype(np.float64)
+            wrong[np.isnan(scores) | np.isnan(truth)] = np.nan
+            return wrong, np.abs(scores - truth)
+        difference = np.asarray(pred, dtype=np.float64) - np.asarray(label, dtype=np.float64)
+        return np.full(len(rows), np.nan), np.abs(difference)
 
 
 def _scores(pred: np.ndarray | pa.Array, positive: str | None) -> np.ndarray:

@@ -26,6 +26,7 @@ metric families each time Prometheus scrapes. Rules the exported series follow:
 from __future__ import annotations
 
 import importlib.metadata
+import itertools
 import math
 import threading
 from collections import Counter
@@ -34,9 +35,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.metrics_core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
 from prometheus_client.registry import CollectorRegistry
 
+from monitor.join import DELAY_BUCKETS_S, JoinStats
 from monitor.types import Level
 from monitor.windows import OTHER, WindowKey
 
@@ -70,6 +77,8 @@ class RunningTotals:
     rejected: Mapping[str, int] = field(default_factory=dict)
     late: Mapping[str, int] = field(default_factory=dict)
     windows: int = 0
+    labels: JoinStats = field(default_factory=JoinStats)
+    late_labels: Mapping[str, int] = field(default_factory=dict)
 
 
 ConsumerLag = Mapping[tuple[str, int], int]
@@ -333,6 +342,48 @@ class _Families:
             "Records between the consumer position and the end of the partition",
             labels=["topic", "partition"],
         )
+        self.labels = CounterMetricFamily(
+            f"{PREFIX}labels", "Label events accepted from the label topics", labels=["model"]
+        )
+        self.labels_joined = CounterMetricFamily(
+            f"{PREFIX}labels_joined", "Labels joined to their prediction", labels=["model"]
+        )
+        self.labels_unmatched = CounterMetricFamily(
+            f"{PREFIX}labels_unmatched",
+            "Labels given up on: their prediction never came within the horizon or buffer",
+            labels=["model"],
+        )
+        self.labels_late = CounterMetricFamily(
+            f"{PREFIX}labels_late",
+            "Joined labels dated in a window that had already closed",
+            labels=["model"],
+        )
+        self.unlabeled = CounterMetricFamily(
+            f"{PREFIX}predictions_unlabeled",
+            "Predictions that left the join buffer without a label, by reason "
+            "(horizon: waited longer than labels.horizon; capacity: buffer full)",
+            labels=["model", "reason"],
+        )
+        self.order_violations = CounterMetricFamily(
+            f"{PREFIX}label_order_violations",
+            "Labels timestamped before their prediction (ordering or leakage problem)",
+            labels=["model"],
+        )
+        self.pending = GaugeMetricFamily(
+            f"{PREFIX}join_pending_predictions",
+            "Predictions waiting for their label (recounted as windows close)",
+            labels=["model"],
+        )
+        self.coverage = GaugeMetricFamily(
+            f"{PREFIX}label_coverage_ratio",
+            "Share of the predictions that left the join buffer with a label, since start",
+            labels=["model"],
+        )
+        self.delay = HistogramMetricFamily(
+            f"{PREFIX}label_delay_seconds",
+            "Label time minus prediction time of joined pairs",
+            labels=["model"],
+        )
         self.baseline_info = GaugeMetricFamily(
             f"{PREFIX}baseline_info", "Digest of the loaded baseline", labels=["model", "digest"]
         )
@@ -347,6 +398,9 @@ class _Families:
         yield from (self.folded, self.last_end)
         yield from (self.events, self.rejected, self.late, self.windows)
         yield from (self.detections, self.transitions, self.lag)
+        yield from (self.labels, self.labels_joined, self.labels_unmatched, self.labels_late)
+        yield from (self.unlabeled, self.order_violations, self.pending, self.coverage)
+        yield self.delay
         yield from (self.baseline_info, self.build_info)
 
 
@@ -408,6 +462,7 @@ class DriftCollector:
         for model, n in sorted(totals.late.items()):
             families.late.add_metric([model], n)
         families.windows.add_metric([], totals.windows)
+        _export_labels(families, totals)
         if self.lag_provider is not None:
             for (topic, partition), lag in sorted(self.lag_provider().items()):
                 families.lag.add_metric([topic, str(partition)], lag)
@@ -443,6 +498,40 @@ class DriftCollector:
             families.folded.add_metric([model, name], len(values))
         for (model, version), end in sorted(last_end.items()):
             families.last_end.add_metric([model, version], end)
+
+
+def _export_labels(families: _Families, totals: RunningTotals) -> None:
+    """The label join's counters, coverage and delay histogram."""
+    stats = totals.labels
+    models = sorted(
+        {*stats.labels, *stats.joined, *stats.pending, *(m for m, _ in stats.unlabeled)}
+    )
+    for family, counts in (
+        (families.labels, stats.labels),
+        (families.labels_joined, stats.joined),
+        (families.labels_unmatched, stats.unmatched),
+        (families.labels_late, totals.late_labels),
+        (families.order_violations, stats.order_violations),
+        (families.pending, stats.pending),
+    ):
+        for model in models:  # zeros too, so rate() and ratios work from the first scrape
+            family.add_metric([model], counts.get(model, 0))
+    gone: Counter[str] = Counter()
+    for (model, reason), n in sorted(stats.unlabeled.items()):
+        families.unlabeled.add_metric([model, reason], n)
+        gone[model] += n
+    for model, joined in sorted(stats.joined.items()):
+        families.coverage.add_metric([model], joined / max(1, joined + gone[model]))
+    bounds = [*(str(float(b)) for b in DELAY_BUCKETS_S), "+Inf"]
+    for model, buckets in sorted(stats.delay_counts.items()):
+        cumulative: list[tuple[str, float]] = list(
+            zip(bounds, itertools.accumulate(buckets), strict=True)
+        )
+        families.delay.add_metric(
+            [model],
+            cumulative,
+            sum_value=stats.delay_sum_s.get(model, 0.0),
+        )
 
 
 def _export_window(families: _Families, window: LatestWindow) -> None:

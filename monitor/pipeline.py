@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -21,13 +22,15 @@ from detectors.thresholds import NullSummary
 from monitor.checks import drift_statistic, window_checks
 from monitor.config import Settings
 from monitor.decode import DecodeLimits, EventDecoder, EventSchema, FieldMapping
+from monitor.error_stream import ErrorStreams
 from monitor.errors import ConfigError
 from monitor.evaluate import WindowScores, score_window
+from monitor.join import LabelJoin, Pairs
 from monitor.layout import PREDICTION, ModelLayout
 from monitor.levels import CheckState, step
 from monitor.logs import RateLimitedLog
 from monitor.report import Thresholds, alert_record, window_record
-from monitor.types import DecodeResult, Level, RawRecords, Reject
+from monitor.types import DecodeResult, EventBatch, Level, RawRecords, Reject
 from monitor.windows import WindowCounts, Windower, WindowKey
 
 
@@ -124,6 +127,19 @@ class Pipeline:
             max_segment_values=settings.segments.max_values,
             prediction_detectors=tuple((d.name, d.params) for d in settings.detectors.prediction),
         )
+        schema = self.decoder.schema
+        self.join = LabelJoin(
+            horizon_ms=settings.labels.horizon,
+            max_pending=settings.labels.max_pending,
+            max_orphans=settings.labels.max_orphans,
+            segment_fields=settings.segments.fields,
+            prediction_kind=schema.prediction_kind,
+            label_kind=schema.label_kind,
+        )
+        self.error_streams = ErrorStreams(
+            tuple((d.stream, d.name, d.params) for d in settings.detectors.errors),
+            settings.windows.size,
+        )
         self.critical = {m.name: frozenset(m.critical_features) for m in settings.models}
         self.calibration = {name: _calibration(b) for name, b in baselines.items()}
         self.check_states: dict[tuple[WindowKey, str, str], CheckState] = {}
@@ -134,6 +150,23 @@ class Pipeline:
     def process_records(self, records: RawRecords, now_ms: int) -> None:
         """Decode raw messages and count them into windows; emit what closes."""
         self._accept(self.decoder.decode_records(records, now_ms))
+
+    def process_labels(self, records: RawRecords, now_ms: int) -> None:
+        """Decode raw label events, join them to their predictions and count the pairs into the
+        performance of their windows; emit what closes."""
+        result = self.decoder.decode_records(records, now_ms)
+        labels = result.events
+        unusable = pc.is_null(labels.event_id).to_numpy(zero_copy_only=False)
+        if labels.label is None:
+            unusable[:] = True
+        elif isinstance(labels.label, pa.Array):
+            unusable |= pc.is_null(labels.label).to_numpy(zero_copy_only=False)
+        else:
+            unusable |= np.isnan(labels.label)
+        self._reject([*result.rejects, *_unusable_labels(records, labels, unusable)])
+        pairs = self.join.add_labels(labels)
+        self._joined(pairs)
+        self._emit(self.windower.add_labels(labels, pairs))
 
     def process_table(
         self, table: pa.RecordBatch | pa.Table, first_offset: int, now_ms: int
@@ -146,7 +179,21 @@ class Pipeline:
         self._emit(self.windower.flush())
 
     def _accept(self, result: DecodeResult) -> None:
-        for reject in result.rejects:
+        self._reject(result.rejects)
+        events = result.events
+        if len(events):
+            for item in pc.value_counts(events.model).to_pylist():
+                self.totals.events[item["values"]] += item["counts"]
+        pairs = self.join.add_predictions(events) if len(events) else None
+        self._joined(pairs)
+        self._emit(self.windower.add(events, pairs))
+
+    def _joined(self, pairs: Pairs | None) -> None:
+        if pairs is not None:
+            self.error_streams.add(pairs.batch, self.layouts)
+
+    def _reject(self, rejects: list[Reject]) -> None:
+        for reject in rejects:
             self.totals.rejected[reject.reason] += 1
             self.reject_log.warning(
                 reason=reject.reason,
@@ -156,14 +203,15 @@ class Pipeline:
             )
             for sink in self.reject_sinks:
                 sink.reject(reject)
-        events = result.events
-        if len(events):
-            for item in pc.value_counts(events.model).to_pylist():
-                self.totals.events[item["values"]] += item["counts"]
-        self._emit(self.windower.add(events))
 
     def _emit(self, closed: list[WindowCounts]) -> None:
         for window in closed:
+            if not window.key.segment:
+                window.detections.update(
+                    self.error_streams.detections(
+                        window.key.model, window.key.model_version, window.start_ms
+                    )
+                )
             layout = self.layouts[window.key.model]
             scores = score_window(layout, window, epsilon=self.settings.epsilon)
             levels, thresholds, alerts = self._levels(scores)
@@ -173,6 +221,11 @@ class Pipeline:
                 sink.write(window_record(scores, levels, detectors, thresholds))
                 for record in alerts:
                     sink.write(record)
+        if closed:
+            self.error_streams.discard_through(self.windower.closed_through)
+            current = self.windower.watermarks.current()
+            if current is not None:
+                self.join.expire(current)
 
     def _levels(
         self, scores: WindowScores
@@ -218,6 +271,25 @@ class Pipeline:
             detector.update(prediction.statistics[drift_statistic(prediction, statistic)])
             out[name] = {"drift": detector.drift_detected}
         return out
+
+
+def _unusable_labels(records: RawRecords, labels: EventBatch, unusable: np.ndarray) -> list[Reject]:
+    """Label events without an event id or a label value, as rejects carrying their bytes."""
+    out = []
+    for i in np.flatnonzero(unusable).tolist():
+        partition, offset = int(labels.partition[i]), int(labels.offset[i])
+        (at,) = np.flatnonzero((records.partition == partition) & (records.offset == offset))[:1]
+        missing = "event_id" if labels.event_id[i].as_py() is None else "label"
+        out.append(
+            Reject(
+                f"label_missing_{missing}",
+                f"a label event needs an {missing} to be joined to its prediction",
+                partition,
+                offset,
+                records.values[int(at)],
+            )
+        )
+    return out
 
 
 def _calibration(baseline: Baseline) -> dict[str, dict[str, list[NullSummary]]]:

@@ -17,7 +17,10 @@ restored from it continues exactly like the one it was taken from::
                  "above_warning", "above_intervention"}],
      "series": [{"model", "model_version", "segment", "name", "detector": state()}],
      "totals": {"events": {model: n}, "rejected": {reason: n}, "windows": n},
-     "decoder": {"unknown_features": {name: n}, "type_mismatches": {name: n}}}
+     "decoder": {"unknown_features": {name: n}, "type_mismatches": {name: n}},
+     "labels": {"join": waiting predictions and early labels (monitor.join),
+                "late": {model: pairs dated in a closed window},
+                "errors": open windows' pair errors and error-stream detectors}}
 
 Lists are sorted by their keys and mappings built in sorted order, so equal states serialise to
 equal bytes. Models loaded now that the snapshot does not know simply start fresh.
@@ -33,6 +36,7 @@ import numpy as np
 import orjson
 
 from detectors.online import DriftDetector, detector_from_state
+from monitor.error_stream import ErrorStreams
 from monitor.errors import CheckpointError
 from monitor.layout import ModelLayout
 from monitor.levels import CheckState
@@ -40,7 +44,7 @@ from monitor.pipeline import Pipeline, Totals
 from monitor.types import Level
 from monitor.windows import WindowCounts, WindowKey
 
-STATE_FORMAT = "driftwarden.state/1"
+STATE_FORMAT = "driftwarden.state/2"
 
 _FRESH = "delete the checkpoint to start fresh"
 
@@ -90,6 +94,11 @@ def snapshot(pipeline: Pipeline) -> dict[str, Any]:
             "unknown_features": _sorted_counts(pipeline.decoder.unknown_features),
             "type_mismatches": _sorted_counts(pipeline.decoder.type_mismatches),
         },
+        "labels": {
+            "join": pipeline.join.state(),
+            "late": _sorted_counts(windower.late_labels.by_model),
+            "errors": pipeline.error_streams.state(),
+        },
     }
 
 
@@ -105,6 +114,7 @@ def _settings_of(pipeline: Pipeline) -> dict[str, Any]:
         "detectors.window_series": [
             d.model_dump(mode="json") for d in settings.detectors.window_series
         ],
+        "detectors.errors": [d.model_dump(mode="json") for d in settings.detectors.errors],
     }
 
 
@@ -183,6 +193,11 @@ def _rebuild(pipeline: Pipeline, state: Mapping[str, Any]) -> Callable[[], None]
     decoder = state["decoder"]
     unknown_features = Counter(decoder["unknown_features"])
     type_mismatches = Counter(decoder["type_mismatches"])
+    labels = state["labels"]
+    join = pipeline.join.restored(labels["join"])
+    late_labels = {str(m): int(n) for m, n in labels["late"].items()}
+    error_streams = ErrorStreams(pipeline.error_streams.specs, pipeline.error_streams.size_ms)
+    error_streams.restore(labels["errors"])
 
     def install() -> None:
         windower.watermarks.seen = seen
@@ -197,6 +212,9 @@ def _rebuild(pipeline: Pipeline, state: Mapping[str, Any]) -> Callable[[], None]
         pipeline.totals = restored_totals
         pipeline.decoder.unknown_features = unknown_features
         pipeline.decoder.type_mismatches = type_mismatches
+        pipeline.join = join
+        windower.late_labels.by_model = late_labels
+        pipeline.error_streams = error_streams
 
     return install
 

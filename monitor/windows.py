@@ -19,6 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from detectors.online import DriftDetector, make_detector
+from monitor.join import Pairs
 from monitor.layout import PREDICTION, ModelLayout
 from monitor.types import EventBatch, IntArray
 from monitor.watermark import Watermarks
@@ -121,6 +122,7 @@ class Windower:
         self.watermarks = Watermarks()
         self.closed_through = np.iinfo(np.int64).min  # no window ending at or before reopens
         self.late = LateCounts()
+        self.late_labels = LateCounts()
         self.open: dict[tuple[WindowKey, int], WindowCounts] = {}
         self.segment_values = {
             (model, f): SegmentValues(max_segment_values, _preferred(layout, f))
@@ -130,24 +132,56 @@ class Windower:
         self.detector_specs = prediction_detectors
         self.detectors: dict[tuple[str, str, str], DriftDetector] = {}
 
-    def add(self, batch: EventBatch) -> list[WindowCounts]:
-        """Count a batch into its windows; return the windows this batch closed, in report order."""
-        if len(batch):
-            watermark = self.watermarks.advance(batch.event_time_ms, batch.partition)
-            starts = batch.event_time_ms // self.size_ms * self.size_ms
-            horizon = np.maximum(watermark - self.allowed_lateness_ms, self.closed_through)
-            late = starts + self.size_ms <= horizon
-            models = batch.model
-            for model, layout in self.layouts.items():
-                mine = pc.equal(models, model).fill_null(False).to_numpy(zero_copy_only=False)
-                self.late.add(model, int(np.count_nonzero(mine & late)))
-                rows = np.flatnonzero(mine & ~late)
-                if len(rows):
-                    self._count(model, layout, batch, rows, starts[rows])
+    def add(self, batch: EventBatch, pairs: Pairs | None = None) -> list[WindowCounts]:
+        """Count a batch of predictions (and the label pairs it completed) into their windows;
+        return the windows this closed, in report order."""
+        if not len(batch):
+            return self._close_at_watermark()
+        watermark = self.watermarks.advance(batch.event_time_ms, batch.partition)
+        starts = batch.event_time_ms // self.size_ms * self.size_ms
+        late = starts + self.size_ms <= self._horizon(watermark)
+        models = batch.model
+        for model, layout in self.layouts.items():
+            mine = pc.equal(models, model).fill_null(False).to_numpy(zero_copy_only=False)
+            self.late.add(model, int(np.count_nonzero(mine & late)))
+            rows = np.flatnonzero(mine & ~late)
+            if len(rows):
+                self._count(model, layout, batch, rows, starts[rows])
+        if pairs is not None:
+            self._count_pairs(pairs, watermark)
+        return self._close_at_watermark()
+
+    def add_labels(self, labels: EventBatch, pairs: Pairs | None) -> list[WindowCounts]:
+        """Advance the watermark with a batch of label events and count the pairs they completed
+        (performance only: a label adds no event to a window); return the windows this closed."""
+        if len(labels):
+            watermark = self.watermarks.advance(labels.event_time_ms, labels.partition)
+            if pairs is not None:
+                self._count_pairs(pairs, watermark)
+        return self._close_at_watermark()
+
+    def _horizon(self, watermark: IntArray) -> IntArray:
+        """Per event: windows ending at or before this are closed when it arrives."""
+        return np.maximum(watermark - self.allowed_lateness_ms, self.closed_through)
+
+    def _close_at_watermark(self) -> list[WindowCounts]:
         current = self.watermarks.current()
         if current is None:
             return []
         return self._close(current - self.allowed_lateness_ms)
+
+    def _count_pairs(self, pairs: Pairs, watermark: IntArray) -> None:
+        """Add joined pairs to the performance of their windows, each judged late or not by the
+        watermark in force when the event completing it arrived."""
+        joined = pairs.batch
+        starts = joined.event_time_ms // self.size_ms * self.size_ms
+        late = starts + self.size_ms <= self._horizon(watermark[pairs.trigger])
+        for model, layout in self.layouts.items():
+            mine = pc.equal(joined.model, model).fill_null(False).to_numpy(zero_copy_only=False)
+            self.late_labels.add(model, int(np.count_nonzero(mine & late)))
+            rows = np.flatnonzero(mine & ~late)
+            if len(rows) and layout.performance_size:
+                self._count(model, layout, joined, rows, starts[rows], labeled=True)
 
     def flush(self) -> list[WindowCounts]:
         """Close every open window (end of a replay)."""
@@ -163,9 +197,17 @@ class Windower:
         return [self.open.pop(k) for k in ready]
 
     def _count(
-        self, model: str, layout: ModelLayout, batch: EventBatch, rows: IntArray, starts: IntArray
+        self,
+        model: str,
+        layout: ModelLayout,
+        batch: EventBatch,
+        rows: IntArray,
+        starts: IntArray,
+        *,
+        labeled: bool = False,
     ) -> None:
-        slots = layout.slot_matrix(batch, rows)
+        """Count events into their windows; ``labeled`` pairs add performance only."""
+        slots = None if labeled else layout.slot_matrix(batch, rows)
         versions = batch.model_version.take(pa.array(rows)).fill_null("")
         version_codes, version_names = _dictionary(versions)
         memberships: list[tuple[IntArray, list[str]]] = [
@@ -187,14 +229,15 @@ class Windower:
             self._add_groups(
                 model, layout, group, slots, perf, (window_starts, version_names, segment_names)
             )
-        self._detect(model, layout, batch, rows, starts, versions)
+        if not labeled:
+            self._detect(model, layout, batch, rows, starts, versions)
 
     def _add_groups(
         self,
         model: str,
         layout: ModelLayout,
         group: IntArray,
-        slots: IntArray,
+        slots: IntArray | None,
         perf: tuple[IntArray, IntArray, IntArray] | None,
         names: tuple[IntArray, list[str], list[str]],
     ) -> None:
@@ -202,12 +245,16 @@ class Windower:
         present = group >= 0
         everyone = bool(present.all())
         used, local = _compact(group if everyone else group[present])
-        mine = slots if everyone else slots[:, present]
-        flat = mine + (local * layout.size)[None, :]
-        counts = np.bincount(flat.ravel(), minlength=len(used) * layout.size).reshape(
-            len(used), layout.size
-        )
-        events = np.bincount(local, minlength=len(used))
+        if slots is None:  # label pairs: performance only
+            counts = np.zeros((len(used), layout.size), dtype=np.int64)
+            events = np.zeros(len(used), dtype=np.int64)
+        else:
+            mine = slots if everyone else slots[:, present]
+            flat = mine + (local * layout.size)[None, :]
+            counts = np.bincount(flat.ravel(), minlength=len(used) * layout.size).reshape(
+                len(used), layout.size
+            )
+            events = np.bincount(local, minlength=len(used))
         perf_totals = np.zeros((len(used), layout.performance_size), dtype=np.int64)
         if perf is not None:
             positions, perf_slots, weights = perf

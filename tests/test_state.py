@@ -288,6 +288,12 @@ def test_snapshot_records_what_it_was_taken_with(recorded: Recorded, baseline: B
         "detectors.window_series": [
             {"name": "page_hinkley_np", "params": {"min_instances": 5, "threshold": 1.0}}
         ],
+        "detectors.errors": [
+            {"name": "ddm_np", "params": {}, "stream": "error"},
+            {"name": "hddm_a", "params": {}, "stream": "error"},
+            {"name": "adwin", "params": {}, "stream": "abs_error"},
+            {"name": "page_hinkley_np", "params": {}, "stream": "abs_error"},
+        ],
     }
 
 

@@ -1,0 +1,296 @@
+"""Delayed labels: joined to their predictions by event id, scored per window, bounded memory."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import orjson
+import pytest
+from prometheus_client import generate_latest
+from prometheus_client.parser import text_string_to_metric_families
+from prometheus_client.registry import CollectorRegistry
+
+from baselines.schema import Baseline
+from monitor.config import Settings, load_settings
+from monitor.metrics import DriftCollector, LatestWindows, RunningTotals
+from monitor.pipeline import Pipeline
+from monitor.state import restore, snapshot
+from monitor.types import RawRecords
+
+HOUR = 3_600_000
+T0 = 1_554_076_800_000  # 2019-04-01T00:00:00Z
+NOW_MS = T0 + 400 * HOUR
+PREDICTIONS, LABELS = 0, 1  # partition ids of the two topics
+
+
+class Collect:
+    """A sink keeping report objects."""
+
+    def __init__(self) -> None:
+        self.records: list[dict[str, Any]] = []
+
+    def write(self, record: Mapping[str, Any]) -> None:
+        self.records.append(dict(record))
+
+    def windows(self, segment: str = "") -> list[dict[str, Any]]:
+        return [r for r in self.records if r["kind"] == "window" and r["segment"] == segment]
+
+
+def _settings(**overrides: Any) -> Settings:
+    options: dict[str, Any] = {
+        "models": [{"name": "m", "baseline": "m.json"}],
+        "windows": {"size": "1h", "allowed_lateness": "0s"},
+        "segments": {"fields": ["platform"]},
+        "alerts": {"min_events": 50, "performance": {"min_labels": 50}},
+    }
+    options.update(overrides)
+    return load_settings(None, **options)
+
+
+def _stream(
+    n: int = 6_000, hours: int = 6, flip_from_hour: int | None = None, delay_ms: int = 60_000
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Predictions like the training data and their labels ``delay_ms`` later; labels are
+    inverted from ``flip_from_hour`` on (concept drift: the inputs do not change)."""
+    rng = np.random.default_rng(11)
+    times = T0 + np.sort(rng.integers(0, hours * HOUR, n))
+    x = rng.normal(0, 1, n)
+    score = 1 / (1 + np.exp(-x))
+    label = (rng.random(n) < score).astype(int)
+    if flip_from_hour is not None:
+        label = np.where(times >= T0 + flip_from_hour * HOUR, 1 - label, label)
+    platform = rng.choice(["ios", "android"], n)
+    y = rng.uniform(0, 10, n)
+    color = rng.choice(["red", "green", "blue"], n)
+    predictions = [
+        {
+            "event_id": f"e{i}",
+            "model": "m",
+            "model_version": "v1",
+            "timestamp": int(times[i]),
+            "features": {"x": float(x[i]), "y": float(y[i]), "color": str(color[i])},
+            "segments": {"platform": str(platform[i])},
+            "prediction": float(score[i]),
+        }
+        for i in range(n)
+    ]
+    labels = [
+        {"event_id": f"e{i}", "model": "m", "timestamp": int(times[i]) + delay_ms, "label": int(y)}
+        for i, y in enumerate(label)
+    ]
+    return predictions, labels
+
+
+def _records(objects: list[dict[str, Any]], partition: int) -> RawRecords:
+    n = len(objects)
+    return RawRecords(
+        [orjson.dumps(o) for o in objects],
+        np.full(n, partition, np.int64),
+        np.arange(n, dtype=np.int64),
+        np.full(n, -1, np.int64),
+    )
+
+
+def _run(
+    baseline: Baseline,
+    steps: list[tuple[str, list[dict[str, Any]]]],
+    settings: Settings | None = None,
+) -> tuple[Pipeline, Collect]:
+    """Feed ("predictions" | "labels", objects) steps in order, then finish."""
+    sink = Collect()
+    pipeline = Pipeline(settings or _settings(), {"m": baseline}, [sink])
+    for kind, objects in steps:
+        if kind == "predictions":
+            pipeline.process_records(_records(objects, PREDICTIONS), NOW_MS)
+        else:
+            pipeline.process_labels(_records(objects, LABELS), NOW_MS)
+    pipeline.finish()
+    return pipeline, sink
+
+
+def _interleaved(
+    predictions: list[dict[str, Any]], labels: list[dict[str, Any]], size: int = 500
+) -> list[tuple[str, list[dict[str, Any]]]]:
+    steps: list[tuple[str, list[dict[str, Any]]]] = []
+    for start in range(0, len(predictions), size):
+        steps.append(("predictions", predictions[start : start + size]))
+        steps.append(("labels", labels[start : start + size]))
+    return steps
+
+
+def _performance(sink: Collect) -> list[tuple[str, Any]]:
+    return [(w["start"], w.get("performance", {}).get("metrics")) for w in sink.windows()]
+
+
+def test_labels_without_delay_score_like_labels_carried_in_the_events(baseline: Baseline) -> None:
+    """Joined labels dated with their predictions give each window the inline labels' metrics."""
+    predictions, labels = _stream(delay_ms=0)
+    inline = [{**p, "label": lab["label"]} for p, lab in zip(predictions, labels, strict=True)]
+    _, joined = _run(baseline, _interleaved(predictions, labels))
+    _, carried = _run(baseline, [("predictions", inline)])
+    assert _performance(joined) == _performance(carried)
+    assert all(metrics is not None for _, metrics in _performance(joined))
+
+
+def test_labels_arriving_before_their_predictions_join_the_same(baseline: Baseline) -> None:
+    """Whether a batch of labels comes before or after its predictions, the report is the same."""
+    predictions, labels = _stream()
+    after = _interleaved(predictions, labels)
+    before = [step for pair in zip(after[1::2], after[::2], strict=True) for step in pair]
+    assert _run(baseline, before)[1].records == _run(baseline, after)[1].records
+
+
+def test_pairs_are_dated_by_their_label(baseline: Baseline) -> None:
+    """Labels an hour late make each window's performance that of the previous hour's events."""
+    predictions, labels = _stream(delay_ms=HOUR)
+    pipeline, sink = _run(baseline, _interleaved(predictions, labels))
+    first, second = sink.windows()[:2]
+    assert "performance" not in first
+    hour_one = sum(1 for p in predictions if p["timestamp"] < T0 + HOUR)
+    assert second["performance"]["labeled"] == hour_one
+    assert pipeline.join.stats.joined["m"] == len(labels)
+
+
+def test_a_concept_drift_is_caught_by_performance_and_error_detectors(baseline: Baseline) -> None:
+    """Labels that flip while the inputs stay the same raise performance to intervention and
+    fire the error-stream detectors, and no feature or prediction check."""
+    predictions, labels = _stream(n=12_000, hours=12, flip_from_hour=6)
+    _, sink = _run(baseline, _interleaved(predictions, labels))
+    alerts = [r for r in sink.records if r["kind"] == "alert" and r["segment"] == ""]
+    raised = {(a["subject"], a["check"], a["to"]) for a in alerts}
+    assert ("performance", "accuracy", "intervention") in raised
+    assert {a["subject"] for a in alerts} == {"performance"}
+    fired = {
+        name
+        for w in sink.windows()
+        if w["start"] >= "2019-04-01T06"
+        for name, verdict in w["detectors"].items()
+        if name.startswith(("error_", "abs_error_")) and verdict.get("detections", 0)
+    }
+    assert {"error_ddm_np", "error_hddm_a"} <= fired
+
+
+def test_stable_labels_fire_no_error_detector(baseline: Baseline) -> None:
+    """On labels drawn like the training data the default error-stream detectors stay quiet."""
+    predictions, labels = _stream(n=12_000, hours=12)
+    _, sink = _run(baseline, _interleaved(predictions, labels))
+    fired = [
+        (w["start"], name)
+        for w in sink.windows()
+        for name in w["detectors"]
+        if name.startswith(("error_", "abs_error_"))
+    ]
+    assert fired == []
+
+
+def test_a_full_buffer_gives_up_on_the_oldest_predictions(baseline: Baseline) -> None:
+    """With room for 100 waiting predictions, the oldest of 300 leave unlabeled (capacity)."""
+    predictions, labels = _stream(n=300, hours=1)
+    pipeline, _ = _run(
+        baseline,
+        [("predictions", predictions), ("labels", labels)],
+        _settings(labels={"max_pending": 100, "max_orphans": 10}),
+    )
+    stats = pipeline.join.stats
+    assert stats.unlabeled[("m", "capacity")] == 200
+    assert stats.joined["m"] == 100
+    assert stats.unmatched["m"] == 190  # 200 labels without a prediction: 10 wait, 190 gave way
+    assert len(pipeline.join.orphans) == 10
+
+
+def test_predictions_older_than_the_horizon_leave_unlabeled(baseline: Baseline) -> None:
+    """Predictions whose label has not come within the horizon are counted and dropped."""
+    predictions, _ = _stream(n=600, hours=6)
+    pipeline, _ = _run(
+        baseline, [("predictions", predictions)], _settings(labels={"horizon": "2h"})
+    )
+    stats = pipeline.join.stats
+    watermark = max(p["timestamp"] for p in predictions)  # one batch: its newest event
+    expected = sum(1 for p in predictions if p["timestamp"] < watermark - 2 * HOUR)
+    assert stats.unlabeled[("m", "horizon")] == expected
+    assert stats.pending["m"] == len(predictions) - expected
+
+
+def test_a_label_dated_before_its_prediction_is_an_order_violation(baseline: Baseline) -> None:
+    """Labels timestamped before their predictions are counted as violations and still joined."""
+    predictions, labels = _stream(n=200, hours=1, delay_ms=-1_000)
+    pipeline, _ = _run(baseline, [("predictions", predictions), ("labels", labels)])
+    assert pipeline.join.stats.order_violations["m"] == 200
+    assert pipeline.join.stats.joined["m"] == 200
+
+
+def test_label_delays_are_counted_in_their_histogram_bucket(baseline: Baseline) -> None:
+    """Labels ten minutes late land in the 15-minute bucket (upper bounds inclusive)."""
+    predictions, labels = _stream(n=200, hours=1, delay_ms=600_000)
+    pipeline, _ = _run(baseline, [("predictions", predictions), ("labels", labels)])
+    stats = pipeline.join.stats
+    assert stats.delay_counts["m"] == [0, 0, 200, 0, 0, 0, 0, 0, 0]
+    assert stats.delay_sum_s["m"] == pytest.approx(200 * 600.0)
+
+
+def test_label_events_without_id_or_value_are_rejected_by_reason(baseline: Baseline) -> None:
+    """A label event with no event id or no label is rejected under its own reason."""
+    label = {"event_id": "e1", "model": "m", "timestamp": T0, "label": 1}
+    no_id = {k: v for k, v in label.items() if k != "event_id"}
+    no_label = {k: v for k, v in label.items() if k != "label"}
+    pipeline, _ = _run(baseline, [("labels", [no_id, no_label, label])])
+    assert dict(pipeline.totals.rejected) == {
+        "label_missing_event_id": 1,
+        "label_missing_label": 1,
+    }
+    assert pipeline.join.stats.labels["m"] == 1
+
+
+def test_a_restored_pipeline_continues_the_join_exactly(baseline: Baseline) -> None:
+    """Snapshot mid-stream, restore into a fresh pipeline: the rest of the report is the same."""
+    predictions, labels = _stream(n=6_000, hours=6, flip_from_hour=3, delay_ms=20 * 60_000)
+    steps = _interleaved(predictions, labels)
+    cut = len(steps) // 2 + 1
+    _, whole = _run(baseline, steps)
+    first = Collect()
+    pipeline = Pipeline(_settings(), {"m": baseline}, [first])
+    for kind, objects in steps[:cut]:
+        feed = pipeline.process_records if kind == "predictions" else pipeline.process_labels
+        feed(_records(objects, PREDICTIONS if kind == "predictions" else LABELS), NOW_MS)
+    state = orjson.loads(orjson.dumps(snapshot(pipeline)))
+    assert state["labels"]["join"]["pending"]["ids"]
+    second = Collect()
+    resumed = Pipeline(_settings(), {"m": baseline}, [second])
+    restore(resumed, state)
+    for kind, objects in steps[cut:]:
+        feed = resumed.process_records if kind == "predictions" else resumed.process_labels
+        feed(_records(objects, PREDICTIONS if kind == "predictions" else LABELS), NOW_MS)
+    resumed.finish()
+    assert first.records + second.records == whole.records
+
+
+def test_the_join_is_exported_as_prometheus_metrics(baseline: Baseline) -> None:
+    """Label counters, unlabeled predictions by reason, coverage and the delay histogram."""
+    predictions, labels = _stream(n=300, hours=1, delay_ms=600_000)
+    pipeline, _ = _run(
+        baseline,
+        [("predictions", predictions), ("labels", labels[:200])],
+        _settings(labels={"max_pending": 250}),
+    )
+    totals = RunningTotals(labels=pipeline.join.stats.copy(), late_labels={"m": 3})
+    registry = CollectorRegistry()
+    DriftCollector(LatestWindows(), lambda: totals, max_segments=5, registry=registry)
+    samples = {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(generate_latest(registry).decode())
+        for sample in family.samples
+    }
+    model = (("model", "m"),)
+    assert samples[("driftwarden_labels_total", model)] == 200
+    assert samples[("driftwarden_labels_joined_total", model)] == 200 - 50
+    assert samples[("driftwarden_labels_unmatched_total", model)] == 0  # 50 still waiting
+    assert samples[("driftwarden_labels_late_total", model)] == 3
+    assert (
+        samples[("driftwarden_predictions_unlabeled_total", (*model, ("reason", "capacity")))] == 50
+    )
+    assert samples[("driftwarden_label_coverage_ratio", model)] == 150 / 200
+    assert samples[("driftwarden_label_delay_seconds_bucket", (("le", "900.0"), *model))] == 150
+    assert samples[("driftwarden_label_delay_seconds_bucket", (("le", "300.0"), *model))] == 0
+    assert samples[("driftwarden_label_delay_seconds_sum", model)] == 150 * 600.0
