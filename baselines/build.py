@@ -9,6 +9,7 @@ bytes.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Sequence
 from pathlib import Path
@@ -29,7 +30,7 @@ from baselines.columns import (
     numeric_values,
 )
 from baselines.errors import BaselineError
-from baselines.profile import BinnedColumn, bin_categorical, bin_numeric
+from baselines.profile import BinnedColumn, bin_categorical, bin_numeric, rebin
 from baselines.progress import delayed_progress
 from baselines.reader import InputFile, read_table
 from baselines.schema import (
@@ -63,6 +64,7 @@ class BuildOptions(TypedDict, total=False):
     replicates: int
     seed: int
     epsilon: float
+    bins_from: Baseline | None
 
 
 def build_baseline(
@@ -84,6 +86,7 @@ def build_baseline(
     replicates: int = 1000,
     seed: int = 0,
     epsilon: float = 1e-4,
+    bins_from: Baseline | None = None,
     progress: bool = False,
     source: InputFile | None = None,
 ) -> Baseline:
@@ -94,6 +97,9 @@ def build_baseline(
     types (unless listed in ``categorical``), categorical for text and bools. Segments are the
     ``max_segment_values`` most frequent values of each ``segments`` column that have at least
     ``min_segment_rows`` rows. Calibration draws ``replicates`` samples per window size.
+    With ``bins_from`` (the baseline of the model's other version), every column is counted into
+    that baseline's frozen bins instead of its own, so two versions' windows can be compared
+    slot by slot (canary vs stable); the columns must be the same.
     """
     parameters = BuildParameters(
         prediction=prediction,
@@ -126,6 +132,8 @@ def build_baseline(
             columns.append(_bin_feature(table, name, kind, parameters))
             bar.advance(task)
         targets = resolve_targets(table, roles, parameters)
+        if bins_from is not None:
+            columns, targets = _bins_like(bins_from, columns, targets)
         bar.advance(task)
         masks = _segment_masks(table, roles, parameters)
         task = bar.add_task("Slicing segments", total=len(masks))
@@ -182,6 +190,36 @@ def build_baseline_file(
     )
     baseline.save(output_path)
     return baseline
+
+
+def _bins_like(
+    other: Baseline, columns: list[BinnedColumn], targets: Targets
+) -> tuple[list[BinnedColumn], Targets]:
+    """Columns and targets counted into ``other``'s layouts (same names required)."""
+    mine = sorted(c.name for c in columns)
+    theirs = sorted(other.features)
+    if mine != theirs:
+        raise BaselineError(
+            f"--bins-from: its baseline has features {theirs[:8]} but this input has {mine[:8]};"
+            " build both versions' baselines from the same columns"
+        )
+    rebinned = [rebin(c, other.features[c.name].layout) for c in columns]
+    replaced: dict[str, BinnedColumn | None] = {}
+    for role, column, reference in (
+        ("prediction", targets.prediction, other.prediction),
+        ("label", targets.label, other.label),
+    ):
+        if (column is None) != (reference is None):
+            raise BaselineError(
+                f"--bins-from: one baseline has a {role} and the other not; pass the same "
+                f"--{role} to both"
+            )
+        replaced[role] = (
+            None if column is None or reference is None else rebin(column, reference.layout)
+        )
+    return rebinned, dataclasses.replace(
+        targets, prediction=replaced["prediction"], label=replaced["label"]
+    )
 
 
 def _names(names: Sequence[str]) -> tuple[str, ...]:

@@ -23,6 +23,7 @@ from baselines.binning import (
     slot_counts,
     value_frequencies,
 )
+from baselines.errors import BaselineError
 from baselines.schema import (
     SUMMARY_QUANTILES,
     CategoricalSummary,
@@ -108,6 +109,22 @@ class BinnedColumn:
             summary = numeric_summary(self.values if rows is None else self.values[rows])
         counts = slot_counts(slots, self.layout.n_slots)
         return FeatureBaseline(self.name, self.layout, tuple(counts.tolist()), summary)
+
+
+def rebin(column: BinnedColumn, layout: Layout) -> BinnedColumn:
+    """The same reference values counted into another frozen layout of the same kind.
+
+    >>> column = bin_numeric("x", np.array([1.0, 2.0, 3.0]), bins=2)
+    >>> rebin(column, NumericLayout((0.0, 2.5))).slots.tolist()
+    [1, 1, 2]
+    """
+    if layout.kind != column.layout.kind:
+        raise BaselineError(
+            f"column '{column.name}' is {column.layout.kind} here but {layout.kind} in the "
+            "baseline whose bins were asked for; give both baselines the same column kinds "
+            "(--categorical)"
+        )
+    return BinnedColumn(column.name, layout, column.values, layout.slots(column.values))
 
 
 def bin_numeric(name: str, values: FloatArray, bins: int) -> BinnedColumn:

@@ -319,8 +319,8 @@ def live_daemon(args: argparse.Namespace) -> dict[str, Any]:
     import monitor.daemon
     from monitor.config import load_settings
     from monitor.daemon import Daemon
+    from monitor.loading import load_baselines
     from monitor.logs import configure_logging
-    from monitor.replay import load_baselines
 
     clock = Clock(args.expected)
     spent = {"pipeline": 0.0, "to_raw_records": 0.0}
@@ -393,8 +393,8 @@ def pipeline_alone(args: argparse.Namespace) -> dict[str, Any]:
     from bench_replay import CATEGORICAL, NUMERIC, events_table
 
     from monitor.config import load_settings
+    from monitor.loading import load_baselines
     from monitor.pipeline import Pipeline
-    from monitor.replay import load_baselines
     from monitor.types import RawRecords
 
     if args.arrow_threads:

@@ -9,7 +9,8 @@ and the out-of-range rate. Performance: the relative degradation of each configu
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -21,12 +22,32 @@ from detectors.thresholds import (
     null_pvalue,
     threshold_for_size,
 )
-from monitor.config import AlertConfig, DriftThresholds
+from monitor.config import AlertConfig, DriftThresholds, TierThresholds
 from monitor.evaluate import SubjectScores, WindowScores
 from monitor.layout import PREDICTION
 from monitor.levels import CheckInput
 
 PERFORMANCE = "performance"
+CANARY = "canary_psi"
+
+
+@dataclass(frozen=True)
+class Versus:
+    """A version's window compared with the stable version's window of the same time."""
+
+    stable_version: str
+    subjects: Mapping[str, SubjectScores]
+    sufficient: bool
+
+
+def canary_checks(versus: Versus, tiers: TierThresholds) -> list[CheckInput]:
+    """One ``canary_psi`` check per feature and the prediction."""
+    return [
+        CheckInput(
+            name, CANARY, s.statistics["psi"], tiers.warning, tiers.intervention, versus.sufficient
+        )
+        for name, s in versus.subjects.items()
+    ]
 
 
 def window_checks(

@@ -76,6 +76,12 @@ def _add_baseline(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         default=(100, 1000, 10_000),
         help="window sizes (events) to calibrate null distributions for (default 100,1000,10000)",
     )
+    build.add_argument(
+        "--bins-from",
+        type=Path,
+        help="baseline of another version of the model whose bins to reuse, so the two "
+        "versions can be compared window by window (canary vs stable)",
+    )
 
 
 def _add_replay(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -165,7 +171,9 @@ def _parser() -> argparse.ArgumentParser:
 
 def _baseline_build(args: argparse.Namespace) -> int:
     from baselines.build import build_baseline_file
+    from baselines.schema import Baseline
 
+    bins_from = None if args.bins_from is None else Baseline.load(args.bins_from)
     baseline = build_baseline_file(
         args.input,
         args.output,
@@ -179,6 +187,7 @@ def _baseline_build(args: argparse.Namespace) -> int:
         bins=args.bins,
         top_k=args.top_k,
         window_sizes=args.window_sizes,
+        bins_from=bins_from,
         progress=sys.stderr.isatty(),
     )
     print(
@@ -191,8 +200,8 @@ def _baseline_build(args: argparse.Namespace) -> int:
 def _replay(args: argparse.Namespace) -> int:
     from baselines.schema import Baseline
     from monitor.config import load_settings
+    from monitor.loading import load_baselines
     from monitor.replay import (
-        load_baselines,
         print_summary,
         replay_to_file,
         replay_topic_to_file,
@@ -242,8 +251,8 @@ def _replay(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     from monitor.config import load_settings
     from monitor.daemon import Daemon
+    from monitor.loading import load_baselines
     from monitor.logs import configure_logging
-    from monitor.replay import load_baselines
 
     configure_logging(args.log_level)
     settings = load_settings(args.config)

@@ -69,7 +69,13 @@ class ModelConfig(_Section):
     baseline: Path = Field(description="Baseline JSON built by `driftwarden baseline build`.")
     versions: dict[str, Path] = Field(
         default_factory=dict,
-        description="Per-version baselines; a version without its own uses `baseline`.",
+        description="Per-version baselines (built with --bins-from the model's baseline); a "
+        "version without its own uses `baseline`.",
+    )
+    stable_version: str | None = Field(
+        default=None,
+        description="Version every other version (a canary) is also compared with, window by "
+        "window: check canary_psi.",
     )
     critical_features: tuple[str, ...] = Field(
         default=(), description="Features whose going missing escalates to intervention."
@@ -223,6 +229,10 @@ class AlertConfig(_Section):
     unseen: TierThresholds = TierThresholds(warning=0.01, intervention=0.05)
     out_of_range: TierThresholds = TierThresholds(warning=0.05, intervention=0.2)
     performance: PerformanceThresholds = PerformanceThresholds()
+    canary: TierThresholds = Field(
+        default=TierThresholds(warning=0.1, intervention=0.25),
+        description="PSI of a version against the stable version in the same window.",
+    )
     min_events: int = Field(
         default=100, ge=1, description="Below this a check is insufficient_data."
     )

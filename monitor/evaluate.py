@@ -7,12 +7,13 @@ on merged integer counts only, so they do not depend on how the window was split
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 
-from baselines.schema import FeatureBaseline, SegmentBaseline
+from baselines.schema import Baseline, FeatureBaseline, SegmentBaseline
 from detectors import performance as perf
 from detectors.statistics import compute_all, rate
 from monitor.layout import LABEL, PREDICTION, ModelLayout
@@ -71,14 +72,22 @@ def score_subject(
     return SubjectScores(present, total, statistics, rates, float(reference.missing_rate))
 
 
-def score_window(layout: ModelLayout, window: WindowCounts, *, epsilon: float) -> WindowScores:
-    """Score every subject and the performance of a closed window."""
-    baseline = layout.baseline.for_segment(window.key.segment)
+def score_window(
+    layout: ModelLayout,
+    window: WindowCounts,
+    *,
+    epsilon: float,
+    reference: Baseline | None = None,
+) -> WindowScores:
+    """Score every subject and the performance of a closed window against ``reference`` (the
+    window's version baseline; the layout's model baseline when ``None``)."""
+    baseline = (reference or layout.baseline).for_segment(window.key.segment)
     scored: dict[str, SubjectScores] = {}
     for subject in layout.subjects:
-        reference = _reference(baseline, subject.name)
         counts = window.counts[subject.offset : subject.offset + subject.baseline.n_slots]
-        scored[subject.name] = score_subject(reference, counts, epsilon=epsilon)
+        scored[subject.name] = score_subject(
+            _reference(baseline, subject.name), counts, epsilon=epsilon
+        )
     prediction = scored.pop(PREDICTION, None)
     label = scored.pop(LABEL, None)
     metrics: dict[str, float] = {}
@@ -87,6 +96,22 @@ def score_window(layout: ModelLayout, window: WindowCounts, *, epsilon: float) -
     return WindowScores(
         window, scored, prediction, label, metrics, dict(baseline.performance or {})
     )
+
+
+def compare_versions(
+    layout: ModelLayout, window: WindowCounts, stable: WindowCounts, *, epsilon: float
+) -> dict[str, SubjectScores]:
+    """Drift of every feature and the prediction of ``window`` against another version's window
+    of the same time and segment (``stable``), slot by slot in the shared layout."""
+    out: dict[str, SubjectScores] = {}
+    for subject in layout.subjects:
+        if subject.name == LABEL:
+            continue
+        part = slice(subject.offset, subject.offset + subject.baseline.n_slots)
+        counts = stable.counts[part]
+        as_reference = dataclasses.replace(subject.baseline, counts=tuple(counts.tolist()))
+        out[subject.name] = score_subject(as_reference, window.counts[part], epsilon=epsilon)
+    return out
 
 
 def _reference(baseline: SegmentBaseline, name: str) -> FeatureBaseline:

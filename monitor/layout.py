@@ -60,6 +60,15 @@ def _column(
     return text if every_row else text.take(pa.array(rows))
 
 
+def same_bins(a: Baseline, b: Baseline) -> bool:
+    """Whether two baselines count events into the same slots (so windows are comparable)."""
+
+    def layouts(baseline: Baseline) -> list[tuple[str, object]]:
+        return [(s.name, s.baseline.layout) for s in ModelLayout(baseline).subjects]
+
+    return layouts(a) == layouts(b)
+
+
 class ModelLayout:
     """The slot layout of one model's baseline and the binning of batches into it."""
 

@@ -301,6 +301,11 @@ class _Families:
             "Level a check holds: 0 ok, 1 warning, 2 intervention",
             labels=[*key, "subject", "check"],
         )
+        self.canary_psi = GaugeMetricFamily(
+            f"{PREFIX}canary_psi",
+            "PSI of a version against the stable version in the same window (canary vs stable)",
+            labels=[*key, "subject", "stable_version"],
+        )
         self.threshold = GaugeMetricFamily(
             f"{PREFIX}check_threshold",
             "Threshold a check was compared with in the latest window, per level",
@@ -394,7 +399,7 @@ class _Families:
     def all(self) -> Iterator[Metric]:
         yield from self.subjects.values()
         yield from (self.performance, self.performance_reference, self.labeled)
-        yield from (self.alert_level, self.threshold, self.window_events)
+        yield from (self.alert_level, self.threshold, self.canary_psi, self.window_events)
         yield from (self.folded, self.last_end)
         yield from (self.events, self.rejected, self.late, self.windows)
         yield from (self.detections, self.transitions, self.lag)
@@ -550,6 +555,15 @@ def _export_window(families: _Families, window: LatestWindow) -> None:
         for check, tiers in part.get("thresholds", {}).items():
             for level in ("warning", "intervention"):
                 families.threshold.add_metric([*key, subject, check, level], tiers[level])
+    versus = record.get("versus")
+    if versus is not None:
+        compared = [*versus["features"].items()]
+        if "prediction" in versus:
+            compared.append(("prediction", versus["prediction"]))
+        for subject, part in compared:
+            families.canary_psi.add_metric(
+                [*key, subject, versus["model_version"]], _number(part["psi"])
+            )
     performance = record.get("performance")
     if performance is not None:
         families.labeled.add_metric(key, performance["labeled"])

@@ -19,15 +19,16 @@ import pyarrow.compute as pc
 from baselines.schema import Baseline
 from detectors.online import DriftDetector, make_detector
 from detectors.thresholds import NullSummary
-from monitor.checks import drift_statistic, window_checks
+from monitor.checks import Versus, canary_checks, drift_statistic, window_checks
 from monitor.config import Settings
 from monitor.decode import DecodeLimits, EventDecoder, EventSchema, FieldMapping
 from monitor.error_stream import ErrorStreams
 from monitor.errors import ConfigError
-from monitor.evaluate import WindowScores, score_window
+from monitor.evaluate import WindowScores, compare_versions, score_window
 from monitor.join import LabelJoin, Pairs
 from monitor.layout import PREDICTION, ModelLayout
 from monitor.levels import CheckState, step
+from monitor.loading import load_version_baselines
 from monitor.logs import RateLimitedLog
 from monitor.report import Thresholds, alert_record, window_record
 from monitor.types import DecodeResult, EventBatch, Level, RawRecords, Reject
@@ -91,9 +92,14 @@ class Pipeline:
         baselines: Mapping[str, Baseline],
         sinks: Sequence[Sink],
         reject_sinks: Sequence[RejectSink] = (),
+        versions: Mapping[str, Mapping[str, Baseline]] | None = None,
     ) -> None:
         self.settings = settings
         self.baselines = baselines
+        self.versions = (
+            load_version_baselines(settings, baselines) if versions is None else versions
+        )
+        self.stable = {m.name: m.stable_version for m in settings.models if m.stable_version}
         self.sinks = list(sinks)
         self.reject_sinks = list(reject_sinks)
         _check_epsilon(settings, baselines)
@@ -141,7 +147,10 @@ class Pipeline:
             settings.windows.size,
         )
         self.critical = {m.name: frozenset(m.critical_features) for m in settings.models}
-        self.calibration = {name: _calibration(b) for name, b in baselines.items()}
+        self.calibration = {(name, ""): _calibration(b) for name, b in baselines.items()}
+        for name, by_version in self.versions.items():
+            for version, b in by_version.items():
+                self.calibration[(name, version)] = _calibration(b)
         self.check_states: dict[tuple[WindowKey, str, str], CheckState] = {}
         self.series: dict[tuple[WindowKey, str], DriftDetector] = {}
         self.totals = Totals()
@@ -205,20 +214,30 @@ class Pipeline:
                 sink.reject(reject)
 
     def _emit(self, closed: list[WindowCounts]) -> None:
+        stable = {
+            (w.key.model, w.key.segment, w.start_ms): w
+            for w in closed
+            if w.key.model_version == self.stable.get(w.key.model)
+        }
         for window in closed:
-            if not window.key.segment:
+            key = window.key
+            if not key.segment:
                 window.detections.update(
-                    self.error_streams.detections(
-                        window.key.model, window.key.model_version, window.start_ms
-                    )
+                    self.error_streams.detections(key.model, key.model_version, window.start_ms)
                 )
-            layout = self.layouts[window.key.model]
-            scores = score_window(layout, window, epsilon=self.settings.epsilon)
-            levels, thresholds, alerts = self._levels(scores)
+            layout = self.layouts[key.model]
+            scores = score_window(
+                layout,
+                window,
+                epsilon=self.settings.epsilon,
+                reference=self.versions.get(key.model, {}).get(key.model_version),
+            )
+            versus = self._versus(window, stable.get((key.model, key.segment, window.start_ms)))
+            levels, thresholds, alerts = self._levels(scores, versus)
             detectors = self._detectors(window, scores)
             self.totals.windows += 1
             for sink in self.sinks:
-                sink.write(window_record(scores, levels, detectors, thresholds))
+                sink.write(window_record(scores, levels, detectors, thresholds, versus))
                 for record in alerts:
                     sink.write(record)
         if closed:
@@ -227,17 +246,30 @@ class Pipeline:
             if current is not None:
                 self.join.expire(current)
 
+    def _versus(self, window: WindowCounts, stable: WindowCounts | None) -> Versus | None:
+        """A canary window's drift against the stable version's window of the same time."""
+        if stable is None or stable is window:
+            return None
+        compared = compare_versions(
+            self.layouts[window.key.model], window, stable, epsilon=self.settings.epsilon
+        )
+        enough = min(window.events, stable.events) >= self.settings.alerts.min_events
+        return Versus(stable.key.model_version, compared, enough)
+
     def _levels(
-        self, scores: WindowScores
+        self, scores: WindowScores, versus: Versus | None
     ) -> tuple[dict[tuple[str, str], Level], Thresholds, list[dict[str, Any]]]:
         key = scores.window.key
         alerts_config = self.settings.alerts
+        calibration = self.calibration.get((key.model, key.model_version))
         checks = window_checks(
             scores,
             alerts_config,
-            self.calibration[key.model],
+            calibration or self.calibration[(key.model, "")],
             self.critical.get(key.model, frozenset()),
         )
+        if versus is not None:
+            checks.extend(canary_checks(versus, alerts_config.canary))
         levels: dict[tuple[str, str], Level] = {}
         thresholds = {(c.subject, c.check): (c.warning, c.intervention) for c in checks}
         transitions: list[dict[str, Any]] = []

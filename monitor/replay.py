@@ -14,31 +14,12 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from baselines.errors import BaselineError
 from baselines.schema import Baseline
 from monitor.config import Settings
-from monitor.errors import ConfigError
 from monitor.pipeline import Pipeline, Sink
 from monitor.report import ReportWriter
 from monitor.sources.files import count_rows, iter_file
 from monitor.types import Level, RawRecords
-
-
-def load_baselines(settings: Settings) -> dict[str, Baseline]:
-    """Load and validate every configured model's baseline; the model names must match."""
-    out: dict[str, Baseline] = {}
-    for model in settings.models:
-        try:
-            baseline = Baseline.load(model.baseline)
-        except BaselineError as exc:
-            raise ConfigError(f"model {model.name!r}: {exc}") from None
-        if baseline.model != model.name:
-            raise ConfigError(
-                f"model {model.name!r}: baseline {model.baseline} was built for model "
-                f"{baseline.model!r}; point `baseline` at that model's file or rename the model"
-            )
-        out[model.name] = baseline
-    return out
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from typing import IO, Any
 
 import orjson
 
-from monitor.checks import PERFORMANCE
+from monitor.checks import PERFORMANCE, Versus
 from monitor.evaluate import SubjectScores, WindowScores
 from monitor.layout import PREDICTION
 from monitor.levels import CheckInput, Step
@@ -74,6 +74,7 @@ def window_record(
     levels: Mapping[tuple[str, str], Level],
     detectors: Mapping[str, Any],
     thresholds: Thresholds,
+    versus: Versus | None = None,
 ) -> dict[str, Any]:
     """The report object of one closed window (levels and thresholds keyed by (subject, check))."""
     window = scores.window
@@ -112,8 +113,21 @@ def window_record(
             "level": worst(perf_levels.values()).value,
             "thresholds": _thresholds(limits.get(PERFORMANCE, {})),
         }
+    if versus is not None:
+        compared = dict(versus.subjects)
+        prediction = compared.pop(PREDICTION, None)
+        record["versus"] = {
+            "model_version": versus.stable_version,
+            "features": {name: _statistics(s) for name, s in compared.items()},
+        }
+        if prediction is not None:
+            record["versus"]["prediction"] = _statistics(prediction)
     record["detectors"] = dict(detectors)
     return record
+
+
+def _statistics(scores: SubjectScores) -> dict[str, Any]:
+    return {"events": scores.events, **scores.statistics}
 
 
 def alert_record(

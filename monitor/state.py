@@ -5,6 +5,7 @@ restored from it continues exactly like the one it was taken from::
 
     {"format": "driftwarden.state/1",
      "baselines": {model: "sha256:…"},           what it was taken with: restore refuses when
+     "version_baselines": {model: {version: "sha256:…"}},
      "settings": {"windows.size": ms, …},         a digest or one of these settings differs
      "watermarks": [[partition, largest event time ms], …],
      "late": {model: events dropped as late},
@@ -57,6 +58,7 @@ def snapshot(pipeline: Pipeline) -> dict[str, Any]:
         "baselines": {
             model: pipeline.baselines[model].digest for model in sorted(pipeline.baselines)
         },
+        "version_baselines": _version_digests(pipeline),
         "settings": _settings_of(pipeline),
         "watermarks": [[p, t] for p, t in sorted(windower.watermarks.seen.items())],
         "late": _sorted_counts(windower.late.by_model),
@@ -99,6 +101,13 @@ def snapshot(pipeline: Pipeline) -> dict[str, Any]:
             "late": _sorted_counts(windower.late_labels.by_model),
             "errors": pipeline.error_streams.state(),
         },
+    }
+
+
+def _version_digests(pipeline: Pipeline) -> dict[str, dict[str, str]]:
+    return {
+        model: {v: b.digest for v, b in sorted(by_version.items())}
+        for model, by_version in sorted(pipeline.versions.items())
     }
 
 
@@ -148,6 +157,12 @@ def _check_compatible(pipeline: Pipeline, state: Mapping[str, Any]) -> None:
                 f"checkpoint was taken with {name}={_text(then.get(name))}, but "
                 f"{name}={_text(now)} is configured now; set it back or {_FRESH}"
             )
+    then_versions, now_versions = state["version_baselines"], _version_digests(pipeline)
+    if then_versions != now_versions:
+        raise CheckpointError(
+            f"checkpoint was taken with version baselines {_text(then_versions)}, but "
+            f"{_text(now_versions)} are loaded now; configure them back or {_FRESH}"
+        )
     for model, digest in sorted(state["baselines"].items()):
         if model not in pipeline.baselines:
             raise CheckpointError(

@@ -38,7 +38,8 @@ def replay(args: argparse.Namespace) -> None:
     phases = Phases()
     with phases("import"):
         from monitor.config import load_settings
-        from monitor.replay import load_baselines, replay_to_file
+        from monitor.loading import load_baselines
+        from monitor.replay import replay_to_file
     with phases("replay"):
         settings = load_settings(
             None, models=[{"name": MODEL, "baseline": args.baseline}], windows={"size": WINDOW}
