@@ -76,6 +76,12 @@ def status_document(
             "rejected": dict(totals.rejected),
             "late": dict(totals.late),
             "windows": totals.windows,
+            "labels": {
+                "received": dict(totals.labels.labels),
+                "joined": dict(totals.labels.joined),
+                "pending": dict(totals.labels.pending),
+                "late": dict(totals.late_labels),
+            },
         },
     }
 

@@ -1,0 +1,138 @@
+"""The live daemon joins a label topic to a prediction topic, and kill -9 loses no pair."""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+
+import orjson
+import pytest
+import yaml
+from kafka import KafkaProducer
+
+from baselines.schema import Baseline
+from tests.kafka_broker import create_topic
+from tests.test_daemon import _config, _get, _start, _terminate, _wait
+from tests.test_label_join import _stream
+
+N = 12_000
+
+
+def _status_labels(port: int) -> tuple[int, int]:
+    """(events, joined labels) the daemon reports, or (-1, -1) while it does not answer."""
+    status, body = _get(port, "/status")
+    if status != 200:
+        return -1, -1
+    totals = orjson.loads(body)["totals"]
+    return sum(totals["events"].values()), sum(totals["labels"]["joined"].values())
+
+
+@pytest.fixture(scope="module")
+def topics(kafka_bootstrap: str) -> tuple[str, str]:
+    """A prediction topic and a label topic (labels 10 minutes late, flipped from hour 6)."""
+    predictions, labels = _stream(n=N, hours=12, flip_from_hour=6, delay_ms=600_000)
+    names = (create_topic(kafka_bootstrap, "pred"), create_topic(kafka_bootstrap, "labels"))
+    producer = KafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all", linger_ms=20)
+    try:
+        for topic, objects in zip(names, (predictions, labels), strict=True):
+            for item in objects:
+                producer.send(topic, orjson.dumps(item), key=item["event_id"].encode())
+        producer.flush(timeout=60)
+    finally:
+        producer.close()
+    return names
+
+
+def _label_config(
+    tmp_path: Path, baseline: Baseline, bootstrap: str, topics: tuple[str, str], run: str
+) -> tuple[Path, int]:
+    path, port = _config(tmp_path, baseline, bootstrap, topics[0], run)
+    config = yaml.safe_load(path.read_text())
+    config["kafka"]["label_topics"] = [topics[1]]
+    config["kafka"]["max_poll_records"] = 500
+    path.write_text(yaml.safe_dump(config))
+    return path, port
+
+
+def _consume_all(config: Path, port: int) -> None:
+    process = _start(config)
+    try:
+        _wait(lambda: _status_labels(port) == (N, N), "every prediction and label", 90)
+    except AssertionError:
+        process.kill()
+        _, stderr = process.communicate(timeout=10)
+        raise AssertionError(
+            f"saw {_status_labels(port)}; log:\n{stderr.decode()[-3000:]}"
+        ) from None
+    _terminate(process)
+
+
+@pytest.fixture(scope="module")
+def whole(
+    tmp_path_factory: pytest.TempPathFactory,
+    baseline: Baseline,
+    kafka_bootstrap: str,
+    topics: tuple[str, str],
+) -> bytes:
+    """The report of a daemon that consumed both topics without interruption."""
+    folder = tmp_path_factory.mktemp("labels-whole")
+    config, port = _label_config(folder, baseline, kafka_bootstrap, topics, "whole")
+    _consume_all(config, port)
+    return (folder / "whole" / "report.jsonl").read_bytes()
+
+
+def test_labels_from_their_own_topic_raise_the_concept_drift(whole: bytes) -> None:
+    """Joined labels flip from hour 6: performance intervenes and error detectors fire."""
+    records = [orjson.loads(line) for line in whole.splitlines()]
+    raised = {
+        (r["subject"], r["check"], r["to"])
+        for r in records
+        if r["kind"] == "alert" and r["segment"] == ""
+    }
+    assert ("performance", "accuracy", "intervention") in raised
+    fired = {
+        name
+        for r in records
+        if r["kind"] == "window"
+        for name, verdict in r["detectors"].items()
+        if name.startswith("error_") and verdict.get("detections")
+    }
+    assert fired
+
+
+def test_the_join_is_on_metrics(
+    tmp_path: Path, baseline: Baseline, kafka_bootstrap: str, topics: tuple[str, str]
+) -> None:
+    """/metrics counts every label joined, with its delay histogram and coverage."""
+    config, port = _label_config(tmp_path, baseline, kafka_bootstrap, topics, "metrics")
+    process = _start(config)
+    try:
+        _wait(lambda: _status_labels(port) == (N, N), "every prediction and label", 90)
+        metrics = _get(port, "/metrics")[1].decode()
+        assert f'driftwarden_labels_joined_total{{model="m"}} {float(N)}' in metrics
+        assert (
+            f'driftwarden_label_delay_seconds_bucket{{le="900.0",model="m"}} {float(N)}' in metrics
+        )
+        assert 'driftwarden_performance{metric="accuracy",model="m"' in metrics
+    finally:
+        _terminate(process)
+
+
+def test_kill_minus_nine_with_labels_in_flight_gives_the_uninterrupted_report(
+    tmp_path: Path,
+    baseline: Baseline,
+    kafka_bootstrap: str,
+    topics: tuple[str, str],
+    whole: bytes,
+) -> None:
+    """Predictions waiting for labels survive a SIGKILL: the restarted daemon writes the same."""
+    config, port = _label_config(tmp_path, baseline, kafka_bootstrap, topics, "killed")
+    process = _start(config)
+    _wait(lambda: _status_labels(port)[1] >= N // 4, "a quarter of the labels")
+    seen = _status_labels(port)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait(timeout=10)
+    assert 0 < seen[1] < N, "the kill must land mid-stream"
+    _consume_all(config, port)
+    assert (tmp_path / "killed" / "report.jsonl").read_bytes() == whole
