@@ -230,6 +230,7 @@ def test_status_lists_raised_checks_windows_lag_and_totals(
             "rejected": {"invalid_json": 2},
             "late": {"m": 1},
             "windows": 3,
+            "labels": {"received": {}, "joined": {}, "pending": {}, "late": {}},
         },
     }
 
