@@ -93,6 +93,7 @@ class Pipeline:
         sinks: Sequence[Sink],
         reject_sinks: Sequence[RejectSink] = (),
         versions: Mapping[str, Mapping[str, Baseline]] | None = None,
+        join_labels: bool | None = None,
     ) -> None:
         self.settings = settings
         self.baselines = baselines
@@ -100,6 +101,9 @@ class Pipeline:
             load_version_baselines(settings, baselines) if versions is None else versions
         )
         self.stable = {m.name: m.stable_version for m in settings.models if m.stable_version}
+        if join_labels is None:
+            join_labels = settings.kafka is not None and bool(settings.kafka.label_topics)
+        self.join_labels = join_labels  # keep predictions waiting for labels from label topics
         self.sinks = list(sinks)
         self.reject_sinks = list(reject_sinks)
         _check_epsilon(settings, baselines)
@@ -193,7 +197,7 @@ class Pipeline:
         if len(events):
             for item in pc.value_counts(events.model).to_pylist():
                 self.totals.events[item["values"]] += item["counts"]
-        pairs = self.join.add_predictions(events) if len(events) else None
+        pairs = self.join.add_predictions(events) if self.join_labels and len(events) else None
         self._joined(pairs)
         self._emit(self.windower.add(events, pairs))
 

@@ -44,6 +44,7 @@ def _settings(**overrides: Any) -> Settings:
         "windows": {"size": "1h", "allowed_lateness": "0s"},
         "segments": {"fields": ["platform"]},
         "alerts": {"min_events": 50, "performance": {"min_labels": 50}},
+        "kafka": {"prediction_topics": ["predictions"], "label_topics": ["labels"]},
     }
     options.update(overrides)
     return load_settings(None, **options)
@@ -294,3 +295,13 @@ def test_the_join_is_exported_as_prometheus_metrics(baseline: Baseline) -> None:
     assert samples[("driftwarden_label_delay_seconds_bucket", (("le", "900.0"), *model))] == 150
     assert samples[("driftwarden_label_delay_seconds_bucket", (("le", "300.0"), *model))] == 0
     assert samples[("driftwarden_label_delay_seconds_sum", model)] == 150 * 600.0
+
+
+def test_without_label_topics_predictions_do_not_wait_for_labels(baseline: Baseline) -> None:
+    """A pipeline with no label source keeps no prediction waiting (no memory, no cost)."""
+    predictions, _ = _stream(n=300, hours=1)
+    settings = _settings()
+    without = settings.model_copy(update={"kafka": None})
+    pipeline, _ = _run(baseline, [("predictions", predictions)], without)
+    assert len(pipeline.join.pending) == 0
+    assert len(_run(baseline, [("predictions", predictions)], settings)[0].join.pending) == 300
