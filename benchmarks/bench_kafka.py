@@ -81,6 +81,7 @@ CONFLUENT = "confluent-kafka==2.16.1"
 BACKENDS = ["kafka-python", "confluent-kafka"]
 PRODUCE_CHUNK = 100_000
 POLL_TIMEOUT_MS = 1000
+FETCH_BYTES = 8 * 1_048_576  # per partition and fetch, the same for every consumer measured
 STATUS_EVERY_S = 0.05
 MiB = 1 << 20
 
@@ -184,6 +185,7 @@ def daemon_config(
             "group_id": f"bench-daemon-{uuid.uuid4().hex[:8]}",
             "client_id": "bench",
             "max_poll_records": max_poll_records,
+            "max_partition_fetch_bytes": FETCH_BYTES,
             "poll_timeout": f"{POLL_TIMEOUT_MS}ms",
         },
         "daemon": {
@@ -258,6 +260,7 @@ def bare_kafka_python(args: argparse.Namespace) -> dict[str, Any]:
         enable_auto_commit=False,
         auto_offset_reset="earliest",
         max_poll_records=args.max_poll_records,
+        max_partition_fetch_bytes=FETCH_BYTES,
     )
     consumer.subscribe([args.topic])
     clock = Clock(args.expected)
@@ -292,6 +295,7 @@ def bare_confluent(args: argparse.Namespace) -> dict[str, Any]:
             "session.timeout.ms": 45_000,
             "enable.auto.commit": False,
             "auto.offset.reset": "earliest",
+            "max.partition.fetch.bytes": FETCH_BYTES,
         }
     )
     consumer.subscribe([args.topic])

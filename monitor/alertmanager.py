@@ -262,6 +262,25 @@ class AlertmanagerSink:
         if alerts:
             self._enqueue([self._payload(alert, now) for alert in alerts])
 
+    def state(self) -> list[dict[str, Any]]:
+        """The firing alerts as JSON data, for the checkpoint (sorted by labels)."""
+        return [
+            {"labels": a.labels, "annotations": a.annotations, "starts_at": a.starts_at}
+            for _, a in sorted(self._firing.items())
+        ]
+
+    def restore(self, firing: list[dict[str, Any]]) -> None:
+        """Take back the firing alerts of a checkpoint and post them at once, so alerts whose
+        checks are still raised keep firing across a restart (with their first ``startsAt``)."""
+        for item in firing:
+            labels = {str(k): str(v) for k, v in item["labels"].items()}
+            annotations = {str(k): str(v) for k, v in item["annotations"].items()}
+            self._firing[_key(labels)] = _Alert(labels, annotations, float(item["starts_at"]))
+        if self._firing:
+            now = self.clock()
+            self._last_repost = now
+            self._enqueue([self._payload(alert, now) for alert in self._firing.values()])
+
     def flush(self, timeout_s: float) -> bool:
         """Wait up to ``timeout_s`` for every queued post to finish; whether they all did."""
         deadline = time.monotonic() + timeout_s

@@ -341,6 +341,12 @@ class KafkaConfig(_Section):
     )
     max_poll_records: int = Field(default=5_000, ge=1, description="Records per poll at most.")
     poll_timeout: DurationMs = Field(default=1_000, description="Longest wait of one poll.")
+    max_partition_fetch_bytes: int = Field(
+        default=1_048_576,
+        ge=1_024,
+        description="Bytes one fetch returns per partition at most (Kafka's default 1 MiB caps a "
+        "poll of 1 kB events near 1,000 records per partition; raise it with max_poll_records).",
+    )
     security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
         default="PLAINTEXT", description="How to reach the brokers."
     )

@@ -215,6 +215,7 @@ class Daemon:
                     enable_auto_commit=False,
                     auto_offset_reset="earliest",
                     max_poll_records=self.kafka.max_poll_records,
+                    max_partition_fetch_bytes=self.kafka.max_partition_fetch_bytes,
                     # same partition numbers of every topic to the same member: labels keyed
                     # like their predictions land in the process that holds the prediction
                     partition_assignment_strategy=[RangePartitionAssignor],
@@ -298,6 +299,7 @@ class Daemon:
             state = {
                 "pipeline": snapshot(self.pipeline),
                 "report_bytes": self.report.durable_length() if self.report else 0,
+                "alertmanager": self.alertmanager.state() if self.alertmanager else [],
             }
             offsets = {offset_key(tp.topic, tp.partition): o for tp, o in self.positions.items()}
             self.store.save(state, offsets)
@@ -347,6 +349,8 @@ class Daemon:
         saved = self.store.load() if self.store is not None else None
         if saved is not None:
             restore(self.pipeline, saved.state["pipeline"])
+            if self.alertmanager is not None:
+                self.alertmanager.restore(saved.state.get("alertmanager", []))
             if self.report is not None:
                 self.report.truncate(int(saved.state["report_bytes"]))
             offsets = {parse_offset_key(k): v for k, v in saved.offsets.items()}

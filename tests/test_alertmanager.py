@@ -478,3 +478,20 @@ def test_alertmanager_ends_up_firing_exactly_the_current_level(
     sink.close(timeout_s=WAIT)
     expected = [SEVERITY[level]] if level in SEVERITY else []
     assert recorder.firing(clock.now) == expected
+
+
+def test_a_restored_sink_refires_the_checkpointed_alerts_at_once(
+    make_sink: Factory, alertmanager: FakeAlertmanager, clock: Clock
+) -> None:
+    """Alerts firing at a checkpoint are posted again by the next process, startsAt kept."""
+    before = make_sink()
+    before.write(transition("ok", "intervention"))
+    saved = orjson.loads(orjson.dumps(before.state()))
+    first = delivered(before, alertmanager)[0].alerts[0]
+    clock.now += 600
+    after = make_sink()
+    after.restore(saved)
+    refired = delivered(after, alertmanager)[-1].alerts
+    assert [a["labels"] for a in refired] == [labels("critical")]
+    assert refired[0]["startsAt"] == first["startsAt"]
+    assert refired[0]["endsAt"] > first["endsAt"]
