@@ -158,13 +158,36 @@ def _parser() -> argparse.ArgumentParser:
         "demo",
         help="run the whole pipeline on a generated stream with known incidents",
         description=(
-            "Generate a training set and a 48-hour event stream with five known incidents, build "
-            "the baseline, replay the stream and print the alert timeline. Exits 1 if an incident "
-            "is missed or the stable stretch raises anything."
+            "Generate a training set and a 54-hour stream of predictions with six known "
+            "incidents and delayed labels, build the baseline, start a local Kafka broker "
+            "(deploy/local/kafka.sh; or use $KAFKA_BOOTSTRAP_SERVERS), produce the stream, run "
+            "the daemon and print the alert timeline as windows close, then the verdicts; the "
+            "daemon keeps serving /metrics until Ctrl-C. Exits 1 if an incident is missed or "
+            "the stable stretch raises anything. --replay replays a file instead, no broker."
         ),
     )
     demo.add_argument(
         "--dir", type=Path, default=None, help="where to write the demo files (default: a temp dir)"
+    )
+    demo.add_argument(
+        "--replay",
+        action="store_true",
+        help="replay the stream from a file (labels inline) instead of running it through Kafka",
+    )
+    demo.add_argument(
+        "--exit", action="store_true", help="exit after the verdicts instead of serving on"
+    )
+    demo.add_argument(
+        "--http-port",
+        type=int,
+        default=8000,
+        metavar="N",
+        help="port of /metrics and /status (default 8000; 0 picks a free one)",
+    )
+    demo.add_argument(
+        "--keep-broker",
+        action="store_true",
+        help="leave the local broker running at the end (it is stopped by default)",
     )
     return parser
 
@@ -273,13 +296,27 @@ def _config(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from monitor.demo import run_demo
-
     console = Console(width=max(120, Console().width))
     if args.dir is not None:
-        return 0 if run_demo(args.dir, console) else 1
+        return _demo_in(args, args.dir, console)
     with tempfile.TemporaryDirectory(prefix="driftwarden-demo-") as folder:
-        return 0 if run_demo(Path(folder), console) else 1
+        return _demo_in(args, Path(folder), console)
+
+
+def _demo_in(args: argparse.Namespace, folder: Path, console: Console) -> int:
+    if args.replay:
+        from monitor.demo import run_replay_demo
+
+        return 0 if run_replay_demo(folder, console) else 1
+    from monitor.demo_kafka import run_kafka_demo
+
+    return run_kafka_demo(
+        folder,
+        console,
+        http_port=args.http_port,
+        stay=not args.exit,
+        keep_broker=args.keep_broker,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

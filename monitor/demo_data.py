@@ -1,12 +1,16 @@
-"""A synthetic car-loan model with a training set and an hourly event stream with known incidents.
+"""A synthetic car-loan model: a training set, an hourly stream of predictions with known
+incidents, and the delayed label of each prediction.
 
 The stream is stable except during the incidents of :data:`INCIDENTS`, each a run of windows in
-which one field-report failure is injected. Everything is seeded, so the files are identical on
+which one field-report failure is injected. Every prediction's outcome becomes known 5 to 90
+minutes (event time) after it; labels due after the stream's end have not arrived yet and are
+left out of the label stream. Everything is seeded, so the files and messages are identical on
 every run.
 """
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,21 +21,31 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 MODEL = "car-loan"
+VERSION = "v3"
 START_MS = 1_554_163_200_000  # 2019-04-02T00:00:00Z
 HOUR_MS = 3_600_000
-WINDOWS = 48
+MINUTE_MS = 60_000
+WINDOWS = 54
 EVENTS_PER_WINDOW = 2_000
+END_MS = START_MS + WINDOWS * HOUR_MS
+LABEL_DELAY_MS = (5 * MINUTE_MS, 90 * MINUTE_MS)
+"""Shortest and longest time (event time) between a prediction and its outcome being known."""
+CONCEPT_CUTOFF = 680.0
+"""During the concept-drift incident the outcome inverts for credit scores below this."""
 COUNTRIES = np.array(["US", "DE", "FR", "GB", "ES"])
 COUNTRY_P = np.array([0.4, 0.2, 0.15, 0.15, 0.1])
 SALARY_RANGES = np.array(["< 20K €", "20K - 40K €", "40K - 60K €", "60K - 80K €", "> 80K €"])
 CHANNELS = np.array(["web", "branch", "partner"])
 PLATFORMS = np.array(["ios", "android", "web"])
 REGIONS = np.array(["na", "eu", "apac"])
+_NUMERIC = ("car_value", "income", "loan_length", "credit_score", "age", "debt_ratio")
+_CATEGORICAL = ("country", "salary_range", "channel")
 
 
 @dataclass(frozen=True)
 class Incident:
-    """A labelled failure injected into windows ``first`` … ``last`` (inclusive)."""
+    """A labelled failure injected into windows ``first`` … ``last`` (inclusive); with
+    ``error_stream``, the detectors on the joined labels' errors must see it too."""
 
     name: str
     first: int
@@ -39,6 +53,7 @@ class Incident:
     description: str
     subjects: tuple[str, ...]
     segment: str = ""
+    error_stream: bool = False
 
 
 INCIDENTS: tuple[Incident, ...] = (
@@ -66,6 +81,14 @@ INCIDENTS: tuple[Incident, ...] = (
         41,
         "the model's scores shift upwards (bad model push)",
         ("prediction",),
+    ),
+    Incident(
+        "concept-drift",
+        44,
+        47,
+        "concept drift: outcomes flip for credit_score < 680",
+        ("performance",),
+        error_stream=True,
     ),
 )
 STABLE = tuple(w for w in range(WINDOWS) if not any(i.first <= w <= i.last + 3 for i in INCIDENTS))
@@ -128,6 +151,8 @@ def _window_events(rng: np.random.Generator, w: int) -> dict[str, np.ndarray]:
         cols["income"] = np.where(web, cols["income"] + 14_000, cols["income"])
     score = _score(cols)
     truth = rng.random(n) < score
+    if "concept-drift" in active:
+        truth = np.where(cols["credit_score"] < CONCEPT_CUTOFF, ~truth, truth)
     if "prediction-shift" in active:
         score = 1.0 - (1.0 - score) ** 3
     if "representation-change" in active:
@@ -137,39 +162,119 @@ def _window_events(rng: np.random.Generator, w: int) -> dict[str, np.ndarray]:
     cols["prediction"] = np.round(score, 6)
     cols["label"] = truth.astype(np.int64)
     cols["timestamp"] = START_MS + w * HOUR_MS + np.sort(rng.integers(0, HOUR_MS, n))
+    cols["event_id"] = np.char.add(f"e{w:02d}-", np.char.zfill(np.arange(n).astype(str), 5))
     return cols
 
 
-def _events(seed: int) -> Iterator[dict[str, object]]:
+@dataclass(frozen=True)
+class DemoStream:
+    """Every prediction of the stream in event-time order, with its outcome and when the outcome
+    becomes known (``label_time_ms``)."""
+
+    columns: dict[str, np.ndarray]
+
+    @property
+    def size(self) -> int:
+        """Number of predictions."""
+        return len(self.columns["timestamp"])
+
+    def labels_due(self) -> np.ndarray:
+        """Indices of the predictions whose label arrives before the stream ends, in label-time
+        order (ties by prediction order)."""
+        due = np.flatnonzero(self.columns["label_time_ms"] < END_MS)
+        order: np.ndarray = due[np.argsort(self.columns["label_time_ms"][due], kind="stable")]
+        return order
+
+
+def demo_stream(seed: int = 11) -> DemoStream:
+    """The whole stream; ``seed`` fixes the events, ``seed + 1`` the label delays."""
     rng = np.random.default_rng(seed)
-    numeric = ("car_value", "income", "loan_length", "credit_score", "age", "debt_ratio")
-    categorical = ("country", "salary_range", "channel")
-    for w in range(WINDOWS):
-        cols = _window_events(rng, w)
-        lists = {k: v.tolist() for k, v in cols.items()}
-        for i in range(EVENTS_PER_WINDOW):
-            features: dict[str, object] = {k: lists[k][i] for k in numeric}
-            if features["credit_score"] != features["credit_score"]:  # NaN: the field is absent
-                del features["credit_score"]
-            features.update({k: lists[k][i] for k in categorical})
-            yield {
-                "event_id": f"e{w:02d}-{i:05d}",
-                "model": MODEL,
-                "model_version": "v3",
-                "timestamp": int(lists["timestamp"][i]),
-                "features": features,
-                "prediction": lists["prediction"][i],
-                "label": lists["label"][i],
-                "segments": {"platform": lists["platform"][i], "region": lists["region"][i]},
-            }
+    windows = [_window_events(rng, w) for w in range(WINDOWS)]
+    columns = {k: np.concatenate([cols[k] for cols in windows]) for k in windows[0]}
+    delays = np.random.default_rng(seed + 1).integers(*LABEL_DELAY_MS, len(columns["timestamp"]))
+    columns["label_time_ms"] = columns["timestamp"] + delays
+    return DemoStream(columns)
+
+
+def prediction_events(stream: DemoStream, *, inline_labels: bool) -> Iterator[dict[str, object]]:
+    """Prediction events in event-time order; with ``inline_labels`` each carries its outcome
+    (a log joined upstream), else the outcome comes later as a label event."""
+    lists = {k: v.tolist() for k, v in stream.columns.items()}
+    for i in range(stream.size):
+        features: dict[str, object] = {k: lists[k][i] for k in _NUMERIC}
+        if features["credit_score"] != features["credit_score"]:  # NaN: the field is absent
+            del features["credit_score"]
+        features.update({k: lists[k][i] for k in _CATEGORICAL})
+        event: dict[str, object] = {
+            "event_id": lists["event_id"][i],
+            "model": MODEL,
+            "model_version": VERSION,
+            "timestamp": lists["timestamp"][i],
+            "features": features,
+            "prediction": lists["prediction"][i],
+            "segments": {"platform": lists["platform"][i], "region": lists["region"][i]},
+        }
+        if inline_labels:
+            event["label"] = lists["label"][i]
+        yield event
+
+
+def label_events(stream: DemoStream) -> Iterator[dict[str, object]]:
+    """Label events ``{event_id, model, timestamp, label}`` in the order they become known."""
+    due = stream.labels_due()
+    ids = stream.columns["event_id"][due].tolist()
+    times = stream.columns["label_time_ms"][due].tolist()
+    labels = stream.columns["label"][due].tolist()
+    for event_id, time_ms, label in zip(ids, times, labels, strict=True):
+        yield {"event_id": event_id, "model": MODEL, "timestamp": time_ms, "label": label}
+
+
+@dataclass(frozen=True)
+class Message:
+    """One Kafka message of the live demo: which topic, the key (the event id), the JSON body."""
+
+    is_label: bool
+    key: bytes
+    value: bytes
+
+
+def live_messages(stream: DemoStream) -> Iterator[Message]:
+    """Predictions and labels merged in event-time order, as a live system would see them."""
+    predictions = zip(
+        stream.columns["timestamp"].tolist(),
+        (_message(e, False) for e in prediction_events(stream, inline_labels=False)),
+        strict=True,
+    )
+    labels = zip(
+        stream.columns["label_time_ms"][stream.labels_due()].tolist(),
+        (_message(e, True) for e in label_events(stream)),
+        strict=True,
+    )
+    for _, message in heapq.merge(predictions, labels, key=lambda pair: pair[0]):
+        yield message
+
+
+def _message(event: dict[str, object], is_label: bool) -> Message:
+    return Message(is_label, str(event["event_id"]).encode(), orjson.dumps(event))
 
 
 def write_demo_files(folder: Path, seed: int = 11) -> tuple[Path, Path]:
-    """Write ``training.parquet`` and ``events.jsonl`` into ``folder``; return their paths."""
+    """Write ``training.parquet`` and ``events.jsonl`` (predictions carrying their outcome, for a
+    file replay) into ``folder``; return their paths."""
+    folder.mkdir(parents=True, exist_ok=True)
+    training = write_training(folder)
+    events = folder / "events.jsonl"
+    with events.open("wb") as out:
+        out.writelines(
+            orjson.dumps(e, option=orjson.OPT_APPEND_NEWLINE)
+            for e in prediction_events(demo_stream(seed), inline_labels=True)
+        )
+    return training, events
+
+
+def write_training(folder: Path) -> Path:
+    """Write ``training.parquet`` into ``folder``; return its path."""
     folder.mkdir(parents=True, exist_ok=True)
     training = folder / "training.parquet"
     pq.write_table(training_table(), training)
-    events = folder / "events.jsonl"
-    with events.open("wb") as out:
-        out.writelines(orjson.dumps(e, option=orjson.OPT_APPEND_NEWLINE) for e in _events(seed))
-    return training, events
+    return training
