@@ -22,7 +22,6 @@ from detectors.thresholds import NullSummary
 from monitor.checks import Versus, canary_checks, drift_statistic, window_checks
 from monitor.config import Settings
 from monitor.decode import DecodeLimits, EventDecoder, EventSchema, FieldMapping
-from monitor.error_stream import ErrorStreams
 from monitor.errors import ConfigError
 from monitor.evaluate import WindowScores, compare_versions, score_window
 from monitor.join import LabelJoin, Pairs
@@ -32,6 +31,7 @@ from monitor.loading import load_version_baselines
 from monitor.logs import RateLimitedLog
 from monitor.report import Thresholds, alert_record, window_record
 from monitor.types import DecodeResult, EventBatch, Level, RawRecords, Reject
+from monitor.window_streams import WindowStreams
 from monitor.windows import WindowCounts, Windower, WindowKey
 
 
@@ -146,9 +146,10 @@ class Pipeline:
             prediction_kind=schema.prediction_kind,
             label_kind=schema.label_kind,
         )
-        self.error_streams = ErrorStreams(
+        self.error_streams = WindowStreams(
             tuple((d.stream, d.name, d.params) for d in settings.detectors.errors),
             settings.windows.size,
+            prefixed=True,
         )
         self.critical = {m.name: frozenset(m.critical_features) for m in settings.models}
         self.calibration = {(name, ""): _calibration(b) for name, b in baselines.items()}
@@ -203,7 +204,7 @@ class Pipeline:
 
     def _joined(self, pairs: Pairs | None) -> None:
         if pairs is not None:
-            self.error_streams.add(pairs.batch, self.layouts)
+            self.error_streams.add_pairs(pairs.batch, self.layouts)
 
     def _reject(self, rejects: list[Reject]) -> None:
         for reject in rejects:

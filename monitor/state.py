@@ -13,7 +13,7 @@ restored from it continues exactly like the one it was taken from::
      "segment_values": [{"model", "field", "values": [first come, first kept]}],
      "open": [{"model", "model_version", "segment", "start_ms", "end_ms", "events",
                "counts": [int, …], "performance": [int, …], "detections": {name: n}}],
-     "event_detectors": [{"model", "model_version", "name", "detector": state()}],
+     "score_streams": buffered prediction scores of open windows and the per-event detectors,
      "checks": [{"model", "model_version", "segment", "subject", "check", "level",
                  "above_warning", "above_intervention"}],
      "series": [{"model", "model_version", "segment", "name", "detector": state()}],
@@ -37,15 +37,15 @@ import numpy as np
 import orjson
 
 from detectors.online import DriftDetector, detector_from_state
-from monitor.error_stream import ErrorStreams
 from monitor.errors import CheckpointError
 from monitor.layout import ModelLayout
 from monitor.levels import CheckState
 from monitor.pipeline import Pipeline, Totals
 from monitor.types import Level
+from monitor.window_streams import WindowStreams
 from monitor.windows import WindowCounts, WindowKey
 
-STATE_FORMAT = "driftwarden.state/2"
+STATE_FORMAT = "driftwarden.state/3"
 
 _FRESH = "delete the checkpoint to start fresh"
 
@@ -68,10 +68,7 @@ def snapshot(pipeline: Pipeline) -> dict[str, Any]:
             for (model, field), values in sorted(windower.segment_values.items(), key=_by_key)
         ],
         "open": [_window(w) for _, w in sorted(windower.open.items(), key=_by_key)],
-        "event_detectors": [
-            {"model": model, "model_version": version, "name": name, "detector": d.state()}
-            for (model, version, name), d in sorted(windower.detectors.items(), key=_by_key)
-        ],
+        "score_streams": windower.score_streams.state(),
         "checks": [
             {
                 **_key(key),
@@ -191,9 +188,6 @@ def _rebuild(pipeline: Pipeline, state: Mapping[str, Any]) -> Callable[[], None]
     if unknown:
         raise ValueError(f"segment values of unknown model and field {unknown[0]}")
     windows = [_read_window(e, pipeline.layouts[e["model"]]) for e in state["open"]]
-    detectors = {
-        (e["model"], e["model_version"], e["name"]): _detector(e) for e in state["event_detectors"]
-    }
     checks = {
         (_read_key(e), e["subject"], e["check"]): CheckState(
             Level(e["level"]), int(e["above_warning"]), int(e["above_intervention"])
@@ -211,8 +205,14 @@ def _rebuild(pipeline: Pipeline, state: Mapping[str, Any]) -> Callable[[], None]
     labels = state["labels"]
     join = pipeline.join.restored(labels["join"])
     late_labels = {str(m): int(n) for m, n in labels["late"].items()}
-    error_streams = ErrorStreams(pipeline.error_streams.specs, pipeline.error_streams.size_ms)
+    error_streams = WindowStreams(
+        pipeline.error_streams.specs, pipeline.error_streams.size_ms, prefixed=True
+    )
     error_streams.restore(labels["errors"])
+    score_streams = WindowStreams(
+        windower.score_streams.specs, windower.score_streams.size_ms, prefixed=False
+    )
+    score_streams.restore(state["score_streams"])
 
     def install() -> None:
         windower.watermarks.seen = seen
@@ -221,7 +221,7 @@ def _rebuild(pipeline: Pipeline, state: Mapping[str, Any]) -> Callable[[], None]
         for key, values in known.items():
             windower.segment_values[key].known = values
         windower.open = {(w.key, w.start_ms): w for w in windows}
-        windower.detectors = detectors
+        windower.score_streams = score_streams
         pipeline.check_states = checks
         pipeline.series = series
         pipeline.totals = restored_totals

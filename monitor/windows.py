@@ -18,13 +18,14 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from detectors.online import DriftDetector, make_detector
 from monitor.join import Pairs
 from monitor.layout import PREDICTION, ModelLayout
 from monitor.types import EventBatch, IntArray
 from monitor.watermark import Watermarks
+from monitor.window_streams import WindowStreams
 
 OTHER = "__other__"
+_OFFSETS = 1 << 40  # partition × this + offset: one sortable tie-break per event
 
 
 class WindowKey(NamedTuple):
@@ -129,8 +130,11 @@ class Windower:
             for model, layout in layouts.items()
             for f in segment_fields
         }
-        self.detector_specs = prediction_detectors
-        self.detectors: dict[tuple[str, str, str], DriftDetector] = {}
+        self.score_streams = WindowStreams(
+            tuple(("score", name, dict(params)) for name, params in prediction_detectors),
+            size_ms,
+            prefixed=False,
+        )
 
     def add(self, batch: EventBatch, pairs: Pairs | None = None) -> list[WindowCounts]:
         """Count a batch of predictions (and the label pairs it completed) into their windows;
@@ -194,7 +198,14 @@ class Windower:
             (k for k, w in self.open.items() if watermark is None or w.end_ms <= watermark),
             key=lambda k: (k[1], k[0]),
         )
-        return [self.open.pop(k) for k in ready]
+        closed = [self.open.pop(k) for k in ready]
+        for window in closed:
+            if not window.key.segment:
+                key = window.key
+                found = self.score_streams.detections(key.model, key.model_version, window.start_ms)
+                window.detections.update(found)
+        self.score_streams.discard_through(self.closed_through)
+        return closed
 
     def _count(
         self,
@@ -230,7 +241,7 @@ class Windower:
                 model, layout, group, slots, perf, (window_starts, version_names, segment_names)
             )
         if not labeled:
-            self._detect(model, layout, batch, rows, starts, versions)
+            self._detect(model, layout, batch, rows, versions)
 
     def _add_groups(
         self,
@@ -282,28 +293,25 @@ class Windower:
         layout: ModelLayout,
         batch: EventBatch,
         rows: IntArray,
-        starts: IntArray,
         versions: pa.Array,
     ) -> None:
-        """Feed each version's prediction scores, in arrival order, to its online detectors."""
+        """Buffer each version's prediction scores for its detectors, fed when windows close."""
         prediction = layout.by_name.get(PREDICTION)
-        if not self.detector_specs or prediction is None or prediction.baseline.kind != "numeric":
+        if not self.score_streams.specs or prediction is None:
             return
-        if not isinstance(batch.prediction, np.ndarray):
+        if prediction.baseline.kind != "numeric" or not isinstance(batch.prediction, np.ndarray):
             return
         scores = batch.prediction[rows]
+        tiebreak = batch.partition[rows] * _OFFSETS + batch.offset[rows]
         for version in pc.unique(versions).to_pylist():
             mine = pc.equal(versions, version).to_numpy(zero_copy_only=False) & ~np.isnan(scores)
-            for name, params in self.detector_specs:
-                detector = self.detectors.get((model, version, name))
-                if detector is None:
-                    detector = self.detectors[(model, version, name)] = make_detector(
-                        name, **params
-                    )
-                hits = detector.update_many(scores[mine])
-                for start in starts[mine][hits].tolist():
-                    window = self.open[(WindowKey(model, version, ""), start)]
-                    window.detections[name] = window.detections.get(name, 0) + 1
+            self.score_streams.add(
+                model,
+                version,
+                batch.event_time_ms[rows][mine],
+                pa.array(tiebreak[mine]),
+                {"score": scores[mine]},
+            )
 
 
 def _compact(groups: IntArray) -> tuple[IntArray, IntArray]:

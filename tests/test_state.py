@@ -159,10 +159,12 @@ def recorded(tmp_path_factory: pytest.TempPathFactory, baseline: Baseline) -> Re
 def test_stream_exercises_every_piece_of_state(recorded: Recorded) -> None:
     """Mid-stream, every piece of state is non-empty and the report has alerts and detections."""
     middle = recorded.states[len(recorded.batches) // 2 + 2]
-    for piece in ("watermarks", "late", "open", "event_detectors", "checks", "series"):
+    for piece in ("watermarks", "late", "open", "checks", "series"):
         assert middle[piece], piece
     assert len(middle["watermarks"]) == 2
-    assert {e["name"] for e in middle["event_detectors"]} == {"page_hinkley_np", "adwin"}
+    scores = middle["score_streams"]
+    assert {e["name"] for e in scores["detectors"]} == {"page_hinkley_np", "adwin"}
+    assert scores["buffers"] and scores["buffers"][0]["values"]["score"]
     assert [e["values"] for e in middle["segment_values"]] == [["ios", "android", "web"]]
     assert middle["totals"]["rejected"]["invalid_json"] > 0
     assert middle["decoder"] == {
@@ -227,7 +229,7 @@ _EMPTY: dict[str, Any] = {
     "watermarks": [],
     "segment_values": [],
     "open": [],
-    "event_detectors": [],
+    "score_streams": {"buffers": [], "detectors": []},
     "checks": [],
     "series": [],
     "late": {},
@@ -243,7 +245,7 @@ def _without(state: dict[str, Any], piece: str) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize(
-    "piece", ["watermarks", "segment_values", "open", "event_detectors", "checks", "series"]
+    "piece", ["watermarks", "segment_values", "open", "score_streams", "checks", "series"]
 )
 def test_losing_a_piece_of_state_changes_the_report(
     recorded: Recorded, baseline: Baseline, piece: str

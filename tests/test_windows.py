@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
+import pyarrow as pa
 
 from baselines.schema import Baseline
 from monitor.layout import ModelLayout
+from monitor.types import EventBatch
 from monitor.windows import OTHER, WindowCounts, Windower, WindowKey
 from tests.conftest import make_batch
 
@@ -139,3 +141,50 @@ def test_a_closed_window_never_reopens_for_a_new_partition(baseline: Baseline) -
     assert windower.add(make_batch([20], partition=[1], seed=2)) == []
     assert windower.late.by_model == {"m": 1}
     assert [w.start_ms for w in windower.flush()] == [2 * HOUR]
+
+
+def test_per_event_detections_do_not_depend_on_how_partitions_interleave(
+    baseline: Baseline,
+) -> None:
+    """Two partitions read one after the other or in alternating slices detect the same."""
+    hour = 3_600_000
+    times = np.sort(np.random.default_rng(5).integers(0, 6 * hour, 4_000))
+    x = np.where(times >= 3 * hour, 2.0, 0.0) + np.random.default_rng(6).normal(0, 1, 4_000)
+    batch = make_batch(times, x=x, partition=np.arange(4_000) % 2)
+    halves = [np.flatnonzero(batch.partition == p) for p in (0, 1)]
+
+    def run(slices: list[np.ndarray]) -> list[tuple[int, dict[str, int]]]:
+        windower = _windower(
+            baseline,
+            allowed_lateness_ms=7 * hour,  # nothing late: only the order of arrival differs
+            prediction_detectors=(("page_hinkley_np", {}),),
+        )
+        closed = []
+        for rows in slices:
+            closed += windower.add(_take(batch, rows))
+        closed += windower.flush()
+        return sorted((w.start_ms, w.detections) for w in closed if not w.key.segment)
+
+    one_after_the_other = run(halves)
+    slices = zip(*(np.array_split(h, 8) for h in halves), strict=True)
+    alternating = run([rows for pair in slices for rows in pair])
+    assert one_after_the_other == alternating
+    assert any(detections for _, detections in alternating)
+
+
+def _take(batch: EventBatch, rows: np.ndarray) -> EventBatch:
+    """The batch's events at ``rows``."""
+    index = pa.array(rows)
+    assert isinstance(batch.prediction, np.ndarray)
+    return EventBatch(
+        event_time_ms=batch.event_time_ms[rows],
+        partition=batch.partition[rows],
+        offset=batch.offset[rows],
+        model=batch.model.take(index),
+        model_version=batch.model_version.take(index),
+        event_id=batch.event_id.take(index),
+        segments={k: v.take(index) for k, v in batch.segments.items()},
+        numeric={k: v[rows] for k, v in batch.numeric.items()},
+        categorical={k: v.take(index) for k, v in batch.categorical.items()},
+        prediction=batch.prediction[rows],
+    )
