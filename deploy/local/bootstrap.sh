@@ -13,5 +13,5 @@ fi
 echo "bootstrap: installing driftwarden into $venv" >&2
 python3 -m venv "$venv"
 export PIP_CACHE_DIR="$root/.cache/pip" PIP_DISABLE_PIP_VERSION_CHECK=1
-"$venv/bin/python" -m pip install -q -c "$root/deploy/local/constraints.txt" -e "$root[dev]" >&2
+"$venv/bin/python" -m pip install -q -c "$root/deploy/local/constraints.txt" -e "${root}[dev]" >&2
 echo "$want" > "$stamp"

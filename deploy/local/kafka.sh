@@ -26,16 +26,9 @@ jars="$cache/jars"
 m2="$cache/m2"
 heap="-Xms64m -Xmx512m"
 
-say() { echo "kafka: $*" >&2; }
-die() {
-  say "$*"
-  exit 1
-}
-
-usage() {
-  awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$self" >&2
-  exit 2
-}
+tool="kafka"
+# shellcheck source=deploy/local/common.sh
+source "$root/deploy/local/common.sh"
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 

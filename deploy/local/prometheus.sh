@@ -23,16 +23,9 @@ log="$cache/apt.log"
 packages=(prometheus prometheus-alertmanager)
 binaries=(prometheus promtool prometheus-alertmanager amtool)
 
-say() { echo "prometheus: $*" >&2; }
-die() {
-  say "$*"
-  exit 1
-}
-
-usage() {
-  awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$self" >&2
-  exit 2
-}
+tool="prometheus"
+# shellcheck source=deploy/local/common.sh
+source "$root/deploy/local/common.sh"
 
 unpacked() {
   local name

@@ -17,16 +17,9 @@ self="$root/deploy/local/tools.sh"
 bin="$root/.cache/tools/bin"
 gocache="$root/.cache/go"
 
-say() { echo "tools: $*" >&2; }
-die() {
-  say "$*"
-  exit 1
-}
-
-usage() {
-  awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$self" >&2
-  exit 2
-}
+tool="tools"
+# shellcheck source=deploy/local/common.sh
+source "$root/deploy/local/common.sh"
 
 # Prints the version the installed helm reports, or nothing.
 installed_helm() { "$bin/helm" version --template '{{.Version}}' 2>/dev/null || true; }
