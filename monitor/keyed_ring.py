@@ -10,6 +10,7 @@ whole-array numpy steps plus C-level dict calls, never a Python loop per row.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -65,8 +66,9 @@ class KeyedRing:
         slots = (self.next + np.arange(n)) % self.capacity
         self.next += n
         overwritten = self._rows(slots[self.live[slots]])
-        self._release(list(ids))
-        self.ids[slots] = list(ids)
+        ids = list(ids)
+        self._release(ids)
+        self.ids[slots] = ids
         self.live[slots] = True
         for name, column in self.columns.items():
             column[slots] = values[name]
@@ -79,9 +81,7 @@ class KeyedRing:
         """Which ids are stored, and the slot of each found one (in the order of ``ids``)."""
         if not ids:
             return np.zeros(0, dtype=bool), np.zeros(0, dtype=np.int64)
-        looked_up = np.fromiter(
-            (-1 if s is None else s for s in map(self.slots.get, ids)), np.int64, len(ids)
-        )
+        looked_up = np.fromiter(map(self.slots.get, ids, itertools.repeat(-1)), np.int64, len(ids))
         found = looked_up >= 0
         candidates = looked_up[found]
         wanted = np.asarray(ids, dtype=object)[found]
