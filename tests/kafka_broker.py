@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 from collections.abc import Iterator
-from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
+
+from monitor.demo_broker import create_topics, free_loopback_ports
 
 BOOTSTRAP_ENV = "KAFKA_BOOTSTRAP_SERVERS"
 SCRIPT = Path(__file__).resolve().parents[1] / "deploy" / "local" / "kafka.sh"
@@ -54,15 +54,6 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     ]
     if skipped:
         terminalreporter.write_line(f"kafka: {len(skipped)} test(s) skipped: {JAVA_MISSING}")
-
-
-def free_loopback_ports(count: int) -> list[int]:
-    """Return ``count`` distinct TCP ports that are free on 127.0.0.1 right now."""
-    with ExitStack() as stack:
-        sockets = [stack.enter_context(socket.socket()) for _ in range(count)]
-        for sock in sockets:
-            sock.bind(("127.0.0.1", 0))
-        return [int(sock.getsockname()[1]) for sock in sockets]
 
 
 def run_script(*args: str, timeout_s: float) -> subprocess.CompletedProcess[str]:
@@ -121,16 +112,6 @@ def create_topic(bootstrap: str, prefix: str, partitions: int = 1) -> str:
     """A new uniquely named topic with ``partitions`` partitions, ready when this returns."""
     import uuid
 
-    from kafka import KafkaAdminClient
-
     name = f"{prefix}-{uuid.uuid4().hex[:8]}"
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10_000)
-    try:
-        admin.create_topics(
-            {name: {"num_partitions": partitions, "replication_factor": 1}},
-            timeout_ms=10_000,
-            wait_for_metadata=True,
-        )
-    finally:
-        admin.close()
+    create_topics(bootstrap, [name], partitions)
     return name

@@ -19,7 +19,7 @@ import pytest
 import yaml
 
 from monitor.alertmanager import DRIFT_CHECKS, runbook_anchor
-from tests.kafka_broker import free_loopback_ports
+from monitor.demo_broker import free_loopback_ports
 from tests.prometheus_stack import Service, http_get, install_binaries, start_alertmanager
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -30,7 +30,8 @@ import yaml
 from kafka import KafkaProducer
 
 from baselines.schema import Baseline
-from tests.kafka_broker import create_topic, free_loopback_ports
+from monitor.demo_broker import free_loopback_ports
+from tests.kafka_broker import create_topic
 from tests.prometheus_stack import (
     RULES,
     Service,

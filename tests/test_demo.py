@@ -25,7 +25,7 @@ from rich.console import Console
 
 from monitor.cli import main
 from monitor.demo import ERROR_STREAMS, window_of
-from monitor.demo_broker import demo_broker
+from monitor.demo_broker import demo_broker, free_loopback_ports
 from monitor.demo_data import (
     END_MS,
     INCIDENTS,
@@ -39,7 +39,6 @@ from tests.kafka_broker import (
     BOOTSTRAP_ENV,
     JAVA_MISSING,
     SCRIPT,
-    free_loopback_ports,
     run_script,
 )
 

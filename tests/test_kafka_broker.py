@@ -12,7 +12,8 @@ import orjson
 import pytest
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 
-from tests.kafka_broker import free_loopback_ports, run_script
+from monitor.demo_broker import free_loopback_ports
+from tests.kafka_broker import run_script
 
 PARTITIONS = 3
 MESSAGES = 1_000

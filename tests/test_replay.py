@@ -93,7 +93,7 @@ def test_gzip_and_parquet_give_the_same_report(tmp_path: Path, baseline: Baselin
             "timestamp": e["timestamp"],
             "prediction": e["prediction"],
             "label": e["label"],
-            **e["features"],
+            **e["features"],  # type: ignore[dict-item]
             **e["segments"],  # type: ignore[dict-item]
         }
         for e in events
