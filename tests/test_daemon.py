@@ -10,6 +10,7 @@ import time
 import urllib.request
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -120,16 +121,21 @@ def _terminate(process: subprocess.Popen[bytes]) -> None:
     assert process.wait(timeout=30) == 0, process.stderr.read().decode() if process.stderr else ""
 
 
-def _run_to_end(config: Path, port: int) -> None:
+def _run_to_end(
+    config: Path,
+    port: int,
+    progress: Callable[[int], Any] = _events_seen,
+    expected: Any = EVENTS,
+    timeout_s: float = 60.0,
+) -> None:
+    """Run the daemon until ``progress(port) == expected``, then stop it with SIGTERM."""
     process = _start(config)
     try:
-        _wait(lambda: _events_seen(port) == EVENTS, "all events")
+        _wait(lambda: progress(port) == expected, f"progress {expected}", timeout_s)
     except AssertionError:
         process.kill()
         _, stderr = process.communicate(timeout=10)
-        raise AssertionError(
-            f"saw {_events_seen(port)} events; log:\n{stderr.decode()[-3000:]}"
-        ) from None
+        raise AssertionError(f"saw {progress(port)}; log:\n{stderr.decode()[-3000:]}") from None
     _terminate(process)
 
 

@@ -13,7 +13,7 @@ from kafka import KafkaProducer
 
 from baselines.schema import Baseline
 from tests.kafka_broker import create_topic
-from tests.test_daemon import _config, _get, _start, _terminate, _wait
+from tests.test_daemon import _config, _get, _run_to_end, _start, _terminate, _wait
 from tests.test_label_join import _stream
 
 N = 12_000
@@ -56,16 +56,7 @@ def _label_config(
 
 
 def _consume_all(config: Path, port: int) -> None:
-    process = _start(config)
-    try:
-        _wait(lambda: _status_labels(port) == (N, N), "every prediction and label", 90)
-    except AssertionError:
-        process.kill()
-        _, stderr = process.communicate(timeout=10)
-        raise AssertionError(
-            f"saw {_status_labels(port)}; log:\n{stderr.decode()[-3000:]}"
-        ) from None
-    _terminate(process)
+    _run_to_end(config, port, _status_labels, (N, N), timeout_s=90)
 
 
 @pytest.fixture(scope="module")
