@@ -68,6 +68,34 @@ SUBJECT_STATISTICS: dict[str, tuple[str, str]] = {
 }
 LEVEL_VALUES = {Level.OK: 0, Level.WARNING: 1, Level.INTERVENTION: 2}
 
+# label-join count → (family type, metric name after the prefix, help text); one series per model
+PER_MODEL_LABEL_FAMILIES: dict[
+    str, tuple[type[CounterMetricFamily | GaugeMetricFamily], str, str]
+] = {
+    "labels": (CounterMetricFamily, "labels", "Label events accepted from the label topics"),
+    "joined": (CounterMetricFamily, "labels_joined", "Labels joined to their prediction"),
+    "unmatched": (
+        CounterMetricFamily,
+        "labels_unmatched",
+        "Labels given up on: their prediction never came within the horizon or buffer",
+    ),
+    "late_labels": (
+        CounterMetricFamily,
+        "labels_late",
+        "Joined labels dated in a window that had already closed",
+    ),
+    "order_violations": (
+        CounterMetricFamily,
+        "label_order_violations",
+        "Labels timestamped before their prediction (ordering or leakage problem)",
+    ),
+    "pending": (
+        GaugeMetricFamily,
+        "join_pending_predictions",
+        "Predictions waiting for their label (recounted as windows close)",
+    ),
+}
+
 
 @dataclass(frozen=True)
 class RunningTotals:
@@ -347,37 +375,15 @@ class _Families:
             "Records between the consumer position and the end of the partition",
             labels=["topic", "partition"],
         )
-        self.labels = CounterMetricFamily(
-            f"{PREFIX}labels", "Label events accepted from the label topics", labels=["model"]
-        )
-        self.labels_joined = CounterMetricFamily(
-            f"{PREFIX}labels_joined", "Labels joined to their prediction", labels=["model"]
-        )
-        self.labels_unmatched = CounterMetricFamily(
-            f"{PREFIX}labels_unmatched",
-            "Labels given up on: their prediction never came within the horizon or buffer",
-            labels=["model"],
-        )
-        self.labels_late = CounterMetricFamily(
-            f"{PREFIX}labels_late",
-            "Joined labels dated in a window that had already closed",
-            labels=["model"],
-        )
+        self.per_model: dict[str, CounterMetricFamily | GaugeMetricFamily] = {
+            source: kind(f"{PREFIX}{name}", text, labels=["model"])
+            for source, (kind, name, text) in PER_MODEL_LABEL_FAMILIES.items()
+        }
         self.unlabeled = CounterMetricFamily(
             f"{PREFIX}predictions_unlabeled",
             "Predictions that left the join buffer without a label, by reason "
             "(horizon: waited longer than labels.horizon; capacity: buffer full)",
             labels=["model", "reason"],
-        )
-        self.order_violations = CounterMetricFamily(
-            f"{PREFIX}label_order_violations",
-            "Labels timestamped before their prediction (ordering or leakage problem)",
-            labels=["model"],
-        )
-        self.pending = GaugeMetricFamily(
-            f"{PREFIX}join_pending_predictions",
-            "Predictions waiting for their label (recounted as windows close)",
-            labels=["model"],
         )
         self.coverage = GaugeMetricFamily(
             f"{PREFIX}label_coverage_ratio",
@@ -403,9 +409,8 @@ class _Families:
         yield from (self.folded, self.last_end)
         yield from (self.events, self.rejected, self.late, self.windows)
         yield from (self.detections, self.transitions, self.lag)
-        yield from (self.labels, self.labels_joined, self.labels_unmatched, self.labels_late)
-        yield from (self.unlabeled, self.order_violations, self.pending, self.coverage)
-        yield self.delay
+        yield from self.per_model.values()
+        yield from (self.unlabeled, self.coverage, self.delay)
         yield from (self.baseline_info, self.build_info)
 
 
@@ -511,16 +516,17 @@ def _export_labels(families: _Families, totals: RunningTotals) -> None:
     models = sorted(
         {*stats.labels, *stats.joined, *stats.pending, *(m for m, _ in stats.unlabeled)}
     )
-    for family, counts in (
-        (families.labels, stats.labels),
-        (families.labels_joined, stats.joined),
-        (families.labels_unmatched, stats.unmatched),
-        (families.labels_late, totals.late_labels),
-        (families.order_violations, stats.order_violations),
-        (families.pending, stats.pending),
-    ):
+    counts = {
+        "labels": stats.labels,
+        "joined": stats.joined,
+        "unmatched": stats.unmatched,
+        "late_labels": totals.late_labels,
+        "order_violations": stats.order_violations,
+        "pending": stats.pending,
+    }
+    for source, family in families.per_model.items():
         for model in models:  # zeros too, so rate() and ratios work from the first scrape
-            family.add_metric([model], counts.get(model, 0))
+            family.add_metric([model], counts[source].get(model, 0))
     gone: Counter[str] = Counter()
     for (model, reason), n in sorted(stats.unlabeled.items()):
         families.unlabeled.add_metric([model, reason], n)
