@@ -16,4 +16,6 @@ lint:
 
 bench:
 	@bash deploy/local/bootstrap.sh
-	@.venv/bin/python benchmarks/run_all.py
+	@for script in bench_replay bench_detectors bench_labels bench_kafka; do \
+		.venv/bin/python benchmarks/$$script.py || exit 1; \
+	done
