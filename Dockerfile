@@ -1,13 +1,26 @@
 # syntax=docker/dockerfile:1
 # The driftwarden daemon image. Build from the repository root:
 #   docker build -t driftwarden:0.1.0 .
-# Stage 1 builds driftwarden's wheel and collects the wheels of its dependencies at the versions
-# pinned in deploy/local/constraints.txt; stage 2 installs them from that folder alone (no index,
-# no compiler) and runs as an unprivileged user.
+# Stage 1 builds driftwarden's wheel (with its Rust extension) and collects the wheels of its
+# dependencies at the versions pinned in deploy/local/constraints.txt; stage 2 installs them from
+# that folder alone (no index, no compiler) and runs as an unprivileged user.
 
 FROM python:3.11.14-slim-bookworm AS build
+# The native JSON reader (monitor/decode/native) is Rust: the toolchain comes from the official
+# rust image, the C linker it drives from Debian. Neither reaches the final stage.
+COPY --from=rust:1.95.0-slim-bookworm /usr/local/cargo /usr/local/cargo
+COPY --from=rust:1.95.0-slim-bookworm /usr/local/rustup /usr/local/rustup
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
-    PIP_NO_CACHE_DIR=1
+    PIP_NO_CACHE_DIR=1 \
+    RUSTUP_HOME=/usr/local/rustup \
+    CARGO_HOME=/usr/local/cargo \
+    PATH=/usr/local/cargo/bin:$PATH
+# gcc is not pinned to a Debian revision: this stage is thrown away, and a pin would break the
+# build at the next point release.
+# hadolint ignore=DL3008
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends gcc libc6-dev \
+    && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY deploy/local/constraints.txt ./constraints.txt

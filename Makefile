@@ -1,6 +1,12 @@
 # The two commands of the README: `make demo` runs the whole pipeline, `make test` the checks.
 .PHONY: demo test lint bench
 
+# cargo (for the native JSON reader) from rustup's default place, caches under .cache/
+export PATH := $(HOME)/.cargo/bin:$(PATH)
+export CARGO_HOME := $(CURDIR)/.cache/cargo
+export CARGO_TARGET_DIR := $(CURDIR)/.cache/cargo-target
+NATIVE := --manifest-path monitor/decode/native/Cargo.toml
+
 demo:
 	@bash deploy/local/bootstrap.sh
 	@.venv/bin/driftwarden demo
@@ -13,6 +19,8 @@ lint:
 	@.venv/bin/ruff check .
 	@.venv/bin/ruff format --check .
 	@.venv/bin/mypy
+	@cargo fmt --check $(NATIVE)
+	@PYO3_PYTHON=$(CURDIR)/.venv/bin/python cargo clippy --quiet --locked $(NATIVE) -- -D warnings
 
 bench:
 	@bash deploy/local/bootstrap.sh

@@ -1,4 +1,4 @@
-"""The pyarrow batch path and the per-record path decode the same messages identically."""
+"""The native batch path and the per-record path decode the same messages identically."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from monitor.decode import EventDecoder, EventSchema
 from monitor.decode.columns import Fields
+from monitor.decode.fast import FastJsonReader
 from monitor.decode.slow import fields_from_objects
 from monitor.types import EventBatch, RawRecords
 from tests.test_decode import assert_same_events
@@ -69,17 +70,28 @@ def _rfc3339(ms: int) -> str:
 def homogeneous_batches(draw: st.DrawFn) -> list[bytes]:
     """Messages in which each part has one JSON type (or is null/absent), as one producer sends."""
     kinds = {part: draw(st.sampled_from(options)) for part, options in KINDS.items()}
-    size = draw(st.integers(2, 20))
-    messages = []
-    for _ in range(size):
-        value: dict[str, Any] = {}
-        for part, kind in kinds.items():
-            drawn = VALUES[kind]()
-            if part not in REQUIRED:
-                drawn = drawn | st.none() | st.just(ABSENT)
-            value[part] = draw(drawn)
-        messages.append(_message(value))
-    return messages
+    return [_message(draw(_values(kinds))) for _ in range(draw(st.integers(2, 20)))]
+
+
+@st.composite
+def mixed_batches(draw: st.DrawFn) -> list[bytes]:
+    """Messages in which every part takes any of its JSON types, message by message."""
+    batch = []
+    for _ in range(draw(st.integers(2, 20))):
+        kinds = {part: draw(st.sampled_from(options)) for part, options in KINDS.items()}
+        batch.append(_message(draw(_values(kinds))))
+    return batch
+
+
+@st.composite
+def _values(draw: st.DrawFn, kinds: dict[str, str]) -> dict[str, Any]:
+    value: dict[str, Any] = {}
+    for part, kind in kinds.items():
+        drawn = VALUES[kind]()
+        if part not in REQUIRED:
+            drawn = drawn | st.none() | st.just(ABSENT)
+        value[part] = draw(drawn)
+    return value
 
 
 def _message(value: dict[str, Any]) -> bytes:
@@ -103,11 +115,6 @@ def records(values: list[bytes]) -> RawRecords:
     return RawRecords(values, np.zeros(n, np.int64), np.arange(n, dtype=np.int64), np.full(n, -1))
 
 
-def with_type_conflict(values: list[bytes]) -> list[bytes]:
-    """The same messages plus an unknown field whose type differs between messages."""
-    return [v[:-1] + (b',"pad":1}' if i == 0 else b',"pad":"x"}') for i, v in enumerate(values)]
-
-
 class PerRecordCalls:
     """Counts how often the decoder builds fields through the per-record path."""
 
@@ -122,20 +129,27 @@ class PerRecordCalls:
 
 
 def decode_both_ways(
-    values: list[bytes], calls: PerRecordCalls
+    values: list[bytes], monkeypatch: pytest.MonkeyPatch
 ) -> tuple[EventDecoder, EventBatch, EventDecoder, EventBatch]:
-    """Decode with a decoder that has seen the stream's types, and through the per-record path."""
+    """Decode through the batch path, then through the per-record path alone."""
+    calls = PerRecordCalls(monkeypatch)
     fast = EventDecoder(SCHEMA)
-    fast.decode_records(records(values), T0)
-    fast.unknown_features.clear()
-    fast.type_mismatches.clear()
-    before = calls.count
     fast_events = fast.decode_records(records(values), T0).events
-    assert calls.count == before, "a homogeneous batch takes the batch path once types are known"
-    slow = EventDecoder(SCHEMA)
-    slow_events = slow.decode_records(records(with_type_conflict(values)), T0).events
-    assert calls.count == before + 1, "a type conflict sends the batch to the per-record path"
+    assert calls.count == 0, "plain messages take the batch path"
+    with monkeypatch.context() as patched:
+        patched.setattr(FastJsonReader, "read", lambda self, values: None)
+        slow = EventDecoder(SCHEMA)
+        slow_events = slow.decode_records(records(values), T0).events
+    assert calls.count == 1
     return fast, fast_events, slow, slow_events
+
+
+def assert_decoded_alike(values: list[bytes], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Same events, same unknown-feature and mismatch counts, whichever path."""
+    fast, fast_events, slow, slow_events = decode_both_ways(values, monkeypatch)
+    assert_same_events(fast_events, slow_events)
+    assert fast.unknown_features == slow.unknown_features
+    assert fast.type_mismatches == slow.type_mismatches
 
 
 @settings(
@@ -145,25 +159,49 @@ def decode_both_ways(
 def test_both_paths_give_identical_events(
     monkeypatch: pytest.MonkeyPatch, values: list[bytes]
 ) -> None:
-    """Same messages, same events, same unknown-feature and mismatch counts, whichever path."""
-    calls = PerRecordCalls(monkeypatch)
-    fast, fast_events, slow, slow_events = decode_both_ways(values, calls)
-    assert_same_events(fast_events, slow_events)
-    assert fast.unknown_features == slow.unknown_features
-    assert fast.type_mismatches == slow.type_mismatches
+    """A producer's batch decodes to the same events on the batch path and per record."""
+    assert_decoded_alike(values, monkeypatch)
 
 
-def test_mixed_types_in_one_batch_decode_per_record(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Epoch and RFC 3339 timestamps, or text and numbers, may share a batch."""
-    calls = PerRecordCalls(monkeypatch)
-    values = [
-        orjson.dumps({"model": "m", "timestamp": T0, "features": {"color": "red"}}),
-        orjson.dumps({"model": "m", "timestamp": _rfc3339(T0 + 1), "features": {"color": 7}}),
-    ]
-    events = EventDecoder(SCHEMA).decode_records(records(values), T0).events
-    assert calls.count == 1
-    assert events.event_time_ms.tolist() == [T0, T0 + 1]
-    assert events.categorical["color"].to_pylist() == ["red", "7"]
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(mixed_batches())
+def test_mixed_types_decode_alike_on_the_batch_path(
+    monkeypatch: pytest.MonkeyPatch, values: list[bytes]
+) -> None:
+    """Parts whose JSON type changes from message to message still take the batch path, alike."""
+    assert_decoded_alike(values, monkeypatch)
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        b'"features":{"x":1,"x":2}',
+        b'"prediction":{"a":0.1,"a":0.2}',
+        b'"features":{"zz":1,"zz":null}',
+        b'"features":{"x":[1]}',
+        b'"deep":{"n":[1e400]}',
+        b'"features":{"x":18446744073709551616}',
+        b'"features":{"x":9223372036854775808}',
+        b'"features":5',
+        b'"features":null',
+        b'"segments":{"platform":{"a":1}}',
+        b'"prediction":{"a":"high"}',
+        b'"prediction":{}',
+        b'"label":"caf\\u00e9 \\ud83d\\ude00"',
+    ],
+)
+def test_edge_messages_decode_alike(extra: bytes, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Duplicate keys, nesting, huge numbers and escapes mean the same on both paths."""
+    plain = b'{"model":"m","timestamp":%d,"features":{"x":1.5},"prediction":{"b":0.25}}' % T0
+    edge = b'{"model":"m","timestamp":%d,%s}' % (T0 + 1, extra)
+    result = EventDecoder(SCHEMA).decode_records(records([plain, edge]), T0)
+    with monkeypatch.context() as patched:
+        patched.setattr(FastJsonReader, "read", lambda self, values: None)
+        slow = EventDecoder(SCHEMA).decode_records(records([plain, edge]), T0)
+    assert_same_events(result.events, slow.events)
+    assert [r.reason for r in result.rejects] == [r.reason for r in slow.rejects]
 
 
 def test_batch_size_does_not_change_the_events() -> None:

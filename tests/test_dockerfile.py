@@ -93,6 +93,16 @@ def test_base_images_are_pinned_slim_python() -> None:
     ), bases
 
 
+def test_the_rust_toolchain_comes_pinned_into_the_build_stage_only() -> None:
+    """The build stage copies cargo from a patch-pinned rust image; the final stage never does."""
+    first, *_, last = stages(DOCKERFILE.read_text(encoding="utf-8"))
+    toolchain = [i.arguments for i in first if i.keyword == "COPY" and "--from=rust" in i.arguments]
+    assert toolchain and all(
+        re.match(r"--from=rust:\d+\.\d+\.\d+-slim-bookworm ", copy) for copy in toolchain
+    ), toolchain
+    assert not [i for i in last if "rust" in i.arguments or "cargo" in i.arguments]
+
+
 def test_final_stage_runs_as_a_numeric_non_root_user(final_stage: list[Instruction]) -> None:
     """The final stage's last USER is a numeric uid other than 0 (runAsNonRoot can check it)."""
     user = [i.arguments for i in final_stage if i.keyword == "USER"][-1]

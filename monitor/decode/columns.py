@@ -1,10 +1,9 @@
 """The decoder's middle: every part of a batch's events as typed arrow pieces.
 
-Three readers fill a :class:`Fields`: the pyarrow JSON path (one piece per column), the
-per-record path (one piece per JSON type of a column, as a column may mix them) and the flat
-file path. One interpretation (:mod:`monitor.decode.values`) and one set of rules
-(:mod:`monitor.decode.rules`) turn it into events and rejects, so every source follows the
-same rules.
+Three readers fill a :class:`Fields`: the native JSON path and the per-record path (both one
+piece per JSON type of a column, as a column may mix them) and the flat file path. One
+interpretation (:mod:`monitor.decode.values`) and one set of rules (:mod:`monitor.decode.rules`)
+turn it into events and rejects, so every source follows the same rules.
 """
 
 from __future__ import annotations

@@ -31,8 +31,8 @@ from monitor.types import DecodeResult, EventBatch, FloatArray, IntArray, RawRec
 class EventDecoder:
     """Decodes batches of prediction events into :class:`~monitor.types.EventBatch` columns.
 
-    JSON messages go through ``pyarrow.json`` a batch at a time and fall back to one
-    ``orjson.loads`` per message when the batch has a bad message or mixed types; both paths
+    JSON messages go through the native reader a batch at a time and fall back to one
+    ``orjson.loads`` per message when the batch holds a message it does not read; both paths
     give identical events. Across calls the decoder counts, among good events, the feature
     names it does not know (``unknown_features``) and the numeric features that arrived as text
     (``type_mismatches``, read as missing).
@@ -114,9 +114,7 @@ class EventDecoder:
             fields = self._fast.read([values[p] for p in positions])
             if fields is not None:
                 return fields, positions, failures
-        fields = fields_from_objects(objects, self._paths)
-        self._fast.learn(fields)
-        return fields, positions, failures
+        return fields_from_objects(objects, self._paths), positions, failures
 
     def _decide(
         self,
