@@ -34,8 +34,8 @@ Backends (``--backends``), each measured on the same topic:
    not timed. This is more exact than polling ``/status`` from outside, which adds the polling
    interval and the interpreter start. Target: daemon events/s >= 0.85 x bare events/s at the
    same ``max_poll_records`` and backend (the medians of the repeats).
-2. The pipeline alone, from memory at the daemon's mean poll size, with pyarrow's thread pool
-   and with one thread: what sharing the cores with the broker costs the pipeline.
+2. The pipeline alone, from memory at the daemon's mean poll size, with the JSON reader on its
+   default threads and on one: what sharing the cores with the broker costs the pipeline.
 3. Memory: ``driftwarden run --config FILE`` as its own process on a ``--rss-events`` topic;
    ``VmRSS`` from ``/proc/<pid>/status`` sampled every time ``/status`` is polled (50 ms);
    growth from the first sample at >= 1M events to the sample at all events. Target: < 10%.
@@ -390,10 +390,9 @@ def pipeline_alone(args: argparse.Namespace) -> dict[str, Any]:
     """The daemon's Pipeline on the same kind of messages from memory: no broker, no consumer.
 
     Batches of ``--max-poll-records`` messages, four partitions round-robin as in the topic;
-    ``--arrow-threads`` caps pyarrow's thread pool (its JSON reader uses it).
+    ``--reader-threads`` sets ``decode.threads`` (0: the default).
     """
     import numpy as np
-    import pyarrow as pa
     from bench_replay import CATEGORICAL, NUMERIC, events_table
 
     from monitor.config import load_settings
@@ -401,12 +400,14 @@ def pipeline_alone(args: argparse.Namespace) -> dict[str, Any]:
     from monitor.pipeline import Pipeline
     from monitor.types import RawRecords
 
-    if args.arrow_threads:
-        pa.set_cpu_count(args.arrow_threads)
     features = (*NUMERIC, *CATEGORICAL)
     rows = events_table(args.expected, seed=4).to_pylist()
     messages = [orjson.dumps(event_object(row, features)) for row in rows]
-    settings = load_settings(None, models=[{"name": "bench", "baseline": args.baseline}])
+    settings = load_settings(
+        None,
+        models=[{"name": "bench", "baseline": args.baseline}],
+        decode={"threads": args.reader_threads or None},
+    )
     pipeline = Pipeline(settings, load_baselines(settings), [])
     size = args.max_poll_records
     index = np.arange(args.expected, dtype=np.int64)
@@ -423,7 +424,7 @@ def pipeline_alone(args: argparse.Namespace) -> dict[str, Any]:
         "events": args.expected,
         "seconds": seconds,
         "events_per_s": args.expected / seconds,
-        "arrow_threads": pa.cpu_count(),
+        "reader_threads": pipeline.decoder.threads,
     }
 
 
@@ -694,7 +695,7 @@ def projection(summary: Mapping[str, Any]) -> dict[str, float]:
 
 
 def pipeline_alone_runs(summary: Mapping[str, Any], events: int) -> dict[str, Any]:
-    """The pipeline from memory at the daemon's mean poll sizes, with pyarrow's threads and one.
+    """The pipeline from memory at the daemon's mean poll sizes, on the reader's threads and one.
 
     Compared with the pipeline's rate inside the daemon run (events / time in
     ``Pipeline.process_records``), it shows what the broker and the consumer sharing the
@@ -714,10 +715,10 @@ def pipeline_alone_runs(summary: Mapping[str, Any], events: int) -> dict[str, An
             "mean_poll_size": batch,
             "in_daemon_events_per_s": total / row["daemon"]["pipeline_seconds"],
         }
-        alone = found["alone_events_per_s_by_arrow_threads"] = {}
+        alone = found["alone_events_per_s_by_reader_threads"] = {}
         for threads in (0, 1):
-            result = run_worker(here, "pipeline", "-", source, batch, f"--arrow-threads={threads}")
-            alone[str(result["arrow_threads"])] = result["events_per_s"]
+            result = run_worker(here, "pipeline", "-", source, batch, f"--reader-threads={threads}")
+            alone[str(result["reader_threads"])] = result["events_per_s"]
         out[max_poll] = found
     return out
 
@@ -773,8 +774,8 @@ def print_report(summary: Mapping[str, Any]) -> None:
     backend = alone.pop("backend", "")
     for max_poll, found in alone.items():
         rates = ", ".join(
-            f"{threads} arrow thread(s) {rate:,.0f}"
-            for threads, rate in found["alone_events_per_s_by_arrow_threads"].items()
+            f"{threads} reader thread(s) {rate:,.0f}"
+            for threads, rate in found["alone_events_per_s_by_reader_threads"].items()
         )
         print(
             f"Pipeline.process_records, max_poll {max_poll} "
@@ -808,7 +809,7 @@ def worker_main(argv: Sequence[str]) -> None:
     parser.add_argument("--expected", type=int, required=True)
     parser.add_argument("--max-poll-records", type=int, required=True)
     parser.add_argument("--baseline", required=True)
-    parser.add_argument("--arrow-threads", type=int, default=0, help="pipeline: 0 = pyarrow's")
+    parser.add_argument("--reader-threads", type=int, default=0, help="pipeline: 0 = default")
     args = parser.parse_args(argv)
     print(json.dumps(WORKERS[args.kind](args)), flush=True)
 

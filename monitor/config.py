@@ -137,12 +137,19 @@ class FieldsConfig(_Section):
 
 
 class DecodeConfig(_Section):
-    """Limits that turn a message into a counted reject instead of an event."""
+    """How JSON messages are read, and the limits that turn one into a counted reject."""
 
     max_message_bytes: int = Field(
         default=1_000_000, ge=1, description="Larger messages are rejected as oversize."
     )
     max_future: DurationMs = Field(default=86_400_000, description="Reject events further ahead.")
+    threads: int | None = Field(
+        default=None,
+        ge=1,
+        le=64,
+        description="Threads that parse a batch of JSON messages; unset: the CPUs this process "
+        "may run on, at most 4. Set it to the pod's CPU limit.",
+    )
 
 
 class TierThresholds(_Section):

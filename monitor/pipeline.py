@@ -128,6 +128,7 @@ class Pipeline:
                 max_message_bytes=settings.decode.max_message_bytes,
                 max_future_ms=settings.decode.max_future,
             ),
+            threads=settings.decode.threads,
         )
         self.windower = Windower(
             self.layouts,

@@ -174,6 +174,42 @@ def test_mixed_types_decode_alike_on_the_batch_path(
     assert_decoded_alike(values, monkeypatch)
 
 
+def _seeded_value(kind: str, rng: np.random.Generator, i: int) -> Any:
+    """A value of JSON ``kind`` for message ``i``, drawn from ``rng`` (no hypothesis here)."""
+    ms = T0 + i
+    values: dict[str, Any] = {
+        "int": int(rng.integers(-(2**40), 2**40)),
+        "float": float(rng.normal() * 1e3),
+        "bool": bool(rng.integers(0, 2)),
+        "text": str(rng.choice(["a", "é", "", "x y", "7", "\u2603"])),
+        "probabilities": {c: float(rng.random()) for c in ["0", "1", "yes"] if rng.random() < 0.7},
+        "epoch": ms,
+        "epoch_float": ms + 0.5,
+        "rfc3339": _rfc3339(ms),
+    }
+    return values[kind]
+
+
+def test_a_batch_split_across_threads_decodes_as_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    """3,000 mixed messages read on 1 or 3 threads give the per-record path's events."""
+    rng = np.random.default_rng(7)
+    values = []
+    for i in range(3000):
+        drawn = {}
+        for part, kinds in KINDS.items():
+            absent = part not in REQUIRED and rng.random() < 0.15
+            drawn[part] = ABSENT if absent else _seeded_value(rng.choice(kinds), rng, i)
+        values.append(_message(drawn))
+    _, fast_events, slow, slow_events = decode_both_ways(values, monkeypatch)
+    assert_same_events(fast_events, slow_events)
+    one = EventDecoder(SCHEMA, threads=1)
+    assert_same_events(one.decode_records(records(values), T0).events, fast_events)
+    three = EventDecoder(SCHEMA, threads=3)
+    assert_same_events(three.decode_records(records(values), T0).events, fast_events)
+    assert one.unknown_features == three.unknown_features == slow.unknown_features
+    assert one.type_mismatches == three.type_mismatches == slow.type_mismatches
+
+
 @pytest.mark.parametrize(
     "extra",
     [

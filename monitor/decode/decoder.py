@@ -35,7 +35,8 @@ class EventDecoder:
     ``orjson.loads`` per message when the batch holds a message it does not read; both paths
     give identical events. Across calls the decoder counts, among good events, the feature
     names it does not know (``unknown_features``) and the numeric features that arrived as text
-    (``type_mismatches``, read as missing).
+    (``type_mismatches``, read as missing). ``threads`` parse a batch (see
+    :func:`~monitor.decode.fast.reader_threads`).
 
     Examples
     --------
@@ -53,6 +54,7 @@ class EventDecoder:
         schema: EventSchema,
         mapping: FieldMapping | None = None,
         limits: DecodeLimits | None = None,
+        threads: int | None = None,
     ) -> None:
         self.schema = schema
         self.mapping = mapping if mapping is not None else FieldMapping()
@@ -60,7 +62,8 @@ class EventDecoder:
         self.unknown_features: Counter[str] = Counter()
         self.type_mismatches: Counter[str] = Counter()
         self._paths = EventPaths.of(schema, self.mapping)
-        self._fast = FastJsonReader(self._paths)
+        self._fast = FastJsonReader(self._paths, threads)
+        self.threads = self._fast.threads
 
     def decode_records(self, records: RawRecords, now_ms: int) -> DecodeResult:
         """Decode raw JSON messages (events beyond ``now_ms + max_future_ms`` are rejected)."""

@@ -26,8 +26,8 @@ from monitor.decode.columns import BoolArray, Column, Fields, Piece
 from monitor.decode.paths import EventPaths, dotted
 from monitor.types import IntArray
 
-#: Threads the reader may use per batch (it splits batches of 1,024 messages or more).
-READER_THREADS = max(1, min(4, os.cpu_count() or 1))
+#: Most threads the reader uses unless told otherwise; beyond 4, batches are too small to gain.
+DEFAULT_MAX_THREADS = 4
 
 _NUMBERS = (_native.INT, _native.FLOAT)
 _FLAGS = (_native.TRUE, _native.FALSE)
@@ -36,8 +36,9 @@ _FLAGS = (_native.TRUE, _native.FALSE)
 class FastJsonReader:
     """Reads a batch of JSON messages with the native reader, or reports that it cannot."""
 
-    def __init__(self, paths: EventPaths) -> None:
+    def __init__(self, paths: EventPaths, threads: int | None = None) -> None:
         self.paths = paths
+        self.threads = reader_threads(threads)
         specs = self._column_paths()
         self._names = [dotted(path) for _, path in specs]
         columns = [(list(path), role == "score") for role, path in specs]
@@ -46,7 +47,7 @@ class FastJsonReader:
 
     def read(self, values: Sequence[bytes]) -> Fields | None:
         """The parts of every message, or None when the batch needs the per-record path."""
-        result = self._reader.read(list(values), READER_THREADS)
+        result = self._reader.read(list(values), self.threads)
         if result is None:
             return None
         raw_columns, unknown_rows = result
@@ -81,6 +82,19 @@ class FastJsonReader:
         members = [(paths.features, n) for n in (*paths.numeric, *paths.categorical)]
         members += [(paths.segments, n) for n in paths.segment_fields]
         return scalars + [("member", (*container, name)) for container, name in members]
+
+
+def reader_threads(configured: int | None) -> int:
+    """Threads per batch: ``configured``, else the CPUs this process may use, at most 4.
+
+    The reader splits a batch across threads in parts of at least 1,024 messages.
+
+    >>> reader_threads(3), 1 <= reader_threads(None) <= DEFAULT_MAX_THREADS
+    (3, True)
+    """
+    if configured is not None:
+        return configured
+    return max(1, min(DEFAULT_MAX_THREADS, len(os.sched_getaffinity(0))))
 
 
 def _column(name: str, size: int, raw: _native.RawColumn) -> Column:
