@@ -84,9 +84,7 @@ def as_stream(values: npt.ArrayLike) -> npt.NDArray[np.float64]:
     >>> as_stream([1, 2.5, True]).tolist()
     [1.0, 2.5, 1.0]
     """
-    stream = np.asarray(values, dtype=np.float64)
-    if stream.ndim != 1:
-        raise ValueError(f"detectors take a 1-D sequence of values; got {stream.ndim} dimensions")
+    stream = _one_dimensional(values)
     finite = np.isfinite(stream)
     if not finite.all():
         bad = int(np.argmin(finite))
@@ -100,13 +98,20 @@ def as_binary_stream(values: npt.ArrayLike) -> npt.NDArray[np.float64]:
     >>> as_binary_stream([True, False, 1]).tolist()
     [1.0, 0.0, 1.0]
     """
-    stream = as_stream(values)
-    binary = (stream == 0.0) | (stream == 1.0)
-    if not binary.all():
-        bad = int(np.argmin(binary))
+    stream = _one_dimensional(values)
+    zeros = stream == 0.0
+    if np.count_nonzero(zeros) + np.count_nonzero(stream == 1.0) != stream.size:
+        bad = int(np.argmin(zeros | (stream == 1.0)))
         raise ValueError(
             f"value {stream[bad]} at index {bad} is not an error indicator; feed 0/1 (1 = error)"
         )
+    return stream
+
+
+def _one_dimensional(values: npt.ArrayLike) -> npt.NDArray[np.float64]:
+    stream = np.asarray(values, dtype=np.float64)
+    if stream.ndim != 1:
+        raise ValueError(f"detectors take a 1-D sequence of values; got {stream.ndim} dimensions")
     return stream
 
 

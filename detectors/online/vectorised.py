@@ -304,28 +304,41 @@ class DDMNumpy(_BlockDetector):
             self._errors = int(errors[-1])
             return -1
 
+        # Position 0 of every array below stands for the state before the block, so that the
+        # running minimum and the values at its position need no special case for "none yet".
+        size = block.size - first
         count = np.arange(self._n + first + 1, self._n + block.size + 1, dtype=np.float64)
-        p = errors[first:] / count
-        s = np.sqrt(p * (1.0 - p) / count)
+        p = np.empty(size + 1)
+        p[0] = self._p_min
+        np.divide(errors[first:], count, out=p[1:])
+        s = np.empty(size + 1)
+        s[0] = self._s_min
+        spread = s[1:]
+        np.subtract(1.0, p[1:], out=spread)
+        spread *= p[1:]
+        spread /= count
+        np.sqrt(spread, out=spread)
         ps = p + s
-        lowest = np.minimum(np.minimum.accumulate(ps), self._ps_min)
-        lowest_before = np.concatenate(([self._ps_min], lowest[:-1]))
-        where_lowest = np.where(ps <= lowest_before, np.arange(ps.size), -1)
+        ps[0] = self._ps_min
+        lowest = np.minimum.accumulate(ps)
+        # index of the latest minimum of p + s up to each value (0: the one before the block)
+        where_lowest = np.arange(size + 1)
+        where_lowest[1:][ps[1:] > lowest[:-1]] = 0
         np.maximum.accumulate(where_lowest, out=where_lowest)
-        seen = where_lowest >= 0
-        p_min = np.where(seen, p[where_lowest], self._p_min)
-        s_min = np.where(seen, s[where_lowest], self._s_min)
-        hit = _first_true(ps > p_min + self.drift_threshold * s_min)
-        at = ps.size - 1 if hit < 0 else hit
+        limits = self.drift_threshold * s
+        limits += p
+        hit = _first_true(ps[1:] > limits[where_lowest[1:]])
+        at = size - 1 if hit < 0 else hit
 
+        lowest_at = int(where_lowest[at + 1])
         self._n += first + at + 1
         self._errors = int(errors[first + at])
-        self._p_min = float(p_min[at])
-        self._s_min = float(s_min[at])
-        self._ps_min = float(lowest[at])
+        self._p_min = float(p[lowest_at])
+        self._s_min = float(s[lowest_at])
+        self._ps_min = float(lowest[at + 1])
         self._drift = hit >= 0
         self._warning = not self._drift and bool(
-            ps[at] > p_min[at] + self.warning_threshold * s_min[at]
+            ps[at + 1] > self._p_min + self.warning_threshold * self._s_min
         )
         return -1 if hit < 0 else first + at
 
