@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from baselines.schema import Calibration, FeatureBaseline
-from detectors.statistics import DISTRIBUTION_STATISTICS
+from detectors.statistics import DISTRIBUTION_STATISTICS, compute_all
 from detectors.thresholds import NullSummary, summarize_null
 
 
@@ -60,18 +60,17 @@ def calibrate(
         for n in window_sizes:
             probabilities = rng.dirichlet(concentration, size=replicates)
             samples = rng.multinomial(n, probabilities)
-            for name in feature.statistics:
-                spec = DISTRIBUTION_STATISTICS[name]
-                values = spec.compute(
-                    reference,
-                    samples,
-                    epsilon=epsilon,
-                    centers=feature.centers,
-                    scale=feature.scale,
-                )
-                summaries[name].append(
-                    summarize_null(values, n, higher_is_drift=spec.higher_is_drift)
-                )
+            values = compute_all(
+                feature.statistics,
+                reference,
+                samples,
+                epsilon=epsilon,
+                centers=feature.centers,
+                scale=feature.scale,
+            )
+            for name, sampled in values.items():
+                higher_is_drift = DISTRIBUTION_STATISTICS[name].higher_is_drift
+                summaries[name].append(summarize_null(sampled, n, higher_is_drift=higher_is_drift))
         for name, per_size in summaries.items():
             statistics[name][subject] = tuple(per_size)
         on_subject()
