@@ -37,11 +37,11 @@ from baselines.schema import (
     PREDICTION_SUBJECT,
     Baseline,
     BuildParameters,
-    FeatureBaseline,
     SegmentBaseline,
     SourceInfo,
 )
 from baselines.targets import Targets, resolve_targets
+from baselines.threads import map_columns
 
 BoolArray = npt.NDArray[np.bool_]
 
@@ -127,10 +127,13 @@ def build_baseline(
         )
     with delayed_progress(progress) as bar:
         task = bar.add_task("Binning columns", total=len(roles.features) + 1)
-        columns = []
-        for name, kind in roles.features.items():
-            columns.append(_bin_feature(table, name, kind, parameters))
+
+        def bin_feature(feature: tuple[str, str]) -> BinnedColumn:
+            binned = _bin_feature(table, *feature, parameters)
             bar.advance(task)
+            return binned
+
+        columns = list(map_columns(bin_feature, roles.features.items()))
         targets = resolve_targets(table, roles, parameters)
         if bins_from is not None:
             columns, targets = _bins_like(bins_from, columns, targets)
@@ -290,9 +293,8 @@ def _reference(
     columns: Sequence[BinnedColumn], targets: Targets, rows: BoolArray | None, row_count: int
 ) -> SegmentBaseline:
     """The reference of all ``row_count`` rows, or of the rows where ``rows`` is true."""
-    features: dict[str, FeatureBaseline] = {
-        column.name: column.reference(rows) for column in columns
-    }
+    references = map_columns(lambda column: column.reference(rows), columns)
+    features = dict(zip([column.name for column in columns], references, strict=True))
     return SegmentBaseline(
         rows=row_count if rows is None else int(rows.sum()),
         features=features,

@@ -56,23 +56,26 @@ def calibrate(
     for subject, feature in subjects:
         reference = feature.reference_distribution
         concentration = reference + 0.5
-        summaries: dict[str, list[NullSummary]] = {name: [] for name in feature.statistics}
-        for n in window_sizes:
-            probabilities = rng.dirichlet(concentration, size=replicates)
-            samples = rng.multinomial(n, probabilities)
-            values = compute_all(
-                feature.statistics,
-                reference,
-                samples,
-                epsilon=epsilon,
-                centers=feature.centers,
-                scale=feature.scale,
+        samples = np.stack(
+            [
+                rng.multinomial(n, rng.dirichlet(concentration, size=replicates))
+                for n in window_sizes
+            ]
+        )
+        values = compute_all(
+            feature.statistics,
+            reference,
+            samples,
+            epsilon=epsilon,
+            centers=feature.centers,
+            scale=feature.scale,
+        )
+        for name, sampled in values.items():
+            higher_is_drift = DISTRIBUTION_STATISTICS[name].higher_is_drift
+            statistics[name][subject] = tuple(
+                summarize_null(at_size, n, higher_is_drift=higher_is_drift)
+                for at_size, n in zip(np.atleast_2d(sampled), window_sizes, strict=True)
             )
-            for name, sampled in values.items():
-                higher_is_drift = DISTRIBUTION_STATISTICS[name].higher_is_drift
-                summaries[name].append(summarize_null(sampled, n, higher_is_drift=higher_is_drift))
-        for name, per_size in summaries.items():
-            statistics[name][subject] = tuple(per_size)
         on_subject()
     return Calibration(
         window_sizes=tuple(window_sizes),

@@ -111,7 +111,10 @@ def _add_replay(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         "--window", default=None, help="window size without a config, e.g. 1h (default 1h)"
     )
     replay.add_argument(
-        "--batch-size", type=int, default=10_000, help="events per batch (does not change results)"
+        "--batch-size",
+        type=int,
+        default=None,
+        help="events per batch (default 32768; does not change results)",
     )
     replay.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
@@ -225,6 +228,7 @@ def _replay(args: argparse.Namespace) -> int:
     from monitor.config import load_settings
     from monitor.loading import load_baselines
     from monitor.replay import (
+        DEFAULT_BATCH_SIZE,
         print_summary,
         replay_to_file,
         replay_topic_to_file,
@@ -264,7 +268,7 @@ def _replay(args: argparse.Namespace) -> int:
             baselines,
             args.input,
             args.output,
-            batch_size=args.batch_size,
+            batch_size=DEFAULT_BATCH_SIZE if args.batch_size is None else args.batch_size,
             progress=progress,
         )
     print_summary(Console(), summary)

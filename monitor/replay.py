@@ -21,6 +21,11 @@ from monitor.report import ReportWriter
 from monitor.sources.files import count_rows, iter_file
 from monitor.types import Level, RawRecords
 
+#: Events per batch read from a file: 32,768 rows of 20 columns stay in the CPU caches while
+#: every column is binned (1M Parquet rows: 0.62-0.68 s, against 0.73-0.78 at 10,000 and
+#: 0.85-0.89 at 65,536). The report does not depend on it.
+DEFAULT_BATCH_SIZE = 32_768
+
 
 @dataclass(frozen=True)
 class ReplaySummary:
@@ -68,7 +73,7 @@ def replay_file(
     input_path: Path,
     output: Sink,
     *,
-    batch_size: int = 10_000,
+    batch_size: int = DEFAULT_BATCH_SIZE,
     progress: bool = False,
 ) -> ReplaySummary:
     """Feed every event of ``input_path`` through a fresh pipeline, close all windows at the end."""

@@ -66,11 +66,13 @@ class Fields:
 
 
 def scatter_floats(size: int, parts: list[tuple[IntArray | None, FloatArray]]) -> FloatArray:
-    """Per-piece floats placed at their rows; NaN elsewhere.
+    """Per-piece floats placed at their rows; NaN elsewhere (a piece of every row: itself).
 
     >>> scatter_floats(3, [(np.array([2]), np.array([5.0]))]).tolist()
     [nan, nan, 5.0]
     """
+    if len(parts) == 1 and parts[0][0] is None:
+        return parts[0][1]
     out = np.full(size, np.nan)
     for rows, values in parts:
         out[slice(None) if rows is None else rows] = values

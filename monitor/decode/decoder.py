@@ -151,7 +151,7 @@ class EventDecoder:
             model_version=_take(parts.model_version.read.values, keep),
             event_id=_take(parts.event_id.read.values, keep),
             segments={n: _take(p.read.values, keep) for n, p in parts.segments.items()},
-            numeric={n: p.read.values[keep] for n, p in parts.numeric.items()},
+            numeric={n: _kept(p.read.values, keep) for n, p in parts.numeric.items()},
             categorical={n: _take(p.read.values, keep) for n, p in parts.categorical.items()},
             prediction=_target(parts.prediction, keep),
             label=_target(parts.label, keep),
@@ -189,6 +189,11 @@ def _take(values: pa.Array, keep: IntArray) -> pa.Array:
     return values.take(pa.array(keep))
 
 
+def _kept(values: FloatArray, keep: IntArray) -> FloatArray:
+    """The rows ``keep`` of ``values`` (the array itself, not a copy, when it keeps them all)."""
+    return values if len(keep) == len(values) else values[keep]
+
+
 def _target(
     part: Part[Numbers] | Part[Texts] | None, keep: IntArray
 ) -> FloatArray | pa.Array | None:
@@ -196,7 +201,7 @@ def _target(
     if part is None:
         return None
     if isinstance(part.read, Numbers):
-        values = part.read.values[keep]
+        values = _kept(part.read.values, keep)
         return None if np.isnan(values).all() else values
     texts = _take(part.read.values, keep)
     return None if texts.null_count == len(texts) else texts

@@ -15,12 +15,12 @@ return None, and the caller decides message by message on the per-record path.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 
 import numpy as np
 import pyarrow as pa
 
+from baselines.threads import available_threads
 from monitor.decode import _native
 from monitor.decode.columns import BoolArray, Column, Fields, Piece
 from monitor.decode.paths import EventPaths, dotted
@@ -92,9 +92,7 @@ def reader_threads(configured: int | None) -> int:
     >>> reader_threads(3), 1 <= reader_threads(None) <= DEFAULT_MAX_THREADS
     (3, True)
     """
-    if configured is not None:
-        return configured
-    return max(1, min(DEFAULT_MAX_THREADS, len(os.sched_getaffinity(0))))
+    return configured if configured is not None else available_threads(DEFAULT_MAX_THREADS)
 
 
 def _column(name: str, size: int, raw: _native.RawColumn) -> Column:
