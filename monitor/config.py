@@ -146,9 +146,10 @@ class DecodeConfig(_Section):
     threads: int | None = Field(
         default=None,
         ge=1,
-        le=64,
-        description="Threads that parse a batch of JSON messages; unset: the CPUs this process "
-        "may run on, at most 4. Set it to the pod's CPU limit.",
+        le=1024,
+        description="Threads that parse a batch of JSON messages (each takes at least 1,024); "
+        "unset: the CPUs this process may run on, at most 4. The Helm chart sets it to the "
+        "pod's CPU limit.",
     )
 
 

@@ -184,6 +184,8 @@ def pod_environment(manifests: Manifests) -> dict[str, str]:
             value = re.sub(r"\$\((\w+)\)", lambda m: env[m.group(1)], item["value"])
         elif "fieldRef" in item["valueFrom"]:
             value = f"{FULLNAME}-0"
+        elif "resourceFieldRef" in item["valueFrom"]:
+            value = "2"  # a CPU limit in whole cores, as the divisor "1" gives it
         else:
             value = "not-a-real-secret"
         env[item["name"]] = value
@@ -428,6 +430,14 @@ def test_each_pod_is_a_static_group_member(rendered: dict[str, Manifests]) -> No
     """Each pod's Kafka group_instance_id is its own pod name."""
     env = pod_environment(rendered["defaults"])
     assert env["DRIFTWARDEN_KAFKA__GROUP_INSTANCE_ID"] == f"{FULLNAME}-0"
+
+
+def test_json_reader_threads_follow_the_cpu_limit(rendered: dict[str, Manifests]) -> None:
+    """decode.threads comes from the container's CPU limit in whole cores (Downward API)."""
+    env = {e["name"]: e for e in container(rendered["defaults"])["env"]}
+    assert env["DRIFTWARDEN_DECODE__THREADS"]["valueFrom"] == {
+        "resourceFieldRef": {"resource": "limits.cpu", "divisor": "1"}
+    }
 
 
 def test_kafka_secrets_come_from_secret_references(rendered: dict[str, Manifests]) -> None:
