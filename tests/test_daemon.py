@@ -107,7 +107,7 @@ def _events_seen(port: int) -> int:
     return sum(orjson.loads(body)["totals"]["events"].values()) if status == 200 else -1
 
 
-def _wait(predicate: Any, what: str, timeout_s: float = 60.0) -> None:
+def _wait(predicate: Any, what: str, timeout_s: float = 120.0) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if predicate():
@@ -126,7 +126,7 @@ def _run_to_end(
     port: int,
     progress: Callable[[int], Any] = _events_seen,
     expected: Any = EVENTS,
-    timeout_s: float = 60.0,
+    timeout_s: float = 120.0,
 ) -> None:
     """Run the daemon until ``progress(port) == expected``, then stop it with SIGTERM."""
     process = _start(config)
