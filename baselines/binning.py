@@ -86,13 +86,17 @@ def numeric_edges(values: FloatArray, bins: int) -> FloatArray:
     [1.0, 1.5, 3.0, 4.0]
     >>> numeric_edges(np.array([7.0, 7.0]), 10).tolist()
     [7.0, 7.0]
+    >>> numeric_edges(np.array([1e6, np.nextafter(1e6, 0)]), 10).tolist()
+    [999999.9999999999, 1000000.0]
     """
     if values.size == 0:
         raise ValueError("numeric_edges needs at least one value")
     distinct = np.unique(values)
     if distinct.size <= bins:
         midpoints = (distinct[:-1] + distinct[1:]) / 2.0
-        return np.concatenate([distinct[:1], midpoints, distinct[-1:]])
+        low_cardinality: FloatArray = np.concatenate([distinct[:1], midpoints, distinct[-1:]])
+        # two values one float apart have no midpoint strictly between them: they share a bin
+        return low_cardinality if distinct.size == 1 else np.unique(low_cardinality)
     quantiles = np.quantile(values, np.linspace(0.0, 1.0, bins + 1))
     edges: FloatArray = np.unique(quantiles)
     return edges
