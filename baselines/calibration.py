@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from baselines.schema import Calibration, FeatureBaseline
-from detectors.statistics import DISTRIBUTION_STATISTICS, compute_all
+from detectors.statistics import DISTRIBUTION_STATISTICS
 from detectors.thresholds import NullSummary, summarize_null
 
 
@@ -54,23 +54,14 @@ def calibrate(
     }
     rng = np.random.default_rng(seed)
     for subject, feature in subjects:
-        reference = feature.reference_distribution
-        concentration = reference + 0.5
+        concentration = feature.reference_distribution + 0.5
         samples = np.stack(
             [
                 rng.multinomial(n, rng.dirichlet(concentration, size=replicates))
                 for n in window_sizes
             ]
         )
-        values = compute_all(
-            feature.statistics,
-            reference,
-            samples,
-            epsilon=epsilon,
-            centers=feature.centers,
-            scale=feature.scale,
-        )
-        for name, sampled in values.items():
+        for name, sampled in feature.score(samples, epsilon=epsilon).items():
             higher_is_drift = DISTRIBUTION_STATISTICS[name].higher_is_drift
             statistics[name][subject] = tuple(
                 summarize_null(at_size, n, higher_is_drift=higher_is_drift)

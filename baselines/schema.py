@@ -55,7 +55,7 @@ from baselines.documents import (
     Task,
 )
 from baselines.errors import BaselineError
-from detectors.statistics import DISTRIBUTION_STATISTICS
+from detectors.statistics import DISTRIBUTION_STATISTICS, Statistic, compute_all
 from detectors.thresholds import NullSummary
 
 FORMAT = "driftwarden.baseline/1"
@@ -229,6 +229,25 @@ class FeatureBaseline:
             name
             for name, spec in DISTRIBUTION_STATISTICS.items()
             if self.kind == "numeric" or not spec.ordered_bins
+        )
+
+    def score(self, current: IntArray, *, epsilon: float) -> dict[str, Statistic]:
+        """Every applicable statistic of ``current`` (see :meth:`distribution`) against this
+        reference; stacked distributions (leading axes) give arrays.
+
+        >>> from baselines.profile import numeric_summary
+        >>> feature = FeatureBaseline("x", NumericLayout((0.0, 1.0, 2.0)), (0, 50, 50, 0, 0),
+        ...                           numeric_summary(np.arange(2.0)))
+        >>> round(feature.score(np.array([60, 40]), epsilon=1e-4)["psi"], 4)
+        0.0405
+        """
+        return compute_all(
+            self.statistics,
+            self.reference_distribution,
+            current,
+            epsilon=epsilon,
+            centers=self.centers,
+            scale=self.scale,
         )
 
     def slots(self, values: FloatArray | pa.Array) -> IntArray:

@@ -15,7 +15,7 @@ import numpy as np
 
 from baselines.schema import Baseline, FeatureBaseline, SegmentBaseline
 from detectors import performance as perf
-from detectors.statistics import compute_all, rate
+from detectors.statistics import rate
 from monitor.layout import LABEL, PREDICTION, ModelLayout
 from monitor.windows import WindowCounts
 
@@ -51,17 +51,9 @@ def score_subject(
 ) -> SubjectScores:
     """Statistics and rates of one subject's window slot counts against its reference."""
     total = int(counts.sum())
-    ref_dist = reference.reference_distribution
     cur_dist = reference.distribution(counts)
     present = int(cur_dist.sum())
-    computed = compute_all(
-        reference.statistics,
-        ref_dist,
-        cur_dist,
-        epsilon=epsilon,
-        centers=reference.centers,
-        scale=reference.scale,
-    )
+    computed = reference.score(cur_dist, epsilon=epsilon)
     statistics = {name: float(value) for name, value in computed.items()}
     rates = {"missing_rate": float(rate(int(counts[reference.missing_slot]), total))}
     if reference.unseen_slot is None:

@@ -205,39 +205,49 @@ def start_service(
 
 def start_prometheus(binaries: Path, folder: Path, config: str, port: int) -> Service:
     """Prometheus with ``config`` on 127.0.0.1:``port``, its data in ``folder``; ready on return."""
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "prometheus.yml").write_text(config, encoding="utf-8")
-    service = start_service(
-        "prometheus",
-        [
-            str(binaries / "prometheus"),
-            f"--config.file={folder / 'prometheus.yml'}",
-            f"--storage.tsdb.path={folder / 'data'}",
-            f"--web.listen-address=127.0.0.1:{port}",
-        ],
-        f"http://127.0.0.1:{port}",
-        folder / "prometheus.log",
-        prefix=_with_package_share(binaries),
+    return _start_configured(
+        binaries, folder, config, port, "prometheus", "prometheus", "--storage.tsdb.path"
     )
-    _ready_or_stopped(service, "/-/ready")
-    return service
 
 
 def start_alertmanager(binaries: Path, folder: Path, config: str, port: int) -> Service:
     """Alertmanager (no cluster port) with ``config`` on 127.0.0.1:``port``; ready on return."""
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "alertmanager.yml").write_text(config, encoding="utf-8")
-    service = start_service(
+    return _start_configured(
+        binaries,
+        folder,
+        config,
+        port,
         "alertmanager",
+        "prometheus-alertmanager",
+        "--storage.path",
+        "--cluster.listen-address=",
+    )
+
+
+def _start_configured(
+    binaries: Path,
+    folder: Path,
+    config: str,
+    port: int,
+    name: str,
+    binary: str,
+    storage_flag: str,
+    *extra: str,
+) -> Service:
+    """Debian's ``binary`` with ``config`` written to ``folder``, its data there, on ``port``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{name}.yml").write_text(config, encoding="utf-8")
+    service = start_service(
+        name,
         [
-            str(binaries / "prometheus-alertmanager"),
-            f"--config.file={folder / 'alertmanager.yml'}",
-            f"--storage.path={folder / 'data'}",
+            str(binaries / binary),
+            f"--config.file={folder / f'{name}.yml'}",
+            f"{storage_flag}={folder / 'data'}",
             f"--web.listen-address=127.0.0.1:{port}",
-            "--cluster.listen-address=",
+            *extra,
         ],
         f"http://127.0.0.1:{port}",
-        folder / "alertmanager.log",
+        folder / f"{name}.log",
         prefix=_with_package_share(binaries),
     )
     _ready_or_stopped(service, "/-/ready")

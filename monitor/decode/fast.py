@@ -1,11 +1,12 @@
 """The fast path: a whole batch of JSON messages read into columns by the native reader.
 
-The reader (``monitor.decode._native``, Rust with serde_json, built with the package) parses
-every message once, on several threads, and writes each part the schema asks for straight into
-column buffers: no Python object per value. Per column it gives the JSON kind of every row, so
-a part may mix numbers, text and booleans within a batch and still be read here; the pieces it
-yields are those the per-record path would build from the same messages (one per JSON type, an
-all-integer number piece as int64, otherwise float64), so both paths mean the same.
+The reader (``monitor.decode._native``: Rust, sonic-rs under serde visitors, built with the
+package) parses every message once, on several threads, and writes each part the schema asks
+for straight into column buffers: no Python object per value. Per column it gives the JSON kind
+of every row, so a part may mix numbers, text and booleans within a batch and still be read
+here; the pieces it yields are those the per-record path would build from the same messages
+(one per JSON type, an all-integer number piece as int64, otherwise float64), so both paths
+mean the same.
 
 Anything the reader is not sure to read exactly as ``orjson`` would — invalid UTF-8 or JSON, a
 message that is not an object, a container that is not an object, an array or object where a

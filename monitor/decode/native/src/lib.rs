@@ -35,6 +35,22 @@ const FLOAT_LIMIT: f64 = 18_446_744_073_709_551_616.0;
 /// Batches smaller than this per thread are not worth a thread.
 const MIN_ROWS_PER_THREAD: usize = 1024;
 
+/// A seed that is its own visitor of whatever JSON value comes next.
+macro_rules! any_value_seed {
+    ($seed:ty, $value:ty) => {
+        impl<'de> DeserializeSeed<'de> for $seed {
+            type Value = $value;
+
+            fn deserialize<D: Deserializer<'de>>(
+                self,
+                deserializer: D,
+            ) -> Result<$value, D::Error> {
+                deserializer.deserialize_any(self)
+            }
+        }
+    };
+}
+
 enum Node {
     Column(usize),
     Object(Object),
@@ -110,7 +126,6 @@ impl Object {
 }
 
 /// One column of a chunk of rows.
-#[derive(Default)]
 struct ColumnOut {
     kinds: Vec<u8>,
     numbers: Vec<f64>,
@@ -172,13 +187,7 @@ struct ObjectSeed<'a> {
     nullable: bool,
 }
 
-impl<'de> DeserializeSeed<'de> for ObjectSeed<'_> {
-    type Value = ();
-
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
-        deserializer.deserialize_any(self)
-    }
-}
+any_value_seed!(ObjectSeed<'_>, ());
 
 impl<'de> Visitor<'de> for ObjectSeed<'_> {
     type Value = ();
@@ -271,13 +280,7 @@ impl<'de> Visitor<'de> for KeySeed {
 /// Whether a value is there (anything but null), skipping it; its numbers are still checked.
 struct PresenceSeed;
 
-impl<'de> DeserializeSeed<'de> for PresenceSeed {
-    type Value = bool;
-
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<bool, D::Error> {
-        deserializer.deserialize_any(self)
-    }
-}
+any_value_seed!(PresenceSeed, bool);
 
 impl<'de> Visitor<'de> for PresenceSeed {
     type Value = bool;
@@ -349,13 +352,7 @@ impl ScalarSeed<'_> {
     }
 }
 
-impl<'de> DeserializeSeed<'de> for ScalarSeed<'_> {
-    type Value = ();
-
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
-        deserializer.deserialize_any(self)
-    }
-}
+any_value_seed!(ScalarSeed<'_>, ());
 
 impl<'de> Visitor<'de> for ScalarSeed<'_> {
     type Value = ();
@@ -422,13 +419,7 @@ impl<'de> Visitor<'de> for ScalarSeed<'_> {
 /// A class probability: a number, or null (NaN here; JSON cannot carry a NaN).
 struct ProbabilitySeed;
 
-impl<'de> DeserializeSeed<'de> for ProbabilitySeed {
-    type Value = f64;
-
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<f64, D::Error> {
-        deserializer.deserialize_any(self)
-    }
-}
+any_value_seed!(ProbabilitySeed, f64);
 
 impl<'de> Visitor<'de> for ProbabilitySeed {
     type Value = f64;
