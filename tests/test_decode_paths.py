@@ -12,9 +12,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from monitor.decode import EventDecoder, EventSchema
+from monitor.decode import EventDecoder, EventSchema, FieldMapping
 from monitor.decode.columns import Fields
 from monitor.decode.fast import FastJsonReader
+from monitor.decode.paths import EventPaths
 from monitor.decode.slow import fields_from_objects
 from monitor.types import EventBatch, RawRecords
 from tests.test_decode import assert_same_events
@@ -59,6 +60,10 @@ KINDS = {
     "label": ["text", "int", "bool"],
 }
 REQUIRED = {"timestamp"}
+#: The property tests' settings (they take pytest's monkeypatch, a function-scoped fixture).
+PROPERTY = settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 
 
 def _rfc3339(ms: int) -> str:
@@ -152,9 +157,7 @@ def assert_decoded_alike(values: list[bytes], monkeypatch: pytest.MonkeyPatch) -
     assert fast.type_mismatches == slow.type_mismatches
 
 
-@settings(
-    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
+@PROPERTY
 @given(homogeneous_batches())
 def test_both_paths_give_identical_events(
     monkeypatch: pytest.MonkeyPatch, values: list[bytes]
@@ -163,9 +166,7 @@ def test_both_paths_give_identical_events(
     assert_decoded_alike(values, monkeypatch)
 
 
-@settings(
-    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
+@PROPERTY
 @given(mixed_batches())
 def test_mixed_types_decode_alike_on_the_batch_path(
     monkeypatch: pytest.MonkeyPatch, values: list[bytes]
@@ -208,6 +209,21 @@ def test_a_batch_split_across_threads_decodes_as_one(monkeypatch: pytest.MonkeyP
     assert_same_events(three.decode_records(records(values), T0).events, fast_events)
     assert one.unknown_features == three.unknown_features == slow.unknown_features
     assert one.type_mismatches == three.type_mismatches == slow.type_mismatches
+
+
+def test_the_batch_path_reads_every_double_as_orjson_does() -> None:
+    """50,000 random doubles, shortest and 21-digit forms, parse to the bits orjson gives."""
+    rng = np.random.default_rng(11)
+    doubles = rng.integers(0, 2**63, 50_000, dtype=np.int64).view(np.float64)
+    doubles = doubles[np.isfinite(doubles) & (np.abs(doubles) < 1e19)]
+    texts = [repr(float(x)) if i % 2 else f"{x:.20e}" for i, x in enumerate(doubles)]
+    values = [b'{"model":"m","timestamp":%d,"features":{"y":%s}}' % (T0, t.encode()) for t in texts]
+    fields = FastJsonReader(EventPaths.of(SCHEMA, FieldMapping())).read(values)
+    assert fields is not None
+    (piece,) = fields.numeric["y"].pieces
+    expected = [orjson.loads(v)["features"]["y"] for v in values]
+    assert piece.rows is None
+    assert np.array_equal(piece.values.to_numpy().view(np.int64), np.array(expected).view(np.int64))
 
 
 @pytest.mark.parametrize(
