@@ -24,6 +24,6 @@ lint:
 
 bench:
 	@bash deploy/local/bootstrap.sh
-	@for script in bench_replay bench_detectors bench_labels bench_kafka; do \
+	@for script in bench_replay bench_json_parse bench_detectors bench_labels bench_kafka; do \
 		.venv/bin/python benchmarks/$$script.py || exit 1; \
 	done

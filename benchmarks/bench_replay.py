@@ -106,9 +106,11 @@ def bench_parquet(events: int, settings: Any, baseline: Any) -> dict[str, float]
     }
 
 
-def bench_jsonl(events: int, settings: Any, baseline: Any) -> dict[str, float]:
+def jsonl_events(events: int) -> Path:
+    """The benchmark's JSON Lines file of ``events`` events (written once, cached)."""
     path = CACHE / f"events-{events}.jsonl"
     if not path.exists():
+        CACHE.mkdir(parents=True, exist_ok=True)
         table = events_table(events, seed=4)
         with path.open("wb") as out:
             for row in table.to_pylist():
@@ -120,11 +122,16 @@ def bench_jsonl(events: int, settings: Any, baseline: Any) -> dict[str, float]:
                     "prediction": row["prediction"],
                 }
                 out.write(orjson.dumps(event, option=orjson.OPT_APPEND_NEWLINE))
+    return path
+
+
+def bench_jsonl(events: int, settings: Any, baseline: Any) -> dict[str, float]:
+    path = jsonl_events(events)
     started = time.perf_counter()
     with path.open("rb") as lines:
         parsed = sum(1 for line in lines if orjson.loads(line) is not None)
     bare = time.perf_counter() - started
-    summary = replay_file(settings, {"bench": baseline}, path, Discard(), batch_size=10_000)
+    summary = replay_file(settings, {"bench": baseline}, path, Discard())
     return {
         "events": parsed,
         "seconds": summary.seconds,

@@ -21,9 +21,10 @@ from monitor.report import ReportWriter
 from monitor.sources.files import count_rows, iter_file
 from monitor.types import Level, RawRecords
 
-#: Events per batch read from a file: 32,768 rows of 20 columns stay in the CPU caches while
-#: every column is binned (1M Parquet rows: 0.62-0.68 s, against 0.73-0.78 at 10,000 and
-#: 0.85-0.89 at 65,536). The report does not depend on it.
+#: Events per batch read from a file: large enough that per-batch work is amortised, small
+#: enough that a batch's columns stay in the CPU caches while each is binned (on the project's
+#: VM, 1M Parquet rows replayed fastest around 32k; 10k and 64k were both slower). The report
+#: does not depend on it.
 DEFAULT_BATCH_SIZE = 32_768
 
 
