@@ -42,7 +42,6 @@ from monitor.layout import ModelLayout
 from monitor.levels import CheckState
 from monitor.pipeline import Pipeline, Totals
 from monitor.types import Level
-from monitor.window_streams import WindowStreams
 from monitor.windows import WindowCounts, WindowKey
 
 STATE_FORMAT = "driftwarden.state/3"
@@ -205,14 +204,8 @@ def _rebuild(pipeline: Pipeline, state: Mapping[str, Any]) -> Callable[[], None]
     labels = state["labels"]
     join = pipeline.join.restored(labels["join"])
     late_labels = {str(m): int(n) for m, n in labels["late"].items()}
-    error_streams = WindowStreams(
-        pipeline.error_streams.specs, pipeline.error_streams.size_ms, prefixed=True
-    )
-    error_streams.restore(labels["errors"])
-    score_streams = WindowStreams(
-        windower.score_streams.specs, windower.score_streams.size_ms, prefixed=False
-    )
-    score_streams.restore(state["score_streams"])
+    error_streams = pipeline.error_streams.restored(labels["errors"])
+    score_streams = windower.score_streams.restored(state["score_streams"])
 
     def install() -> None:
         windower.watermarks.seen = seen

@@ -140,8 +140,13 @@ class WindowStreams:
             ],
         }
 
-    def restore(self, state: Mapping[str, Any]) -> None:
-        """Take back what :meth:`state` saved."""
+    def restored(self, state: Mapping[str, Any]) -> WindowStreams:
+        """A new instance with these specs holding what :meth:`state` saved."""
+        streams = WindowStreams(self.specs, self.size_ms, prefixed=self.prefixed)
+        streams._restore(state)
+        return streams
+
+    def _restore(self, state: Mapping[str, Any]) -> None:
         for b in state["buffers"]:
             part = (
                 np.asarray(b["time"], np.int64),
