@@ -38,6 +38,8 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from detectors.quantiles import sorted_quantiles
+
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 CountT = TypeVar("CountT", np.int64, np.float64)
@@ -91,14 +93,15 @@ def numeric_edges(values: FloatArray, bins: int) -> FloatArray:
     """
     if values.size == 0:
         raise ValueError("numeric_edges needs at least one value")
-    distinct = np.unique(values)
-    if distinct.size <= bins:
+    ordered = np.sort(values)
+    starts = np.flatnonzero(ordered[1:] != ordered[:-1]) + 1
+    if starts.size < bins:  # at most ``bins`` distinct values
+        distinct = ordered[np.concatenate([[0], starts])]
         midpoints = (distinct[:-1] + distinct[1:]) / 2.0
         low_cardinality: FloatArray = np.concatenate([distinct[:1], midpoints, distinct[-1:]])
         # two values one float apart have no midpoint strictly between them: they share a bin
         return low_cardinality if distinct.size == 1 else np.unique(low_cardinality)
-    quantiles = np.quantile(values, np.linspace(0.0, 1.0, bins + 1))
-    edges: FloatArray = np.unique(quantiles)
+    edges: FloatArray = np.unique(sorted_quantiles(ordered, np.linspace(0.0, 1.0, bins + 1)))
     return edges
 
 

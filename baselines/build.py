@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TypedDict, Unpack
 
@@ -187,10 +188,12 @@ def build_baseline_file(
     **options: Unpack[BuildOptions],
 ) -> Baseline:
     """Read a training file, build its baseline, save it to ``output_path`` and return it."""
-    table = read_table(input_path, progress=progress)
-    baseline = build_baseline(
-        table, model=model, progress=progress, source=InputFile.of(input_path), **options
-    )
+    with ThreadPoolExecutor(1, thread_name_prefix="sha256") as pool:
+        source = pool.submit(InputFile.of, input_path)  # hashing releases the GIL: overlap it
+        table = read_table(input_path, progress=progress)
+        baseline = build_baseline(
+            table, model=model, progress=progress, source=source.result(), **options
+        )
     baseline.save(output_path)
     return baseline
 

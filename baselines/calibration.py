@@ -18,8 +18,9 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from baselines.schema import Calibration, FeatureBaseline
+from baselines.threads import map_columns
 from detectors.statistics import DISTRIBUTION_STATISTICS
-from detectors.thresholds import NullSummary, summarize_null
+from detectors.thresholds import NullSummary, summarize_nulls
 
 
 def calibrate(
@@ -33,8 +34,10 @@ def calibrate(
 ) -> Calibration:
     """Null summaries of every applicable statistic per ``(subject name, reference)`` and size.
 
-    One ``numpy.random.default_rng(seed)`` draws the samples in the order given, so the result
-    is deterministic. ``on_subject`` is called after each subject (progress reporting).
+    Each subject draws from its own generator, spawned from ``seed`` in the order given, so the
+    result is deterministic however many threads calibrate the subjects side by side (numpy's
+    draws and arithmetic release the GIL). ``on_subject`` is called after each subject
+    (progress reporting).
 
     Examples
     --------
@@ -52,21 +55,20 @@ def calibrate(
     statistics: dict[str, dict[str, tuple[NullSummary, ...]]] = {
         name: {} for name in DISTRIBUTION_STATISTICS
     }
-    rng = np.random.default_rng(seed)
-    for subject, feature in subjects:
-        concentration = feature.reference_distribution + 0.5
-        samples = np.stack(
-            [
-                rng.multinomial(n, rng.dirichlet(concentration, size=replicates))
-                for n in window_sizes
-            ]
+    generators = np.random.SeedSequence(seed).spawn(len(subjects))
+
+    def null_summaries(
+        job: tuple[FeatureBaseline, np.random.SeedSequence],
+    ) -> dict[str, tuple[NullSummary, ...]]:
+        feature, seeds = job
+        return _null_summaries(
+            feature, np.random.default_rng(seeds), window_sizes, replicates, epsilon
         )
-        for name, sampled in feature.score(samples, epsilon=epsilon).items():
-            higher_is_drift = DISTRIBUTION_STATISTICS[name].higher_is_drift
-            statistics[name][subject] = tuple(
-                summarize_null(at_size, n, higher_is_drift=higher_is_drift)
-                for at_size, n in zip(np.atleast_2d(sampled), window_sizes, strict=True)
-            )
+
+    jobs = zip([feature for _, feature in subjects], generators, strict=True)
+    for (subject, _), summaries in zip(subjects, map_columns(null_summaries, jobs), strict=True):
+        for name, at_sizes in summaries.items():
+            statistics[name][subject] = at_sizes
         on_subject()
     return Calibration(
         window_sizes=tuple(window_sizes),
@@ -75,3 +77,25 @@ def calibrate(
         epsilon=epsilon,
         statistics={name: by_subject for name, by_subject in statistics.items() if by_subject},
     )
+
+
+def _null_summaries(
+    feature: FeatureBaseline,
+    rng: np.random.Generator,
+    window_sizes: Sequence[int],
+    replicates: int,
+    epsilon: float,
+) -> dict[str, tuple[NullSummary, ...]]:
+    """Per statistic, the null summary at each window size of one subject."""
+    concentration = feature.reference_distribution + 0.5
+    samples = np.stack(
+        [rng.multinomial(n, rng.dirichlet(concentration, size=replicates)) for n in window_sizes]
+    )
+    return {
+        name: summarize_nulls(
+            np.atleast_2d(sampled),
+            window_sizes,
+            higher_is_drift=DISTRIBUTION_STATISTICS[name].higher_is_drift,
+        )
+        for name, sampled in feature.score(samples, epsilon=epsilon).items()
+    }

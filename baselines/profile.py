@@ -31,6 +31,7 @@ from baselines.schema import (
     NumericSummary,
     Summary,
 )
+from detectors.quantiles import sorted_quantiles
 
 BoolArray = npt.NDArray[np.bool_]
 
@@ -49,16 +50,16 @@ def numeric_summary(values: FloatArray) -> NumericSummary:
     >>> summary.quantiles["p50"], summary.quantiles["p99"]
     (2.0, 2.98)
     """
-    present = values[~np.isnan(values)]
-    missing = int(values.size - present.size)
+    missing = int(np.count_nonzero(np.isnan(values)))
+    present = np.sort(values)[: values.size - missing]  # NaN sorts last
     if present.size == 0:
         return NumericSummary(0, missing, None, None, None, None, {})
-    quantiles = np.quantile(present, list(SUMMARY_QUANTILES.values()))
+    quantiles = sorted_quantiles(present, list(SUMMARY_QUANTILES.values()))
     return NumericSummary(
         count=int(present.size),
         missing=missing,
-        min=float(present.min()),
-        max=float(present.max()),
+        min=float(present[0]),
+        max=float(present[-1]),
         mean=float(present.mean()),
         std=float(present.std()),
         quantiles={

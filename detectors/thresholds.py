@@ -31,6 +31,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy.stats import gamma
 
+from detectors.quantiles import sorted_quantiles
 from detectors.statistics import DISTRIBUTION_STATISTICS
 
 FALSE_ALARM_GRID: Final = (0.5, 0.2, 0.1, 0.05, 0.02, 0.01, 0.005, 0.002, 0.001)
@@ -112,24 +113,51 @@ def summarize_null(values: ArrayLike, n: int, *, higher_is_drift: bool = True) -
     (0.047, 2.0)
     """
     samples = np.asarray(values, dtype=np.float64).ravel()
-    if samples.size < 2:
-        raise ValueError(f"got {samples.size} null values; sample at least 2 (e.g. 1000)")
-    if not np.all(np.isfinite(samples)) or np.any(samples < 0):
+    return summarize_nulls(samples[np.newaxis], [n], higher_is_drift=higher_is_drift)[0]
+
+
+def summarize_nulls(
+    values: ArrayLike, sizes: Sequence[int], *, higher_is_drift: bool = True
+) -> tuple[NullSummary, ...]:
+    """:func:`summarize_null` of each row of ``values``, row ``i`` sampled at ``sizes[i]``.
+
+    One sort serves every row, so calibration summarises a subject's window sizes at once.
+
+    >>> draws = np.random.default_rng(0).gamma(2.0, 0.01, (2, 1000))
+    >>> summarize_nulls(draws, [100, 500])[1] == summarize_null(draws[1], 500)
+    True
+    """
+    samples = np.sort(np.asarray(values, dtype=np.float64), axis=-1)
+    if samples.ndim != 2 or samples.shape[0] != len(sizes):
+        raise ValueError(f"got null values of shape {samples.shape} for {len(sizes)} sizes")
+    if samples.shape[1] < 2:
+        raise ValueError(f"got {samples.shape[1]} null values; sample at least 2 (e.g. 1000)")
+    if not np.all(np.isfinite(samples)) or np.any(samples[:, 0] < 0):
         raise ValueError("null values must be finite and non-negative; check the statistic")
     levels = [1.0 - rate if higher_is_drift else rate for rate in FALSE_ALARM_GRID]
-    quantiles = np.quantile(samples, levels)
-    mean = float(samples.mean())
-    variance = float(samples.var(ddof=1))
+    quantiles = sorted_quantiles(samples, levels).tolist()
+    means = samples.mean(axis=1).tolist()
+    variances = samples.var(axis=1, ddof=1).tolist()
+    return tuple(
+        NullSummary(
+            n=n,
+            quantiles=dict(zip(FALSE_ALARM_GRID, row, strict=True)),
+            shape=shape,
+            scale=scale,
+            higher_is_drift=higher_is_drift,
+        )
+        for n, row, (shape, scale) in zip(
+            sizes, quantiles, map(_gamma_moments, means, variances), strict=True
+        )
+    )
+
+
+def _gamma_moments(mean: float, variance: float) -> tuple[float, float]:
+    """Gamma ``(shape, scale)`` with this mean and variance; ``(0, 0)`` for a point mass."""
     shape, scale = (mean * mean / variance, variance / mean) if variance > 0 else (0.0, 0.0)
     if not (math.isfinite(shape) and math.isfinite(scale)):
-        shape, scale = 0.0, 0.0
-    return NullSummary(
-        n=n,
-        quantiles={rate: float(v) for rate, v in zip(FALSE_ALARM_GRID, quantiles, strict=True)},
-        shape=shape,
-        scale=scale,
-        higher_is_drift=higher_is_drift,
-    )
+        return 0.0, 0.0
+    return shape, scale
 
 
 def null_pvalue(summary: NullSummary, value: ArrayLike) -> float | FloatArray:

@@ -1,9 +1,10 @@
 """How one model's events become slot counts: the flat count vector of a window.
 
 A window's counts are one int64 vector: every feature's slots (see ``baselines.binning``) one
-after the other, then the prediction's, then the label's. ``ModelLayout.slot_matrix`` turns a
-batch of decoded events into an ``(events, subjects)`` matrix of global slot indices with one
-vectorised binning call per subject, so a window update is a single ``np.bincount``.
+after the other, then the prediction's, then the label's. ``ModelLayout.slots`` bins a batch of
+decoded events with one vectorised call per subject, and ``ModelLayout.counts`` turns those slots
+into the count vectors of any number of groups (windows × versions × segment values) with one
+``np.bincount`` per subject.
 """
 
 from __future__ import annotations
@@ -89,13 +90,28 @@ class ModelLayout:
         self.size = offset
         self.performance_size = _performance_size(baseline)
 
-    def slot_matrix(self, batch: EventBatch, rows: IntArray) -> IntArray:
-        """Global slot index of every subject for the given rows: shape (subjects, len(rows))."""
-        matrix = np.empty((len(self.subjects), len(rows)), dtype=np.int64)
-        for j, subject in enumerate(self.subjects):
-            values = _column(batch, subject.name, subject.baseline, rows)
-            np.add(subject.baseline.slots(values), subject.offset, out=matrix[j])
-        return matrix
+    def slots(self, batch: EventBatch, rows: IntArray) -> list[IntArray]:
+        """Per subject, in order, the slot (within that subject) of each of the given rows."""
+        return [
+            subject.baseline.slots(_column(batch, subject.name, subject.baseline, rows))
+            for subject in self.subjects
+        ]
+
+    def counts(self, slots: list[IntArray], groups: IntArray | None, n_groups: int) -> IntArray:
+        """Slot counts of each group: shape ``(n_groups, size)``.
+
+        ``slots`` come from :meth:`slots`; ``groups`` holds each row's group in
+        ``range(n_groups)``, or is ``None`` when every row is in the one group. Each subject
+        is one ``np.bincount`` over group-major keys, so no rows × subjects matrix is built.
+        """
+        counts = np.empty((n_groups, self.size), dtype=np.int64)
+        for subject, found in zip(self.subjects, slots, strict=True):
+            width = subject.baseline.n_slots
+            keys = found if groups is None else groups * width + found
+            counts[:, subject.offset : subject.offset + width] = np.bincount(
+                keys, minlength=n_groups * width
+            ).reshape(n_groups, width)
+        return counts
 
     def performance_contributions(
         self, batch: EventBatch, rows: IntArray

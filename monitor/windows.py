@@ -1,10 +1,11 @@
 """Event-time tumbling windows of exact integer slot counts, keyed by (model, version, segment).
 
 Each accepted event adds to the overall window of its model and version (segment ``""``) and to
-one window per configured segment field (``platform=ios``). A batch is turned into a slot
-matrix (``ModelLayout.slot_matrix``) and a group index per (window start, version, segment);
-all windows of the batch are then updated by a single ``np.bincount``. Windows close when the
-watermark minus the allowed lateness passes their end; ``flush`` closes the rest at end of input.
+one window per configured segment field (``platform=ios``). A batch is binned once per subject
+(``ModelLayout.slots``) and given a group index per (window start, version, segment); all windows
+of the batch are then updated by one ``np.bincount`` per subject (``ModelLayout.counts``).
+Windows close when the watermark minus the allowed lateness passes their end; ``flush`` closes
+the rest at end of input.
 Counts are integers, so partial windows merge exactly (``WindowCounts.merge``).
 """
 
@@ -218,7 +219,7 @@ class Windower:
         labeled: bool = False,
     ) -> None:
         """Count events into their windows; ``labeled`` pairs add performance only."""
-        slots = None if labeled else layout.slot_matrix(batch, rows)
+        slots = None if labeled else layout.slots(batch, rows)
         versions = batch.model_version.take(pa.array(rows)).fill_null("")
         version_codes, version_names = _dictionary(versions)
         memberships: list[tuple[IntArray, list[str]]] = [
@@ -248,7 +249,7 @@ class Windower:
         model: str,
         layout: ModelLayout,
         group: IntArray,
-        slots: IntArray | None,
+        slots: list[IntArray] | None,
         perf: tuple[IntArray, IntArray, IntArray] | None,
         names: tuple[IntArray, list[str], list[str]],
     ) -> None:
@@ -260,11 +261,8 @@ class Windower:
             counts = np.zeros((len(used), layout.size), dtype=np.int64)
             events = np.zeros(len(used), dtype=np.int64)
         else:
-            mine = slots if everyone else slots[:, present]
-            flat = mine + (local * layout.size)[None, :]
-            counts = np.bincount(flat.ravel(), minlength=len(used) * layout.size).reshape(
-                len(used), layout.size
-            )
+            mine = slots if everyone else [found[present] for found in slots]
+            counts = layout.counts(mine, local if len(used) > 1 else None, len(used))
             events = np.bincount(local, minlength=len(used))
         perf_totals = np.zeros((len(used), layout.performance_size), dtype=np.int64)
         if perf is not None:

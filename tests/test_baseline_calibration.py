@@ -93,3 +93,31 @@ def test_calibration_is_deterministic_for_a_seed() -> None:
     assert first == again
     assert first != other
     assert (first.window_sizes, first.replicates, first.seed) == ((100,), 50, 4)
+
+
+def test_calibration_does_not_depend_on_how_many_threads_run_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Subjects calibrated one after another on one thread give what the thread pool gives."""
+
+    def run() -> Calibration:
+        return calibrate(
+            [("x", UNIFORM), ("color", COLOR), ("y", LARGE)],
+            window_sizes=[100, 1000],
+            replicates=50,
+            seed=7,
+            epsilon=1e-4,
+        )
+
+    pooled = run()
+    monkeypatch.setattr("baselines.calibration.map_columns", map)
+    assert run() == pooled
+
+
+def test_a_subject_draws_the_same_samples_wherever_it_sits_in_the_list() -> None:
+    """Each subject's generator comes from the seed and its position, not from earlier draws."""
+    alone = calibrate([("x", UNIFORM)], window_sizes=[100], replicates=50, seed=2, epsilon=1e-4)
+    first = calibrate(
+        [("x", UNIFORM), ("color", COLOR)], window_sizes=[100], replicates=50, seed=2, epsilon=1e-4
+    )
+    assert first.summaries("psi", "x") == alone.summaries("psi", "x")

@@ -20,6 +20,7 @@ from detectors.thresholds import (
     bonferroni,
     null_pvalue,
     summarize_null,
+    summarize_nulls,
     threshold_at,
     threshold_for_size,
 )
@@ -259,3 +260,20 @@ def test_benjamini_hochberg_rejects_out_of_range_p_values() -> None:
     """P-values outside [0, 1] (or NaN) point to a broken statistic."""
     with pytest.raises(ValueError, match=r"\[0, 1\]"):
         benjamini_hochberg([0.5, math.nan], 0.05)
+
+
+def test_summarize_nulls_gives_each_row_the_summary_summarize_null_gives_it():
+    """Summarising several window sizes at once equals summarising each row on its own."""
+    draws = np.random.default_rng(3).gamma(2.0, 0.01, (3, 500))
+    together = summarize_nulls(draws, [100, 1000, 10_000], higher_is_drift=False)
+    alone = tuple(
+        summarize_null(row, n, higher_is_drift=False)
+        for row, n in zip(draws, [100, 1000, 10_000], strict=True)
+    )
+    assert together == alone
+
+
+def test_summarize_nulls_refuses_a_size_count_that_does_not_match_the_rows():
+    """Two rows of null values with three window sizes is a caller error, named as such."""
+    with pytest.raises(ValueError, match="for 3 sizes"):
+        summarize_nulls(np.ones((2, 10)), [1, 2, 3])
