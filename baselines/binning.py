@@ -321,7 +321,17 @@ class CategoricalLayout:
         >>> layout = CategoricalLayout(("a", "b"), known_other=("c",))
         >>> layout.slots(pa.array(["b", "c", "zz", None, "a", ""])).tolist()
         [1, 2, 3, 4, 0, 3]
+
+        A dictionary array of strings is binned once per dictionary entry:
+
+        >>> layout.slots(pa.array(["b", None, "zz", "b"]).dictionary_encode()).tolist()
+        [1, 4, 3, 1]
         """
+        if pa.types.is_dictionary(values.type):
+            by_entry = np.append(self.slots(values.dictionary), self.missing_slot)
+            entries = pc.fill_null(values.indices, len(values.dictionary))
+            found: IntArray = by_entry[entries.to_numpy(zero_copy_only=False)]
+            return found
         positions = pc.fill_null(pc.index_in(values, value_set=self._lookup), -1)
         index = positions.to_numpy(zero_copy_only=False).astype(np.int64)
         slots: IntArray = np.where(index < 0, self.unseen_slot, np.minimum(index, self.other_slot))

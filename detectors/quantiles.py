@@ -31,10 +31,13 @@ def sorted_quantiles(ordered: FloatArray, levels: ArrayLike) -> FloatArray:
     if size == 0:
         raise ValueError("sorted_quantiles needs at least one value")
     virtual = (size - 1) * np.asarray(levels, dtype=np.float64)
-    lower = np.floor(virtual)
+    # numpy's _get_indexes and _get_gamma: at the top, both neighbours are index -1 (the last
+    # value) and the weight is measured from that -1, which decides the sign of a zero result
+    top = virtual >= size - 1
+    lower = np.where(top, -1.0, np.floor(virtual))
     gamma = virtual - lower
-    below = np.clip(lower.astype(np.intp), 0, size - 1)
-    above = np.minimum(below + 1, size - 1)
+    below = lower.astype(np.intp)
+    above = np.where(top, -1, below + 1)
     a, b = ordered[..., below], ordered[..., above]
     # numpy's _lerp, step for step: a + (b - a)·γ, taken from b's side when γ ≥ 1/2
     difference = b - a

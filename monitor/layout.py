@@ -57,7 +57,8 @@ def _column(
         return pa.nulls(len(rows), pa.string())
     if not isinstance(values, pa.Array):
         values = pa.array(values, pa.float64())
-    text = values if pa.types.is_string(values.type) else to_category_strings(values)
+    canonical = pa.types.is_string(values.type) or pa.types.is_dictionary(values.type)
+    text = values if canonical else to_category_strings(values)
     return text if every_row else text.take(pa.array(rows))
 
 

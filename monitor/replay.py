@@ -16,7 +16,7 @@ from rich.table import Table
 
 from baselines.schema import Baseline
 from monitor.config import Settings
-from monitor.pipeline import Pipeline, Sink
+from monitor.pipeline import Pipeline, Sink, event_schema
 from monitor.report import ReportWriter
 from monitor.sources.files import count_rows, iter_file
 from monitor.types import Level, RawRecords
@@ -81,7 +81,11 @@ def replay_file(
     return replay_batches(
         settings,
         baselines,
-        iter_file(input_path, batch_size),
+        iter_file(
+            input_path,
+            batch_size,
+            categories=event_schema(settings, baselines).categorical_features,
+        ),
         output,
         total=count_rows(input_path),
         progress=progress,

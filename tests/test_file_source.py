@@ -63,6 +63,19 @@ def test_parquet_comes_in_record_batches_and_counts_rows(tmp_path: Path) -> None
     assert count_rows(path) == 5
 
 
+def test_parquet_category_columns_come_as_dictionaries(tmp_path: Path) -> None:
+    """Text columns named as categories arrive dictionary-encoded; other columns as stored."""
+    path = tmp_path / "events.parquet"
+    table = pa.table({"color": ["red", None, "red"], "id": ["a", "b", "c"], "n": [1, 2, 3]})
+    pq.write_table(table, path)
+    (batch,) = iter_file(path, 10, categories=("color", "n", "absent"))
+    assert isinstance(batch, pa.RecordBatch)
+    assert batch.schema.field("color").type == pa.dictionary(pa.int32(), pa.string())
+    assert batch.column("color").to_pylist() == ["red", None, "red"]
+    assert batch.schema.field("id").type == pa.string()
+    assert batch.schema.field("n").type == pa.int64()
+
+
 def test_csv_types_are_inferred_over_the_whole_file(tmp_path: Path) -> None:
     """CSV rows arrive in batches with one type per column, even when a row past the first
     megabyte (pyarrow's inference block) widens it."""

@@ -38,3 +38,11 @@ def test_sorted_quantiles_refuse_empty_data():
     """No values means no quantiles, said plainly."""
     with pytest.raises(ValueError, match="at least one value"):
         sorted_quantiles(np.array([]), [0.5])
+
+
+def test_sorted_quantiles_keep_the_sign_of_zero_as_numpy_does():
+    """A lone -0.0 gives -0.0 at every level, the value numpy's interpolation produces."""
+    values = np.array([-0.0])
+    expected = np.quantile(values, [0.0, 1.0])
+    assert sorted_quantiles(values, [0.0, 1.0]).tobytes() == expected.tobytes()
+    assert np.signbit(expected).all()

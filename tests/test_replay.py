@@ -51,6 +51,20 @@ def _write_jsonl(path: Path, events: list[dict[str, object]]) -> Path:
     return path
 
 
+def _flat_table(events: list[dict[str, object]]) -> pa.Table:
+    """The events as flat-file rows: features and segments become columns of their own."""
+    return pa.Table.from_pylist(
+        [
+            {
+                **{k: v for k, v in e.items() if k not in ("features", "segments")},
+                **e["features"],  # type: ignore[dict-item]
+                **e["segments"],  # type: ignore[dict-item]
+            }
+            for e in events
+        ]
+    )
+
+
 def _settings(tmp_path: Path, baseline: Baseline) -> Settings:
     path = tmp_path / "m.json"
     baseline.save(path)
@@ -85,24 +99,25 @@ def test_gzip_and_parquet_give_the_same_report(tmp_path: Path, baseline: Baselin
     plain = _write_jsonl(tmp_path / "events.jsonl", events)
     zipped = tmp_path / "events.jsonl.gz"
     zipped.write_bytes(gzip.compress(plain.read_bytes()))
-    flat = [
-        {
-            "event_id": e["event_id"],
-            "model": e["model"],
-            "model_version": e["model_version"],
-            "timestamp": e["timestamp"],
-            "prediction": e["prediction"],
-            "label": e["label"],
-            **e["features"],  # type: ignore[dict-item]
-            **e["segments"],  # type: ignore[dict-item]
-        }
-        for e in events
-    ]
     parquet = tmp_path / "events.parquet"
-    pq.write_table(pa.Table.from_pylist(flat), parquet)
+    pq.write_table(_flat_table(events), parquet)
     reference = _replay(tmp_path, baseline, plain, 500)
     assert _replay(tmp_path, baseline, zipped, 500) == reference
     assert _replay(tmp_path, baseline, parquet, 500) == reference
+
+
+def test_parquet_categories_read_as_dictionaries_count_like_json(
+    tmp_path: Path, baseline: Baseline
+) -> None:
+    """A dictionary-encoded category column with nulls and unseen values counts like JSON."""
+    events = _events(800)
+    colors = ["red", None, "purple", "blue", ""]
+    for i, event in enumerate(events):
+        event["features"]["color"] = colors[i % len(colors)]  # type: ignore[index]
+    plain = _write_jsonl(tmp_path / "events.jsonl", events)
+    parquet = tmp_path / "events.parquet"
+    pq.write_table(_flat_table(events), parquet, use_dictionary=True)
+    assert _replay(tmp_path, baseline, parquet, 300) == _replay(tmp_path, baseline, plain, 300)
 
 
 def test_every_window_closes_at_end_of_input(tmp_path: Path, baseline: Baseline) -> None:

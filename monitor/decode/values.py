@@ -142,12 +142,19 @@ def read_categories(column: Column, size: int) -> Texts:
     """
     texts, wrong = [], []
     for piece in column.pieces:
+        if _is_text_dictionary(piece.values.type):
+            texts.append((piece.rows, piece.values))  # already canonical: kept encoded
+            continue
         array = _plain(piece.values)
         if _is_category(array.type):
             texts.append((piece.rows, to_category_strings(array).cast(pa.string())))
         else:
             wrong.append((piece.rows, _present(array)))
     return Texts(scatter_strings(size, texts), scatter_flags(size, wrong, column.wrong))
+
+
+def _is_text_dictionary(kind: pa.DataType) -> bool:
+    return bool(pa.types.is_dictionary(kind) and pa.types.is_string(kind.value_type))
 
 
 def read_names(column: Column, size: int) -> Texts:
