@@ -82,15 +82,14 @@ def read_numbers(column: Column, size: int) -> Numbers:
     values, mismatch, wrong, non_finite = [], [], [], []
     for piece in column.pieces:
         array = _plain(piece.values)
-        present = _present(array)
         if _is_number(array.type) or pa.types.is_boolean(array.type):
             floats = _floats(array)
             values.append((piece.rows, floats))
             non_finite.append((piece.rows, np.isinf(floats)))
         elif pa.types.is_nested(array.type):
-            wrong.append((piece.rows, present))
+            wrong.append((piece.rows, _present(array)))
         else:
-            mismatch.append((piece.rows, present))
+            mismatch.append((piece.rows, _present(array)))
     return Numbers(
         scatter_floats(size, values),
         scatter_flags(size, mismatch),
