@@ -313,10 +313,14 @@ class Pipeline:
 
 def _unusable_labels(records: RawRecords, labels: EventBatch, unusable: np.ndarray) -> list[Reject]:
     """Label events without an event id or a label value, as rejects carrying their bytes."""
+    rows = np.flatnonzero(unusable).tolist()
+    if not rows:
+        return []
+    places = zip(records.partition.tolist(), records.offset.tolist(), strict=True)
+    position = {place: i for i, place in enumerate(places)}
     out = []
-    for i in np.flatnonzero(unusable).tolist():
+    for i in rows:
         partition, offset = int(labels.partition[i]), int(labels.offset[i])
-        (at,) = np.flatnonzero((records.partition == partition) & (records.offset == offset))[:1]
         missing = "event_id" if labels.event_id[i].as_py() is None else "label"
         out.append(
             Reject(
@@ -324,7 +328,7 @@ def _unusable_labels(records: RawRecords, labels: EventBatch, unusable: np.ndarr
                 f"a label event needs an {missing} to be joined to its prediction",
                 partition,
                 offset,
-                records.values[int(at)],
+                records.values[position[(partition, offset)]],
             )
         )
     return out

@@ -5,6 +5,7 @@ Every stage imports this module and the stages before it, never the ones after i
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -47,13 +48,26 @@ class RawRecords:
 
 @dataclass(frozen=True)
 class Reject:
-    """One message that could not become an event, kept whole for the dead-letter topic."""
+    """One message that could not become an event, kept whole for the dead-letter topic.
+
+    ``message`` is the original bytes, or a function that gives them: a flat-file row is
+    serialised to JSON only when a dead-letter sink asks for it (``raw``), so a flood of bad
+    rows costs a counter each, not a JSON encoding each.
+
+    >>> Reject("invalid_json", "unexpected end", 0, 7, lambda: b"{").raw
+    b'{'
+    """
 
     reason: str
     detail: str
     partition: int
     offset: int
-    raw: bytes
+    message: bytes | Callable[[], bytes]
+
+    @property
+    def raw(self) -> bytes:
+        """The original message's bytes."""
+        return self.message if isinstance(self.message, bytes) else self.message()
 
 
 @dataclass(frozen=True)

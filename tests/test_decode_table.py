@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from typing import Any
 
 import numpy as np
 import orjson
@@ -92,6 +93,25 @@ def test_a_rejected_row_keeps_its_values_as_json() -> None:
     (reject,) = result.rejects
     assert reject.reason == "unknown_model"
     assert orjson.loads(reject.raw) == {"model": "bike-loan", "timestamp": T0, "n": 1.5}
+
+
+def test_a_rejected_row_is_serialised_only_when_its_bytes_are_read(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Rejecting rows costs no JSON encoding until a dead-letter sink asks for the bytes."""
+    encoded: list[object] = []
+    real_dumps = orjson.dumps
+
+    def counting_dumps(value: object, **options: Any) -> bytes:
+        encoded.append(value)
+        return real_dumps(value, **options)
+
+    monkeypatch.setattr("monitor.decode.decoder.orjson.dumps", counting_dumps)
+    table = pa.table({"model": ["bike-loan"] * 1000, "timestamp": [T0] * 1000})
+    _, result = decode_table(table)
+    assert len(result.rejects) == 1000 and encoded == []
+    assert orjson.loads(result.rejects[7].raw) == {"model": "bike-loan", "timestamp": T0}
+    assert len(encoded) == 1
 
 
 def test_other_columns_count_as_unknown_features() -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 import orjson
@@ -97,7 +98,7 @@ class EventDecoder:
             np.full(size, partition, dtype=np.int64),
             first_offset + np.arange(size, dtype=np.int64),
             None,
-            lambda i: orjson.dumps(table.slice(i, 1).to_pylist()[0], default=str),
+            lambda i: partial(_row_json, table, i),
         )
         fields = fields_from_table(table, self._paths)
         return self._decide(fields, np.arange(size, dtype=np.int64), [], origin, now_ms)
@@ -139,7 +140,9 @@ class EventDecoder:
         ]
         entries.sort(key=lambda entry: entry[0])
         rejects = [
-            Reject(reason, detail, int(origin.partition[p]), int(origin.offset[p]), origin.raw(p))
+            Reject(
+                reason, detail, int(origin.partition[p]), int(origin.offset[p]), origin.message(p)
+            )
             for p, reason, detail in entries
         ]
         kept = positions[keep]
@@ -174,12 +177,18 @@ class EventDecoder:
 
 @dataclass(frozen=True)
 class _Origin:
-    """Where each message of a batch came from, and its original bytes (for rejects)."""
+    """Where each message of a batch came from, and its original message (for rejects): the
+    bytes, or a function giving them."""
 
     partition: IntArray
     offset: IntArray
     record_ms: IntArray | None
-    raw: Callable[[int], bytes]
+    message: Callable[[int], bytes | Callable[[], bytes]]
+
+
+def _row_json(table: pa.Table | pa.RecordBatch, row: int) -> bytes:
+    """Row ``row`` of a flat file as a JSON object (a rejected row's message)."""
+    return orjson.dumps(table.slice(row, 1).to_pylist()[0], default=str)
 
 
 def _take(values: pa.Array, keep: IntArray) -> pa.Array:
