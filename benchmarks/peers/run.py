@@ -9,7 +9,8 @@ Run from the repository root: ``.venv/bin/python benchmarks/peers/run.py [--quic
    200,000 values for a smoke run.
 3. Runs every tool and workload in its own process (driftwarden from the project's .venv, the
    peers from theirs), measuring wall time, CPU time and peak RSS, with a time limit per run
-   (``--limit``, default 600 s). Driftwarden's runs are done twice and the faster is kept.
+   (``--limit``, default 600 s). Driftwarden's steps run five times each, in turns (build,
+   replay per size, build, ...), and each step's fastest attempt is kept.
 4. Writes the raw figures (benchmarks/results/peers.json) and the Markdown tables
    (benchmarks/peers/RESULTS.md), and prints the tables. A quick run writes both under
    .cache/peers-work instead, leaving the recorded results alone.
@@ -124,42 +125,53 @@ class Harness:
         self.runs.append(record)
         return record
 
-    def driftwarden(self, step: str, arguments: Sequence[str], **labels: Any) -> None:
-        """Run a driftwarden step ``DRIFTWARDEN_ATTEMPTS`` times; mark the fastest as kept."""
-        attempts = [
-            self.run(
-                self.ours,
-                "work_driftwarden.py",
-                [step, *arguments],
-                tool="driftwarden",
-                workload=step,
-                attempt=attempt,
-                **labels,
-            )
-            for attempt in range(1, DRIFTWARDEN_ATTEMPTS + 1)
-        ]
-        finished = [a for a in attempts if a["status"] == "ok"] or attempts
-        best = min(finished, key=lambda a: a.get("work_seconds", float("inf")))
-        for attempt in attempts:
-            attempt["kept"] = attempt is best
+    def driftwarden(self, steps: Sequence[tuple[str, Sequence[str], dict[str, Any]]]) -> None:
+        """Run each ``(step, arguments, labels)`` of driftwarden ``DRIFTWARDEN_ATTEMPTS`` times and
+        mark each step's fastest attempt as kept.
+
+        The attempts go round the steps (build, replay 1M, replay 10M, build, ...), so a spell of
+        a slower or faster machine falls on every step alike instead of on one data size.
+        """
+        attempts: list[list[dict[str, Any]]] = [[] for _ in steps]
+        for attempt in range(1, DRIFTWARDEN_ATTEMPTS + 1):
+            for (step, arguments, labels), done in zip(steps, attempts, strict=True):
+                done.append(
+                    self.run(
+                        self.ours,
+                        "work_driftwarden.py",
+                        [step, *arguments],
+                        tool="driftwarden",
+                        workload=step,
+                        attempt=attempt,
+                        **labels,
+                    )
+                )
+        for done in attempts:
+            finished = [a for a in done if a["status"] == "ok"] or done
+            best = min(finished, key=lambda a: a.get("work_seconds", float("inf")))
+            for attempt_record in done:
+                attempt_record["kept"] = attempt_record is best
 
 
 def drift_workloads(harness: Harness, sizes: Sizes) -> None:
     reference = table_path(DATA, "reference", sizes.reference)
     baseline = WORK / "baseline.json"
-    harness.driftwarden(
-        "build",
-        ["--reference", str(reference), "--baseline", str(baseline)],
-        rows=sizes.reference,
-    )
+    build = ("build", ["--reference", str(reference), "--baseline", str(baseline)])
+    replays = [
+        (
+            "replay",
+            [
+                *("--current", str(table_path(DATA, "current", rows))),
+                *("--baseline", str(baseline)),
+                *("--report", str(WORK / f"report-{rows}.jsonl")),
+            ],
+            {"rows": rows},
+        )
+        for rows in sizes.current
+    ]
+    harness.driftwarden([(*build, {"rows": sizes.reference}), *replays])
     for rows in sizes.current:
         current = table_path(DATA, "current", rows)
-        report = WORK / f"report-{rows}.jsonl"
-        harness.driftwarden(
-            "replay",
-            ["--current", str(current), "--baseline", str(baseline), "--report", str(report)],
-            rows=rows,
-        )
         for tool, workload, script, extra in PEER_CASES:
             harness.run(
                 harness.peers,
