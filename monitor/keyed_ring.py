@@ -17,9 +17,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from monitor.types import IntArray
-
-BoolArray = npt.NDArray[np.bool_]
+from monitor.types import BoolArray, IntArray
 
 
 class KeyedRing:

@@ -30,6 +30,7 @@ from monitor.levels import CheckState, step
 from monitor.loading import load_version_baselines
 from monitor.logs import RateLimitedLog
 from monitor.report import Thresholds, alert_record, window_record
+from monitor.text_codes import text_codes
 from monitor.types import DecodeResult, EventBatch, Level, RawRecords, Reject
 from monitor.window_streams import WindowStreams
 from monitor.windows import WindowCounts, Windower, WindowKey
@@ -197,8 +198,8 @@ class Pipeline:
         self._reject(result.rejects)
         events = result.events
         if len(events):
-            for item in pc.value_counts(events.model).to_pylist():
-                self.totals.events[item["values"]] += item["counts"]
+            codes, names = text_codes(events.model)
+            self.totals.events.update(dict(zip(names, np.bincount(codes).tolist(), strict=True)))
         pairs = self.join.add_predictions(events) if self.join_labels and len(events) else None
         self._joined(pairs)
         self._emit(self.windower.add(events, pairs))

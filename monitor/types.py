@@ -15,6 +15,7 @@ import pyarrow as pa
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
+BoolArray = npt.NDArray[np.bool_]
 
 
 class Level(StrEnum):

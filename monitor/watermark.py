@@ -43,10 +43,14 @@ class Watermarks:
         n = len(event_time_ms)
         if n == 0:
             return np.empty(0, dtype=np.int64)
-        delivering = set(np.unique(partition).tolist())
+        first = int(partition[0])
+        one_partition = bool((partition == first).all())
+        delivering = {first} if one_partition else set(np.unique(partition).tolist())
         self.idle -= delivering
         self.held -= delivering
         taking_part = (set(self.seen) | delivering) - self.idle
+        if one_partition and taking_part == {first}:
+            return self._advance_alone(first, event_time_ms)
         result = np.full(n, np.iinfo(np.int64).max, dtype=np.int64)
         for p in sorted(taking_part):
             running = np.full(n, _NONE, dtype=np.int64)
@@ -60,6 +64,16 @@ class Watermarks:
         if self.held:
             result[:] = _NONE
         return result
+
+    def _advance_alone(self, partition: int, event_time_ms: IntArray) -> IntArray:
+        """``advance`` when one partition delivers the batch and no other takes part: the
+        watermark is that partition's running maximum."""
+        running = np.maximum.accumulate(event_time_ms)
+        np.maximum(running, self.seen.get(partition, _NONE), out=running)
+        self.seen[partition] = int(running[-1])
+        if self.held:
+            running[:] = _NONE
+        return running
 
     def current(self) -> int | None:
         """The watermark now, or None while nothing has arrived or a held partition is empty."""

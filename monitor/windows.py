@@ -21,7 +21,8 @@ import pyarrow.compute as pc
 
 from monitor.join import Pairs
 from monitor.layout import PREDICTION, ModelLayout
-from monitor.types import EventBatch, IntArray
+from monitor.text_codes import text_codes
+from monitor.types import BoolArray, EventBatch, IntArray
 from monitor.watermark import Watermarks
 from monitor.window_streams import WindowStreams
 
@@ -145,9 +146,7 @@ class Windower:
         watermark = self.watermarks.advance(batch.event_time_ms, batch.partition)
         starts = batch.event_time_ms // self.size_ms * self.size_ms
         late = starts + self.size_ms <= self._horizon(watermark)
-        models = batch.model
-        for model, layout in self.layouts.items():
-            mine = pc.equal(models, model).fill_null(False).to_numpy(zero_copy_only=False)
+        for model, layout, mine in self._by_model(batch.model):
             self.late.add(model, int(np.count_nonzero(mine & late)))
             rows = np.flatnonzero(mine & ~late)
             if len(rows):
@@ -165,6 +164,16 @@ class Windower:
                 self._count_pairs(pairs, watermark)
         return self._close_at_watermark()
 
+    def _by_model(self, models: pa.Array) -> list[tuple[str, ModelLayout, BoolArray]]:
+        """``(model, layout, rows of that model)`` for each configured model, in config order."""
+        codes, names = text_codes(models)
+        code_of = {name: code for code, name in enumerate(names)}
+        return [
+            (model, layout, codes == code_of[model])
+            for model, layout in self.layouts.items()
+            if model in code_of
+        ]
+
     def _horizon(self, watermark: IntArray) -> IntArray:
         """Per event: windows ending at or before this are closed when it arrives."""
         return np.maximum(watermark - self.allowed_lateness_ms, self.closed_through)
@@ -181,8 +190,7 @@ class Windower:
         joined = pairs.batch
         starts = joined.event_time_ms // self.size_ms * self.size_ms
         late = starts + self.size_ms <= self._horizon(watermark[pairs.trigger])
-        for model, layout in self.layouts.items():
-            mine = pc.equal(joined.model, model).fill_null(False).to_numpy(zero_copy_only=False)
+        for model, layout, mine in self._by_model(joined.model):
             self.late_labels.add(model, int(np.count_nonzero(mine & late)))
             rows = np.flatnonzero(mine & ~late)
             if len(rows) and layout.performance_size:
@@ -220,8 +228,11 @@ class Windower:
     ) -> None:
         """Count events into their windows; ``labeled`` pairs add performance only."""
         slots = None if labeled else layout.slots(batch, rows)
-        versions = batch.model_version.take(pa.array(rows)).fill_null("")
-        version_codes, version_names = _dictionary(versions)
+        versions = batch.model_version
+        if len(rows) < len(batch):
+            versions = versions.take(pa.array(rows))
+        versions = versions.fill_null("")
+        version_codes, version_names = text_codes(versions)
         memberships: list[tuple[IntArray, list[str]]] = [
             (np.zeros(len(rows), dtype=np.int64), [""])
         ]
@@ -331,18 +342,6 @@ def _compact(groups: IntArray) -> tuple[IntArray, IntArray]:
     used = np.flatnonzero(seen)
     lookup = np.cumsum(seen) - 1
     return used, lookup[groups]
-
-
-def _dictionary(values: pa.Array) -> tuple[IntArray, list[str]]:
-    encoded = (
-        pc.dictionary_encode(values).combine_chunks()
-        if isinstance(values, pa.ChunkedArray)
-        else pc.dictionary_encode(values)
-    )
-    return (
-        encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64),
-        encoded.dictionary.to_pylist(),
-    )
 
 
 def _preferred(layout: ModelLayout, field_name: str) -> tuple[str, ...]:

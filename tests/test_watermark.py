@@ -1,6 +1,8 @@
 """Per-partition watermarks."""
 
 import numpy as np
+from hypothesis import given
+from hypothesis import strategies as st
 
 from monitor.watermark import Watermarks
 
@@ -76,3 +78,25 @@ def test_all_partitions_idle_means_everything_was_read() -> None:
     w = Watermarks({0: 100, 1: 900})
     w.set_idle({0, 1})
     assert w.current() == 900
+
+
+@given(
+    st.lists(st.tuples(st.integers(0, 10**6), st.integers(0, 2)), min_size=1, max_size=60),
+    st.lists(st.integers(1, 20), min_size=1, max_size=60),
+)
+def test_any_batch_split_gives_the_watermarks_of_one_event_at_a_time(
+    events: list[tuple[int, int]], sizes: list[int]
+) -> None:
+    """Whatever batches the events come in (one partition or several), each event's watermark
+    is the one it gets when events arrive one at a time."""
+    times = np.array([t for t, _ in events], dtype=np.int64)
+    parts = np.array([p for _, p in events], dtype=np.int64)
+    single = Watermarks()
+    expected = [single.advance(times[i : i + 1], parts[i : i + 1])[0] for i in range(len(times))]
+    batched, got, start = Watermarks(), [], 0
+    for size in sizes * len(times):
+        if start >= len(times):
+            break
+        got += batched.advance(times[start : start + size], parts[start : start + size]).tolist()
+        start += size
+    assert got == expected

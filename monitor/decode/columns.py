@@ -11,12 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-import numpy.typing as npt
 import pyarrow as pa
 
-from monitor.types import FloatArray, IntArray
-
-BoolArray = npt.NDArray[np.bool_]
+from monitor.types import BoolArray, FloatArray, IntArray
 
 
 @dataclass(frozen=True)

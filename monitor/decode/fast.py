@@ -23,9 +23,9 @@ import pyarrow as pa
 
 from baselines.threads import available_threads
 from monitor.decode import _native
-from monitor.decode.columns import BoolArray, Column, Fields, Piece
+from monitor.decode.columns import Column, Fields, Piece
 from monitor.decode.paths import EventPaths, dotted
-from monitor.types import IntArray
+from monitor.types import BoolArray, IntArray
 
 #: Most threads the reader uses unless told otherwise; beyond 4, batches are too small to gain.
 DEFAULT_MAX_THREADS = 4

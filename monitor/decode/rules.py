@@ -24,7 +24,7 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from monitor.decode.columns import BoolArray, Column, Fields
+from monitor.decode.columns import Column, Fields
 from monitor.decode.config import DecodeLimits, EventSchema, FieldMapping
 from monitor.decode.timestamps import in_event_time_range
 from monitor.decode.values import (
@@ -39,7 +39,7 @@ from monitor.decode.values import (
     read_times,
     read_versions,
 )
-from monitor.types import IntArray
+from monitor.types import BoolArray, IntArray
 
 ReadT = TypeVar("ReadT", Numbers, Texts, Times, Versions)
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from monitor.decode.columns import BoolArray, Column, Fields
+from monitor.decode.columns import Column, Fields
 from monitor.decode.paths import EventPaths, dotted
+from monitor.types import BoolArray
 
 
 def fields_from_table(table: pa.Table | pa.RecordBatch, paths: EventPaths) -> Fields:

@@ -17,7 +17,6 @@ import pyarrow.compute as pc
 
 from baselines.binning import to_category_strings
 from monitor.decode.columns import (
-    BoolArray,
     Column,
     scatter_flags,
     scatter_floats,
@@ -25,7 +24,7 @@ from monitor.decode.columns import (
     scatter_strings,
 )
 from monitor.decode.timestamps import in_event_time_range, parse_rfc3339
-from monitor.types import FloatArray, IntArray
+from monitor.types import BoolArray, FloatArray, IntArray
 
 #: Class names whose probability is the numeric prediction when no positive class is set,
 #: most preferred first.
