@@ -39,6 +39,7 @@ from monitor.decode.values import (
     read_times,
     read_versions,
 )
+from monitor.text_codes import text_codes
 from monitor.types import BoolArray, IntArray
 
 ReadT = TypeVar("ReadT", Numbers, Texts, Times, Versions)
@@ -201,16 +202,13 @@ def _judge_model(
     names: pa.Array, schema: EventSchema, mapping: FieldMapping, verdicts: Verdicts
 ) -> None:
     """Flag events without a model, then events of a model the schema does not know."""
-    missing = names.is_null().to_numpy(zero_copy_only=False)
+    codes, distinct = text_codes(names)
     detail = f"no {mapping.model}; set fields.default_model for a single-model stream"
-    verdicts.flag(missing, "missing_model", detail)
-    models = pa.array(sorted(schema.models), pa.string())
-    unknown = ~pc.is_in(names, value_set=models).to_numpy(zero_copy_only=False) & ~missing
-    if unknown.any():
-        for name in pc.unique(names.filter(pa.array(unknown))).to_pylist():
-            same = pc.fill_null(pc.equal(names, name), False).to_numpy(zero_copy_only=False)
+    verdicts.flag(codes < 0, "missing_model", detail)
+    for code, name in enumerate(distinct):
+        if name not in schema.models:
             detail = f"model {name!r} is not configured; add it to the models in the config"
-            verdicts.flag(same, "unknown_model", detail)
+            verdicts.flag(codes == code, "unknown_model", detail)
 
 
 def _judge_time(
