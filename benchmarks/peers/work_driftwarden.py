@@ -6,13 +6,18 @@ Two steps, one process each, as a user runs ``driftwarden baseline build`` then
 - ``build --reference R --baseline B --result J``: ``build_baseline_file`` (read, bin, count,
   calibrate, save).
 - ``replay --current C --baseline B --report O --result J``: ``replay_to_file`` with one window
-  of 3650 days, so the whole file is one window scored once against the baseline.
+  of 3650 days, so the whole file is one window scored once against the baseline. The result
+  also holds ``batch_clock``: the wait for the first batch and for all batches, and the time
+  the pipeline spent per batch (sum and median), so fixed and per-row costs can be told apart.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import statistics
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -34,12 +39,48 @@ def build(args: argparse.Namespace) -> None:
     emit(args.result, phases, ("build",), features=len(baseline.features), rows=baseline.rows)
 
 
+class BatchClock:
+    """Times a batch source: how long each batch was waited for, and how long the pipeline
+    worked on it before asking for the next (so fixed and per-row costs can be told apart)."""
+
+    def __init__(self) -> None:
+        self.waits: list[float] = []
+        self.work: list[float] = []
+
+    def timed(self, batches: Iterator[Any]) -> Iterator[Any]:
+        handed_out = None
+        while True:
+            asked = time.perf_counter()
+            if handed_out is not None:
+                self.work.append(asked - handed_out)
+            batch = next(batches, None)
+            if batch is None:
+                return
+            handed_out = time.perf_counter()
+            self.waits.append(handed_out - asked)
+            yield batch
+
+    def figures(self) -> dict[str, float]:
+        return {
+            "batches": len(self.waits),
+            "first_batch_wait_seconds": self.waits[0] if self.waits else 0.0,
+            "reader_wait_seconds": sum(self.waits),
+            "batch_work_seconds": sum(self.work),
+            "batch_work_median_ms": statistics.median(self.work) * 1e3 if self.work else 0.0,
+        }
+
+
 def replay(args: argparse.Namespace) -> None:
     phases = Phases()
+    clock = BatchClock()
     with phases("import"):
+        import monitor.replay
         from monitor.config import load_settings
         from monitor.loading import load_baselines
         from monitor.replay import replay_to_file
+
+        read = monitor.replay.iter_file
+        monitor.replay.iter_file = lambda *a, **k: clock.timed(read(*a, **k))  # type: ignore[assignment]
     with phases("replay"):
         settings = load_settings(
             None, models=[{"name": MODEL, "baseline": args.baseline}], windows={"size": WINDOW}
@@ -57,6 +98,7 @@ def replay(args: argparse.Namespace) -> None:
         phases,
         ("replay",),
         events=sum(summary.events.values()),
+        batch_clock=clock.figures(),
         rejected=sum(summary.rejected.values()),
         scores=scores(windows[0]["features"]),
     )
