@@ -19,6 +19,7 @@ import pyarrow.compute as pc
 from baselines.binning import to_category_strings
 from baselines.schema import Baseline, FeatureBaseline
 from detectors import performance
+from monitor.rows import take_rows
 from monitor.types import EventBatch, FloatArray, IntArray
 
 PREDICTION = "__prediction__"
@@ -45,21 +46,19 @@ def _column(
         values = batch.numeric.get(name)
     else:
         values = batch.categorical.get(name)
-    every_row = len(rows) == len(batch)  # rows are sorted and distinct: all of them, in order
     if feature.kind == "numeric":
         if values is None:
             return np.full(len(rows), np.nan)
         if isinstance(values, pa.Array):
             values = pc.cast(values, pa.float64(), safe=False).to_numpy(zero_copy_only=False)
-        numbers = np.asarray(values, dtype=np.float64)
-        return numbers if every_row else numbers[rows]
+        return take_rows(np.asarray(values, dtype=np.float64), rows)
     if values is None:
         return pa.nulls(len(rows), pa.string())
     if not isinstance(values, pa.Array):
         values = pa.array(values, pa.float64())
     canonical = pa.types.is_string(values.type) or pa.types.is_dictionary(values.type)
     text = values if canonical else to_category_strings(values)
-    return text if every_row else text.take(pa.array(rows))
+    return take_rows(text, rows)
 
 
 def same_bins(a: Baseline, b: Baseline) -> bool:

@@ -21,6 +21,7 @@ import pyarrow.compute as pc
 
 from monitor.join import Pairs
 from monitor.layout import PREDICTION, ModelLayout
+from monitor.rows import take_rows
 from monitor.text_codes import text_codes
 from monitor.types import BoolArray, EventBatch, IntArray
 from monitor.watermark import Watermarks
@@ -228,10 +229,7 @@ class Windower:
     ) -> None:
         """Count events into their windows; ``labeled`` pairs add performance only."""
         slots = None if labeled else layout.slots(batch, rows)
-        versions = batch.model_version
-        if len(rows) < len(batch):
-            versions = versions.take(pa.array(rows))
-        versions = versions.fill_null("")
+        versions = take_rows(batch.model_version, rows).fill_null("")
         version_codes, version_names = text_codes(versions)
         memberships: list[tuple[IntArray, list[str]]] = [
             (np.zeros(len(rows), dtype=np.int64), [""])
@@ -240,7 +238,7 @@ class Windower:
             column = batch.segments.get(f)
             if column is None:
                 continue
-            codes, names = self.segment_values[(model, f)].codes(column.take(pa.array(rows)))
+            codes, names = self.segment_values[(model, f)].codes(take_rows(column, rows))
             memberships.append((codes, [f"{f}={name}" for name in names]))
         perf = layout.performance_contributions(batch, rows)
         first = int(starts.min())

@@ -26,6 +26,7 @@ from monitor.decode.rules import Part, Parts, judge
 from monitor.decode.slow import Failure, fields_from_objects, parse_each
 from monitor.decode.table import fields_from_table
 from monitor.decode.values import Numbers, Texts
+from monitor.rows import take_rows
 from monitor.types import DecodeResult, EventBatch, FloatArray, IntArray, RawRecords, Reject
 
 
@@ -150,12 +151,12 @@ class EventDecoder:
             event_time_ms=judged.event_time_ms[keep],
             partition=np.asarray(origin.partition[kept], dtype=np.int64),
             offset=np.asarray(origin.offset[kept], dtype=np.int64),
-            model=_take(judged.model, keep),
-            model_version=_take(parts.model_version.read.values, keep),
-            event_id=_take(parts.event_id.read.values, keep),
-            segments={n: _take(p.read.values, keep) for n, p in parts.segments.items()},
-            numeric={n: _kept(p.read.values, keep) for n, p in parts.numeric.items()},
-            categorical={n: _take(p.read.values, keep) for n, p in parts.categorical.items()},
+            model=take_rows(judged.model, keep),
+            model_version=take_rows(parts.model_version.read.values, keep),
+            event_id=take_rows(parts.event_id.read.values, keep),
+            segments={n: take_rows(p.read.values, keep) for n, p in parts.segments.items()},
+            numeric={n: take_rows(p.read.values, keep) for n, p in parts.numeric.items()},
+            categorical={n: take_rows(p.read.values, keep) for n, p in parts.categorical.items()},
             prediction=_target(parts.prediction, keep),
             label=_target(parts.label, keep),
         )
@@ -191,18 +192,6 @@ def _row_json(table: pa.Table | pa.RecordBatch, row: int) -> bytes:
     return orjson.dumps(table.slice(row, 1).to_pylist()[0], default=str)
 
 
-def _take(values: pa.Array, keep: IntArray) -> pa.Array:
-    """The rows ``keep`` of ``values`` (the array itself when it keeps them all)."""
-    if len(keep) == len(values):
-        return values
-    return values.take(pa.array(keep))
-
-
-def _kept(values: FloatArray, keep: IntArray) -> FloatArray:
-    """The rows ``keep`` of ``values`` (the array itself, not a copy, when it keeps them all)."""
-    return values if len(keep) == len(values) else values[keep]
-
-
 def _target(
     part: Part[Numbers] | Part[Texts] | None, keep: IntArray
 ) -> FloatArray | pa.Array | None:
@@ -210,7 +199,7 @@ def _target(
     if part is None:
         return None
     if isinstance(part.read, Numbers):
-        values = _kept(part.read.values, keep)
+        values = take_rows(part.read.values, keep)
         return None if np.isnan(values).all() else values
-    texts = _take(part.read.values, keep)
+    texts = take_rows(part.read.values, keep)
     return None if texts.null_count == len(texts) else texts
