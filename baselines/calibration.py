@@ -58,14 +58,13 @@ def calibrate(
     generators = np.random.SeedSequence(seed).spawn(len(subjects))
 
     def null_summaries(
-        job: tuple[FeatureBaseline, np.random.SeedSequence],
+        job: tuple[tuple[str, FeatureBaseline], np.random.SeedSequence],
     ) -> dict[str, tuple[NullSummary, ...]]:
-        feature, seeds = job
-        return _null_summaries(
-            feature, np.random.default_rng(seeds), window_sizes, replicates, epsilon
-        )
+        (_, feature), seeds = job
+        rng = np.random.default_rng(seeds)
+        return _null_summaries(feature, rng, window_sizes, replicates, epsilon)
 
-    jobs = zip([feature for _, feature in subjects], generators, strict=True)
+    jobs = zip(subjects, generators, strict=True)
     for (subject, _), summaries in zip(subjects, map_columns(null_summaries, jobs), strict=True):
         for name, at_sizes in summaries.items():
             statistics[name][subject] = at_sizes

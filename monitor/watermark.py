@@ -40,8 +40,7 @@ class Watermarks:
 
     def advance(self, event_time_ms: IntArray, partition: IntArray) -> IntArray:
         """Watermark in force at each event (itself included); updates the per-partition maxima."""
-        n = len(event_time_ms)
-        if n == 0:
+        if len(event_time_ms) == 0:
             return np.empty(0, dtype=np.int64)
         first = int(partition[0])
         one_partition = bool((partition == first).all())
@@ -50,10 +49,28 @@ class Watermarks:
         self.held -= delivering
         taking_part = (set(self.seen) | delivering) - self.idle
         if one_partition and taking_part == {first}:
-            return self._advance_alone(first, event_time_ms)
-        result = np.full(n, np.iinfo(np.int64).max, dtype=np.int64)
-        for p in sorted(taking_part):
-            running = np.full(n, _NONE, dtype=np.int64)
+            result = self._running_maximum(first, event_time_ms)
+        else:
+            result = self._slowest_partition(sorted(taking_part), event_time_ms, partition)
+        if self.held:
+            result[:] = _NONE
+        return result
+
+    def _running_maximum(self, partition: int, event_time_ms: IntArray) -> IntArray:
+        """The watermark when one partition delivers every event and no other takes part."""
+        running = np.maximum.accumulate(event_time_ms)
+        np.maximum(running, self.seen.get(partition, _NONE), out=running)
+        self.seen[partition] = int(running[-1])
+        return running
+
+    def _slowest_partition(
+        self, taking_part: list[int], event_time_ms: IntArray, partition: IntArray
+    ) -> IntArray:
+        """The watermark at each event: the least, over ``taking_part``, of each partition's
+        running maximum so far."""
+        result = np.full(len(event_time_ms), np.iinfo(np.int64).max, dtype=np.int64)
+        for p in taking_part:
+            running = np.full(len(event_time_ms), _NONE, dtype=np.int64)
             mine = partition == p
             running[mine] = event_time_ms[mine]
             running[0] = max(running[0], self.seen.get(p, _NONE))
@@ -61,19 +78,7 @@ class Watermarks:
             self.seen[p] = int(running[-1])
             # before its first event a partition that never delivered does not hold others back
             np.minimum(result, np.where(running == _NONE, result, running), out=result)
-        if self.held:
-            result[:] = _NONE
         return result
-
-    def _advance_alone(self, partition: int, event_time_ms: IntArray) -> IntArray:
-        """``advance`` when one partition delivers the batch and no other takes part: the
-        watermark is that partition's running maximum."""
-        running = np.maximum.accumulate(event_time_ms)
-        np.maximum(running, self.seen.get(partition, _NONE), out=running)
-        self.seen[partition] = int(running[-1])
-        if self.held:
-            running[:] = _NONE
-        return running
 
     def current(self) -> int | None:
         """The watermark now, or None while nothing has arrived or a held partition is empty."""
