@@ -174,9 +174,9 @@ def _parquet(path: Path, batch_size: int, categories: Collection[str]) -> Iterat
     schema = pq.read_schema(path)
     text = [f.name for f in schema if f.name in categories and pa.types.is_string(f.type)]
     # pre_buffer=False: buffering ahead doubled the scan time and held 1.5 GB for a 10M-row file.
-    # buffer_size: read column chunks 256 KiB at a time, not one read call per page (unbuffered,
-    # the first batch took 0.05-0.3 s on a 1M-row file; 1 MiB buffers up to 0.15 s, 256 KiB
-    # 0.02-0.03 s). memory_map was as fast but counts the whole file in the process's RSS.
+    # buffer_size: read column chunks 256 KiB at a time, not one read call per page; larger
+    # buffers delay the first batch (every column fills its buffer first). memory_map was as
+    # fast but counts the whole mapped file in the process's RSS.
     parquet = pq.ParquetFile(
         path, pre_buffer=False, buffer_size=_PARQUET_READ_BUFFER, read_dictionary=text
     )
