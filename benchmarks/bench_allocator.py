@@ -1,0 +1,153 @@
+"""Replay with and without the heap top pad the CLI sets (``monitor.allocator.keep_heap_top``).
+
+Run: ``.venv/bin/python benchmarks/bench_allocator.py [--events 4000000] [--pairs 6]``
+
+Each attempt is a fresh process that replays the same Parquet file through ``replay_file`` as
+``driftwarden replay`` does, in one window, as the peers benchmark does (its data generator:
+20 features, ``--events`` current rows against a baseline of 200,000 reference rows). The
+"tuned" process first calls ``keep_heap_top()`` as the CLI does; the "default" one leaves glibc's
+malloc as it starts. The two kinds alternate, pair by pair,
+with the order flipped every pair. Printed per attempt and as medians: replay seconds, minor
+page faults, system and user CPU seconds, peak RSS; then the default / tuned ratios. Raw figures:
+``benchmarks/results/allocator.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from bench_replay import CACHE, Discard
+
+from baselines.build import build_baseline_file
+from monitor.allocator import keep_heap_top
+from monitor.config import load_settings
+from monitor.loading import load_baselines
+from monitor.replay import replay_file
+
+# The peers benchmark's model name and data generator, so both benchmarks replay the same data.
+sys.path.insert(0, str(Path(__file__).resolve().parent / "peers"))
+from common import MODEL
+from data import CURRENT_SEED, REFERENCE_SEED, write_table
+
+RESULTS = Path(__file__).resolve().parent / "results" / "allocator.json"
+KINDS = ("default", "tuned")
+REFERENCE_ROWS = 200_000
+#: One window holding the whole file, as in the peers benchmark.
+WINDOW = "3650d"
+
+
+def prepare(events: int) -> tuple[Path, Path]:
+    """The events file and the baseline file (generated once, kept in .cache/bench)."""
+    CACHE.mkdir(parents=True, exist_ok=True)
+    data = CACHE / f"allocator-current-{events}.parquet"
+    if not data.exists():
+        write_table(data, events, CURRENT_SEED, shifted=True, events=True)
+    reference = CACHE / f"allocator-reference-{REFERENCE_ROWS}.parquet"
+    if not reference.exists():
+        write_table(reference, REFERENCE_ROWS, REFERENCE_SEED, shifted=False, events=False)
+    baseline = CACHE / "allocator.baseline.json"
+    if not baseline.exists():
+        build_baseline_file(reference, baseline, model=MODEL)
+    return data, baseline
+
+
+def child(kind: str, data: Path, baseline: Path) -> None:
+    """One attempt: replay ``data`` and print its figures as one JSON line."""
+    tuned = keep_heap_top() if kind == "tuned" else False
+    settings = load_settings(
+        None, models=[{"name": MODEL, "baseline": baseline}], windows={"size": WINDOW}
+    )
+    started = time.perf_counter()
+    summary = replay_file(settings, load_baselines(settings), data, Discard())
+    seconds = time.perf_counter() - started
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    figures = {
+        "kind": kind,
+        "pad_set": tuned,
+        "events": sum(summary.events.values()),
+        "seconds": seconds,
+        "minor_faults": usage.ru_minflt,
+        "system_seconds": usage.ru_stime,
+        "user_seconds": usage.ru_utime,
+        "peak_rss_mib": peak_rss_mib(),
+    }
+    print(json.dumps(figures))
+
+
+def peak_rss_mib() -> float:
+    """This process's peak resident set (``VmHWM``; ``ru_maxrss`` would carry the parent's peak
+    across fork and exec)."""
+    with open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    raise RuntimeError("/proc/self/status has no VmHWM line; run on Linux")
+
+
+def attempt(kind: str, data: Path, baseline: Path) -> dict[str, Any]:
+    argv = [sys.executable, __file__, "--child", kind, "--data", str(data)]
+    done = subprocess.run(
+        [*argv, "--baseline", str(baseline)], check=True, capture_output=True, text=True
+    )
+    figures: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return figures
+
+
+def summarise(runs: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
+    """Median of every figure, per kind."""
+    keys = ("seconds", "minor_faults", "system_seconds", "user_seconds", "peak_rss_mib")
+    return {
+        kind: {k: statistics.median(r[k] for r in runs if r["kind"] == kind) for k in keys}
+        for kind in KINDS
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=4_000_000)
+    parser.add_argument("--pairs", type=int, default=6)
+    parser.add_argument("--child", choices=KINDS, help=argparse.SUPPRESS)
+    parser.add_argument("--data", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--baseline", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(args.child, args.data, args.baseline)
+        return
+    data, baseline = prepare(args.events)
+    runs = []
+    print("pair kind     replay s  minor faults  system s  user s  peak RSS MiB")
+    for pair in range(args.pairs):
+        for kind in KINDS if pair % 2 == 0 else KINDS[::-1]:
+            run = attempt(kind, data, baseline)
+            runs.append(run)
+            print(
+                f"{pair + 1:>4} {kind:<8} {run['seconds']:8.2f} {run['minor_faults']:13,} "
+                f"{run['system_seconds']:9.2f} {run['user_seconds']:7.2f} "
+                f"{run['peak_rss_mib']:13.0f}"
+            )
+    medians = summarise(runs)
+    default, tuned = medians["default"], medians["tuned"]
+    print(
+        f"medians over {args.pairs} pairs, {args.events:,} events: default "
+        f"{default['seconds']:.2f} s, {default['minor_faults']:,.0f} faults, "
+        f"{default['peak_rss_mib']:.0f} MiB; tuned {tuned['seconds']:.2f} s, "
+        f"{tuned['minor_faults']:,.0f} faults, {tuned['peak_rss_mib']:.0f} MiB; default / tuned: "
+        f"time {default['seconds'] / tuned['seconds']:.2f}, faults "
+        f"{default['minor_faults'] / tuned['minor_faults']:.1f}, system time "
+        f"{default['system_seconds'] / tuned['system_seconds']:.2f}"
+    )
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    document = {"events": args.events, "pairs": args.pairs, "runs": runs, "medians": medians}
+    RESULTS.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
