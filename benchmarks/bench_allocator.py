@@ -1,14 +1,19 @@
-"""Replay with and without the heap top pad the CLI sets (``monitor.allocator.keep_heap_top``).
+"""Replay with glibc's and pyarrow's allocator defaults, and with what the CLI sets instead.
 
 Run: ``.venv/bin/python benchmarks/bench_allocator.py [--events 4000000] [--pairs 6]``
 
 Each attempt is a fresh process that replays the same Parquet file through ``replay_file`` as
 ``driftwarden replay`` does, in one window, as the peers benchmark does (its data generator:
-20 features, ``--events`` current rows against a baseline of 200,000 reference rows). The
-"tuned" process first calls ``keep_heap_top()`` as the CLI does; the "default" one leaves glibc's
-malloc as it starts. The two kinds alternate, pair by pair,
-with the order flipped every pair. Printed per attempt and as medians: replay seconds, minor
-page faults, system and user CPU seconds, peak RSS; then the default / tuned ratios. Raw figures:
+20 features, ``--events`` current rows against a baseline of 200,000 reference rows). Three
+kinds of process take turns, the order rotating every round:
+
+- ``default``: glibc's malloc and pyarrow's pool (mimalloc) as they start;
+- ``pad``: glibc's heap top pad only (``monitor.allocator.keep_heap_top``);
+- ``tuned``: what every ``driftwarden`` command sets at start (``tune_allocators``: the pad and
+  jemalloc as pyarrow's pool).
+
+Printed per attempt and as medians: replay seconds, minor page faults, system and user CPU
+seconds, peak RSS; then each kind against ``default``. Raw figures:
 ``benchmarks/results/allocator.json``.
 """
 
@@ -21,13 +26,14 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from bench_replay import CACHE, Discard
 
 from baselines.build import build_baseline_file
-from monitor.allocator import keep_heap_top
+from monitor.allocator import keep_heap_top, tune_allocators
 from monitor.config import load_settings
 from monitor.loading import load_baselines
 from monitor.replay import replay_file
@@ -38,7 +44,13 @@ from common import MODEL
 from data import CURRENT_SEED, REFERENCE_SEED, write_table
 
 RESULTS = Path(__file__).resolve().parent / "results" / "allocator.json"
-KINDS = ("default", "tuned")
+#: What each kind of process sets before it replays; each returns the names of the settings made.
+SETTINGS: dict[str, Callable[[], tuple[str, ...]]] = {
+    "default": lambda: (),
+    "pad": lambda: ("glibc heap top pad",) if keep_heap_top() else (),
+    "tuned": tune_allocators,
+}
+KINDS = tuple(SETTINGS)
 REFERENCE_ROWS = 200_000
 #: One window holding the whole file, as in the peers benchmark.
 WINDOW = "3650d"
@@ -61,7 +73,7 @@ def prepare(events: int) -> tuple[Path, Path]:
 
 def child(kind: str, data: Path, baseline: Path) -> None:
     """One attempt: replay ``data`` and print its figures as one JSON line."""
-    tuned = keep_heap_top() if kind == "tuned" else False
+    made = SETTINGS[kind]()
     settings = load_settings(
         None, models=[{"name": MODEL, "baseline": baseline}], windows={"size": WINDOW}
     )
@@ -71,7 +83,7 @@ def child(kind: str, data: Path, baseline: Path) -> None:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     figures = {
         "kind": kind,
-        "pad_set": tuned,
+        "settings_made": list(made),
         "events": sum(summary.events.values()),
         "seconds": seconds,
         "minor_faults": usage.ru_minflt,
@@ -113,7 +125,7 @@ def summarise(runs: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=4_000_000)
-    parser.add_argument("--pairs", type=int, default=6)
+    parser.add_argument("--rounds", type=int, default=6)
     parser.add_argument("--child", choices=KINDS, help=argparse.SUPPRESS)
     parser.add_argument("--data", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--baseline", type=Path, help=argparse.SUPPRESS)
@@ -123,29 +135,30 @@ def main() -> None:
         return
     data, baseline = prepare(args.events)
     runs = []
-    print("pair kind     replay s  minor faults  system s  user s  peak RSS MiB")
-    for pair in range(args.pairs):
-        for kind in KINDS if pair % 2 == 0 else KINDS[::-1]:
+    print("round kind     replay s  minor faults  system s  user s  peak RSS MiB")
+    for round_ in range(args.rounds):
+        shift = round_ % len(KINDS)
+        for kind in KINDS[shift:] + KINDS[:shift]:
             run = attempt(kind, data, baseline)
             runs.append(run)
             print(
-                f"{pair + 1:>4} {kind:<8} {run['seconds']:8.2f} {run['minor_faults']:13,} "
+                f"{round_ + 1:>5} {kind:<8} {run['seconds']:8.2f} {run['minor_faults']:13,} "
                 f"{run['system_seconds']:9.2f} {run['user_seconds']:7.2f} "
                 f"{run['peak_rss_mib']:13.0f}"
             )
     medians = summarise(runs)
-    default, tuned = medians["default"], medians["tuned"]
-    print(
-        f"medians over {args.pairs} pairs, {args.events:,} events: default "
-        f"{default['seconds']:.2f} s, {default['minor_faults']:,.0f} faults, "
-        f"{default['peak_rss_mib']:.0f} MiB; tuned {tuned['seconds']:.2f} s, "
-        f"{tuned['minor_faults']:,.0f} faults, {tuned['peak_rss_mib']:.0f} MiB; default / tuned: "
-        f"time {default['seconds'] / tuned['seconds']:.2f}, faults "
-        f"{default['minor_faults'] / tuned['minor_faults']:.1f}, system time "
-        f"{default['system_seconds'] / tuned['system_seconds']:.2f}"
-    )
+    print(f"medians over {args.rounds} rounds, {args.events:,} events:")
+    default = medians["default"]
+    for kind, figures in medians.items():
+        print(
+            f"  {kind:<8} {figures['seconds']:.2f} s, {figures['minor_faults']:,.0f} faults, "
+            f"{figures['system_seconds']:.2f} s system, {figures['peak_rss_mib']:.0f} MiB; "
+            f"default / {kind}: time {default['seconds'] / figures['seconds']:.2f}, faults "
+            f"{default['minor_faults'] / figures['minor_faults']:.1f}, system time "
+            f"{default['system_seconds'] / figures['system_seconds']:.2f}"
+        )
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    document = {"events": args.events, "pairs": args.pairs, "runs": runs, "medians": medians}
+    document = {"events": args.events, "rounds": args.rounds, "runs": runs, "medians": medians}
     RESULTS.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
 
 

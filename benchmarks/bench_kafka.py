@@ -321,13 +321,13 @@ def bare_confluent(args: argparse.Namespace) -> dict[str, Any]:
 def live_daemon(args: argparse.Namespace) -> dict[str, Any]:
     """The real daemon in-process, stopped by itself once its totals hold every message."""
     import monitor.daemon
-    from monitor.allocator import keep_heap_top
+    from monitor.allocator import tune_allocators
     from monitor.config import load_settings
     from monitor.daemon import Daemon
     from monitor.loading import load_baselines
     from monitor.logs import configure_logging
 
-    keep_heap_top()  # as `driftwarden run` does at start
+    tune_allocators()  # as `driftwarden run` does at start
     clock = Clock(args.expected)
     spent = {"pipeline": 0.0, "to_raw_records": 0.0}
 
@@ -397,13 +397,13 @@ def pipeline_alone(args: argparse.Namespace) -> dict[str, Any]:
     import numpy as np
     from bench_replay import CATEGORICAL, NUMERIC, events_table
 
-    from monitor.allocator import keep_heap_top
+    from monitor.allocator import tune_allocators
     from monitor.config import load_settings
     from monitor.loading import load_baselines
     from monitor.pipeline import Pipeline
     from monitor.types import RawRecords
 
-    keep_heap_top()  # as the CLI does at start
+    tune_allocators()  # as the CLI does at start
 
     features = (*NUMERIC, *CATEGORICAL)
     rows = events_table(args.expected, seed=4).to_pylist()

@@ -29,7 +29,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from baselines.build import build_baseline
-from monitor.allocator import keep_heap_top
+from monitor.allocator import tune_allocators
 from monitor.config import load_settings
 from monitor.pipeline import Pipeline
 from monitor.replay import replay_file
@@ -147,7 +147,7 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--json-events", type=int, default=200_000)
     args = parser.parse_args()
-    keep_heap_top()  # as the CLI does at start
+    tune_allocators()  # as the CLI does at start
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     CACHE.mkdir(parents=True, exist_ok=True)
     reference = pa.table(columns(200_000, seed=1))

@@ -1,16 +1,23 @@
-"""Keep the freed top of the C heap mapped between batches (glibc malloc's ``M_TOP_PAD``).
+"""Memory allocators set for batch work: every ``driftwarden`` command calls
+:func:`tune_allocators` once at start.
 
-Every batch allocates and frees the same few megabytes of arrays. With glibc's default
-settings malloc may give the freed top of the heap back to the kernel after a batch and fault
-the same pages in again on the next one. ``benchmarks/bench_allocator.py`` replays 4M rows in
-fresh processes with and without the pad: without it, 158,000-273,000 minor page faults per
-replay instead of ~32,000, and 1.23x the time (medians of six pairs, benchmarks/README.md). A top
-pad makes malloc keep that much free memory at the top of the heap when it trims, and grow the
-heap by that much more when it must, so a batch's arrays reuse the pages of the one before.
+Every batch allocates and frees the same few megabytes of arrays, through two allocators:
 
-The CLI calls :func:`keep_heap_top` once at start. An operator's own setting wins: with
-``MALLOC_TOP_PAD_`` or a ``glibc.malloc.top_pad`` tunable in the environment nothing is changed.
-Other C libraries (musl, macOS) are left alone.
+- **glibc's malloc** (numpy's arrays). With its default settings it may give the freed top of
+  the heap back to the kernel after a batch and fault the same pages in again on the next one.
+  :func:`keep_heap_top` sets a 64 MiB top pad: malloc keeps that much free memory at the top of
+  the heap when it trims, and grows the heap by that much more when it must.
+- **pyarrow's memory pool** (Parquet pages, Arrow arrays). :func:`use_jemalloc_for_arrow` makes
+  jemalloc, which pyarrow also ships, the default pool instead of mimalloc: a replay's peak
+  resident set is ~30 MiB lower at the same speed.
+
+``benchmarks/bench_allocator.py`` measures each step against glibc's and pyarrow's defaults
+(4M-row replays: the pad alone 1.34x faster with a quarter of the page faults; with jemalloc
+too, 1.32x and 315 instead of 345 MiB peak; figures in benchmarks/README.md).
+
+An operator's own choice wins: with ``MALLOC_TOP_PAD_`` or a ``glibc.malloc.top_pad`` tunable,
+the pad is left as set; with ``ARROW_DEFAULT_MEMORY_POOL``, pyarrow's pool is. Other C
+libraries (musl, macOS) keep their malloc settings.
 """
 
 from __future__ import annotations
@@ -19,11 +26,27 @@ import ctypes
 import os
 from collections.abc import Mapping
 
+import pyarrow as pa
+
 #: Free heap kept mapped at the top: several batches' worth of arrays (a 32k-row batch of 20
 #: features holds ~6 MiB), small next to the daemon's ~300 MiB resident set.
 TOP_PAD_BYTES = 64 << 20
 #: glibc's mallopt parameter number for the top pad (malloc.h).
 _M_TOP_PAD = -2
+
+
+def tune_allocators(environ: Mapping[str, str] = os.environ) -> tuple[str, ...]:
+    """Set both allocators for batch work; the names of the settings made.
+
+    >>> tune_allocators({"MALLOC_TOP_PAD_": "0", "ARROW_DEFAULT_MEMORY_POOL": "mimalloc"})
+    ()
+    """
+    made = []
+    if keep_heap_top(environ=environ):
+        made.append("glibc heap top pad")
+    if use_jemalloc_for_arrow(environ):
+        made.append("jemalloc arrow pool")
+    return tuple(made)
 
 
 def keep_heap_top(pad_bytes: int = TOP_PAD_BYTES, environ: Mapping[str, str] = os.environ) -> bool:
@@ -56,6 +79,25 @@ def operator_sets_top_pad(environ: Mapping[str, str]) -> bool:
     tunables = environ.get("GLIBC_TUNABLES", "")
     named = (item.partition("=")[0].strip() for item in tunables.split(":"))
     return "MALLOC_TOP_PAD_" in environ or "glibc.malloc.top_pad" in named
+
+
+def use_jemalloc_for_arrow(environ: Mapping[str, str] = os.environ) -> bool:
+    """Make jemalloc pyarrow's default memory pool; True when it was set.
+
+    False, changing nothing, when ``environ`` names a pool (``ARROW_DEFAULT_MEMORY_POOL``) or
+    this pyarrow was built without jemalloc.
+
+    >>> use_jemalloc_for_arrow({"ARROW_DEFAULT_MEMORY_POOL": "system"})
+    False
+    """
+    if "ARROW_DEFAULT_MEMORY_POOL" in environ:
+        return False
+    try:
+        pool = pa.jemalloc_memory_pool()
+    except NotImplementedError:
+        return False
+    pa.set_memory_pool(pool)
+    return True
 
 
 def _is_glibc() -> bool:

@@ -15,7 +15,7 @@ import orjson
 from rich.console import Console
 
 from baselines.errors import BaselineError
-from monitor.allocator import keep_heap_top
+from monitor.allocator import tune_allocators
 from monitor.errors import DriftwardenError
 
 _EPILOG = "Docs: README.md (tour), docs/ (contracts, configuration, runbook)."
@@ -327,7 +327,7 @@ def _demo_in(args: argparse.Namespace, folder: Path, console: Console) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``driftwarden`` console script."""
     args = _parser().parse_args(argv)
-    keep_heap_top()
+    tune_allocators()
     handlers = {
         "baseline": _baseline_build,
         "replay": _replay,

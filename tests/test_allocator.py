@@ -1,13 +1,21 @@
-"""The heap top pad every driftwarden command sets at start (monitor/allocator.py)."""
+"""The allocator settings every driftwarden command makes at start (monitor/allocator.py)."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 
+import pyarrow as pa
 import pytest
 
 import monitor.cli
-from monitor.allocator import TOP_PAD_BYTES, keep_heap_top, operator_sets_top_pad
+from monitor.allocator import (
+    TOP_PAD_BYTES,
+    keep_heap_top,
+    operator_sets_top_pad,
+    tune_allocators,
+    use_jemalloc_for_arrow,
+)
 
 GLIBC = os.confstr("CS_GNU_LIBC_VERSION") is not None
 
@@ -46,12 +54,40 @@ def test_a_pad_outside_what_mallopt_takes_is_refused(pad: int) -> None:
         keep_heap_top(pad, environ={})
 
 
-def test_every_command_sets_the_pad_first(
+@pytest.fixture
+def arrow_pool() -> Iterator[pa.MemoryPool]:
+    """Restore pyarrow's default pool after a test changes it."""
+    pool = pa.default_memory_pool()
+    yield pool
+    pa.set_memory_pool(pool)
+
+
+def test_jemalloc_becomes_pyarrows_pool(arrow_pool: pa.MemoryPool) -> None:
+    """Without an operator's choice, pyarrow allocates from jemalloc afterwards."""
+    assert use_jemalloc_for_arrow({}) is True
+    assert pa.default_memory_pool().backend_name == "jemalloc"
+    assert pa.array([1.0, 2.0]).to_numpy().sum() == 3.0
+
+
+def test_an_operators_arrow_pool_is_left_alone(arrow_pool: pa.MemoryPool) -> None:
+    """ARROW_DEFAULT_MEMORY_POOL in the environment wins: the pool stays as it was."""
+    before = pa.default_memory_pool().backend_name
+    assert use_jemalloc_for_arrow({"ARROW_DEFAULT_MEMORY_POOL": "system"}) is False
+    assert pa.default_memory_pool().backend_name == before
+
+
+@pytest.mark.skipif(not GLIBC, reason="the pad is a glibc malloc setting")
+def test_tuning_names_both_settings(arrow_pool: pa.MemoryPool) -> None:
+    """On glibc with jemalloc built in, tuning reports the pad and the pool."""
+    assert tune_allocators({}) == ("glibc heap top pad", "jemalloc arrow pool")
+
+
+def test_every_command_tunes_the_allocators_first(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """The CLI sets the pad before it runs the command."""
+    """The CLI tunes the allocators before it runs the command."""
     calls: list[str] = []
-    monkeypatch.setattr(monitor.cli, "keep_heap_top", lambda: calls.append("pad") or True)
+    monkeypatch.setattr(monitor.cli, "tune_allocators", lambda: calls.append("tuned") or ())
     assert monitor.cli.main(["config", "reference"]) == 0
-    assert calls == ["pad"]
+    assert calls == ["tuned"]
     assert capsys.readouterr().out

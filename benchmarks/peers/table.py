@@ -6,6 +6,7 @@ per current-set size, the scaling table, the detector table, and the conditions 
 
 from __future__ import annotations
 
+import statistics
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -192,6 +193,72 @@ def scaling_table(document: Mapping[str, Any]) -> list[str]:
     return lines
 
 
+BATCH_CLOCK_HEADER = (
+    "| current rows | attempt | replay s | pipeline s | median ms per batch | reader wait s "
+    "| first-batch wait s | outside the batches s |"
+)
+
+
+def batch_clock_table(document: Mapping[str, Any]) -> list[str]:
+    """Every driftwarden replay attempt split by its batch clock, and what follows for scaling.
+
+    Pipeline seconds are the batches' work; reader wait is time spent waiting for the next batch
+    (mostly the first); outside the batches is the rest (settings, baseline, final scoring and
+    report). The kept (fastest) attempt of each size is in bold.
+    """
+    runs = [
+        r
+        for r in document["runs"]
+        if r["tool"] == "driftwarden" and r["workload"] == "replay" and finished(r)
+    ]
+    clocked = [r for r in runs if "batch_clock" in r]
+    if not clocked:
+        return []
+    lines = [
+        "### Driftwarden replay attempts, by batch clock",
+        "",
+        BATCH_CLOCK_HEADER,
+        _separator(BATCH_CLOCK_HEADER),
+    ]
+    for run in sorted(clocked, key=lambda r: (r["rows"], r["attempt"])):
+        clock = run["batch_clock"]
+        outside = run["work_seconds"] - clock["batch_work_seconds"] - clock["reader_wait_seconds"]
+        mark = "**" if run.get("kept") else ""
+        lines.append(
+            f"| {run['rows']:,} | {mark}{run['attempt']}{mark} | {run['work_seconds']:.3f} "
+            f"| {clock['batch_work_seconds']:.3f} | {clock['batch_work_median_ms']:.2f} "
+            f"| {clock['reader_wait_seconds']:.3f} | {clock['first_batch_wait_seconds']:.3f} "
+            f"| {outside:.3f} |"
+        )
+    small, large = document["sizes"]["current_rows"]
+    fixed = {
+        rows: statistics.median(
+            r["work_seconds"] - r["batch_clock"]["batch_work_seconds"]
+            for r in clocked
+            if r["rows"] == rows
+        )
+        for rows in (small, large)
+    }
+    per_row = {
+        pick: [
+            pick_of(r["batch_clock"]["batch_work_seconds"] for r in clocked if r["rows"] == rows)
+            / rows
+            for rows in (small, large)
+        ]
+        for pick, pick_of in (("fastest", min), ("median", statistics.median))
+    }
+    return [
+        *lines,
+        "",
+        f"- Replay time not spent in the pipeline's batches (reader waits and outside the "
+        f"batches; replay − pipeline s, median of attempts): "
+        f"{fixed[small]:.3f} s at {small:,} rows, {fixed[large]:.3f} s at {large:,}.",
+        f"- Pipeline time per row, {large:,} / {small:,}: "
+        f"{per_row['fastest'][1] / per_row['fastest'][0]:.2f} on the fastest attempts, "
+        f"{per_row['median'][1] / per_row['median'][0]:.2f} on the medians.",
+    ]
+
+
 def _work(run: Run | None) -> float | None:
     return float(run["work_seconds"]) if finished(run) and run is not None else None
 
@@ -298,6 +365,8 @@ def render(document: Mapping[str, Any]) -> str:
         for rows in (small, large):
             lines += [*drift_table(document, rows), ""]
         lines += [*scaling_table(document), ""]
+        clock = batch_clock_table(document)
+        lines += [*clock, ""] if clock else []
     if any("detector" in r for r in runs):
         lines += [*detector_table(document), ""]
     lines += ["### Conditions", "", *conditions(document), ""]

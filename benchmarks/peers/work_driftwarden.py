@@ -1,8 +1,8 @@
 """Driftwarden's side of the drift-score workload, run from the project's .venv.
 
 Two steps, one process each, as a user runs ``driftwarden baseline build`` then
-``driftwarden replay``; both start as the CLI does (``keep_heap_top``, glibc's heap top pad) and
-call the functions those commands call:
+``driftwarden replay``; both start as the CLI does (``tune_allocators``: glibc's heap top pad,
+jemalloc for pyarrow) and call the functions those commands call:
 
 - ``build --reference R --baseline B --result J``: ``build_baseline_file`` (read, bin, count,
   calibrate, save).
@@ -35,9 +35,9 @@ def build(args: argparse.Namespace) -> None:
     phases = Phases()
     with phases("import"):
         from baselines.build import build_baseline_file
-        from monitor.allocator import keep_heap_top
+        from monitor.allocator import tune_allocators
 
-        keep_heap_top()
+        tune_allocators()
     with phases("build"):
         baseline = build_baseline_file(args.reference, args.baseline, model=MODEL)
     emit(args.result, phases, ("build",), features=len(baseline.features), rows=baseline.rows)
@@ -79,12 +79,12 @@ def replay(args: argparse.Namespace) -> None:
     clock = BatchClock()
     with phases("import"):
         import monitor.replay
-        from monitor.allocator import keep_heap_top
+        from monitor.allocator import tune_allocators
         from monitor.config import load_settings
         from monitor.loading import load_baselines
         from monitor.replay import replay_to_file
 
-        keep_heap_top()
+        tune_allocators()
         read = monitor.replay.iter_file
         monitor.replay.iter_file = lambda *a, **k: clock.timed(read(*a, **k))  # type: ignore[assignment]
     with phases("replay"):
