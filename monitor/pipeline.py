@@ -31,7 +31,7 @@ from monitor.loading import load_version_baselines
 from monitor.logs import RateLimitedLog
 from monitor.report import Thresholds, alert_record, window_record
 from monitor.text_codes import text_codes
-from monitor.types import DecodeResult, EventBatch, Level, RawRecords, Reject
+from monitor.types import DecodeResult, EventBatch, IntArray, Level, RawRecords, Reject
 from monitor.window_streams import WindowStreams
 from monitor.windows import WindowCounts, Windower, WindowKey
 
@@ -314,14 +314,15 @@ class Pipeline:
 
 def _unusable_labels(records: RawRecords, labels: EventBatch, unusable: np.ndarray) -> list[Reject]:
     """Label events without an event id or a label value, as rejects carrying their bytes."""
-    rows = np.flatnonzero(unusable).tolist()
-    if not rows:
+    rows = np.flatnonzero(unusable)
+    if not len(rows):
         return []
-    places = zip(records.partition.tolist(), records.offset.tolist(), strict=True)
-    position = {place: i for i, place in enumerate(places)}
+    partitions, offsets = labels.partition[rows], labels.offset[rows]
+    at = _record_positions(records, partitions, offsets).tolist()
     out = []
-    for i in rows:
-        partition, offset = int(labels.partition[i]), int(labels.offset[i])
+    for i, partition, offset, position in zip(
+        rows.tolist(), partitions.tolist(), offsets.tolist(), at, strict=True
+    ):
         missing = "event_id" if labels.event_id[i].as_py() is None else "label"
         out.append(
             Reject(
@@ -329,10 +330,28 @@ def _unusable_labels(records: RawRecords, labels: EventBatch, unusable: np.ndarr
                 f"a label event needs an {missing} to be joined to its prediction",
                 partition,
                 offset,
-                records.values[position[(partition, offset)]],
+                records.values[position],
             )
         )
     return out
+
+
+def _record_positions(records: RawRecords, partition: IntArray, offset: IntArray) -> IntArray:
+    """Where each (partition, offset) sits among ``records``, which hold every such pair once.
+
+    >>> records = RawRecords([b"a", b"b", b"c"], np.array([1, 0, 1]), np.array([7, 7, 3]),
+    ...                      np.full(3, -1))
+    >>> _record_positions(records, np.array([1, 0]), np.array([3, 7])).tolist()
+    [2, 1]
+    """
+    place = np.dtype([("partition", np.int64), ("offset", np.int64)])
+    keys = np.empty(len(records.offset), dtype=place)
+    keys["partition"], keys["offset"] = records.partition, records.offset
+    wanted = np.empty(len(offset), dtype=place)
+    wanted["partition"], wanted["offset"] = partition, offset
+    order = np.argsort(keys, kind="stable")
+    found: IntArray = order[np.searchsorted(keys[order], wanted)]
+    return found
 
 
 def _calibration(baseline: Baseline) -> dict[str, dict[str, list[NullSummary]]]:

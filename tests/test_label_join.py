@@ -244,6 +244,34 @@ def test_label_events_without_id_or_value_are_rejected_by_reason(baseline: Basel
     assert pipeline.join.stats.labels["m"] == 1
 
 
+def test_a_rejected_label_carries_its_own_message(baseline: Baseline) -> None:
+    """Unusable labels from interleaved partitions sharing offsets keep their own bytes, also
+    when a message before them did not decode."""
+    good = {"event_id": "e1", "model": "m", "timestamp": T0, "label": 1}
+    objects = [good, {**good, "event_id": None}, {**good, "label": None, "event_id": "x"}]
+    objects += [{**good, "event_id": "y", "label": None}]
+    records = RawRecords(
+        [b"not json", *(orjson.dumps(o) for o in objects)],
+        np.array([0, 0, 1, 0, 1], np.int64),
+        np.array([4, 5, 5, 6, 6], np.int64),
+        np.full(5, -1, np.int64),
+    )
+    kept: list[tuple[str, int, int, bytes]] = []
+
+    class Keep:
+        def reject(self, reject: Any) -> None:
+            kept.append((reject.reason, reject.partition, reject.offset, reject.raw))
+
+    pipeline = Pipeline(_settings(), {"m": baseline}, [Collect()], reject_sinks=[Keep()])
+    pipeline.process_labels(records, NOW_MS)
+    assert kept[1:] == [
+        ("label_missing_event_id", 1, 5, records.values[2]),
+        ("label_missing_label", 0, 6, records.values[3]),
+        ("label_missing_label", 1, 6, records.values[4]),
+    ]
+    assert kept[0][1:] == (0, 4, b"not json")
+
+
 def test_a_restored_pipeline_continues_the_join_exactly(baseline: Baseline) -> None:
     """Snapshot mid-stream, restore into a fresh pipeline: the rest of the report is the same."""
     predictions, labels = _stream(n=6_000, hours=6, flip_from_hour=3, delay_ms=20 * 60_000)
