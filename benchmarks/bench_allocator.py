@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import statistics
 import subprocess
@@ -30,6 +31,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from bench_kafka import proc_status_kib
 from bench_replay import CACHE, Discard
 
 from baselines.build import build_baseline_file
@@ -89,19 +91,10 @@ def child(kind: str, data: Path, baseline: Path) -> None:
         "minor_faults": usage.ru_minflt,
         "system_seconds": usage.ru_stime,
         "user_seconds": usage.ru_utime,
-        "peak_rss_mib": peak_rss_mib(),
+        # VmHWM: ru_maxrss would carry the parent's peak across fork and exec
+        "peak_rss_mib": proc_status_kib(os.getpid(), "VmHWM") / 1024,
     }
     print(json.dumps(figures))
-
-
-def peak_rss_mib() -> float:
-    """This process's peak resident set (``VmHWM``; ``ru_maxrss`` would carry the parent's peak
-    across fork and exec)."""
-    with open("/proc/self/status", encoding="ascii") as status:
-        for line in status:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    raise RuntimeError("/proc/self/status has no VmHWM line; run on Linux")
 
 
 def attempt(kind: str, data: Path, baseline: Path) -> dict[str, Any]:
