@@ -31,7 +31,6 @@ from typing import Any, Final
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy.special import chdtrc, rel_entr
 
 FloatArray = NDArray[np.float64]
 Statistic = float | FloatArray
@@ -110,6 +109,8 @@ def js_distance(reference: ArrayLike, current: ArrayLike) -> Statistic:
 
 
 def _js(pair: _Pair) -> Statistic:
+    from scipy.special import rel_entr  # on first use: commands that score nothing skip it
+
     ref_p, cur_p = pair.ref_shares, pair.cur_shares
     mixture = (ref_p + cur_p) / 2.0
     divergence = np.sum(rel_entr(ref_p, mixture), axis=-1) + np.sum(
@@ -155,6 +156,8 @@ def chi2_pvalue(
 
 
 def _chi2_pvalue(pair: _Pair, epsilon: float) -> Statistic:
+    from scipy.special import chdtrc  # on first use: commands that score nothing skip it
+
     ref, cur = pair.ref, pair.cur
     kept = (ref > 0) | (cur > 0)
     ref_p = np.where(kept, _smooth(pair.ref_shares, epsilon), 0.0)

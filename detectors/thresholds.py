@@ -29,7 +29,6 @@ from typing import Any, Final
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy.stats import gamma
 
 from detectors.quantiles import sorted_quantiles
 from detectors.statistics import DISTRIBUTION_STATISTICS
@@ -176,10 +175,8 @@ def null_pvalue(summary: NullSummary, value: ArrayLike) -> float | FloatArray:
         point = max(summary.quantiles.values())
         as_extreme = observed <= point if summary.higher_is_drift else observed >= point
         probabilities = np.where(as_extreme, 1.0, 0.0)
-    elif summary.higher_is_drift:
-        probabilities = np.asarray(gamma.sf(observed, summary.shape, scale=summary.scale))
     else:
-        probabilities = np.asarray(gamma.cdf(observed, summary.shape, scale=summary.scale))
+        probabilities = _gamma_tail(observed, summary)
     return float(probabilities) if probabilities.ndim == 0 else probabilities
 
 
@@ -204,11 +201,34 @@ def threshold_at(summary: NullSummary, false_alarm_rate: float) -> float:
     anchor = rates[0] if false_alarm_rate < rates[0] else rates[-1]
     if summary.is_point_mass:
         return summary.quantiles[anchor]
-    tail = gamma.isf if summary.higher_is_drift else gamma.ppf
-    shift = float(tail(false_alarm_rate, summary.shape, scale=summary.scale)) - float(
-        tail(anchor, summary.shape, scale=summary.scale)
-    )
+    shift = _gamma_tail_quantile(false_alarm_rate, summary) - _gamma_tail_quantile(anchor, summary)
     return max(summary.quantiles[anchor] + shift, 0.0)
+
+
+def _gamma_tail(observed: FloatArray, summary: NullSummary) -> FloatArray:
+    """The fitted gamma's drift-side tail probability at ``observed`` (values below 0 are 0).
+
+    The regularized incomplete gamma functions are what ``scipy.stats.gamma``'s ``sf`` and
+    ``cdf`` evaluate, at the same scaled points; ``scipy.special`` is imported here, on first
+    use, so that commands which never score a window do not pay for loading it.
+    """
+    from scipy.special import gammainc, gammaincc
+
+    scaled = np.maximum(observed, 0.0) / summary.scale
+    tail = gammaincc if summary.higher_is_drift else gammainc
+    return np.asarray(tail(summary.shape, scaled), dtype=np.float64)
+
+
+def _gamma_tail_quantile(rate: float, summary: NullSummary) -> float:
+    """The value beyond which the fitted gamma's drift-side tail holds ``rate`` of its mass.
+
+    >>> _gamma_tail_quantile(0.5, NullSummary(100, {0.05: 0.1}, shape=1.0, scale=2.0))
+    1.386294361119891
+    """
+    from scipy.special import gammainccinv, gammaincinv
+
+    inverse = gammainccinv if summary.higher_is_drift else gammaincinv
+    return float(inverse(summary.shape, rate)) * summary.scale
 
 
 def threshold_for_size(

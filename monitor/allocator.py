@@ -26,8 +26,6 @@ import ctypes
 import os
 from collections.abc import Mapping
 
-import pyarrow as pa
-
 #: Free heap kept mapped at the top: several batches' worth of arrays (a 32k-row batch of 20
 #: features holds ~6 MiB), small next to the daemon's ~300 MiB resident set.
 TOP_PAD_BYTES = 64 << 20
@@ -92,6 +90,8 @@ def use_jemalloc_for_arrow(environ: Mapping[str, str] = os.environ) -> bool:
     """
     if "ARROW_DEFAULT_MEMORY_POOL" in environ:
         return False
+    import pyarrow as pa  # here, not at module level: `driftwarden --help` needs no pyarrow
+
     try:
         pool = pa.jemalloc_memory_pool()
     except NotImplementedError:

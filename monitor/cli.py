@@ -10,13 +10,14 @@ import argparse
 import sys
 import tempfile
 from pathlib import Path
-
-import orjson
-from rich.console import Console
+from typing import TYPE_CHECKING
 
 from baselines.errors import BaselineError
 from monitor.allocator import tune_allocators
 from monitor.errors import DriftwardenError
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 _EPILOG = "Docs: README.md (tour), docs/ (contracts, configuration, runbook)."
 
@@ -272,6 +273,8 @@ def _replay(args: argparse.Namespace) -> int:
             batch_size=DEFAULT_BATCH_SIZE if args.batch_size is None else args.batch_size,
             progress=progress,
         )
+    from rich.console import Console
+
     print_summary(Console(), summary)
     return 0
 
@@ -296,11 +299,15 @@ def _config(args: argparse.Namespace) -> int:
     from monitor.config import load_settings
 
     settings = load_settings(args.config)
+    import orjson
+
     print(orjson.dumps(settings.model_dump(mode="json"), option=orjson.OPT_INDENT_2).decode())
     return 0
 
 
 def _demo(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
     console = Console(width=max(120, Console().width))
     if args.dir is not None:
         return _demo_in(args, args.dir, console)

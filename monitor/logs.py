@@ -12,11 +12,11 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import structlog
-
 
 def configure_logging(level: str = "info", *, json: bool | None = None) -> None:
     """Route structlog to stderr as JSON (or console text when stderr is a terminal)."""
+    import structlog  # here, not at module level: replays that log nothing never load it
+
     use_json = not sys.stderr.isatty() if json is None else json
     renderer: Any = (
         structlog.processors.JSONRenderer() if use_json else structlog.dev.ConsoleRenderer()
@@ -74,5 +74,7 @@ class RateLimitedLog:
         """Log one occurrence unless over the limit, with how many were skipped before it."""
         if not self.allow():
             return
+        import structlog
+
         skipped, self.suppressed = self.suppressed, 0
         structlog.get_logger().warning(self.event, suppressed_since_last=skipped, **fields)

@@ -7,12 +7,9 @@ from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-from rich.table import Table
 
 from baselines.schema import Baseline
 from monitor.config import Settings
@@ -20,6 +17,10 @@ from monitor.pipeline import Pipeline, Sink, event_schema
 from monitor.report import ReportWriter
 from monitor.sources.files import count_rows, iter_file
 from monitor.types import Level, RawRecords
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.table import Table
 
 #: Events per batch read from a file: large enough that per-batch work is amortised, small
 #: enough that a batch's columns stay in the CPU caches while each is binned (on the project's
@@ -54,6 +55,19 @@ class _Counting:
 
 @contextmanager
 def _progress(total: int | None, enabled: bool) -> Iterator[Any]:
+    """A progress bar's advance function; rich is loaded only when the bar is shown."""
+    if not enabled:
+        yield lambda n: None
+        return
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
     columns = [
         TextColumn("replaying"),
         BarColumn(),
@@ -61,9 +75,7 @@ def _progress(total: int | None, enabled: bool) -> Iterator[Any]:
         TextColumn("events"),
         TimeRemainingColumn(),
     ]
-    with Progress(
-        *columns, disable=not enabled, console=Console(stderr=True), transient=True
-    ) as bar:
+    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
         task = bar.add_task("replay", total=total)
         yield lambda n: bar.advance(task, n)
 
@@ -168,6 +180,8 @@ def print_summary(console: Console, summary: ReplaySummary) -> None:
 
 def summary_table(summary: ReplaySummary) -> Table:
     """What is in warning or intervention at the end of a replay."""
+    from rich.table import Table
+
     table = Table()
     for column in ("model", "version", "segment", "subject", "check", "level now"):
         table.add_column(column)

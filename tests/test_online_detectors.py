@@ -18,7 +18,6 @@ from river.drift import binary
 
 from detectors.online import (
     DETECTORS,
-    RIVER_VERSION,
     CUSUMNumpy,
     DDMNumpy,
     DriftDetector,
@@ -26,6 +25,7 @@ from detectors.online import (
     RiverDetector,
     detector_from_state,
     make_detector,
+    river_version,
 )
 
 BINARY = {"ddm", "eddm", "hddm_a", "hddm_w", "ddm_np"}
@@ -341,7 +341,7 @@ def test_river_backed_state_is_refused_under_another_river_version(name: str) ->
     """A checkpoint written with another river version is refused with a clear error."""
     saved = make_detector(name).state()
     saved["river_version"] = "0.1.0"
-    with pytest.raises(ValueError, match=f"river 0.1.0, this is river {RIVER_VERSION}"):
+    with pytest.raises(ValueError, match=f"river 0.1.0, this is river {river_version()}"):
         detector_from_state(saved)
 
 

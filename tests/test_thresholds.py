@@ -116,6 +116,37 @@ def test_null_pvalue_is_the_fitted_gamma_survival_probability(gamma_null: NullSu
     assert null_pvalue(gamma_null, value) == pytest.approx(0.01, rel=0.1)
 
 
+@given(
+    shape=st.floats(0.05, 50.0),
+    scale=st.floats(1e-4, 10.0),
+    higher_is_drift=st.booleans(),
+    value=st.floats(-1.0, 100.0),
+)
+def test_null_pvalue_is_scipy_stats_gamma_to_the_bit(
+    shape: float, scale: float, higher_is_drift: bool, value: float
+) -> None:
+    """The p-value equals scipy.stats.gamma's sf (or cdf for lower-is-drift) exactly."""
+    summary = NullSummary(
+        100, {0.05: 0.1}, shape=shape, scale=scale, higher_is_drift=higher_is_drift
+    )
+    tail = scipy.stats.gamma.sf if higher_is_drift else scipy.stats.gamma.cdf
+    assert null_pvalue(summary, value) == float(tail(value, shape, scale=scale))
+
+
+@given(shape=st.floats(0.05, 50.0), scale=st.floats(1e-4, 10.0), higher_is_drift=st.booleans())
+def test_thresholds_past_the_grid_follow_scipy_stats_gamma_to_the_bit(
+    shape: float, scale: float, higher_is_drift: bool
+) -> None:
+    """Beyond the grid the threshold is the anchor shifted by scipy.stats.gamma's quantiles."""
+    anchor = 0.05
+    summary = NullSummary(
+        100, {anchor: 0.1}, shape=shape, scale=scale, higher_is_drift=higher_is_drift
+    )
+    tail = scipy.stats.gamma.isf if higher_is_drift else scipy.stats.gamma.ppf
+    shift = float(tail(1e-4, shape, scale=scale)) - float(tail(anchor, shape, scale=scale))
+    assert threshold_at(summary, 1e-4) == max(0.1 + shift, 0.0)
+
+
 def test_null_pvalue_is_vectorised(gamma_null: NullSummary) -> None:
     """An array of values gives an array of p-values equal to the scalar ones."""
     values = [0.0, 0.02, 0.08]

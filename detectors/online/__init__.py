@@ -18,9 +18,9 @@ from detectors.online.river_backed import (
     HDDM_A,
     HDDM_W,
     KSWIN,
-    RIVER_VERSION,
     PageHinkley,
     RiverDetector,
+    river_version,
 )
 from detectors.online.vectorised import CUSUMNumpy, DDMNumpy, PageHinkleyNumpy
 
@@ -32,7 +32,6 @@ __all__ = [
     "HDDM_A",
     "HDDM_W",
     "KSWIN",
-    "RIVER_VERSION",
     "CUSUMNumpy",
     "DDMNumpy",
     "DriftDetector",
@@ -42,4 +41,5 @@ __all__ = [
     "detector_class",
     "detector_from_state",
     "make_detector",
+    "river_version",
 ]

@@ -15,17 +15,16 @@ from __future__ import annotations
 
 import base64
 import collections
+import functools
+import importlib
 import math
 import pickle
 import random
 from collections.abc import Iterable, Mapping
-from importlib.metadata import version
 from typing import Any, ClassVar, Self
 
 import numpy as np
 import numpy.typing as npt
-from river import drift, stats
-from river.drift import binary
 
 from detectors.online.base import (
     DriftDetector,
@@ -38,21 +37,34 @@ from detectors.online.base import (
     encode_float,
 )
 
-RIVER_VERSION: str = version("river")
+
+@functools.cache
+def river_version() -> str:
+    """The installed river's version, recorded in every state (read once, when first needed)."""
+    from importlib.metadata import version  # slow to import: only where a state is written
+
+    return version("river")
 
 
 class RiverDetector(DriftDetector):
     """A river drift detector behind the ``DriftDetector`` interface."""
 
-    _river_type: ClassVar[Any]
+    # river's class as ``module.Class`` below ``river``: river is imported when a detector is
+    # built, so commands and configurations without river-backed detectors never load it
+    _river_name: ClassVar[str]
     _binary: ClassVar[bool] = False
     # The river attributes that make up its state as JSON; empty means pickle the detector.
     _saved: ClassVar[tuple[str, ...]] = ()
 
     _river: Any
 
+    @classmethod
+    def _river_class(cls) -> Any:
+        module, _, name = cls._river_name.rpartition(".")
+        return getattr(importlib.import_module(f"river.{module}"), name)
+
     def reset(self) -> None:
-        self._river = self._river_type(**self.params())
+        self._river = self._river_class()(**self.params())
 
     def update(self, x: float) -> Self:
         self._river.update(check_binary_value(x) if self._binary else check_value(x))
@@ -78,7 +90,7 @@ class RiverDetector(DriftDetector):
         return bool(self._river.warning_detected) if self._binary else False
 
     def state(self) -> dict[str, Any]:
-        state = {"name": self.name, "river_version": RIVER_VERSION, "params": self.params()}
+        state = {"name": self.name, "river_version": river_version(), "params": self.params()}
         if self._saved:
             state["attributes"] = {
                 name: _encode(getattr(self._river, name)) for name in self._saved
@@ -91,10 +103,10 @@ class RiverDetector(DriftDetector):
     def from_state(cls, state: Mapping[str, Any]) -> Self:
         state = checked_state(cls, state)
         written_with = state.get("river_version")
-        if written_with != RIVER_VERSION:
+        if written_with != river_version():
             raise ValueError(
                 f"{cls.name} state was written with river {written_with}, this is river "
-                f"{RIVER_VERSION}; delete the checkpoint to start the detector afresh"
+                f"{river_version()}; delete the checkpoint to start the detector afresh"
             )
         detector = cls(**state["params"])
         if cls._saved:
@@ -102,7 +114,7 @@ class RiverDetector(DriftDetector):
                 setattr(detector._river, name, _decode(state["attributes"][name]))
         else:
             restored = pickle.loads(base64.b64decode(state["pickle"]))
-            if type(restored) is not cls._river_type:
+            if type(restored) is not cls._river_class():
                 raise ValueError(f"{cls.name} state holds a {type(restored).__name__}")
             detector._river = restored
         return detector
@@ -110,6 +122,8 @@ class RiverDetector(DriftDetector):
 
 def _encode(value: Any) -> Any:
     """River attribute values as JSON: plain values as they are, the rest as tagged objects."""
+    from river import stats
+
     if value is None or isinstance(value, bool | int | str):
         return value
     if isinstance(value, float):
@@ -128,6 +142,8 @@ def _encode(value: Any) -> Any:
 
 def _decode(value: Any) -> Any:
     """Invert ``_encode``."""
+    from river import stats
+
     if not isinstance(value, dict):
         return value
     if "float" in value:
@@ -163,7 +179,7 @@ class ADWIN(RiverDetector):
     """
 
     name = "adwin"
-    _river_type = drift.ADWIN
+    _river_name = "drift.ADWIN"
 
     def __init__(
         self,
@@ -196,7 +212,7 @@ class KSWIN(RiverDetector):
     """
 
     name = "kswin"
-    _river_type = drift.KSWIN
+    _river_name = "drift.KSWIN"
     _saved = ("p_value", "n", "window", "_rng", "_drift_detected")
 
     def __init__(
@@ -228,7 +244,7 @@ class PageHinkley(RiverDetector):
     """
 
     name = "page_hinkley"
-    _river_type = drift.PageHinkley
+    _river_name = "drift.PageHinkley"
     _saved = (
         "_x_mean",
         "_sum_increase",
@@ -267,7 +283,7 @@ class DDM(RiverDetector):
     """
 
     name = "ddm"
-    _river_type = binary.DDM
+    _river_name = "drift.binary.DDM"
     _binary = True
     _saved = ("_p", "_p_min", "_s_min", "_ps_min", "_drift_detected", "_warning_detected")
 
@@ -293,7 +309,7 @@ class EDDM(RiverDetector):
     """
 
     name = "eddm"
-    _river_type = binary.EDDM
+    _river_name = "drift.binary.EDDM"
     _binary = True
     _saved = (
         "_error_distances",
@@ -325,7 +341,7 @@ class HDDM_A(RiverDetector):
     """
 
     name = "hddm_a"
-    _river_type = binary.HDDMA
+    _river_name = "drift.binary.HDDMA"
     _binary = True
     _saved = ("_x_min", "_x_max", "_z", "_drift_detected", "_warning_detected")
 
@@ -354,7 +370,7 @@ class HDDM_W(RiverDetector):
     """
 
     name = "hddm_w"
-    _river_type = binary.HDDMW
+    _river_name = "drift.binary.HDDMW"
     _binary = True
 
     def __init__(

@@ -28,7 +28,6 @@ from typing import Any, ClassVar, Self
 
 import numpy as np
 import numpy.typing as npt
-from scipy.signal import lfilter
 
 from detectors.online.base import (
     DriftDetector,
@@ -56,6 +55,8 @@ def _check_mode(mode: str) -> None:
 
 def _faded_sums(terms: FloatArray, alpha: float, starts: FloatArray) -> FloatArray:
     """Per row, ``y[i] = alpha * y[i - 1] + terms[i]`` from ``y[-1] = start``, step by step."""
+    from scipy.signal import lfilter  # on first use: scipy.signal takes long to import
+
     sums: FloatArray
     sums, _ = lfilter([1.0], [1.0, -alpha], terms, axis=-1, zi=alpha * starts[:, np.newaxis])
     return sums
