@@ -17,7 +17,13 @@ from monitor.allocator import tune_allocators
 from monitor.errors import DriftwardenError
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from rich.console import Console
+
+    from baselines.schema import Baseline
+    from monitor.backfill import OpenMetricsHistory
+    from monitor.config import Settings
 
 _EPILOG = "Docs: README.md (tour), docs/ (contracts, configuration, runbook)."
 
@@ -35,6 +41,19 @@ def _instant(value: str) -> int:
     if moment.tzinfo is None:
         raise argparse.ArgumentTypeError(f"{value!r} has no time zone; end it with Z or +hh:mm")
     return int(moment.timestamp() * 1000)
+
+
+def _duration_s(value: str) -> float:
+    """Seconds of a positive duration given on the command line (30s, 1m, …)."""
+    from monitor.config import parse_duration_ms
+
+    try:
+        milliseconds = parse_duration_ms(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    if milliseconds <= 0:
+        raise argparse.ArgumentTypeError(f"{value!r} is not positive; write e.g. 1m")
+    return milliseconds / 1000
 
 
 def _csv(value: str) -> tuple[str, ...]:
@@ -119,6 +138,20 @@ def _add_replay(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         help="events per batch (default 32768; does not change results)",
     )
     replay.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    replay.add_argument(
+        "--openmetrics",
+        type=Path,
+        metavar="FILE",
+        help="also write the series the daemon would have exported, stamped at their event "
+        "times, as OpenMetrics text for `promtool tsdb create-blocks-from openmetrics FILE DIR`",
+    )
+    replay.add_argument(
+        "--openmetrics-step",
+        type=_duration_s,
+        metavar="DURATION",
+        help="--openmetrics: a sample every DURATION between window ends, below Prometheus' "
+        "5m lookback (default 4m)",
+    )
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -252,6 +285,8 @@ def _replay(args: argparse.Namespace) -> int:
         raise DriftwardenError("replay needs --config FILE, or --baseline FILE [--window 1h]")
     baselines = load_baselines(settings)
     progress = not args.no_progress and sys.stderr.isatty()
+    history = _history(args, settings, baselines)
+    also = [] if history is None else [history]
     if args.topic is not None:
         if settings.kafka is None:
             raise DriftwardenError("replay --topic needs a kafka section in --config")
@@ -263,6 +298,7 @@ def _replay(args: argparse.Namespace) -> int:
             from_ms=args.from_time,
             to_ms=args.to_time,
             progress=progress,
+            also=also,
         )
     else:
         summary = replay_to_file(
@@ -272,11 +308,39 @@ def _replay(args: argparse.Namespace) -> int:
             args.output,
             batch_size=DEFAULT_BATCH_SIZE if args.batch_size is None else args.batch_size,
             progress=progress,
+            also=also,
         )
     from rich.console import Console
 
-    print_summary(Console(), summary)
+    console = Console()
+    print_summary(console, summary)
+    if history is not None:
+        written = history.close()
+        console.print(
+            f"{written.path}: {written.samples:,} samples of {written.series:,} series; load "
+            f"them with: promtool tsdb create-blocks-from openmetrics {written.path} DATA_DIR",
+            highlight=False,
+        )
     return 0
+
+
+def _history(
+    args: argparse.Namespace, settings: Settings, baselines: Mapping[str, Baseline]
+) -> OpenMetricsHistory | None:
+    """The --openmetrics sink, configured as the daemon's collector is, or None."""
+    if args.openmetrics is None:
+        if args.openmetrics_step is not None:
+            raise DriftwardenError("--openmetrics-step needs --openmetrics FILE")
+        return None
+    from monitor.backfill import DEFAULT_STEP_S, OpenMetricsHistory
+
+    return OpenMetricsHistory(
+        args.openmetrics,
+        max_segments=settings.daemon.max_segments,
+        stale_after=settings.daemon.stale_after,
+        baseline_digests={name: b.digest for name, b in baselines.items()},
+        step_s=DEFAULT_STEP_S if args.openmetrics_step is None else args.openmetrics_step,
+    )
 
 
 def _run(args: argparse.Namespace) -> int:

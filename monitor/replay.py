@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -88,6 +88,7 @@ def replay_file(
     *,
     batch_size: int = DEFAULT_BATCH_SIZE,
     progress: bool = False,
+    also: Sequence[Sink] = (),
 ) -> ReplaySummary:
     """Feed every event of ``input_path`` through a fresh pipeline, close all windows at the end."""
     return replay_batches(
@@ -101,6 +102,7 @@ def replay_file(
         output,
         total=count_rows(input_path),
         progress=progress,
+        also=also,
     )
 
 
@@ -112,10 +114,14 @@ def replay_batches(
     *,
     total: int | None = None,
     progress: bool = False,
+    also: Sequence[Sink] = (),
 ) -> ReplaySummary:
-    """Feed file or topic batches through a fresh pipeline; close every window at the end."""
+    """Feed file or topic batches through a fresh pipeline; close every window at the end.
+
+    ``output`` and the sinks in ``also`` receive every report record.
+    """
     counting = _Counting()
-    pipeline = Pipeline(settings, baselines, [output, counting])
+    pipeline = Pipeline(settings, baselines, [output, *also, counting])
     now_ms = int(time.time() * 1000)
     started = time.perf_counter()
     offset = 0
@@ -201,6 +207,7 @@ def replay_topic_to_file(
     from_ms: int | None = None,
     to_ms: int | None = None,
     progress: bool = False,
+    also: Sequence[Sink] = (),
 ) -> ReplaySummary:
     """Replay a bounded slice of a Kafka topic into a JSON Lines report file."""
     from monitor.sources.kafka import read_topic
@@ -209,6 +216,6 @@ def replay_topic_to_file(
     writer = ReportWriter.open(output_path)
     try:
         batches = read_topic(settings.kafka, topic, from_ms=from_ms, to_ms=to_ms)
-        return replay_batches(settings, baselines, batches, writer, progress=progress)
+        return replay_batches(settings, baselines, batches, writer, progress=progress, also=also)
     finally:
         writer.close()

@@ -203,10 +203,11 @@ def start_service(
     return Service(name, process, url, log)
 
 
-def start_prometheus(binaries: Path, folder: Path, config: str, port: int) -> Service:
-    """Prometheus with ``config`` on 127.0.0.1:``port``, its data in ``folder``; ready on return."""
+def start_prometheus(binaries: Path, folder: Path, config: str, port: int, *extra: str) -> Service:
+    """Prometheus with ``config`` on 127.0.0.1:``port``, its data in ``folder / "data"`` (and
+    any ``extra`` flags); ready on return."""
     return _start_configured(
-        binaries, folder, config, port, "prometheus", "prometheus", "--storage.tsdb.path"
+        binaries, folder, config, port, "prometheus", "prometheus", "--storage.tsdb.path", *extra
     )
 
 
@@ -288,9 +289,22 @@ def _ready_or_stopped(service: Service, path: str, timeout_s: float = 30.0) -> N
         raise
 
 
-def query(prometheus: str, expr: str) -> list[dict[str, Any]]:
-    """The result vector of an instant query through Prometheus' HTTP API."""
-    url = f"{prometheus}/api/v1/query?" + urllib.parse.urlencode({"query": expr})
+def query(prometheus: str, expr: str, at: float | None = None) -> list[dict[str, Any]]:
+    """The result vector of an instant query (at epoch second ``at``, default now)."""
+    arguments = {"query": expr} if at is None else {"query": expr, "time": str(at)}
+    return _api(prometheus, "query", arguments, expr)
+
+
+def query_range(
+    prometheus: str, expr: str, start: float, end: float, step_s: float
+) -> list[dict[str, Any]]:
+    """The result matrix of a range query: per series, its ``[time, value]`` points."""
+    arguments = {"query": expr, "start": str(start), "end": str(end), "step": str(step_s)}
+    return _api(prometheus, "query_range", arguments, expr)
+
+
+def _api(prometheus: str, endpoint: str, arguments: dict[str, str], expr: str) -> Any:
+    url = f"{prometheus}/api/v1/{endpoint}?" + urllib.parse.urlencode(arguments)
     status, body = http_get(url, timeout_s=10)
     if status != 200:
         raise AssertionError(f"query {expr!r} answered {status}: {body[:500]!r}")

@@ -31,6 +31,7 @@ from kafka import KafkaProducer
 
 from baselines.schema import Baseline
 from monitor.demo_broker import free_loopback_ports
+from tests.grafana_dashboard import dashboard_queries, fill_in, load_dashboard, variables
 from tests.kafka_broker import create_topic
 from tests.prometheus_stack import (
     RULES,
@@ -46,14 +47,12 @@ from tests.prometheus_stack import (
     start_daemon,
     start_prometheus,
 )
-from tests.test_dashboard import load_dashboard, panels, variables
 
 EVENTS_PER_SECOND = 1_000
 TICK_S = 0.1
 WAIT_S = 60.0
 # Grafana's variables as they are filled in for the test's stream ("All" for segments)
 DASHBOARD_VARIABLES = {"model": "m", "version": "v1", "segment": ".*", "__rate_interval": "1m"}
-SUBSTITUTE = re.compile(r"\$(\w+)")
 LABEL_VALUES = re.compile(r"^label_values\((?P<selector>.+),\s*(?P<label>\w+)\)$")
 
 
@@ -180,15 +179,6 @@ def daemon_config(folder: Path, baseline: Baseline, bootstrap: str, topic: str, 
     return path
 
 
-def dashboard_queries() -> list[tuple[str, str]]:
-    """(panel title, PromQL with the variables filled in) of every dashboard target."""
-    return [
-        (panel["title"], SUBSTITUTE.sub(lambda m: DASHBOARD_VARIABLES[m[1]], target["expr"]))
-        for panel in panels(load_dashboard())
-        for target in panel["targets"]
-    ]
-
-
 def wait_until(predicate: Callable[[], bool]) -> bool:
     """Poll ``predicate`` for up to ``WAIT_S``; whether it came true."""
     deadline = time.monotonic() + WAIT_S
@@ -306,7 +296,7 @@ def test_page_and_warning_resolve_when_the_stream_is_normal_again(run: Run) -> N
 
 def test_every_dashboard_panel_query_returns_data(run: Run) -> None:
     """Each target of every Grafana panel, variables filled in, returns series from Prometheus."""
-    queries = dashboard_queries()
+    queries = dashboard_queries(DASHBOARD_VARIABLES)
     empty = [(title, expr) for title, expr in queries if not query(run.prometheus, expr)]
     assert queries and empty == []
 
@@ -317,7 +307,7 @@ def test_dashboard_variables_offer_the_streams_model_version_and_segments(run: R
     for name, variable in variables(load_dashboard()).items():
         match = LABEL_VALUES.match(variable.get("definition", ""))
         if match is not None:
-            selector = SUBSTITUTE.sub(lambda m: DASHBOARD_VARIABLES[m[1]], match["selector"])
+            selector = fill_in(match["selector"], DASHBOARD_VARIABLES)
             found = series(run.prometheus, selector)
             choices[name] = {labels[match["label"]] for labels in found if match["label"] in labels}
     assert choices == {

@@ -6,17 +6,14 @@ Prometheus; these checks need no processes.
 
 from __future__ import annotations
 
-import json
 import re
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from monitor.metrics import DriftCollector, LatestWindows, RunningTotals
+from tests.grafana_dashboard import load_dashboard, panels, variables
 
-DASHBOARD = Path(__file__).resolve().parents[1] / "helm/driftwarden/files/grafana-dashboard.json"
 DATASOURCE = "${datasource}"
 METRIC_NAME = re.compile(r"\bdriftwarden_[a-z0-9_]+\b")
 # title → what the panel must show (the issue's list)
@@ -34,26 +31,6 @@ REQUIRED_PANELS = {
     "Late events": "driftwarden_late_events_total",
     "Consumer lag": "driftwarden_consumer_lag_records",
 }
-
-
-def load_dashboard() -> dict[str, Any]:
-    """The dashboard JSON as shipped in the chart."""
-    result: dict[str, Any] = json.loads(DASHBOARD.read_text(encoding="utf-8"))
-    return result
-
-
-def panels(dashboard: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    """Every panel that shows data (rows excluded, collapsed rows' panels included)."""
-    for panel in dashboard["panels"]:
-        if panel["type"] == "row":
-            yield from panel.get("panels", [])
-        else:
-            yield panel
-
-
-def variables(dashboard: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """Template variables by name."""
-    return {v["name"]: v for v in dashboard["templating"]["list"]}
 
 
 def exported_metric_names() -> set[str]:
