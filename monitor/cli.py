@@ -269,6 +269,8 @@ def _replay(args: argparse.Namespace) -> int:
         replay_topic_to_file,
     )
 
+    if args.openmetrics_step is not None and args.openmetrics is None:
+        raise DriftwardenError("--openmetrics-step needs --openmetrics FILE")
     if args.config is not None:
         if args.baseline or args.window:
             raise DriftwardenError("use either --config or --baseline/--window, not both")
@@ -329,8 +331,6 @@ def _history(
 ) -> OpenMetricsHistory | None:
     """The --openmetrics sink, configured as the daemon's collector is, or None."""
     if args.openmetrics is None:
-        if args.openmetrics_step is not None:
-            raise DriftwardenError("--openmetrics-step needs --openmetrics FILE")
         return None
     from monitor.backfill import DEFAULT_STEP_S, OpenMetricsHistory
 

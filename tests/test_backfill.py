@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import re
 import subprocess
+import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -205,3 +207,33 @@ def test_the_alert_rule_would_have_fired_for_the_incident(
         STEP_S,
     )
     assert stable == []
+
+
+def test_replay_writes_openmetrics_that_ends_with_eof(tmp_path: Path) -> None:
+    """``replay --openmetrics`` writes the series with timestamps and OpenMetrics' end marker."""
+    training, events = write_demo_files(tmp_path)
+    baseline = tmp_path / "baseline.json"
+    build_baseline_file(training, baseline, model=MODEL, prediction="y_pred_proba")
+    history = tmp_path / "history.om"
+    args = ["replay", "--baseline", str(baseline), "--input", str(events)]
+    done = _cli(*args, "--output", str(tmp_path / "r.jsonl"), "--openmetrics", str(history))
+    assert done.returncode == 0, done.stderr
+    lines = history.read_text(encoding="utf-8").splitlines()
+    first = next(line for line in lines if line.startswith("driftwarden_feature_psi{"))
+    assert lines[-1] == "# EOF" and first.rsplit(" ", 1)[1] == "1554166800"
+    assert f"{history}: " in done.stdout
+
+
+def test_a_step_without_openmetrics_is_a_one_line_error(tmp_path: Path) -> None:
+    """``--openmetrics-step`` alone names the flag it needs, in one line, exit 2."""
+    args = ["replay", "--baseline", str(tmp_path / "b.json"), "--input", str(tmp_path / "e")]
+    done = _cli(*args, "--output", str(tmp_path / "r"), "--openmetrics-step", "1m")
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        "driftwarden: error: --openmetrics-step needs --openmetrics FILE"
+    ]
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "monitor.cli", *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=300)
