@@ -10,7 +10,7 @@ import argparse
 import sys
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from baselines.errors import BaselineError
 from monitor.allocator import tune_allocators
@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from baselines.schema import Baseline
     from monitor.backfill import OpenMetricsHistory
     from monitor.config import Settings
+    from monitor.replay import ReplaySummary
 
 _EPILOG = "Docs: README.md (tour), docs/ (contracts, configuration, runbook)."
 
@@ -54,6 +55,30 @@ def _duration_s(value: str) -> float:
     if milliseconds <= 0:
         raise argparse.ArgumentTypeError(f"{value!r} is not positive; write e.g. 1m")
     return milliseconds / 1000
+
+
+def _assignment(value: str) -> dict[str, Any]:
+    """``a.b.c=VALUE`` as the nested mapping ``{"a": {"b": {"c": VALUE}}}`` (VALUE read as YAML).
+
+    >>> _assignment("alerts.drift.warning=0.15")
+    {'alerts': {'drift': {'warning': 0.15}}}
+    """
+    import yaml
+
+    path, equals, text = value.partition("=")
+    names = path.strip().split(".")
+    if not equals or not all(names):
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is not FIELD=VALUE; write e.g. alerts.drift.warning=0.15"
+        )
+    try:
+        nested: Any = yaml.safe_load(text)
+    except yaml.YAMLError:
+        raise argparse.ArgumentTypeError(f"the value of {value!r} is not valid YAML") from None
+    for name in reversed(names):
+        nested = {name: nested}
+    result: dict[str, Any] = nested
+    return result
 
 
 def _csv(value: str) -> tuple[str, ...]:
@@ -138,6 +163,22 @@ def _add_replay(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         help="events per batch (default 32768; does not change results)",
     )
     replay.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    replay.add_argument(
+        "--set",
+        type=_assignment,
+        action="append",
+        default=[],
+        metavar="FIELD=VALUE",
+        help="what-if: judge with this configuration field changed (e.g. "
+        "alerts.drift.warning=0.15; repeatable); the summary compares the raises with the "
+        "configuration as it is",
+    )
+    replay.add_argument(
+        "--overrides",
+        type=Path,
+        metavar="FILE",
+        help="what-if: a YAML file of configuration fields merged over --config (--set wins)",
+    )
     replay.add_argument(
         "--openmetrics",
         type=Path,
@@ -259,63 +300,31 @@ def _baseline_build(args: argparse.Namespace) -> int:
 
 
 def _replay(args: argparse.Namespace) -> int:
-    from baselines.schema import Baseline
-    from monitor.config import load_settings
-    from monitor.loading import load_baselines
-    from monitor.replay import (
-        DEFAULT_BATCH_SIZE,
-        print_summary,
-        replay_to_file,
-        replay_topic_to_file,
-    )
+    import os
+
+    from monitor.replay import print_summary, what_if_table
 
     if args.openmetrics_step is not None and args.openmetrics is None:
         raise DriftwardenError("--openmetrics-step needs --openmetrics FILE")
-    if args.config is not None:
-        if args.baseline or args.window:
-            raise DriftwardenError("use either --config or --baseline/--window, not both")
-        settings = load_settings(args.config)
-    elif args.baseline:
-        models = []
-        for path in args.baseline:
-            try:
-                models.append({"name": Baseline.load(path).model, "baseline": path})
-            except BaselineError as exc:
-                raise DriftwardenError(str(exc)) from None
-        settings = load_settings(None, models=models, windows={"size": args.window or "1h"})
-    else:
-        raise DriftwardenError("replay needs --config FILE, or --baseline FILE [--window 1h]")
+    from monitor.loading import load_baselines
+
+    overrides = _overrides(args)
+    settings = _replay_settings(args, overrides)
+    as_configured = None
+    if overrides:  # what-if: judge the same input as configured too, reporting nowhere
+        original = _replay_settings(args, {})
+        as_configured = _replay_once(
+            args, original, load_baselines(original), Path(os.devnull), None
+        )
     baselines = load_baselines(settings)
-    progress = not args.no_progress and sys.stderr.isatty()
     history = _history(args, settings, baselines)
-    also = [] if history is None else [history]
-    if args.topic is not None:
-        if settings.kafka is None:
-            raise DriftwardenError("replay --topic needs a kafka section in --config")
-        summary = replay_topic_to_file(
-            settings,
-            baselines,
-            args.topic,
-            args.output,
-            from_ms=args.from_time,
-            to_ms=args.to_time,
-            progress=progress,
-            also=also,
-        )
-    else:
-        summary = replay_to_file(
-            settings,
-            baselines,
-            args.input,
-            args.output,
-            batch_size=DEFAULT_BATCH_SIZE if args.batch_size is None else args.batch_size,
-            progress=progress,
-            also=also,
-        )
+    summary = _replay_once(args, settings, baselines, args.output, history)
     from rich.console import Console
 
     console = Console()
     print_summary(console, summary)
+    if as_configured is not None:
+        console.print(what_if_table(as_configured, summary, ", ".join(_assignments(overrides))))
     if history is not None:
         written = history.close()
         console.print(
@@ -324,6 +333,105 @@ def _replay(args: argparse.Namespace) -> int:
             highlight=False,
         )
     return 0
+
+
+def _replay_settings(args: argparse.Namespace, overrides: Mapping[str, Any]) -> Settings:
+    """The replay's configuration: --config, or a quick look from --baseline and --window, with
+    ``overrides`` merged on top."""
+    from baselines.schema import Baseline
+    from monitor.config import load_settings, merged
+
+    if args.config is not None:
+        if args.baseline or args.window:
+            raise DriftwardenError("use either --config or --baseline/--window, not both")
+        return load_settings(args.config, **overrides)
+    if not args.baseline:
+        raise DriftwardenError("replay needs --config FILE, or --baseline FILE [--window 1h]")
+    models = []
+    for path in args.baseline:
+        try:
+            models.append({"name": Baseline.load(path).model, "baseline": path})
+        except BaselineError as exc:
+            raise DriftwardenError(str(exc)) from None
+    quick = {"models": models, "windows": {"size": args.window or "1h"}}
+    return load_settings(None, **merged(quick, overrides))
+
+
+def _replay_once(
+    args: argparse.Namespace,
+    settings: Settings,
+    baselines: Mapping[str, Baseline],
+    output: Path,
+    history: OpenMetricsHistory | None,
+) -> ReplaySummary:
+    """Replay the file or topic slice of ``args`` with ``settings`` into the report ``output``."""
+    from monitor.replay import DEFAULT_BATCH_SIZE, replay_to_file, replay_topic_to_file
+
+    progress = not args.no_progress and sys.stderr.isatty()
+    also = [] if history is None else [history]
+    if args.topic is None:
+        batch_size = DEFAULT_BATCH_SIZE if args.batch_size is None else args.batch_size
+        return replay_to_file(
+            settings,
+            baselines,
+            args.input,
+            output,
+            batch_size=batch_size,
+            progress=progress,
+            also=also,
+        )
+    if settings.kafka is None:
+        raise DriftwardenError("replay --topic needs a kafka section in --config")
+    return replay_topic_to_file(
+        settings,
+        baselines,
+        args.topic,
+        output,
+        from_ms=args.from_time,
+        to_ms=args.to_time,
+        progress=progress,
+        also=also,
+    )
+
+
+def _assignments(fields: Mapping[str, Any], prefix: str = "") -> list[str]:
+    """Nested configuration fields as ``a.b=value`` lines (the inverse of ``--set``).
+
+    >>> _assignments({"alerts": {"consecutive": 3, "drift": {"warning": 0.15}}})
+    ['alerts.consecutive=3', 'alerts.drift.warning=0.15']
+    """
+    out = []
+    for name, value in fields.items():
+        if isinstance(value, dict):
+            out.extend(_assignments(value, f"{prefix}{name}."))
+        else:
+            out.append(f"{prefix}{name}={value}")
+    return out
+
+
+def _overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """The --overrides file merged with the --set assignments (which win)."""
+    import yaml
+
+    from monitor.config import merged
+
+    result: dict[str, Any] = {}
+    if args.overrides is not None:
+        try:
+            document = yaml.safe_load(args.overrides.read_text(encoding="utf-8"))
+        except yaml.YAMLError:
+            raise DriftwardenError(
+                f"--overrides {args.overrides} is not valid YAML; fix the syntax"
+            ) from None
+        if not isinstance(document, dict):
+            raise DriftwardenError(
+                f"--overrides {args.overrides} must hold a mapping of configuration fields, "
+                "as driftwarden.yaml does"
+            )
+        result = document
+    for assignment in args.set:
+        result = merged(result, assignment)
+    return result
 
 
 def _history(

@@ -9,6 +9,7 @@ file, the defaults below. ``load_settings`` turns every validation failure into 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -522,6 +523,23 @@ def _one_line(error: ValidationError) -> str:
     if first["type"] == "missing":
         return f"config field {where!r} is required; add it (see docs/configuration.md)"
     return f"config field {where!r}: {message}"
+
+
+def merged(base: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """``base`` with ``overrides`` merged in: mappings field by field, anything else replaced.
+
+    >>> merged({"alerts": {"consecutive": 2, "drift": {"warning": 0.1}}},
+    ...        {"alerts": {"drift": {"warning": 0.15}}})
+    {'alerts': {'consecutive': 2, 'drift': {'warning': 0.15}}}
+    """
+    result = dict(base)
+    for name, value in overrides.items():
+        inner = result.get(name)
+        if isinstance(inner, Mapping) and isinstance(value, Mapping):
+            result[name] = merged(inner, value)
+        else:
+            result[name] = value
+    return result
 
 
 def load_settings(path: Path | None, **overrides: Any) -> Settings:

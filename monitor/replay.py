@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -40,17 +41,23 @@ class ReplaySummary:
     transitions: int
     raised: list[tuple[str, str, str, str, str, str]]
     seconds: float
+    raises: Mapping[tuple[str, str, Level], int] = field(default_factory=dict)
+    """Transitions up to warning or intervention, by (model, check, level reached)."""
 
 
 class _Counting:
-    """Sink that counts alert transitions."""
+    """Sink that counts alert transitions, and the raises among them by model and check."""
 
     def __init__(self) -> None:
         self.transitions = 0
+        self.raises: Counter[tuple[str, str, Level]] = Counter()
 
     def write(self, record: Mapping[str, Any]) -> None:
         if record["kind"] == "alert":
             self.transitions += 1
+            to = Level(record["to"])
+            if to.rank > Level(record["from"]).rank:
+                self.raises[(record["model"], record["check"], to)] += 1
 
 
 @contextmanager
@@ -149,6 +156,7 @@ def replay_batches(
         counting.transitions,
         raised,
         time.perf_counter() - started,
+        dict(counting.raises),
     )
 
 
@@ -195,6 +203,29 @@ def summary_table(summary: ReplaySummary) -> Table:
         table.add_row(*[(c or "-").replace("__prediction__", "prediction") for c in row])
     if not summary.raised:
         table.add_row("-", "-", "-", "-", "-", "all ok")
+    return table
+
+
+def what_if_table(as_configured: ReplaySummary, what_if: ReplaySummary, changes: str) -> Table:
+    """Warnings and pages (raises to intervention) per model and check, as configured and with
+    the ``changes`` of the what-if."""
+    from rich.table import Table
+
+    table = Table(title=f"raises per model and check, as configured and with {changes}")
+    table.add_column("model")
+    table.add_column("check")
+    for column in ("warnings", "what-if", "pages", "what-if"):
+        table.add_column(column, justify="right")
+    keys = sorted({(m, c) for m, c, _ in [*as_configured.raises, *what_if.raises]})
+    for model, check in keys:
+        counts = [
+            summary.raises.get((model, check, level), 0)
+            for level in (Level.WARNING, Level.INTERVENTION)
+            for summary in (as_configured, what_if)
+        ]
+        table.add_row(model, check, *(f"{n:,}" for n in counts))
+    if not keys:
+        table.add_row("-", "-", "0", "0", "0", "0")
     return table
 
 
