@@ -135,19 +135,29 @@ def _add_replay(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         "replay",
         help="replay a file of events through the monitor and write the report",
         description=(
-            "Replay events (JSON Lines, optionally gzipped, Parquet or CSV) through exactly the "
-            "code path of the live daemon. Writes one JSON object per closed window and per alert "
-            "level change, then prints what is in warning or intervention. Use --config, or for a "
-            "quick look --baseline (repeatable) with --window."
+            "Replay events (JSON Lines, optionally gzipped, Parquet or CSV; or the prediction and "
+            "label topics of --config between --from and --to) through exactly the code path of "
+            "the live daemon. Writes one JSON object per closed window and per alert level change, "
+            "then prints what is in warning or intervention. Use --config, or for a quick look "
+            "--baseline (repeatable) with --window."
         ),
     )
-    source = replay.add_mutually_exclusive_group(required=True)
+    source = replay.add_mutually_exclusive_group()
     source.add_argument("--input", type=Path, help="events file")
-    source.add_argument("--topic", help="Kafka topic to read (kafka.* settings of --config)")
-    replay.add_argument(
-        "--from", dest="from_time", type=_instant, help="topic: first event time, RFC 3339"
+    source.add_argument(
+        "--topic",
+        help="one Kafka topic to read, predictions only (a quick look; without --input and "
+        "--topic, the prediction and label topics of --config are read)",
     )
-    replay.add_argument("--to", dest="to_time", type=_instant, help="topic: stop at this time")
+    replay.add_argument(
+        "--from", dest="from_time", type=_instant, help="topics: first record time, RFC 3339"
+    )
+    replay.add_argument(
+        "--to",
+        dest="to_time",
+        type=_instant,
+        help="topics: stop at this record time (labels: labels.horizon later)",
+    )
     replay.add_argument("--output", required=True, type=Path, help="report JSON Lines to write")
     replay.add_argument("--config", type=Path, help="driftwarden.yaml")
     replay.add_argument(
@@ -365,11 +375,16 @@ def _replay_once(
     history: OpenMetricsHistory | None,
 ) -> ReplaySummary:
     """Replay the file or topic slice of ``args`` with ``settings`` into the report ``output``."""
-    from monitor.replay import DEFAULT_BATCH_SIZE, replay_to_file, replay_topic_to_file
+    from monitor.replay import (
+        DEFAULT_BATCH_SIZE,
+        replay_to_file,
+        replay_topic_to_file,
+        replay_topics_to_file,
+    )
 
     progress = not args.no_progress and sys.stderr.isatty()
     also = [] if history is None else [history]
-    if args.topic is None:
+    if args.input is not None:
         batch_size = DEFAULT_BATCH_SIZE if args.batch_size is None else args.batch_size
         return replay_to_file(
             settings,
@@ -381,11 +396,24 @@ def _replay_once(
             also=also,
         )
     if settings.kafka is None:
-        raise DriftwardenError("replay --topic needs a kafka section in --config")
-    return replay_topic_to_file(
+        raise DriftwardenError(
+            "replay needs --input FILE, or --config with a kafka section to read its topics "
+            "(all of them, or one with --topic NAME)"
+        )
+    if args.topic is not None:
+        return replay_topic_to_file(
+            settings,
+            baselines,
+            args.topic,
+            output,
+            from_ms=args.from_time,
+            to_ms=args.to_time,
+            progress=progress,
+            also=also,
+        )
+    return replay_topics_to_file(
         settings,
         baselines,
-        args.topic,
         output,
         from_ms=args.from_time,
         to_ms=args.to_time,

@@ -30,6 +30,10 @@ if TYPE_CHECKING:
 DEFAULT_BATCH_SIZE = 32_768
 
 
+Polled = tuple[RawRecords, RawRecords]
+"""One poll of prediction and label topics: its predictions and its labels."""
+
+
 @dataclass(frozen=True)
 class ReplaySummary:
     """What a replay saw and where it left each check."""
@@ -116,19 +120,25 @@ def replay_file(
 def replay_batches(
     settings: Settings,
     baselines: Mapping[str, Baseline],
-    batches: Iterable[RawRecords | pa.RecordBatch],
+    batches: Iterable[RawRecords | pa.RecordBatch | Polled],
     output: Sink,
     *,
     total: int | None = None,
     progress: bool = False,
     also: Sequence[Sink] = (),
+    hold: frozenset[int] = frozenset(),
 ) -> ReplaySummary:
     """Feed file or topic batches through a fresh pipeline; close every window at the end.
 
-    ``output`` and the sinks in ``also`` receive every report record.
+    A batch is raw messages (a JSON Lines file, a prediction topic), a columnar record batch
+    (Parquet, CSV), or one poll of prediction and label topics, fed as the daemon feeds it:
+    predictions, then labels. ``output`` and the sinks in ``also`` receive every report record.
+    The partitions in ``hold`` hold the watermark back until they deliver, as the daemon's
+    assigned partitions do, so a topic read ahead of another does not make its events late.
     """
     counting = _Counting()
     pipeline = Pipeline(settings, baselines, [output, *also, counting])
+    pipeline.windower.watermarks.hold(set(hold))
     now_ms = int(time.time() * 1000)
     started = time.perf_counter()
     offset = 0
@@ -137,6 +147,13 @@ def replay_batches(
             if isinstance(batch, RawRecords):
                 pipeline.process_records(batch, now_ms)
                 size = len(batch.values)
+            elif isinstance(batch, tuple):
+                predictions, labels = batch
+                if predictions.values:
+                    pipeline.process_records(predictions, now_ms)
+                if labels.values:
+                    pipeline.process_labels(labels, now_ms)
+                size = len(predictions.values) + len(labels.values)
             else:
                 pipeline.process_table(batch, first_offset=offset, now_ms=now_ms)
                 size = batch.num_rows
@@ -248,5 +265,52 @@ def replay_topic_to_file(
     try:
         batches = read_topic(settings.kafka, topic, from_ms=from_ms, to_ms=to_ms)
         return replay_batches(settings, baselines, batches, writer, progress=progress, also=also)
+    finally:
+        writer.close()
+
+
+def replay_topics_to_file(
+    settings: Settings,
+    baselines: Mapping[str, Baseline],
+    output_path: Path,
+    *,
+    from_ms: int | None = None,
+    to_ms: int | None = None,
+    progress: bool = False,
+    also: Sequence[Sink] = (),
+) -> ReplaySummary:
+    """Replay the configured prediction and label topics over a time range, as the daemon reads
+    them, into a JSON Lines report file.
+
+    Predictions are read from ``from_ms`` to ``to_ms``, labels to ``labels.horizon`` past
+    ``to_ms`` so that the range's predictions get theirs. The partitions get the daemon's ids
+    and each poll is fed as the daemon feeds it, so the windows are the daemon's.
+    """
+    from monitor.sources.kafka import PartitionIds, plan_topics, read_slice
+
+    kafka = settings.kafka
+    if kafka is None:
+        raise ValueError("replaying the configured topics needs a kafka section")
+    label_to = None if to_ms is None else to_ms + settings.labels.horizon
+    ranges = {topic: (from_ms, to_ms) for topic in kafka.prediction_topics}
+    ranges.update({topic: (from_ms, label_to) for topic in kafka.label_topics})
+    plan = plan_topics(kafka, ranges)
+    ids = PartitionIds([*kafka.prediction_topics, *kafka.label_topics])
+    delivering = frozenset(
+        ids.id_of(tp.topic, tp.partition) for tp in plan.end if plan.end[tp] > plan.start[tp]
+    )
+    writer = ReportWriter.open(output_path)
+    try:
+        polls = read_slice(kafka, plan, ids, label_topics=frozenset(kafka.label_topics))
+        return replay_batches(
+            settings,
+            baselines,
+            polls,
+            writer,
+            total=plan.total,
+            progress=progress,
+            also=also,
+            hold=delivering,
+        )
     finally:
         writer.close()

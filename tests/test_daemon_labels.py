@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import orjson
@@ -12,9 +14,11 @@ import yaml
 from kafka import KafkaProducer
 
 from baselines.schema import Baseline
+from monitor.config import load_settings
+from monitor.replay import replay_topics_to_file
 from tests.kafka_broker import create_topic
 from tests.test_daemon import _config, _get, _run_to_end, _start, _terminate, _wait
-from tests.test_label_join import _stream
+from tests.test_label_join import HOUR, T0, _stream
 
 N = 12_000
 
@@ -127,3 +131,68 @@ def test_kill_minus_nine_with_labels_in_flight_gives_the_uninterrupted_report(
     assert 0 < seen[1] < N, "the kill must land mid-stream"
     _consume_all(config, port)
     assert (tmp_path / "killed" / "report.jsonl").read_bytes() == whole
+
+
+def test_replaying_both_topics_writes_the_daemons_windows(
+    tmp_path: Path,
+    baseline: Baseline,
+    kafka_bootstrap: str,
+    topics: tuple[str, str],
+    whole: bytes,
+) -> None:
+    """``replay --config`` reads the prediction and label topics as the daemon does: its report
+    starts with the live daemon's bytes, then closes the windows the daemon still held open."""
+    config, _ = _label_config(tmp_path, baseline, kafka_bootstrap, topics, "replayed")
+    report = tmp_path / "replayed.jsonl"
+    command = [sys.executable, "-m", "monitor.cli", "replay", "--config", str(config)]
+    done = subprocess.run(
+        [*command, "--output", str(report), "--no-progress"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    replayed = report.read_bytes()
+    assert replayed.startswith(whole)
+    last_live_end = max(
+        r["end"] for r in map(orjson.loads, whole.splitlines()) if r["kind"] == "window"
+    )
+    rest = [orjson.loads(line) for line in replayed[len(whole) :].splitlines()]
+    assert rest and all(
+        (r["end"] if r["kind"] == "window" else r["window_end"]) > last_live_end for r in rest
+    )
+
+
+def test_a_time_range_reads_its_predictions_and_their_labels_past_the_end(
+    tmp_path: Path, baseline: Baseline, kafka_bootstrap: str
+) -> None:
+    """Predictions of [1 h, 3 h) and every label of theirs, which arrive up to 10 minutes past
+    3 h (within labels.horizon), are read; nothing else is."""
+    predictions, labels = _stream(n=2_000, hours=4, delay_ms=600_000)
+    names = (create_topic(kafka_bootstrap, "pred", 2), create_topic(kafka_bootstrap, "labels", 2))
+    producer = KafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all", linger_ms=20)
+    try:
+        for topic, objects in zip(names, (predictions, labels), strict=True):
+            for item in objects:  # record times are the event times
+                key, stamp = item["event_id"].encode(), int(item["timestamp"])
+                producer.send(topic, orjson.dumps(item), key=key, timestamp_ms=stamp)
+        producer.flush(timeout=60)
+    finally:
+        producer.close()
+    config, _ = _label_config(tmp_path, baseline, kafka_bootstrap, names, "range")
+    start, end = T0 + HOUR, T0 + 3 * HOUR
+    summary = replay_topics_to_file(
+        load_settings(config),
+        {"m": baseline},
+        tmp_path / "range.jsonl",
+        from_ms=start,
+        to_ms=end,
+    )
+    inside = sum(1 for p in predictions if start <= int(p["timestamp"]) < end)
+    report = [orjson.loads(line) for line in (tmp_path / "range.jsonl").read_bytes().splitlines()]
+    labeled = sum(
+        r["performance"]["labeled"]
+        for r in report
+        if r["kind"] == "window" and r["segment"] == "" and "performance" in r
+    )
+    assert sum(summary.events.values()) == inside and labeled == inside

@@ -9,7 +9,7 @@ result always gives the same batch.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -105,6 +105,25 @@ def plan_slice(
     return TopicSlice(dict(starts), dict(ends))
 
 
+TimeRange = tuple[int | None, int | None]
+"""First and end instant (epoch ms of the record timestamps) of a read; None: open-ended."""
+
+
+def plan_topics(config: KafkaConfig, ranges: Mapping[str, TimeRange]) -> TopicSlice:
+    """The offsets between which every partition of each topic is read, from its time range."""
+    consumer = _consumer(config, group_id=None, enable_auto_commit=False)
+    try:
+        start: dict[TopicPartition, int] = {}
+        end: dict[TopicPartition, int] = {}
+        for topic, (from_ms, to_ms) in ranges.items():
+            plan = plan_slice(consumer, topic, from_ms, to_ms)
+            start.update(plan.start)
+            end.update(plan.end)
+        return TopicSlice(start, end)
+    finally:
+        consumer.close()
+
+
 def read_topic(
     config: KafkaConfig,
     topic: str,
@@ -112,22 +131,33 @@ def read_topic(
     from_ms: int | None = None,
     to_ms: int | None = None,
     timeout_s: float = 60.0,
-    on_plan: Callable[[TopicSlice], None] = lambda plan: None,
 ) -> Iterator[RawRecords]:
-    """Every record of ``topic`` between two instants, in batches; stops by itself at the end.
+    """Every record of ``topic`` between two instants, in batches; stops by itself at the end."""
+    plan = plan_topics(config, {topic: (from_ms, to_ms)})
+    for predictions, _ in read_slice(config, plan, PartitionIds([topic]), timeout_s=timeout_s):
+        yield predictions
+
+
+def read_slice(
+    config: KafkaConfig,
+    plan: TopicSlice,
+    ids: PartitionIds,
+    *,
+    label_topics: frozenset[str] = frozenset(),
+    timeout_s: float = 60.0,
+) -> Iterator[tuple[RawRecords, RawRecords]]:
+    """The planned records, a poll at a time, as (predictions, labels) of that poll, the way the
+    daemon splits a poll; stops by itself once every partition reached its end offset.
 
     No consumer group is used (nothing is committed). ``timeout_s`` bounds how long the read
     may go without progress before it fails with a SourceError.
     """
     consumer = _consumer(config, group_id=None, enable_auto_commit=False)
     try:
-        plan = plan_slice(consumer, topic, from_ms, to_ms)
-        on_plan(plan)
         pending = {tp for tp in plan.end if plan.end[tp] > plan.start[tp]}
-        consumer.assign(sorted(plan.end, key=lambda tp: tp.partition))
+        consumer.assign(sorted(plan.end, key=lambda tp: (tp.topic, tp.partition)))
         for tp, offset in plan.start.items():
             consumer.seek(tp, offset)
-        ids = PartitionIds([topic])
         idle_since = time.monotonic()
         while pending:
             polled = consumer.poll(timeout_ms=500, max_records=config.max_poll_records)
@@ -139,12 +169,16 @@ def read_topic(
             for tp in list(pending):
                 if consumer.position(tp) >= plan.end[tp]:
                     pending.discard(tp)
-            if any(kept.values()):
+            kept = {tp: records for tp, records in kept.items() if records}
+            if kept:
                 idle_since = time.monotonic()
-                yield to_raw_records({tp: r for tp, r in kept.items() if r}, ids)
+                labels = {tp: r for tp, r in kept.items() if tp.topic in label_topics}
+                predictions = {tp: r for tp, r in kept.items() if tp not in labels}
+                yield to_raw_records(predictions, ids), to_raw_records(labels, ids)
             elif time.monotonic() - idle_since > timeout_s:
+                topics = ", ".join(sorted({tp.topic for tp in pending}))
                 raise SourceError(
-                    f"reading {topic!r} made no progress for {timeout_s:.0f}s with "
+                    f"reading {topics} made no progress for {timeout_s:.0f}s with "
                     f"{len(pending)} partition(s) unfinished; check the broker"
                 )
     finally:
