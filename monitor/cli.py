@@ -29,6 +29,31 @@ if TYPE_CHECKING:
 _EPILOG = "Docs: README.md (tour), docs/ (contracts, configuration, runbook)."
 
 
+class _Version(argparse.Action):
+    """``--version``: the version and the JSON reader this install uses, then exit."""
+
+    def __init__(self, option_strings: list[str], dest: str, **_: Any) -> None:
+        super().__init__(
+            option_strings,
+            dest,
+            nargs=0,
+            help="print the version and which JSON reader is in use (native or python), then exit",
+        )
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: Any) -> None:
+        import importlib.metadata
+
+        from monitor.decode.readers import json_reader
+
+        try:
+            reader = json_reader()
+        except DriftwardenError as exc:
+            parser.exit(2, f"driftwarden: error: {exc}\n")
+        version = importlib.metadata.version("driftwarden")
+        print(f"driftwarden {version} (JSON reader: {reader})")
+        parser.exit(0)
+
+
 def _instant(value: str) -> int:
     """Epoch milliseconds of an RFC 3339 instant given on the command line."""
     from datetime import datetime
@@ -214,6 +239,7 @@ def _parser() -> argparse.ArgumentParser:
         ),
         epilog=_EPILOG,
     )
+    parser.add_argument("--version", action=_Version)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_baseline(sub)
     _add_replay(sub)

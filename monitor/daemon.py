@@ -31,7 +31,7 @@ from monitor.alertmanager import AlertmanagerSink
 from monitor.checkpoint import CheckpointStore, offset_key, parse_offset_key
 from monitor.config import KafkaConfig, Settings
 from monitor.errors import ConfigError, DriftwardenError
-from monitor.http import MonitorServer
+from monitor.http import MonitorServer, build_info
 from monitor.metrics import DriftCollector, LatestWindows, RunningTotals
 from monitor.outputs import AlertsTopic, DeadLetters, SharedProducer
 from monitor.pipeline import Pipeline
@@ -151,6 +151,7 @@ class Daemon:
             host=daemon.http_host,
             port=daemon.http_port,
             liveness_timeout=daemon.liveness_timeout / 1000,
+            build=build_info(self.pipeline.decoder.reader),
         )
         self.consumer: KafkaConsumer | None = None
         self._lag: dict[tuple[str, int], int] = {}

@@ -36,6 +36,17 @@ JSON = "application/json"
 NOT_READY = "starting: baselines not loaded or partitions not assigned yet"
 
 
+def build_info(json_reader: str) -> dict[str, str]:
+    """What /status says of the running build: the version and the JSON reader in use.
+
+    >>> sorted(build_info("python"))
+    ['json_reader', 'version']
+    """
+    import importlib.metadata
+
+    return {"version": importlib.metadata.version("driftwarden"), "json_reader": json_reader}
+
+
 def status_document(
     snapshot: Snapshot, totals: RunningTotals, lag: ConsumerLag | None
 ) -> dict[str, Any]:
@@ -104,6 +115,7 @@ class MonitorServer:
         port: int = 8000,
         liveness_timeout: float = 60.0,
         clock: Callable[[], float] = time.monotonic,
+        build: Mapping[str, str] | None = None,
     ) -> None:
         if liveness_timeout <= 0:
             raise ValueError(
@@ -116,6 +128,7 @@ class MonitorServer:
         self.lag_provider = lag_provider
         self.liveness_timeout = liveness_timeout
         self.clock = clock
+        self.build = dict(build or {})
         self._last_heartbeat = clock()
         self._ready: tuple[bool, str] = (False, NOT_READY)
         try:
@@ -184,7 +197,8 @@ class MonitorServer:
         """The /status body."""
         lag = self.lag_provider() if self.lag_provider is not None else None
         document = status_document(self.latest.snapshot(), self.totals_provider(), lag)
-        return {"live": self.liveness()[0], "ready": self.readiness()[0], **document}
+        live, ready = self.liveness()[0], self.readiness()[0]
+        return {"live": live, "ready": ready, "build": self.build, **document}
 
 
 class _Server(ThreadingHTTPServer):

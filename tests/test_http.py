@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import time
 import urllib.error
 import urllib.request
@@ -16,7 +17,7 @@ from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import CollectorRegistry
 
 from monitor.errors import ConfigError
-from monitor.http import MonitorServer
+from monitor.http import MonitorServer, build_info
 from monitor.metrics import DriftCollector, LatestWindows, RunningTotals
 from monitor.report import iso_ms
 
@@ -204,6 +205,7 @@ def test_status_lists_raised_checks_windows_lag_and_totals(
     assert response.json() == {
         "live": True,
         "ready": False,
+        "build": {},
         "raised": [
             {
                 "model": "m",
@@ -241,6 +243,18 @@ def test_status_without_a_consumer_has_no_lag() -> None:
         CollectorRegistry(), LatestWindows(), totals, host="127.0.0.1", port=0
     ) as server:
         assert get(server, "/status").json()["consumer_lag"] is None
+
+
+def test_status_says_the_version_and_the_json_reader_in_use() -> None:
+    """The build the daemon passes (its version and JSON reader) is /status's ``build``."""
+    build = build_info("python")
+    with MonitorServer(
+        CollectorRegistry(), LatestWindows(), totals, host="127.0.0.1", port=0, build=build
+    ) as server:
+        assert get(server, "/status").json()["build"] == {
+            "version": importlib.metadata.version("driftwarden"),
+            "json_reader": "python",
+        }
 
 
 def test_unknown_path_is_404(server: MonitorServer) -> None:

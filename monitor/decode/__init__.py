@@ -1,7 +1,8 @@
 """Where a message becomes numbers: raw JSON messages and flat-file rows to columnar events.
 
 Reading order: :mod:`~monitor.decode.config` (what to read, where, within which limits),
-:mod:`~monitor.decode.decoder` (the :class:`EventDecoder`), :mod:`~monitor.decode.fast` /
+:mod:`~monitor.decode.decoder` (the :class:`EventDecoder`), :mod:`~monitor.decode.readers`
+(the native JSON reader where it was built, else Python's), :mod:`~monitor.decode.fast` /
 :mod:`~monitor.decode.slow` / :mod:`~monitor.decode.table` (three readers of a batch into
 :mod:`~monitor.decode.columns`), :mod:`~monitor.decode.values` (what each part's values mean),
 :mod:`~monitor.decode.rules` (the reject reasons, in judging order) and

@@ -20,8 +20,8 @@ import pyarrow as pa
 
 from monitor.decode.columns import Fields
 from monitor.decode.config import DecodeLimits, EventSchema, FieldMapping
-from monitor.decode.fast import FastJsonReader
 from monitor.decode.paths import EventPaths
+from monitor.decode.readers import JsonReader, json_reader
 from monitor.decode.rules import Part, Parts, judge
 from monitor.decode.slow import Failure, fields_from_objects, parse_each
 from monitor.decode.table import fields_from_table
@@ -35,7 +35,9 @@ class EventDecoder:
 
     JSON messages go through the native reader a batch at a time and fall back to one
     ``orjson.loads`` per message when the batch holds a message it does not read; both paths
-    give identical events. Across calls the decoder counts, among good events, the feature
+    give identical events. ``reader`` chooses (:func:`~monitor.decode.readers.json_reader`
+    by default): with ``"python"``, or an install without the native reader, every batch takes
+    the per-record path. Across calls the decoder counts, among good events, the feature
     names it does not know (``unknown_features``) and the numeric features that arrived as text
     (``type_mismatches``, read as missing). ``threads`` parse a batch (see
     :func:`~monitor.decode.fast.reader_threads`).
@@ -57,6 +59,7 @@ class EventDecoder:
         mapping: FieldMapping | None = None,
         limits: DecodeLimits | None = None,
         threads: int | None = None,
+        reader: JsonReader | None = None,
     ) -> None:
         self.schema = schema
         self.mapping = mapping if mapping is not None else FieldMapping()
@@ -64,8 +67,14 @@ class EventDecoder:
         self.unknown_features: Counter[str] = Counter()
         self.type_mismatches: Counter[str] = Counter()
         self._paths = EventPaths.of(schema, self.mapping)
-        self._fast = FastJsonReader(self._paths, threads)
-        self.threads = self._fast.threads
+        self.reader: JsonReader = json_reader() if reader is None else reader
+        self._fast = None
+        self.threads = 1
+        if self.reader == "native":
+            from monitor.decode.fast import FastJsonReader
+
+            self._fast = FastJsonReader(self._paths, threads)
+            self.threads = self._fast.threads
 
     def decode_records(self, records: RawRecords, now_ms: int) -> DecodeResult:
         """Decode raw JSON messages (events beyond ``now_ms + max_future_ms`` are rejected)."""
@@ -111,12 +120,13 @@ class EventDecoder:
         try on the batch path before falling back to the per-record path for all of them.
         """
         everything = np.arange(len(values), dtype=np.int64)
-        fields = self._fast.read(values) if values else None
+        fast = self._fast
+        fields = fast.read(values) if values and fast is not None else None
         if fields is not None:
             return fields, everything, []
         objects, positions, failures = parse_each(values)
-        if failures and objects:
-            fields = self._fast.read([values[p] for p in positions])
+        if failures and objects and fast is not None:
+            fields = fast.read([values[p] for p in positions])
             if fields is not None:
                 return fields, positions, failures
         return fields_from_objects(objects, self._paths), positions, failures
