@@ -185,12 +185,16 @@ def build_baseline_file(
     *,
     model: str,
     progress: bool = False,
+    empty_is_missing: bool = True,
     **options: Unpack[BuildOptions],
 ) -> Baseline:
-    """Read a training file, build its baseline, save it to ``output_path`` and return it."""
+    """Read a training file, build its baseline, save it to ``output_path`` and return it.
+
+    An empty CSV field is missing unless ``empty_is_missing`` is False
+    (:func:`baselines.reader.csv_options`)."""
     with ThreadPoolExecutor(1, thread_name_prefix="sha256") as pool:
         source = pool.submit(InputFile.of, input_path)  # hashing releases the GIL: overlap it
-        table = read_table(input_path, progress=progress)
+        table = read_table(input_path, progress=progress, empty_is_missing=empty_is_missing)
         baseline = build_baseline(
             table, model=model, progress=progress, source=source.result(), **options
         )

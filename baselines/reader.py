@@ -32,16 +32,19 @@ SUPPORTED_EXTENSIONS = (
 _BLOCK_SIZE = 16 << 20
 
 
-def read_table(path: str | Path, *, progress: bool = False) -> pa.Table:
+def read_table(
+    path: str | Path, *, progress: bool = False, empty_is_missing: bool = True
+) -> pa.Table:
     """Read a training file into a table with at least one row.
 
-    Raises :class:`BaselineError` for a missing, unreadable, corrupt or empty file and for an
-    extension that names no supported format.
+    An empty CSV field is missing (see :func:`csv_options`) unless ``empty_is_missing`` is
+    False. Raises :class:`BaselineError` for a missing, unreadable, corrupt or empty file and
+    for an extension that names no supported format.
     """
     path = Path(path)
     if not path.exists():
         raise BaselineError(f"input file {path} does not exist; check the path")
-    format_name, read = _reader_for(path)
+    format_name, read = _reader_for(path, empty_is_missing)
     if not path.is_file():
         raise BaselineError(f"input {path} is not a file; pass a {format_name} file")
     if path.stat().st_size == 0:
@@ -79,14 +82,33 @@ def _first_line(error: Exception) -> str:
     return lines[0] if lines else type(error).__name__
 
 
-def _reader_for(path: Path) -> tuple[str, Callable[[Path], pa.Table]]:
+def csv_options(*, empty_is_missing: bool = True) -> pa_csv.ConvertOptions:
+    """How CSV fields become values: an empty field is missing in text columns too.
+
+    pyarrow keeps an empty field of a text column as the text ``""`` (and makes it missing only
+    in numeric columns); pandas and every peer read it as missing, and the event contract sends
+    ``null`` for it, so a baseline that counted ``""`` as a category would see a missing-rate
+    excess in every window. ``empty_is_missing=False`` keeps ``""`` as a value, for files in
+    which an empty text is meant.
+
+    >>> csv_options().strings_can_be_null, csv_options(empty_is_missing=False).strings_can_be_null
+    (True, False)
+    """
+    return pa_csv.ConvertOptions(
+        strings_can_be_null=empty_is_missing, quoted_strings_can_be_null=empty_is_missing
+    )
+
+
+def _reader_for(
+    path: Path, empty_is_missing: bool = True
+) -> tuple[str, Callable[[Path], pa.Table]]:
     name = path.name.lower()
     compressed = name.endswith(".gz")
     stem = name.removesuffix(".gz")
     if stem.endswith((".parquet", ".pq")) and not compressed:
         return "Parquet", _read_parquet
     if stem.endswith(".csv"):
-        return "CSV", lambda source: _read_csv(source, compressed)
+        return "CSV", lambda source: _read_csv(source, compressed, empty_is_missing)
     if stem.endswith((".jsonl", ".ndjson", ".json")):
         return "JSON Lines", lambda source: _read_json_lines(source, compressed)
     raise BaselineError(
@@ -98,9 +120,13 @@ def _read_parquet(path: Path) -> pa.Table:
     return pq.read_table(path)
 
 
-def _read_csv(path: Path, compressed: bool) -> pa.Table:
+def _read_csv(path: Path, compressed: bool, empty_is_missing: bool) -> pa.Table:
     with pa.input_stream(str(path), compression="gzip" if compressed else None) as stream:
-        return pa_csv.read_csv(stream, read_options=pa_csv.ReadOptions(block_size=_BLOCK_SIZE))
+        return pa_csv.read_csv(
+            stream,
+            read_options=pa_csv.ReadOptions(block_size=_BLOCK_SIZE),
+            convert_options=csv_options(empty_is_missing=empty_is_missing),
+        )
 
 
 def _read_json_lines(path: Path, compressed: bool) -> pa.Table:

@@ -148,6 +148,11 @@ def _add_baseline(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         help="window sizes (events) to calibrate null distributions for (default 100,1000,10000)",
     )
     build.add_argument(
+        "--empty-is-value",
+        action="store_true",
+        help='keep an empty CSV field as the text "" (by default it is missing, as null is)',
+    )
+    build.add_argument(
         "--bins-from",
         type=Path,
         help="baseline of another version of the model whose bins to reuse, so the two "
@@ -309,7 +314,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def _baseline_build(args: argparse.Namespace) -> int:
     from baselines.build import build_baseline_file
-    from baselines.schema import Baseline
+    from baselines.schema import Baseline, FeatureBaseline
 
     bins_from = None if args.bins_from is None else Baseline.load(args.bins_from)
     baseline = build_baseline_file(
@@ -327,11 +332,22 @@ def _baseline_build(args: argparse.Namespace) -> int:
         window_sizes=args.window_sizes,
         bins_from=bins_from,
         progress=sys.stderr.isatty(),
+        empty_is_missing=not args.empty_is_value,
     )
     print(
         f"wrote {args.output}: model {baseline.model}, {len(baseline.features)} features, "
         f"{len(baseline.segments)} segments, {baseline.digest}"
     )
+    subjects: list[tuple[str, FeatureBaseline | None]] = list(baseline.features.items())
+    subjects += [
+        (f"{args.prediction} (prediction)", baseline.prediction),
+        (f"{args.label} (label)", baseline.label),
+    ]
+    stored = [(name, feature) for name, feature in subjects if feature is not None]
+    width = max(len(name) for name, _ in stored)
+    print("missing rate of each stored column:")
+    for name, feature in stored:
+        print(f"  {name:<{width}}  {feature.kind:<11}  {feature.missing_rate:7.2%}")
     return 0
 
 

@@ -152,6 +152,11 @@ class DecodeConfig(_Section):
         "unset: the CPUs this process may run on, at most 4. The Helm chart sets it to the "
         "pod's CPU limit.",
     )
+    csv_empty_is_missing: bool = Field(
+        default=True,
+        description="An empty field of a replayed CSV file is missing, as null is (and as the "
+        'baseline build reads it); false keeps an empty text as the value "".',
+    )
 
 
 class TierThresholds(_Section):

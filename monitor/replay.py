@@ -109,6 +109,7 @@ def replay_file(
             input_path,
             batch_size,
             categories=event_schema(settings, baselines).categorical_features,
+            empty_is_missing=settings.decode.csv_empty_is_missing,
         ),
         output,
         total=count_rows(input_path),

@@ -149,3 +149,17 @@ def test_input_file_identity_is_name_and_sha256(tmp_path: Path) -> None:
     assert InputFile.of(path) == InputFile(
         "train.csv", "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
     )
+
+
+@pytest.mark.parametrize(
+    ("empty_is_missing", "expected"), [(True, [None, None, "c"]), (False, ["", "", "c"])]
+)
+def test_an_empty_csv_field_of_a_text_column_is_missing(
+    tmp_path: Path, empty_is_missing: bool, expected: list[str | None]
+) -> None:
+    """Unquoted and quoted empty fields read as missing, or as "" when that is asked for."""
+    path = tmp_path / "t.csv"
+    path.write_text('color,x\n,1\n"",2\nc,\n', encoding="utf-8")
+    table = read_table(path, empty_is_missing=empty_is_missing)
+    assert table.column("color").to_pylist() == expected
+    assert table.column("x").to_pylist() == [1, 2, None]

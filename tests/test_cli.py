@@ -144,3 +144,18 @@ def test_report_into_a_missing_folder_is_one_line(tmp_path: Path) -> None:
         str(out),
     )
     _one_line_error(result, "no-such-folder", "No such file or directory")
+
+
+def test_baseline_build_prints_the_missing_rate_of_each_column(tmp_path: Path) -> None:
+    """After writing the baseline, the build lists each stored column's kind and missing rate."""
+    path = tmp_path / "t.csv"
+    path.write_text("x,color,score\n1.5,red,0.3\n,blue,0.4\n2.5,,0.5\n3.5,red,0.6\n", "utf-8")
+    args = ["--input", str(path), "--model", "m", "--prediction", "score"]
+    result = _run("baseline", "build", *args, "--output", str(tmp_path / "b.json"))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[1:] == [
+        "missing rate of each stored column:",
+        "  x                   numeric       25.00%",
+        "  color               categorical   25.00%",
+        "  score (prediction)  numeric        0.00%",
+    ]

@@ -127,3 +127,17 @@ def test_corrupt_file_names_the_path_and_the_fix(tmp_path: Path, name: str, cont
         SourceError, match=rf"{name}: cannot read it \(.+\); check its permissions or re-export it$"
     ):
         list(iter_file(path, 10))
+
+
+@pytest.mark.parametrize(
+    ("empty_is_missing", "expected"), [(True, [None, None]), (False, ["", ""])]
+)
+def test_an_empty_csv_field_replays_as_missing(
+    tmp_path: Path, empty_is_missing: bool, expected: list[str | None]
+) -> None:
+    """A replayed CSV's empty text fields are missing, as in the baseline build, unless asked."""
+    path = tmp_path / "e.csv"
+    path.write_text('model,color\nm,\nm,""\n', encoding="utf-8")
+    (batch,) = iter_file(path, 10, empty_is_missing=empty_is_missing)
+    assert isinstance(batch, pa.RecordBatch)
+    assert batch.column("color").to_pylist() == expected

@@ -24,6 +24,7 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
+from baselines.reader import csv_options
 from monitor.errors import SourceError
 from monitor.types import IntArray, RawRecords
 
@@ -54,9 +55,16 @@ def file_format(path: Path | str) -> str:
 
 
 def iter_file(
-    path: Path | str, batch_size: int, *, categories: Collection[str] = ()
+    path: Path | str,
+    batch_size: int,
+    *,
+    categories: Collection[str] = (),
+    empty_is_missing: bool = True,
 ) -> Iterator[RawRecords | pa.RecordBatch]:
     """The events of ``path`` in batches of at most ``batch_size`` (lines or rows).
+
+    An empty CSV field is missing, as in the baseline build
+    (:func:`baselines.reader.csv_options`), unless ``empty_is_missing`` is False.
 
     Parquet text columns named in ``categories`` come as dictionary arrays, straight from the
     file's dictionary pages: a category's slots are then found once per distinct value, not
@@ -72,7 +80,7 @@ def iter_file(
         case "parquet":
             batches = _parquet(path, batch_size, categories)
         case _:
-            batches = _csv(path, batch_size)
+            batches = _csv(path, batch_size, empty_is_missing)
     return _reported(path, batches)
 
 
@@ -196,5 +204,6 @@ def _read_ahead(batches: Iterator[T]) -> Iterator[T]:
             yield batch
 
 
-def _csv(path: Path, batch_size: int) -> Iterator[pa.RecordBatch]:
-    yield from pa_csv.read_csv(path).to_batches(max_chunksize=batch_size)
+def _csv(path: Path, batch_size: int, empty_is_missing: bool) -> Iterator[pa.RecordBatch]:
+    options = csv_options(empty_is_missing=empty_is_missing)
+    yield from pa_csv.read_csv(path, convert_options=options).to_batches(max_chunksize=batch_size)
