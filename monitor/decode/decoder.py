@@ -99,7 +99,7 @@ class EventDecoder:
             np.full(size, partition, dtype=np.int64),
             first_offset + np.arange(size, dtype=np.int64),
             None,
-            lambda i: partial(_row_json, table, i),
+            lambda i: partial(row_json, table, i),
         )
         fields = fields_from_table(table, self._paths)
         return self._decide(fields, np.arange(size, dtype=np.int64), [], origin, now_ms)
@@ -135,7 +135,6 @@ class EventDecoder:
         judged = judge(parts, self.schema, self.mapping, self.limits, record_ms, now_ms)
         code, reasons = judged.verdicts.code, judged.verdicts.reasons
         keep = np.flatnonzero(code == 0)
-        self._count(parts, fields, keep)
         entries = failures + [
             (int(positions[row]), *reasons[code[row] - 1]) for row in np.flatnonzero(code)
         ]
@@ -160,6 +159,7 @@ class EventDecoder:
             prediction=_target(parts.prediction, keep),
             label=_target(parts.label, keep),
         )
+        self._count(parts, fields, keep)  # last: a decode that raises changes nothing
         return DecodeResult(events, rejects)
 
     def _count(self, parts: Parts, fields: Fields, keep: IntArray) -> None:
@@ -187,8 +187,12 @@ class _Origin:
     message: Callable[[int], bytes | Callable[[], bytes]]
 
 
-def _row_json(table: pa.Table | pa.RecordBatch, row: int) -> bytes:
-    """Row ``row`` of a flat file as a JSON object (a rejected row's message)."""
+def row_json(table: pa.Table | pa.RecordBatch, row: int) -> bytes:
+    """Row ``row`` of a flat file as a JSON object (a rejected row's message).
+
+    >>> row_json(pa.table({"model": ["m"], "x": [1.5]}), 0)
+    b'{"model":"m","x":1.5}'
+    """
     return orjson.dumps(table.slice(row, 1).to_pylist()[0], default=str)
 
 
