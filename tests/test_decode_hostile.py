@@ -1,17 +1,20 @@
 """No message stops the decoder: any JSON value at any part, or any bytes, is an event or a reject.
 
-Every example puts hostile JSON (integers far beyond 2**53 and 2**64, floats at the limits,
+The property's examples put hostile JSON (integers far beyond 2**53 and 2**64, floats at the limits,
 deep nesting, odd unicode, non-finite literals, values of the wrong type) at the parts the
 decoder reads, mixes in arbitrary bytes, and decodes the batch through the native batch path
-and through the per-record path alone.
+and through the per-record path alone. Flat-file columns of every arrow type, at their types'
+limits, are decoded the same way.
 """
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 import numpy as np
 import orjson
+import pyarrow as pa
 import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
@@ -208,3 +211,53 @@ def test_every_message_is_an_event_or_a_reject_and_the_good_ones_are_untouched(
         assert plain_rejects == []
         by_position = {plain[i]: row for i, row in plain_events.items()}
         assert {i: events[i] for i in plain} == by_position
+
+
+#: Flat-file columns of every odd arrow type, each with an extreme value and a null or second value.
+ODD_COLUMNS = [
+    pa.array([2**64 - 1, 5], pa.uint64()),
+    pa.array([2**63 - 1, -(2**63)], pa.int64()),
+    pa.array([np.float16(1.5), None], pa.float16()),
+    pa.array([np.inf, -np.inf], pa.float32()),
+    pa.array([Decimal("1" * 38), None], pa.decimal128(38, 0)),
+    pa.array([Decimal("9" * 70), Decimal("-1.5")], pa.decimal256(72, 1)),
+    pa.array([b"\xff", None], pa.binary()),
+    pa.array(["a", "\u2603"], pa.large_string()),
+    pa.array([[1], None], pa.list_(pa.int64())),
+    pa.array([{"a": 1}, None], pa.struct([("a", pa.int64())])),
+    pa.array([[("k", 1)], None], pa.map_(pa.string(), pa.int64())),
+    pa.array([2**62, -(2**62)], pa.timestamp("s")),
+    pa.array([2**63 - 1, -(2**63) + 1], pa.timestamp("ns")),
+    pa.array([2**31 - 1, -(2**31)], pa.date32()),
+    pa.array([2**63 - 1, -(2**63)], pa.date64()),
+    pa.array([1, 2], pa.duration("s")),
+    pa.nulls(2),
+    pa.array([1, 2]).dictionary_encode(),
+    pa.array(["x", None]).dictionary_encode(),
+]
+ROW = {
+    "event_id": ["a", "b"],
+    "model": ["m", "m"],
+    "model_version": ["v1", "v1"],
+    "timestamp": [T0, T0],
+    "schema_version": [1, 1],
+    "prediction": [0.5, 0.5],
+    "label": [1, 0],
+    "x": [1.0, 2.0],
+    "color": ["red", "red"],
+    "platform": ["ios", "ios"],
+}
+
+
+@pytest.mark.parametrize("schema", [SCHEMA, FLIPPED], ids=["score", "class"])
+@pytest.mark.parametrize("column", list(ROW))
+def test_flat_file_columns_of_any_arrow_type_are_events_or_rejects(
+    schema: EventSchema, column: str
+) -> None:
+    """A Parquet or CSV column of any type, with values at its type's limits, decodes without
+    raising, and every rejected row's message is JSON."""
+    for values in ODD_COLUMNS:
+        table = pa.table({**ROW, column: values})
+        result = EventDecoder(schema).decode_table(table, now_ms=T0)
+        assert len(result.events) + len(result.rejects) == 2, values.type
+        assert all(type(orjson.loads(reject.raw)) is dict for reject in result.rejects)

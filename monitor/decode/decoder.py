@@ -190,10 +190,23 @@ class _Origin:
 def row_json(table: pa.Table | pa.RecordBatch, row: int) -> bytes:
     """Row ``row`` of a flat file as a JSON object (a rejected row's message).
 
+    Times and dates Python cannot hold (past year 9999) are written as arrow prints them.
+
     >>> row_json(pa.table({"model": ["m"], "x": [1.5]}), 0)
     b'{"model":"m","x":1.5}'
+    >>> row_json(pa.table({"t": pa.array([2**62], pa.timestamp("s"))}), 0)
+    b'{"t":"<value out of range: 4611686018427387904>"}'
     """
-    return orjson.dumps(table.slice(row, 1).to_pylist()[0], default=str)
+    one = table.slice(row, 1)
+    try:
+        values = one.to_pylist()[0]
+    except (OverflowError, ValueError):
+        printed = [
+            column.cast(pa.string()) if pa.types.is_temporal(column.type) else column
+            for column in one.columns
+        ]
+        values = pa.table(printed, names=one.schema.names).to_pylist()[0]
+    return orjson.dumps(values, default=str)
 
 
 def _target(
