@@ -148,6 +148,7 @@ class Pipeline:
             DecodeLimits(
                 max_message_bytes=settings.decode.max_message_bytes,
                 max_future_ms=settings.decode.max_future,
+                max_unknown_features=settings.decode.max_unknown_features,
             ),
             threads=settings.decode.threads,
         )
@@ -157,6 +158,8 @@ class Pipeline:
             allowed_lateness_ms=settings.windows.allowed_lateness,
             segment_fields=settings.segments.fields,
             max_segment_values=settings.segments.max_values,
+            max_versions=settings.windows.max_versions,
+            preferred_versions=_named_versions(settings),
             prediction_detectors=tuple((d.name, d.params) for d in settings.detectors.prediction),
         )
         schema = self.decoder.schema
@@ -258,9 +261,14 @@ class Pipeline:
         """Close every open window (end of input) and emit them."""
         self._emit(self.windower.flush())
 
+    def cap_overflow(self) -> dict[str, int]:
+        """Events past a state cap since start, by cap (counted under ``__other__`` instead):
+        ``model_versions``, ``segment_values``, ``unknown_features``."""
+        return {**self.decoder.capped, **self.windower.capped}
+
     def _accept(self, result: DecodeResult) -> None:
         self._reject(result.rejects)
-        events = result.events
+        events = self.windower.fold_versions(result.events)
         if len(events):
             codes, names = text_codes(events.model)
             self.totals.events.update(dict(zip(names, np.bincount(codes).tolist(), strict=True)))
@@ -416,6 +424,16 @@ def _record_positions(records: RawRecords, partition: IntArray, offset: IntArray
     order = np.argsort(keys, kind="stable")
     found: IntArray = order[np.searchsorted(keys[order], wanted)]
     return found
+
+
+def _named_versions(settings: Settings) -> dict[str, tuple[str, ...]]:
+    """Per model, the versions the configuration names: the stable one, then those with a
+    baseline of their own (they keep windows of their own whatever the version cap)."""
+    named = {}
+    for model in settings.models:
+        stable = [model.stable_version] if model.stable_version else []
+        named[model.name] = tuple(dict.fromkeys([*stable, *model.versions]))
+    return named
 
 
 def _calibration(baseline: Baseline) -> dict[str, dict[str, list[NullSummary]]]:

@@ -7,12 +7,18 @@ of the batch are then updated by one ``np.bincount`` per subject (``ModelLayout.
 Windows close when the watermark minus the allowed lateness passes their end; ``flush`` closes
 the rest at end of input.
 Counts are integers, so partial windows merge exactly (``WindowCounts.merge``).
+
+What a stream may make grow is capped: per model at most ``max_versions`` model versions and,
+per segment field, ``max_segment_values`` values get windows of their own (first come, with
+those the configuration names first); the events of the others are counted under ``__other__``
+and in ``capped`` (by cap: ``model_versions``, ``segment_values``).
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import NamedTuple
 
 import numpy as np
@@ -84,7 +90,14 @@ class SegmentValues:
             self.known.setdefault(value, len(self.known))
 
     def codes(self, values: pa.Array) -> tuple[IntArray, list[str]]:
-        """Code per value (-1 for null) and the name of each code (``__other__`` past the cap)."""
+        """Code per value (-1 for null) and the name of each code (``__other__`` past the cap,
+        always the last).
+
+        >>> values = SegmentValues(2)
+        >>> codes, names = values.codes(pa.array(["a", "b", None, "c", "a"]))
+        >>> codes.tolist(), names
+        ([0, 1, -1, 2, 0], ['a', 'b', '__other__'])
+        """
         for value in pc.unique(values.drop_null()).to_pylist():
             if value not in self.known and len(self.known) < self.cap:
                 self.known[value] = len(self.known)
@@ -117,6 +130,8 @@ class Windower:
         allowed_lateness_ms: int,
         segment_fields: tuple[str, ...] = (),
         max_segment_values: int = 20,
+        max_versions: int = 20,
+        preferred_versions: Mapping[str, tuple[str, ...]] | None = None,
         prediction_detectors: tuple[tuple[str, dict[str, object]], ...] = (),
     ) -> None:
         self.layouts = layouts
@@ -133,6 +148,11 @@ class Windower:
             for model, layout in layouts.items()
             for f in segment_fields
         }
+        preferred = preferred_versions or {}
+        self.version_values = {
+            model: SegmentValues(max_versions, preferred.get(model, ())) for model in layouts
+        }
+        self.capped: Counter[str] = Counter()
         self.score_streams = WindowStreams(
             tuple(("score", name, dict(params)) for name, params in prediction_detectors),
             size_ms,
@@ -155,6 +175,23 @@ class Windower:
         if pairs is not None:
             self._count_pairs(pairs, watermark)
         return self._close_at_watermark()
+
+    def fold_versions(self, batch: EventBatch) -> EventBatch:
+        """``batch`` with each model's versions past ``max_versions`` as ``__other__`` (the batch
+        itself when none is), counted in ``capped["model_versions"]``."""
+        if not len(batch):
+            return batch
+        other = np.zeros(len(batch), dtype=np.bool_)
+        for model, _, mine in self._by_model(batch.model):
+            rows = np.flatnonzero(mine)
+            codes, names = self.version_values[model].codes(take_rows(batch.model_version, rows))
+            other[rows] = codes == len(names) - 1
+        folded = int(np.count_nonzero(other))
+        if not folded:
+            return batch
+        self.capped["model_versions"] += folded
+        versions = pc.if_else(pa.array(other), OTHER, batch.model_version)
+        return replace(batch, model_version=versions)
 
     def add_labels(self, labels: EventBatch, pairs: Pairs | None) -> list[WindowCounts]:
         """Advance the watermark with a batch of label events and count the pairs they completed
@@ -239,6 +276,8 @@ class Windower:
             if column is None:
                 continue
             codes, names = self.segment_values[(model, f)].codes(take_rows(column, rows))
+            if not labeled:
+                self.capped["segment_values"] += int(np.count_nonzero(codes == len(names) - 1))
             memberships.append((codes, [f"{f}={name}" for name in names]))
         perf = layout.performance_contributions(batch, rows)
         first = int(starts.min())

@@ -29,6 +29,9 @@ from monitor.decode.values import Numbers, Texts
 from monitor.rows import take_rows
 from monitor.types import DecodeResult, EventBatch, FloatArray, IntArray, RawRecords, Reject
 
+#: Where names past a cap are counted together.
+OTHER = "__other__"
+
 
 class EventDecoder:
     """Decodes batches of prediction events into :class:`~monitor.types.EventBatch` columns.
@@ -36,8 +39,9 @@ class EventDecoder:
     JSON messages go through the native reader a batch at a time and fall back to one
     ``orjson.loads`` per message when the batch holds a message it does not read; both paths
     give identical events. Across calls the decoder counts, among good events, the feature
-    names it does not know (``unknown_features``) and the numeric features that arrived as text
-    (``type_mismatches``, read as missing). ``threads`` parse a batch (see
+    names it does not know (``unknown_features``: at most ``limits.max_unknown_features`` names,
+    later ones under ``__other__`` and in ``capped``) and the numeric features that arrived as
+    text (``type_mismatches``, read as missing). ``threads`` parse a batch (see
     :func:`~monitor.decode.fast.reader_threads`).
 
     Examples
@@ -63,6 +67,7 @@ class EventDecoder:
         self.limits = limits if limits is not None else DecodeLimits()
         self.unknown_features: Counter[str] = Counter()
         self.type_mismatches: Counter[str] = Counter()
+        self.capped: Counter[str] = Counter()
         self._paths = EventPaths.of(schema, self.mapping)
         self._fast = FastJsonReader(self._paths, threads)
         self.threads = self._fast.threads
@@ -170,10 +175,14 @@ class EventDecoder:
             mismatches = int(np.count_nonzero(numbers.read.mismatch & good))
             if mismatches:
                 self.type_mismatches[name] += mismatches
+        known, limit = self.unknown_features, self.limits.max_unknown_features
         for name, carried in fields.unknown_features.items():
             count = int(np.count_nonzero(carried & good))
-            if count:
-                self.unknown_features[name] += count
+            if count and name not in known and len(known) - (OTHER in known) >= limit:
+                self.capped["unknown_features"] += count
+                known[OTHER] += count
+            elif count:
+                known[name] += count
 
 
 @dataclass(frozen=True)
