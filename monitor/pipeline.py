@@ -268,7 +268,7 @@ class Pipeline:
 
     def _accept(self, result: DecodeResult) -> None:
         self._reject(result.rejects)
-        events = self.windower.fold_versions(result.events)
+        events = self.windower.fold(result.events)
         if len(events):
             codes, names = text_codes(events.model)
             self.totals.events.update(dict(zip(names, np.bincount(codes).tolist(), strict=True)))

@@ -98,8 +98,12 @@ class SegmentValues:
         >>> codes.tolist(), names
         ([0, 1, -1, 2, 0], ['a', 'b', '__other__'])
         """
-        for value in pc.unique(values.drop_null()).to_pylist():
-            if value not in self.known and len(self.known) < self.cap:
+        room = self.cap - len(self.known)
+        if room > 0:  # the first values not yet known take the room left, in order of arrival
+            distinct = pc.unique(values.drop_null())
+            known = pa.array(list(self.known), pa.string())
+            new = distinct.filter(pc.invert(pc.is_in(distinct, value_set=known)))
+            for value in new.slice(0, room).to_pylist():
                 self.known[value] = len(self.known)
         names = [*self.known, OTHER]
         index = pc.index_in(values, value_set=pa.array(list(self.known), pa.string()))
@@ -176,22 +180,35 @@ class Windower:
             self._count_pairs(pairs, watermark)
         return self._close_at_watermark()
 
-    def fold_versions(self, batch: EventBatch) -> EventBatch:
-        """``batch`` with each model's versions past ``max_versions`` as ``__other__`` (the batch
-        itself when none is), counted in ``capped["model_versions"]``."""
+    def fold(self, batch: EventBatch) -> EventBatch:
+        """``batch`` with each model's versions past ``max_versions`` and segment values past
+        ``max_segment_values`` as ``__other__`` (the batch itself when none is), counted in
+        ``capped`` (``model_versions``, ``segment_values``)."""
         if not len(batch):
             return batch
-        other = np.zeros(len(batch), dtype=np.bool_)
-        for model, _, mine in self._by_model(batch.model):
-            rows = np.flatnonzero(mine)
-            codes, names = self.version_values[model].codes(take_rows(batch.model_version, rows))
-            other[rows] = codes == len(names) - 1
-        folded = int(np.count_nonzero(other))
+        capped = [("model_version", batch.model_version)]
+        capped += [(f, batch.segments[f]) for f in self.segment_fields if f in batch.segments]
+        by_model = self._by_model(batch.model)
+        folded = {}
+        for name, column in capped:
+            other = np.zeros(len(batch), dtype=np.bool_)
+            for model, _, mine in by_model:
+                rows = np.flatnonzero(mine)
+                values = (
+                    self.version_values[model]
+                    if name == "model_version"
+                    else self.segment_values[(model, name)]
+                )
+                codes, names = values.codes(take_rows(column, rows))
+                other[rows] = codes == len(names) - 1
+            count = int(np.count_nonzero(other))
+            self.capped["model_versions" if name == "model_version" else "segment_values"] += count
+            if count:
+                folded[name] = pc.if_else(pa.array(other), OTHER, column)
         if not folded:
             return batch
-        self.capped["model_versions"] += folded
-        versions = pc.if_else(pa.array(other), OTHER, batch.model_version)
-        return replace(batch, model_version=versions)
+        version = folded.pop("model_version", batch.model_version)
+        return replace(batch, model_version=version, segments={**batch.segments, **folded})
 
     def add_labels(self, labels: EventBatch, pairs: Pairs | None) -> list[WindowCounts]:
         """Advance the watermark with a batch of label events and count the pairs they completed
@@ -276,8 +293,6 @@ class Windower:
             if column is None:
                 continue
             codes, names = self.segment_values[(model, f)].codes(take_rows(column, rows))
-            if not labeled:
-                self.capped["segment_values"] += int(np.count_nonzero(codes == len(names) - 1))
             memberships.append((codes, [f"{f}={name}" for name in names]))
         perf = layout.performance_contributions(batch, rows)
         first = int(starts.min())

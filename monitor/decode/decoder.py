@@ -175,14 +175,15 @@ class EventDecoder:
             mismatches = int(np.count_nonzero(numbers.read.mismatch & good))
             if mismatches:
                 self.type_mismatches[name] += mismatches
+        carried = [(rows[good[rows]], name) for name, rows in fields.unknown_features.items()]
+        # in order of arrival, so that the names kept do not depend on the path a batch took
+        arrived = sorted((int(rows[0]), name, len(rows)) for rows, name in carried if len(rows))
         known, limit = self.unknown_features, self.limits.max_unknown_features
-        for name, carried in fields.unknown_features.items():
-            count = int(np.count_nonzero(carried & good))
-            if count and name not in known and len(known) - (OTHER in known) >= limit:
+        for _, name, count in arrived:
+            if name not in known and len(known) - (OTHER in known) >= limit:
                 self.capped["unknown_features"] += count
-                known[OTHER] += count
-            elif count:
-                known[name] += count
+                name = OTHER
+            known[name] += count
 
 
 @dataclass(frozen=True)

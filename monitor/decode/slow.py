@@ -18,7 +18,7 @@ import pyarrow as pa
 
 from monitor.decode.columns import Column, Fields, Piece
 from monitor.decode.paths import EventPaths, Path, dotted
-from monitor.types import BoolArray, IntArray
+from monitor.types import IntArray
 
 #: (position in the batch, reject reason, detail) of a message that is not a JSON object.
 Failure = tuple[int, str, str]
@@ -136,19 +136,14 @@ def _member(path: Path, name: str, containers: list[dict[str, Any] | None]) -> C
     return _column(dotted((*path, name)), values, probabilities=False)
 
 
-def _unknown(features: list[dict[str, Any] | None], known: frozenset[str]) -> dict[str, BoolArray]:
+def _unknown(features: list[dict[str, Any] | None], known: frozenset[str]) -> dict[str, IntArray]:
     rows: dict[str, list[int]] = {}
     for row, values in enumerate(features):
         if values:
             for name, value in values.items():
                 if value is not None and name not in known:
                     rows.setdefault(name, []).append(row)
-    masks = {}
-    for name, where in rows.items():
-        mask = np.zeros(len(features), dtype=np.bool_)
-        mask[where] = True
-        masks[name] = mask
-    return masks
+    return {name: np.array(where, dtype=np.int64) for name, where in rows.items()}
 
 
 def _column(name: str, values: list[object], probabilities: bool) -> Column:
