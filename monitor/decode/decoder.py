@@ -27,7 +27,15 @@ from monitor.decode.slow import Failure, fields_from_objects, parse_each
 from monitor.decode.table import fields_from_table
 from monitor.decode.values import Numbers, Texts
 from monitor.rows import take_rows
-from monitor.types import DecodeResult, EventBatch, FloatArray, IntArray, RawRecords, Reject
+from monitor.types import (
+    BoolArray,
+    DecodeResult,
+    EventBatch,
+    FloatArray,
+    IntArray,
+    RawRecords,
+    Reject,
+)
 
 #: Where names past a cap are counted together.
 OTHER = "__other__"
@@ -175,15 +183,36 @@ class EventDecoder:
             mismatches = int(np.count_nonzero(numbers.read.mismatch & good))
             if mismatches:
                 self.type_mismatches[name] += mismatches
-        carried = [(rows[good[rows]], name) for name, rows in fields.unknown_features.items()]
-        # in order of arrival, so that the names kept do not depend on the path a batch took
-        arrived = sorted((int(rows[0]), name, len(rows)) for rows, name in carried if len(rows))
-        known, limit = self.unknown_features, self.limits.max_unknown_features
-        for _, name, count in arrived:
-            if name not in known and len(known) - (OTHER in known) >= limit:
-                self.capped["unknown_features"] += count
-                name = OTHER
-            known[name] += count
+        if fields.unknown_features:
+            self._count_unknown(fields.unknown_features, good)
+
+    def _count_unknown(self, unknown: dict[str, IntArray], good: BoolArray) -> None:
+        """Count each unknown name's good events: names already counted, then new names in
+        order of arrival (then by name, whichever path read the batch) while there is room,
+        the rest under ``__other__``. Python steps: one per name counted by name."""
+        names = list(unknown)
+        lengths = np.fromiter(map(len, unknown.values()), dtype=np.int64, count=len(names))
+        rows = np.concatenate(list(unknown.values()))
+        owner = np.repeat(np.arange(len(names)), lengths)[good[rows]]
+        rows = rows[good[rows]]
+        counts = np.bincount(owner, minlength=len(names))
+        first = np.full(len(names), len(good), dtype=np.int64)
+        np.minimum.at(first, owner, rows)
+        rank = np.empty(len(names), dtype=np.int64)
+        rank[np.argsort(np.array(names))] = np.arange(len(names))
+        present = np.flatnonzero(counts)
+        arrived = present[np.lexsort((rank[present], first[present]))]
+        known = self.unknown_features
+        order = arrived.tolist()
+        counted = np.fromiter((names[i] in known for i in order), dtype=np.bool_, count=len(order))
+        room = max(0, self.limits.max_unknown_features - (len(known) - (OTHER in known)))
+        new = arrived[~counted]
+        for i in [*arrived[counted].tolist(), *new[:room].tolist()]:
+            known[names[i]] += int(counts[i])
+        past = int(counts[new[room:]].sum())
+        if past:
+            known[OTHER] += past
+            self.capped["unknown_features"] += past
 
 
 @dataclass(frozen=True)
