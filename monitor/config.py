@@ -90,6 +90,13 @@ class WindowConfig(_Section):
     allowed_lateness: DurationMs = Field(
         default=300_000, description="How far behind the watermark an event may arrive, e.g. 5m."
     )
+    max_versions: int = Field(
+        default=20,
+        ge=1,
+        description="Model versions judged on their own, per model: those with a baseline of "
+        "their own and the stable version first, then first come; the events of later "
+        "versions count under model_version __other__.",
+    )
 
     @model_validator(mode="after")
     def _positive_size(self) -> WindowConfig:
@@ -144,6 +151,12 @@ class DecodeConfig(_Section):
         default=1_000_000, ge=1, description="Larger messages are rejected as oversize."
     )
     max_future: DurationMs = Field(default=86_400_000, description="Reject events further ahead.")
+    max_unknown_features: int = Field(
+        default=100,
+        ge=1,
+        description="Feature names the baselines do not know, counted by name; later ones are "
+        "counted together under __other__.",
+    )
     threads: int | None = Field(
         default=None,
         ge=1,

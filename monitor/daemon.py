@@ -166,6 +166,7 @@ class Daemon:
             p.totals.windows,
             p.join.stats.copy(),
             dict(p.windower.late_labels.by_model),
+            p.cap_overflow(),
         )
 
     def lag(self) -> dict[tuple[str, int], int]:

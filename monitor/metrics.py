@@ -107,6 +107,7 @@ class RunningTotals:
     windows: int = 0
     labels: JoinStats = field(default_factory=JoinStats)
     late_labels: Mapping[str, int] = field(default_factory=dict)
+    cap_overflow: Mapping[str, int] = field(default_factory=dict)
 
 
 ConsumerLag = Mapping[tuple[str, int], int]
@@ -362,6 +363,12 @@ class _Families:
             labels=["model"],
         )
         self.windows = CounterMetricFamily(f"{PREFIX}windows_closed", "Windows closed and scored")
+        self.cap_overflow = CounterMetricFamily(
+            f"{PREFIX}cap_overflow",
+            "Events past a state cap, counted under __other__ instead (cap: model_versions, "
+            "segment_values, unknown_features)",
+            labels=["cap"],
+        )
         self.detections = CounterMetricFamily(
             f"{PREFIX}drift_detections",
             "Online drift detector firings",
@@ -407,7 +414,7 @@ class _Families:
         yield from (self.performance, self.performance_reference, self.labeled)
         yield from (self.alert_level, self.threshold, self.canary_psi, self.window_events)
         yield from (self.folded, self.last_end)
-        yield from (self.events, self.rejected, self.late, self.windows)
+        yield from (self.events, self.rejected, self.late, self.windows, self.cap_overflow)
         yield from (self.detections, self.transitions, self.lag)
         yield from self.per_model.values()
         yield from (self.unlabeled, self.coverage, self.delay)
@@ -472,6 +479,8 @@ class DriftCollector:
         for model, n in sorted(totals.late.items()):
             families.late.add_metric([model], n)
         families.windows.add_metric([], totals.windows)
+        for cap, n in sorted(totals.cap_overflow.items()):
+            families.cap_overflow.add_metric([cap], n)
         _export_labels(families, totals)
         if self.lag_provider is not None:
             for (topic, partition), lag in sorted(self.lag_provider().items()):

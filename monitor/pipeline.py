@@ -3,13 +3,25 @@
 ``Pipeline`` owns every stage's state. Sources hand it raw records (Kafka, JSON Lines) or
 columnar record batches (Parquet, CSV); sinks receive the report objects of closed windows and
 level transitions in a deterministic order.
+
+No message stops it. The decoder names what is wrong with a bad message (a reject reason); if
+decoding a batch still raises, the batch is decoded again in halves until the messages that
+raise on their own are found (:mod:`monitor.decode.isolate`), and those are rejected as
+``internal_error`` (counted, logged once per batch with the traceback, dead-lettered) while the
+rest of the batch goes on as if they had never been sent. Only decoding is retried, because only
+decoding is sure to have changed nothing when it raises. The steps after it (label join,
+windows, scores, levels, sinks) change state as they go and are never re-run on part of a
+batch: they see no message, only the decoded columns, whose domains decoding guarantees (event
+times inside 1970-2200, finite or missing numbers, UTF-8 text, configured model names). An
+exception there is a defect of the pipeline itself and propagates.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Literal, Protocol
 
 import numpy as np
@@ -22,6 +34,8 @@ from detectors.thresholds import NullSummary
 from monitor.checks import Versus, canary_checks, drift_statistic, window_checks
 from monitor.config import Settings
 from monitor.decode import DecodeLimits, EventDecoder, EventSchema, FieldMapping
+from monitor.decode.decoder import row_json
+from monitor.decode.isolate import INTERNAL_ERROR, Failure, decode_isolating
 from monitor.errors import ConfigError
 from monitor.evaluate import WindowScores, compare_versions, score_window
 from monitor.join import LabelJoin, Pairs
@@ -34,6 +48,9 @@ from monitor.text_codes import text_codes
 from monitor.types import DecodeResult, EventBatch, IntArray, Level, RawRecords, Reject
 from monitor.window_streams import WindowStreams
 from monitor.windows import WindowCounts, Windower, WindowKey
+
+#: Where message ``i`` of a batch came from: (partition, offset, its bytes or a function of them).
+Origin = Callable[[int], tuple[int, int, bytes | Callable[[], bytes]]]
 
 
 class Sink(Protocol):
@@ -128,6 +145,7 @@ class Pipeline:
             DecodeLimits(
                 max_message_bytes=settings.decode.max_message_bytes,
                 max_future_ms=settings.decode.max_future,
+                max_unknown_features=settings.decode.max_unknown_features,
             ),
             threads=settings.decode.threads,
         )
@@ -137,6 +155,8 @@ class Pipeline:
             allowed_lateness_ms=settings.windows.allowed_lateness,
             segment_fields=settings.segments.fields,
             max_segment_values=settings.segments.max_values,
+            max_versions=settings.windows.max_versions,
+            preferred_versions=_named_versions(settings),
             prediction_detectors=tuple((d.name, d.params) for d in settings.detectors.prediction),
         )
         schema = self.decoder.schema
@@ -165,12 +185,64 @@ class Pipeline:
 
     def process_records(self, records: RawRecords, now_ms: int) -> None:
         """Decode raw messages and count them into windows; emit what closes."""
-        self._accept(self.decoder.decode_records(records, now_ms))
+        for result in self._decode_records(records, now_ms):
+            self._accept(result)
 
     def process_labels(self, records: RawRecords, now_ms: int) -> None:
         """Decode raw label events, join them to their predictions and count the pairs into the
         performance of their windows; emit what closes."""
-        result = self.decoder.decode_records(records, now_ms)
+        for result in self._decode_records(records, now_ms):
+            self._accept_labels(records, result)
+
+    def process_table(
+        self, table: pa.RecordBatch | pa.Table, first_offset: int, now_ms: int
+    ) -> None:
+        """Count a columnar batch of flat-file rows; emit what closes."""
+
+        def decode(start: int, stop: int) -> DecodeResult:
+            rows = table if stop - start == table.num_rows else table.slice(start, stop - start)
+            return self.decoder.decode_table(rows, first_offset=first_offset + start, now_ms=now_ms)
+
+        def origin(row: int) -> tuple[int, int, Callable[[], bytes]]:
+            return 0, first_offset + row, partial(row_json, table, row)
+
+        for result in self._isolated(decode, table.num_rows, origin):
+            self._accept(result)
+
+    def _decode_records(self, records: RawRecords, now_ms: int) -> Iterator[DecodeResult]:
+        def decode(start: int, stop: int) -> DecodeResult:
+            return self.decoder.decode_records(records.slice(start, stop), now_ms)
+
+        def origin(i: int) -> tuple[int, int, bytes]:
+            return int(records.partition[i]), int(records.offset[i]), records.values[i]
+
+        return self._isolated(decode, len(records.values), origin)
+
+    def _isolated(
+        self, decode: Callable[[int, int], DecodeResult], size: int, origin: Origin
+    ) -> Iterator[DecodeResult]:
+        """The decoded parts of a batch, in order; a message whose decoding raises is rejected
+        as ``internal_error`` in its place (see the module docstring)."""
+        parts = decode_isolating(decode, size)
+        failures = [part for part in parts if isinstance(part, Failure)]
+        if failures:
+            import structlog  # only now: a replay that logs nothing never loads it
+
+            structlog.get_logger().error(
+                "decoding raised; the messages that raise are rejected as internal_error",
+                messages=len(failures),
+                batch=size,
+                first=failures[0].detail,
+                exc_info=failures[0].error,
+            )
+        for part in parts:
+            if isinstance(part, Failure):
+                partition, offset, message = origin(part.position)
+                self._reject([Reject(INTERNAL_ERROR, part.detail, partition, offset, message)])
+            else:
+                yield part
+
+    def _accept_labels(self, records: RawRecords, result: DecodeResult) -> None:
         labels = result.events
         unusable = pc.is_null(labels.event_id).to_numpy(zero_copy_only=False)
         if labels.label is None:
@@ -184,19 +256,18 @@ class Pipeline:
         self._joined(pairs)
         self._emit(self.windower.add_labels(labels, pairs))
 
-    def process_table(
-        self, table: pa.RecordBatch | pa.Table, first_offset: int, now_ms: int
-    ) -> None:
-        """Count a columnar batch of flat-file rows; emit what closes."""
-        self._accept(self.decoder.decode_table(table, first_offset=first_offset, now_ms=now_ms))
-
     def finish(self) -> None:
         """Close every open window (end of input) and emit them."""
         self._emit(self.windower.flush())
 
+    def cap_overflow(self) -> dict[str, int]:
+        """Events past a state cap since start, by cap (counted under ``__other__`` instead):
+        ``model_versions``, ``segment_values``, ``unknown_features``."""
+        return {**self.decoder.capped, **self.windower.capped}
+
     def _accept(self, result: DecodeResult) -> None:
         self._reject(result.rejects)
-        events = result.events
+        events = self.windower.fold(result.events)
         if len(events):
             codes, names = text_codes(events.model)
             self.totals.events.update(dict(zip(names, np.bincount(codes).tolist(), strict=True)))
@@ -352,6 +423,16 @@ def _record_positions(records: RawRecords, partition: IntArray, offset: IntArray
     order = np.argsort(keys, kind="stable")
     found: IntArray = order[np.searchsorted(keys[order], wanted)]
     return found
+
+
+def _named_versions(settings: Settings) -> dict[str, tuple[str, ...]]:
+    """Per model, the versions the configuration names: the stable one, then those with a
+    baseline of their own (they keep windows of their own whatever the version cap)."""
+    named = {}
+    for model in settings.models:
+        stable = [model.stable_version] if model.stable_version else []
+        named[model.name] = tuple(dict.fromkeys([*stable, *model.versions]))
+    return named
 
 
 def _calibration(baseline: Baseline) -> dict[str, dict[str, list[NullSummary]]]:

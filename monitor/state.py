@@ -3,7 +3,7 @@
 A snapshot holds everything that shapes the pipeline's future output, so that a pipeline
 restored from it continues exactly like the one it was taken from::
 
-    {"format": "driftwarden.state/1",
+    {"format": "driftwarden.state/4",
      "baselines": {model: "sha256:…"},           what it was taken with: restore refuses when
      "version_baselines": {model: {version: "sha256:…"}},
      "settings": {"windows.size": ms, …},         a digest or one of these settings differs
@@ -11,6 +11,8 @@ restored from it continues exactly like the one it was taken from::
      "late": {model: events dropped as late},
      "closed_through": ms (windows ending at or before it never reopen),
      "segment_values": [{"model", "field", "values": [first come, first kept]}],
+     "version_values": [{"model", "values": [first come, first kept]}],
+     "capped": {cap: events counted under __other__ (windows: model_versions, segment_values)},
      "open": [{"model", "model_version", "segment", "start_ms", "end_ms", "events",
                "counts": [int, …], "performance": [int, …], "detections": {name: n}}],
      "score_streams": buffered prediction scores of open windows and the per-event detectors,
@@ -18,7 +20,8 @@ restored from it continues exactly like the one it was taken from::
                  "above_warning", "above_intervention"}],
      "series": [{"model", "model_version", "segment", "name", "detector": state()}],
      "totals": {"events": {model: n}, "rejected": {reason: n}, "windows": n},
-     "decoder": {"unknown_features": {name: n}, "type_mismatches": {name: n}},
+     "decoder": {"unknown_features": {name: n}, "type_mismatches": {name: n},
+                 "capped": {"unknown_features": n}},
      "labels": {"join": waiting predictions and early labels (monitor.join),
                 "late": {model: pairs dated in a closed window},
                 "errors": open windows' pair errors and error-stream detectors}}
@@ -44,7 +47,7 @@ from monitor.pipeline import Pipeline, Totals
 from monitor.types import Level
 from monitor.windows import WindowCounts, WindowKey
 
-STATE_FORMAT = "driftwarden.state/3"
+STATE_FORMAT = "driftwarden.state/4"
 
 _FRESH = "delete the checkpoint to start fresh"
 
@@ -66,6 +69,11 @@ def snapshot(pipeline: Pipeline) -> dict[str, Any]:
             {"model": model, "field": field, "values": list(values.known)}
             for (model, field), values in sorted(windower.segment_values.items(), key=_by_key)
         ],
+        "version_values": [
+            {"model": model, "values": list(values.known)}
+            for model, values in sorted(windower.version_values.items())
+        ],
+        "capped": _sorted_counts(windower.capped),
         "open": [_window(w) for _, w in sorted(windower.open.items(), key=_by_key)],
         "score_streams": windower.score_streams.state(),
         "checks": [
@@ -91,6 +99,7 @@ def snapshot(pipeline: Pipeline) -> dict[str, Any]:
         "decoder": {
             "unknown_features": _sorted_counts(pipeline.decoder.unknown_features),
             "type_mismatches": _sorted_counts(pipeline.decoder.type_mismatches),
+            "capped": _sorted_counts(pipeline.decoder.capped),
         },
         "labels": {
             "join": pipeline.join.state(),
@@ -115,6 +124,8 @@ def _settings_of(pipeline: Pipeline) -> dict[str, Any]:
         "windows.allowed_lateness": settings.windows.allowed_lateness,
         "segments.fields": list(settings.segments.fields),
         "segments.max_values": settings.segments.max_values,
+        "windows.max_versions": settings.windows.max_versions,
+        "decode.max_unknown_features": settings.decode.max_unknown_features,
         "detectors.prediction": [d.model_dump(mode="json") for d in settings.detectors.prediction],
         "detectors.window_series": [
             d.model_dump(mode="json") for d in settings.detectors.window_series
@@ -186,6 +197,13 @@ def _rebuild(pipeline: Pipeline, state: Mapping[str, Any]) -> Callable[[], None]
     unknown = sorted(set(known) - set(windower.segment_values))
     if unknown:
         raise ValueError(f"segment values of unknown model and field {unknown[0]}")
+    versions = {
+        e["model"]: {str(v): i for i, v in enumerate(e["values"])} for e in state["version_values"]
+    }
+    strangers = sorted(set(versions) - set(windower.version_values))
+    if strangers:
+        raise ValueError(f"model versions of unknown model {strangers[0]}")
+    capped = Counter(state["capped"])
     windows = [_read_window(e, pipeline.layouts[e["model"]]) for e in state["open"]]
     checks = {
         (_read_key(e), e["subject"], e["check"]): CheckState(
@@ -201,6 +219,7 @@ def _rebuild(pipeline: Pipeline, state: Mapping[str, Any]) -> Callable[[], None]
     decoder = state["decoder"]
     unknown_features = Counter(decoder["unknown_features"])
     type_mismatches = Counter(decoder["type_mismatches"])
+    decoder_capped = Counter(decoder["capped"])
     labels = state["labels"]
     join = pipeline.join.restored(labels["join"])
     late_labels = {str(m): int(n) for m, n in labels["late"].items()}
@@ -213,6 +232,9 @@ def _rebuild(pipeline: Pipeline, state: Mapping[str, Any]) -> Callable[[], None]
         windower.closed_through = closed_through
         for key, values in known.items():
             windower.segment_values[key].known = values
+        for model, values in versions.items():
+            windower.version_values[model].known = values
+        windower.capped = capped
         windower.open = {(w.key, w.start_ms): w for w in windows}
         windower.score_streams = score_streams
         pipeline.check_states = checks
@@ -220,6 +242,7 @@ def _rebuild(pipeline: Pipeline, state: Mapping[str, Any]) -> Callable[[], None]
         pipeline.totals = restored_totals
         pipeline.decoder.unknown_features = unknown_features
         pipeline.decoder.type_mismatches = type_mismatches
+        pipeline.decoder.capped = decoder_capped
         pipeline.join = join
         windower.late_labels.by_model = late_labels
         pipeline.error_streams = error_streams

@@ -46,6 +46,23 @@ class RawRecords:
     offset: IntArray
     timestamp_ms: IntArray
 
+    def slice(self, start: int, stop: int) -> RawRecords:
+        """The records at positions ``start`` to ``stop - 1``; these records when that is all.
+
+        >>> records = RawRecords([b"a", b"b"], np.zeros(2, np.int64), np.array([4, 5]),
+        ...                      np.full(2, -1))
+        >>> records.slice(1, 2).values, records.slice(1, 2).offset.tolist()
+        ([b'b'], [5])
+        """
+        if start == 0 and stop == len(self.values):
+            return self
+        return RawRecords(
+            self.values[start:stop],
+            self.partition[start:stop],
+            self.offset[start:stop],
+            self.timestamp_ms[start:stop],
+        )
+
 
 @dataclass(frozen=True)
 class Reject:

@@ -7,12 +7,18 @@ of the batch are then updated by one ``np.bincount`` per subject (``ModelLayout.
 Windows close when the watermark minus the allowed lateness passes their end; ``flush`` closes
 the rest at end of input.
 Counts are integers, so partial windows merge exactly (``WindowCounts.merge``).
+
+What a stream may make grow is capped: per model at most ``max_versions`` model versions and,
+per segment field, ``max_segment_values`` values get windows of their own (first come, with
+those the configuration names first); the events of the others are counted under ``__other__``
+and in ``capped`` (by cap: ``model_versions``, ``segment_values``).
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import NamedTuple
 
 import numpy as np
@@ -84,9 +90,20 @@ class SegmentValues:
             self.known.setdefault(value, len(self.known))
 
     def codes(self, values: pa.Array) -> tuple[IntArray, list[str]]:
-        """Code per value (-1 for null) and the name of each code (``__other__`` past the cap)."""
-        for value in pc.unique(values.drop_null()).to_pylist():
-            if value not in self.known and len(self.known) < self.cap:
+        """Code per value (-1 for null) and the name of each code (``__other__`` past the cap,
+        always the last).
+
+        >>> values = SegmentValues(2)
+        >>> codes, names = values.codes(pa.array(["a", "b", None, "c", "a"]))
+        >>> codes.tolist(), names
+        ([0, 1, -1, 2, 0], ['a', 'b', '__other__'])
+        """
+        room = self.cap - len(self.known)
+        if room > 0:  # the first values not yet known take the room left, in order of arrival
+            distinct = pc.unique(values.drop_null())
+            known = pa.array(list(self.known), pa.string())
+            new = distinct.filter(pc.invert(pc.is_in(distinct, value_set=known)))
+            for value in new.slice(0, room).to_pylist():
                 self.known[value] = len(self.known)
         names = [*self.known, OTHER]
         index = pc.index_in(values, value_set=pa.array(list(self.known), pa.string()))
@@ -117,6 +134,8 @@ class Windower:
         allowed_lateness_ms: int,
         segment_fields: tuple[str, ...] = (),
         max_segment_values: int = 20,
+        max_versions: int = 20,
+        preferred_versions: Mapping[str, tuple[str, ...]] | None = None,
         prediction_detectors: tuple[tuple[str, dict[str, object]], ...] = (),
     ) -> None:
         self.layouts = layouts
@@ -133,6 +152,11 @@ class Windower:
             for model, layout in layouts.items()
             for f in segment_fields
         }
+        preferred = preferred_versions or {}
+        self.version_values = {
+            model: SegmentValues(max_versions, preferred.get(model, ())) for model in layouts
+        }
+        self.capped: Counter[str] = Counter()
         self.score_streams = WindowStreams(
             tuple(("score", name, dict(params)) for name, params in prediction_detectors),
             size_ms,
@@ -155,6 +179,36 @@ class Windower:
         if pairs is not None:
             self._count_pairs(pairs, watermark)
         return self._close_at_watermark()
+
+    def fold(self, batch: EventBatch) -> EventBatch:
+        """``batch`` with each model's versions past ``max_versions`` and segment values past
+        ``max_segment_values`` as ``__other__`` (the batch itself when none is), counted in
+        ``capped`` (``model_versions``, ``segment_values``)."""
+        if not len(batch):
+            return batch
+        capped = [("model_version", batch.model_version)]
+        capped += [(f, batch.segments[f]) for f in self.segment_fields if f in batch.segments]
+        by_model = self._by_model(batch.model)
+        folded = {}
+        for name, column in capped:
+            other = np.zeros(len(batch), dtype=np.bool_)
+            for model, _, mine in by_model:
+                rows = np.flatnonzero(mine)
+                values = (
+                    self.version_values[model]
+                    if name == "model_version"
+                    else self.segment_values[(model, name)]
+                )
+                codes, names = values.codes(take_rows(column, rows))
+                other[rows] = codes == len(names) - 1
+            count = int(np.count_nonzero(other))
+            self.capped["model_versions" if name == "model_version" else "segment_values"] += count
+            if count:
+                folded[name] = pc.if_else(pa.array(other), OTHER, column)
+        if not folded:
+            return batch
+        version = folded.pop("model_version", batch.model_version)
+        return replace(batch, model_version=version, segments={**batch.segments, **folded})
 
     def add_labels(self, labels: EventBatch, pairs: Pairs | None) -> list[WindowCounts]:
         """Advance the watermark with a batch of label events and count the pairs they completed

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from monitor.decode import EventDecoder, EventSchema, FieldMapping
+from monitor.decode import DecodeLimits, EventDecoder, EventSchema, FieldMapping
 from monitor.decode.columns import Fields
 from monitor.decode.fast import FastJsonReader
 from monitor.decode.paths import EventPaths
@@ -60,7 +60,10 @@ KINDS = {
     "label": ["text", "int", "bool"],
 }
 REQUIRED = {"timestamp"}
-#: The property tests' settings (they take pytest's monkeypatch, a function-scoped fixture).
+#: The decode property tests' settings (they take pytest's monkeypatch, a function-scoped
+#: fixture). No deadline, on purpose: an example decodes whole batches several times (and deeply
+#: nested messages), and on a shared machine its time says nothing about its correctness;
+#: ``max_examples`` bounds the run instead.
 PROPERTY = settings(
     max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
@@ -267,3 +270,23 @@ def test_batch_size_does_not_change_the_events() -> None:
     assert np.concatenate([p.numeric["x"] for p in parts]).tolist() == whole.numeric["x"].tolist()
     colors = [color for p in parts for color in p.categorical["color"].to_pylist()]
     assert colors == whole.categorical["color"].to_pylist() == ["a", "1", "b", "true", None, "c"]
+
+
+def test_unknown_feature_names_past_the_cap_are_the_later_ones_on_both_paths(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With room for two names, the first two to arrive are counted by name on either path."""
+    values = [
+        orjson.dumps({"model": "m", "timestamp": T0, "features": features})
+        for features in ({"zeta": 1}, {"alpha": 1, "zeta": 2}, {"mid": 1, "beta": 1})
+    ]
+    counted = []
+    for path in ("batch", "per record"):
+        with monkeypatch.context() as patched:
+            if path == "per record":
+                patched.setattr(FastJsonReader, "read", lambda self, values: None)
+            decoder = EventDecoder(SCHEMA, limits=DecodeLimits(max_unknown_features=2))
+            decoder.decode_records(records(values), T0)
+        counted.append((dict(decoder.unknown_features), dict(decoder.capped)))
+    assert counted[0] == counted[1]
+    assert counted[0] == ({"zeta": 2, "alpha": 1, "__other__": 2}, {"unknown_features": 2})

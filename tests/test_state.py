@@ -170,7 +170,10 @@ def test_stream_exercises_every_piece_of_state(recorded: Recorded) -> None:
     assert middle["decoder"] == {
         "unknown_features": {"z": middle["decoder"]["unknown_features"]["z"]},
         "type_mismatches": {"y": middle["decoder"]["type_mismatches"]["y"]},
+        "capped": {},
     }
+    assert middle["version_values"] == [{"model": "m", "values": ["v2", "v1"]}]
+    assert middle["capped"]["segment_values"] > 0  # "tv" past segments.max_values=3
     report = recorded.report
     assert b'"kind":"alert"' in report
     assert b'"segment":"platform=__other__"' in report
@@ -234,7 +237,8 @@ _EMPTY: dict[str, Any] = {
     "series": [],
     "late": {},
     "totals": {"events": {}, "rejected": {}, "windows": 0},
-    "decoder": {"unknown_features": {}, "type_mismatches": {}},
+    "decoder": {"unknown_features": {}, "type_mismatches": {}, "capped": {}},
+    "capped": {},
 }
 
 
@@ -262,11 +266,11 @@ def test_losing_a_piece_of_state_changes_the_report(
     )
 
 
-@pytest.mark.parametrize("piece", ["late", "totals", "decoder"])
+@pytest.mark.parametrize("piece", ["late", "totals", "decoder", "capped"])
 def test_losing_a_counter_changes_the_end_state(
     recorded: Recorded, baseline: Baseline, piece: str
 ) -> None:
-    """Restoring without the late, total or decoder counts leaves wrong counts at the end."""
+    """Restoring without the late, total, decoder or cap counts leaves wrong counts at the end."""
     cut = len(recorded.batches) // 2
     state = _without(recorded.states[cut], piece)
     _, final_state = _continue(baseline, state, recorded.batches[cut:])
@@ -283,6 +287,8 @@ def test_snapshot_records_what_it_was_taken_with(recorded: Recorded, baseline: B
         "windows.allowed_lateness": 600_000,
         "segments.fields": ["platform"],
         "segments.max_values": 3,
+        "windows.max_versions": 20,
+        "decode.max_unknown_features": 100,
         "detectors.prediction": [
             {"name": "page_hinkley_np", "params": {}},
             {"name": "adwin", "params": {}},

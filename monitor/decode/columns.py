@@ -49,7 +49,7 @@ class Fields:
 
     ``scalars`` is keyed by part name (``model``, ``timestamp``, …); ``containers`` are the
     ``features``/``segments`` objects themselves, only to flag values that are not objects;
-    ``unknown_features`` marks, per feature name the schema does not know, the rows that carry a
+    ``unknown_features`` lists, per feature name the schema does not know, the rows that carry a
     non-null value for it.
     """
 
@@ -59,7 +59,7 @@ class Fields:
     categorical: dict[str, Column] = field(default_factory=dict)
     segments: dict[str, Column] = field(default_factory=dict)
     containers: tuple[Column, ...] = ()
-    unknown_features: dict[str, BoolArray] = field(default_factory=dict)
+    unknown_features: dict[str, IntArray] = field(default_factory=dict)
 
 
 def scatter_floats(size: int, parts: list[tuple[IntArray | None, FloatArray]]) -> FloatArray:

@@ -104,3 +104,4 @@ class DecodeLimits:
     max_message_bytes: int = 1_000_000
     max_future_ms: int = 86_400_000
     supported_schema_versions: frozenset[int] = frozenset({1})
+    max_unknown_features: int = 100

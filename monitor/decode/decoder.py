@@ -27,7 +27,18 @@ from monitor.decode.slow import Failure, fields_from_objects, parse_each
 from monitor.decode.table import fields_from_table
 from monitor.decode.values import Numbers, Texts
 from monitor.rows import take_rows
-from monitor.types import DecodeResult, EventBatch, FloatArray, IntArray, RawRecords, Reject
+from monitor.types import (
+    BoolArray,
+    DecodeResult,
+    EventBatch,
+    FloatArray,
+    IntArray,
+    RawRecords,
+    Reject,
+)
+
+#: Where names past a cap are counted together.
+OTHER = "__other__"
 
 
 class EventDecoder:
@@ -38,8 +49,9 @@ class EventDecoder:
     give identical events. ``reader`` chooses (:func:`~monitor.decode.readers.json_reader`
     by default): with ``"python"``, or an install without the native reader, every batch takes
     the per-record path. Across calls the decoder counts, among good events, the feature
-    names it does not know (``unknown_features``) and the numeric features that arrived as text
-    (``type_mismatches``, read as missing). ``threads`` parse a batch (see
+    names it does not know (``unknown_features``: at most ``limits.max_unknown_features`` names,
+    later ones under ``__other__`` and in ``capped``) and the numeric features that arrived as
+    text (``type_mismatches``, read as missing). ``threads`` parse a batch (see
     :func:`~monitor.decode.fast.reader_threads`).
 
     Examples
@@ -66,6 +78,7 @@ class EventDecoder:
         self.limits = limits if limits is not None else DecodeLimits()
         self.unknown_features: Counter[str] = Counter()
         self.type_mismatches: Counter[str] = Counter()
+        self.capped: Counter[str] = Counter()
         self._paths = EventPaths.of(schema, self.mapping)
         self.reader: JsonReader = json_reader() if reader is None else reader
         self._fast = None
@@ -108,7 +121,7 @@ class EventDecoder:
             np.full(size, partition, dtype=np.int64),
             first_offset + np.arange(size, dtype=np.int64),
             None,
-            lambda i: partial(_row_json, table, i),
+            lambda i: partial(row_json, table, i),
         )
         fields = fields_from_table(table, self._paths)
         return self._decide(fields, np.arange(size, dtype=np.int64), [], origin, now_ms)
@@ -145,7 +158,6 @@ class EventDecoder:
         judged = judge(parts, self.schema, self.mapping, self.limits, record_ms, now_ms)
         code, reasons = judged.verdicts.code, judged.verdicts.reasons
         keep = np.flatnonzero(code == 0)
-        self._count(parts, fields, keep)
         entries = failures + [
             (int(positions[row]), *reasons[code[row] - 1]) for row in np.flatnonzero(code)
         ]
@@ -170,6 +182,7 @@ class EventDecoder:
             prediction=_target(parts.prediction, keep),
             label=_target(parts.label, keep),
         )
+        self._count(parts, fields, keep)  # last: a decode that raises changes nothing
         return DecodeResult(events, rejects)
 
     def _count(self, parts: Parts, fields: Fields, keep: IntArray) -> None:
@@ -180,10 +193,36 @@ class EventDecoder:
             mismatches = int(np.count_nonzero(numbers.read.mismatch & good))
             if mismatches:
                 self.type_mismatches[name] += mismatches
-        for name, carried in fields.unknown_features.items():
-            count = int(np.count_nonzero(carried & good))
-            if count:
-                self.unknown_features[name] += count
+        if fields.unknown_features:
+            self._count_unknown(fields.unknown_features, good)
+
+    def _count_unknown(self, unknown: dict[str, IntArray], good: BoolArray) -> None:
+        """Count each unknown name's good events: names already counted, then new names in
+        order of arrival (then by name, whichever path read the batch) while there is room,
+        the rest under ``__other__``. Python steps: one per name counted by name."""
+        names = list(unknown)
+        lengths = np.fromiter(map(len, unknown.values()), dtype=np.int64, count=len(names))
+        rows = np.concatenate(list(unknown.values()))
+        owner = np.repeat(np.arange(len(names)), lengths)[good[rows]]
+        rows = rows[good[rows]]
+        counts = np.bincount(owner, minlength=len(names))
+        first = np.full(len(names), len(good), dtype=np.int64)
+        np.minimum.at(first, owner, rows)
+        rank = np.empty(len(names), dtype=np.int64)
+        rank[np.argsort(np.array(names))] = np.arange(len(names))
+        present = np.flatnonzero(counts)
+        arrived = present[np.lexsort((rank[present], first[present]))]
+        known = self.unknown_features
+        order = arrived.tolist()
+        counted = np.fromiter((names[i] in known for i in order), dtype=np.bool_, count=len(order))
+        room = max(0, self.limits.max_unknown_features - (len(known) - (OTHER in known)))
+        new = arrived[~counted]
+        for i in [*arrived[counted].tolist(), *new[:room].tolist()]:
+            known[names[i]] += int(counts[i])
+        past = int(counts[new[room:]].sum())
+        if past:
+            known[OTHER] += past
+            self.capped["unknown_features"] += past
 
 
 @dataclass(frozen=True)
@@ -197,9 +236,26 @@ class _Origin:
     message: Callable[[int], bytes | Callable[[], bytes]]
 
 
-def _row_json(table: pa.Table | pa.RecordBatch, row: int) -> bytes:
-    """Row ``row`` of a flat file as a JSON object (a rejected row's message)."""
-    return orjson.dumps(table.slice(row, 1).to_pylist()[0], default=str)
+def row_json(table: pa.Table | pa.RecordBatch, row: int) -> bytes:
+    """Row ``row`` of a flat file as a JSON object (a rejected row's message).
+
+    Times and dates Python cannot hold (past year 9999) are written as arrow prints them.
+
+    >>> row_json(pa.table({"model": ["m"], "x": [1.5]}), 0)
+    b'{"model":"m","x":1.5}'
+    >>> row_json(pa.table({"t": pa.array([2**62], pa.timestamp("s"))}), 0)
+    b'{"t":"<value out of range: 4611686018427387904>"}'
+    """
+    one = table.slice(row, 1)
+    try:
+        values = one.to_pylist()[0]
+    except (OverflowError, ValueError):
+        printed = [
+            column.cast(pa.string()) if pa.types.is_temporal(column.type) else column
+            for column in one.columns
+        ]
+        values = pa.table(printed, names=one.schema.names).to_pylist()[0]
+    return orjson.dumps(values, default=str)
 
 
 def _target(

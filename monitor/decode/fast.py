@@ -25,7 +25,7 @@ from baselines.threads import available_threads
 from monitor.decode import _native
 from monitor.decode.columns import Column, Fields, Piece
 from monitor.decode.paths import EventPaths, dotted
-from monitor.types import BoolArray, IntArray
+from monitor.types import IntArray
 
 #: Most threads the reader uses unless told otherwise; beyond 4, batches are too small to gain.
 DEFAULT_MAX_THREADS = 4
@@ -68,7 +68,7 @@ class FastJsonReader:
             categorical=categorical,
             segments=segments,
             unknown_features={
-                name: _mask(size, np.frombuffer(rows, dtype=np.uint32))
+                name: np.frombuffer(rows, dtype=np.uint32).astype(np.int64)
                 for name, rows in unknown_rows.items()
             },
         )
@@ -146,9 +146,3 @@ def _probabilities(rows: IntArray, entries: list[tuple[int, str, float]]) -> pa.
     table[[index[name] for _, name, _ in entries], at] = [value for _, _, value in entries]
     children = [pa.array(column, mask=np.isnan(column)) for column in table]
     return pa.StructArray.from_arrays(children, names=names)
-
-
-def _mask(size: int, rows: np.ndarray) -> BoolArray:
-    mask = np.zeros(size, dtype=np.bool_)
-    mask[rows] = True
-    return mask

@@ -18,7 +18,7 @@ import pyarrow as pa
 
 from monitor.decode.columns import Column, Fields, Piece
 from monitor.decode.paths import EventPaths, Path, dotted
-from monitor.types import BoolArray, IntArray
+from monitor.types import IntArray
 
 #: (position in the batch, reject reason, detail) of a message that is not a JSON object.
 Failure = tuple[int, str, str]
@@ -136,19 +136,14 @@ def _member(path: Path, name: str, containers: list[dict[str, Any] | None]) -> C
     return _column(dotted((*path, name)), values, probabilities=False)
 
 
-def _unknown(features: list[dict[str, Any] | None], known: frozenset[str]) -> dict[str, BoolArray]:
+def _unknown(features: list[dict[str, Any] | None], known: frozenset[str]) -> dict[str, IntArray]:
     rows: dict[str, list[int]] = {}
     for row, values in enumerate(features):
         if values:
             for name, value in values.items():
                 if value is not None and name not in known:
                     rows.setdefault(name, []).append(row)
-    masks = {}
-    for name, where in rows.items():
-        mask = np.zeros(len(features), dtype=np.bool_)
-        mask[where] = True
-        masks[name] = mask
-    return masks
+    return {name: np.array(where, dtype=np.int64) for name, where in rows.items()}
 
 
 def _column(name: str, values: list[object], probabilities: bool) -> Column:
@@ -183,7 +178,8 @@ def _column(name: str, values: list[object], probabilities: bool) -> Column:
     if numbers:
         pieces.append(_number_piece(numbers, [values[r] for r in numbers]))
     if objects:
-        chosen: list[Any] = [values[r] for r in objects]
+        # probabilities as doubles here: arrow refuses integers beyond 2**53 as float64
+        chosen: list[Any] = [_as_floats(values[r]) for r in objects]
         keys = sorted(set().union(*chosen))
         pieces.append(_piece(objects, chosen, pa.struct([(k, pa.float64()) for k in keys])))
     mask = np.zeros(len(values), dtype=np.bool_)
@@ -201,6 +197,15 @@ def _number_piece(rows: list[int], values: list[Any]) -> Piece:
     if integral and _INT64[0] <= min(values) and max(values) <= _INT64[1]:
         return _piece(rows, values, pa.int64())
     return _piece(rows, [float(v) for v in values], pa.float64())
+
+
+def _as_floats(probabilities: Any) -> dict[str, float | None]:
+    """Class probabilities as doubles (the nearest one for large integers), null kept.
+
+    >>> _as_floats({"a": 9007199254740993, "b": None})
+    {'a': 9007199254740992.0, 'b': None}
+    """
+    return {k: None if v is None else float(v) for k, v in probabilities.items()}
 
 
 def _all_numbers(value: dict[str, Any]) -> bool:

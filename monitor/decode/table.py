@@ -8,11 +8,12 @@ segment columns by the segment field, and every other column is a feature under 
 
 from __future__ import annotations
 
+import numpy as np
 import pyarrow as pa
 
 from monitor.decode.columns import Column, Fields
 from monitor.decode.paths import EventPaths, dotted
-from monitor.types import BoolArray
+from monitor.types import IntArray
 
 
 def fields_from_table(table: pa.Table | pa.RecordBatch, paths: EventPaths) -> Fields:
@@ -36,10 +37,11 @@ def fields_from_table(table: pa.Table | pa.RecordBatch, paths: EventPaths) -> Fi
 
     scalar_names = {part: dotted(path) for part, path in paths.scalars.items()}
     reserved = paths.reserved | paths.known_features | set(paths.segment_fields)
-    unknown: dict[str, BoolArray] = {}
+    unknown: dict[str, IntArray] = {}
     for name in dict.fromkeys(names):
         if name not in reserved:
-            unknown[name] = column(name).pieces[0].values.is_valid().to_numpy(zero_copy_only=False)
+            valid = column(name).pieces[0].values.is_valid().to_numpy(zero_copy_only=False)
+            unknown[name] = np.flatnonzero(valid)
     return Fields(
         size=table.num_rows,
         scalars={part: column(name) for part, name in scalar_names.items()},

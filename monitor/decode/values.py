@@ -276,9 +276,16 @@ def _present(array: pa.Array) -> BoolArray:
 
 
 def _floats(array: pa.Array) -> FloatArray:
-    """Numbers or booleans as float64, NaN for null."""
+    """Numbers or booleans as float64, NaN for null; integers beyond 2**53 round to the nearest.
+
+    Arrow's checked cast refuses integers a double cannot hold exactly; a number is read as the
+    nearest double instead, like the batch path and the per-record path read JSON numbers.
+
+    >>> _floats(pa.array([9_007_199_254_740_993, None, -(10**18)])).tolist()
+    [9007199254740992.0, nan, -1e+18]
+    """
     floats: FloatArray = np.asarray(
-        array.cast(pa.float64()).to_numpy(zero_copy_only=False), dtype=np.float64
+        array.cast(pa.float64(), safe=False).to_numpy(zero_copy_only=False), dtype=np.float64
     )
     return floats
 

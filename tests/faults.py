@@ -1,0 +1,62 @@
+"""A failure injected into decoding for exactly one message: the seam of the defence's tests.
+
+:func:`fail_decoding_of` makes :class:`~monitor.decode.EventDecoder` raise :class:`InjectedFault`
+whenever a batch it decodes holds the message of one event id (a JSON message whose text holds
+that id as a string, or a flat-file row with that ``event_id``), as a defect of the decoder
+would. ``python -m tests.faults EVENT_ID ARGS…`` runs ``driftwarden ARGS…`` so, which puts the
+fault into a real replay or daemon process.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from monitor.cli import main
+from monitor.decode import EventDecoder
+from monitor.types import DecodeResult, RawRecords
+
+
+class InjectedFault(RuntimeError):
+    """The failure a test injects."""
+
+
+def fault_detail(event_id: str) -> str:
+    """The ``internal_error`` detail the injected failure gives."""
+    return f"{InjectedFault.__name__}: {_message(event_id)}"
+
+
+def _message(event_id: str) -> str:
+    return f"decoding {event_id} fails on purpose"
+
+
+def fail_decoding_of(event_id: str, patch: Callable[[Any, str, Any], None] = setattr) -> None:
+    """Make every decode of a batch holding ``event_id``'s message raise (``patch`` replaces
+    the decoder's methods: pytest's ``monkeypatch.setattr`` undoes it after the test)."""
+    text = orjson.dumps(event_id)
+    decode_records = EventDecoder.decode_records
+    decode_table = EventDecoder.decode_table
+
+    def records(self: EventDecoder, records: RawRecords, now_ms: int) -> DecodeResult:
+        if any(text in value for value in records.values):
+            raise InjectedFault(_message(event_id))
+        return decode_records(self, records, now_ms)
+
+    def table(self: EventDecoder, rows: pa.Table | pa.RecordBatch, **options: Any) -> DecodeResult:
+        if pc.any(pc.equal(rows.column("event_id"), event_id)).as_py():
+            raise InjectedFault(_message(event_id))
+        return decode_table(self, rows, **options)
+
+    patch(EventDecoder, "decode_records", records)
+    patch(EventDecoder, "decode_table", table)
+
+
+if __name__ == "__main__":
+    poisoned, *arguments = sys.argv[1:]
+    fail_decoding_of(poisoned)
+    sys.exit(main(arguments))

@@ -1,0 +1,66 @@
+"""The live daemon on the real broker keeps running when decoding one message raises."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import orjson
+
+from baselines.schema import Baseline
+from tests import test_daemon
+from tests.faults import fault_detail
+from tests.test_daemon import (
+    EVENTS,
+    _config,
+    _events_seen,
+    _get,
+    _good,
+    _produce,
+    _read_all,
+    _status,
+    _terminate,
+    _wait,
+)
+
+POISON = "poison"
+#: The clean stream's topic and the report a daemon writes of it, shared with the daemon tests.
+topic = test_daemon.topic
+uninterrupted = test_daemon.uninterrupted
+
+
+def test_a_message_whose_decoding_raises_is_dead_lettered_and_the_daemon_carries_on(
+    tmp_path: Path, baseline: Baseline, kafka_bootstrap: str, uninterrupted: bytes
+) -> None:
+    """The failing message reaches the dead-letter topic as internal_error, is counted in
+    /metrics, and the daemon writes the report of the stream without it."""
+    good = _good()
+    at = len(good) // 2
+    poison = orjson.dumps({**orjson.loads(good[at]), "event_id": POISON})
+    name = _produce(kafka_bootstrap, [*good[:at], poison, *good[at:]])
+    dead = f"dead-{uuid.uuid4().hex[:8]}"
+    config, port = _config(
+        tmp_path, baseline, kafka_bootstrap, name, "defence", dead_letter_topic=dead
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tests.faults", POISON, "run", "--config", str(config)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        _wait(lambda: _events_seen(port) == EVENTS, "all good events")
+        assert _status(port)["totals"]["rejected"] == {"internal_error": 1}
+        metrics = _get(port, "/metrics")[1]
+        assert b'driftwarden_events_rejected_total{reason="internal_error"} 1.0' in metrics
+        assert process.poll() is None and _get(port, "/healthz")[0] == 200
+    finally:
+        _terminate(process)
+    assert (tmp_path / "defence" / "report.jsonl").read_bytes() == uninterrupted
+    (letter,) = _read_all(kafka_bootstrap, dead, 1)
+    headers = dict(letter.headers)
+    assert letter.value == poison
+    assert headers["driftwarden-reason"] == b"internal_error"
+    assert headers["driftwarden-detail"] == fault_detail(POISON).encode()
+    assert headers["driftwarden-source"] == f"{name}:0:{at}".encode()
