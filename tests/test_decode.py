@@ -239,7 +239,7 @@ BAD_MESSAGES = st.sampled_from(
 )
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=60)
 @given(GOOD_EVENTS, st.lists(st.tuples(st.integers(0, 30), BAD_MESSAGES), max_size=10))
 def test_bad_messages_never_change_the_good_events(
     good: list[bytes], bad: list[tuple[int, bytes]]

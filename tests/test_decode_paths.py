@@ -61,9 +61,7 @@ KINDS = {
 }
 REQUIRED = {"timestamp"}
 #: The property tests' settings (they take pytest's monkeypatch, a function-scoped fixture).
-PROPERTY = settings(
-    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
+PROPERTY = settings(max_examples=150, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
 def _rfc3339(ms: int) -> str:
