@@ -201,6 +201,25 @@ def test_kill_minus_nine_and_restart_gives_the_uninterrupted_report(
     assert (folder / "report.jsonl").read_bytes() == uninterrupted
 
 
+def test_kill_minus_nine_before_the_first_checkpoint_interval_gives_the_uninterrupted_report(
+    tmp_path: Path, baseline: Baseline, kafka_bootstrap: str, topic: str, uninterrupted: bytes
+) -> None:
+    """A daemon killed before its first checkpoint interval, with report lines on disk, and
+    restarted writes the uninterrupted report, not those lines twice."""
+    config, port = _config(tmp_path, baseline, kafka_bootstrap, topic, "early")
+    _checkpoint_every(config, "1h")
+    report = tmp_path / "early" / "report.jsonl"
+    process = _start(config)
+    try:
+        _wait(lambda: report.exists() and report.stat().st_size > 0, "report lines on disk")
+    finally:
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
+    _checkpoint_every(config, "100ms")
+    _run_to_end(config, port)
+    assert report.read_bytes() == uninterrupted
+
+
 def _checkpoint_every(config: Path, interval: str) -> None:
     """Set the config's daemon.checkpoint_interval."""
     document = yaml.safe_load(config.read_text())
