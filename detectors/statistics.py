@@ -12,10 +12,12 @@ compare, and every statistic returns its no-drift value: 0.0, or 1.0 for the p-v
 ``chi2_pvalue``. Callers gate on a minimum sample size anyway.
 
 Smoothing rule (PSI, KL and chi-square): proportions equal to 0 are replaced by
-``epsilon`` (``DEFAULT_EPSILON = 1e-4``) *without renormalising*. This is Evidently's rule,
-so on identical bins our PSI equals Evidently's. KL then renormalises both smoothed vectors
-and chi-square the smoothed reference (see their docstrings); JS, Hellinger, Wasserstein and
-KS need no smoothing. No statistic returns inf or NaN.
+``epsilon`` (``DEFAULT_EPSILON = 1e-4``) *without renormalising*. This is Evidently's rule
+while every non-zero share exceeds 1e-4, so then on identical bins our PSI equals Evidently's
+(Evidently smooths a side whose smallest share is at most 1e-4 with that share / 1e6 instead).
+KL then renormalises both smoothed vectors and chi-square the smoothed reference (see their
+docstrings); JS, Hellinger, Wasserstein and KS need no smoothing. No statistic returns inf or
+NaN.
 
 ``DISTRIBUTION_STATISTICS`` names every statistic with a uniform ``compute`` call, so
 evaluation and calibration iterate over it without branching per statistic.

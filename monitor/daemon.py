@@ -365,6 +365,8 @@ class Daemon:
             watermarks.forget(set(watermarks.seen) - owned)  # partitions now owned elsewhere
             log.info("restored checkpoint", saved_at=saved.saved_at)
         self.restored = True
+        if saved is None:  # so a kill before the first interval is undone like any other
+            self.checkpoint()
 
     def _shutdown(self, *, save: bool) -> None:
         try:

@@ -1,21 +1,23 @@
 """The whole alert path with real processes: Kafka → daemon → Prometheus → Alertmanager → webhooks.
 
-A producer thread writes events stamped with the wall clock into Kafka; the daemon scores them
-in 2 s windows; Prometheus scrapes it every second and evaluates the project's own rules;
-Alertmanager routes with the project's own config to a webhook receiver of this test. Rule and
-routing durations are divided by ``TIME_SCALE`` (see tests/prometheus_stack.py), nothing else
+The test writes the stream into Kafka one event-time window at a time (one-minute windows of
+2,000 events, starting an hour ago) and waits, for each next step, on what it can observe: the
+daemon closing the window before, Prometheus holding the levels, a receiver getting its
+notification. Nothing depends on how fast the machine is; every wait has one generous bound and
+fails with what it was waiting for. The daemon levels after one window of 50 events; Prometheus
+scrapes it every second and evaluates the project's own rules; Alertmanager routes with the
+project's own config to a webhook receiver of this test. Rule and routing durations, which are
+wall-clock times, are divided by ``TIME_SCALE`` (see tests/prometheus_stack.py), nothing else
 changes. The stream is normal, then feature ``x`` shifts by one standard deviation
 (PSI ≈ 0.9: intervention) and 35 % of ``y`` is drawn from its lower half only (PSI ≈ 0.14:
-warning), then it is normal again. Then, with the stream still flowing, every Grafana
-panel's query runs against this Prometheus and must return data.
+warning), then it is normal again. Then every Grafana panel's query runs against this
+Prometheus and must return data.
 """
 
 from __future__ import annotations
 
-import queue
 import re
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
@@ -31,6 +33,7 @@ from kafka import KafkaProducer
 
 from baselines.schema import Baseline
 from monitor.demo_broker import free_loopback_ports
+from monitor.report import iso_ms
 from tests.grafana_dashboard import dashboard_queries, fill_in, load_dashboard, variables
 from tests.kafka_broker import create_topic
 from tests.prometheus_stack import (
@@ -38,6 +41,7 @@ from tests.prometheus_stack import (
     Service,
     WebhookReceiver,
     alertmanager_config,
+    http_get,
     install_binaries,
     prometheus_config,
     query,
@@ -48,70 +52,72 @@ from tests.prometheus_stack import (
     start_prometheus,
 )
 
-EVENTS_PER_SECOND = 1_000
-TICK_S = 0.1
-WAIT_S = 60.0
+WINDOW_MS = 60_000
+EVENTS_PER_WINDOW = 2_000
+WAIT_S = 120.0
+"""One generous bound on each awaited step."""
 # Grafana's variables as they are filled in for the test's stream ("All" for segments)
 DASHBOARD_VARIABLES = {"model": "m", "version": "v1", "segment": ".*", "__rate_interval": "1m"}
 LABEL_VALUES = re.compile(r"^label_values\((?P<selector>.+),\s*(?P<label>\w+)\)$")
 
 
-class StreamProducer(threading.Thread):
-    """Writes ``EVENTS_PER_SECOND`` events a second, stamped with the wall clock, until stopped.
+class WindowStream:
+    """Writes the stream one event-time window at a time, each once the daemon has closed the
+    window before the previous one (so the stream never runs far ahead of the daemon).
 
-    While ``drifting`` is set, ``x`` is shifted by +1 and 35 % of ``y`` is drawn from its lower
-    half; the prediction and label always follow the undrifted ``x``, so only the two features
-    drift. ``send_raw`` queues extra messages (rejects, late events) for the next tick.
+    The first window starts ``start_ms``. A window ends when the first event of the next one
+    arrives, so a window's levels show once the window after it is written.
     """
 
-    def __init__(self, bootstrap: str, topic: str) -> None:
-        super().__init__(daemon=True)
-        self.bootstrap, self.topic = bootstrap, topic
-        self.drifting = threading.Event()
-        self.stopped = threading.Event()
-        self.raw: queue.Queue[bytes] = queue.Queue()
-        self.error: BaseException | None = None
+    def __init__(self, bootstrap: str, topic: str, daemon: Service, start_ms: int) -> None:
+        self.producer = KafkaProducer(bootstrap_servers=bootstrap, linger_ms=5)
+        self.topic = topic
+        self.daemon = daemon
+        self.rng = np.random.default_rng(5)
+        self.start_ms = start_ms
+        self.next_ms = start_ms
 
-    def send_raw(self, *messages: bytes) -> None:
-        """Send these bytes as they are, with the next batch."""
-        for message in messages:
-            self.raw.put(message)
+    def window(self, *, drifting: bool, extra: tuple[bytes, ...] = ()) -> None:
+        """Once the daemon closed the window before the previous one, write the next window's
+        events (``extra`` messages first)."""
+        if self.next_ms - WINDOW_MS > self.start_ms:
+            ended = iso_ms(self.next_ms - WINDOW_MS)
+            await_(
+                lambda: self.daemon_closed(ended),
+                f"the daemon to close the window ending {ended}",
+                (self.daemon,),
+            )
+        events = batch_events(self.rng, EVENTS_PER_WINDOW, self.next_ms, drifting=drifting)
+        for message in [*extra, *events]:
+            self.producer.send(self.topic, message)
+        self.producer.flush(timeout=WAIT_S)
+        self.next_ms += WINDOW_MS
 
-    def run(self) -> None:
-        try:
-            self._produce()
-        except BaseException as exc:  # reported by stop()
-            self.error = exc
+    def daemon_closed(self, end: str) -> bool:
+        """Whether the daemon's newest overall window ends at or after ``end``."""
+        status, body = http_get(f"{self.daemon.url}/status")
+        windows = orjson.loads(body)["last_windows"] if status == 200 else []
+        return any(w["end"] >= end for w in windows)
 
-    def stop(self) -> None:
-        """Stop producing; re-raise what made the thread fail, if anything did."""
-        self.stopped.set()
-        self.join(timeout=30)
-        if self.error is not None:
-            raise self.error
-
-    def _produce(self) -> None:
-        producer = KafkaProducer(bootstrap_servers=self.bootstrap, linger_ms=5)
-        rng = np.random.default_rng(5)
-        batch = int(EVENTS_PER_SECOND * TICK_S)
-        next_tick = time.monotonic()
-        try:
-            while not self.stopped.is_set():
-                now_ms = int(time.time() * 1000)
-                for message in batch_events(rng, batch, now_ms, drifting=self.drifting.is_set()):
-                    producer.send(self.topic, message)
-                while not self.raw.empty():
-                    producer.send(self.topic, self.raw.get())
-                producer.flush(timeout=10)
-                next_tick += TICK_S
-                time.sleep(max(0.0, next_tick - time.monotonic()))
-        finally:
-            producer.close(timeout=10)
+    def close(self) -> None:
+        self.producer.close(timeout=10)
 
 
-def batch_events(rng: np.random.Generator, n: int, now_ms: int, *, drifting: bool) -> list[bytes]:
-    """``n`` encoded events of model ``m`` spread over the last tick, like the training data."""
-    times = now_ms - rng.integers(0, int(TICK_S * 1000), n)
+def await_(condition: Callable[[], bool], what: str, services: tuple[Service, ...] = ()) -> None:
+    """Return once ``condition()`` holds; fail saying ``what`` was awaited after ``WAIT_S``."""
+    deadline = time.monotonic() + WAIT_S
+    while not condition():
+        if time.monotonic() > deadline:
+            logs = "\n".join(f"--- {s.name}:\n{s.log_tail(1500)}" for s in services)
+            raise AssertionError(f"waited {WAIT_S:.0f} s for {what} in vain\n{logs}")
+        time.sleep(0.1)
+
+
+def batch_events(rng: np.random.Generator, n: int, start_ms: int, *, drifting: bool) -> list[bytes]:
+    """``n`` encoded events of model ``m`` in the window from ``start_ms``, in time order, like
+    the training data; while ``drifting``, ``x`` is shifted by +1 and 35 % of ``y`` is drawn
+    from its lower half (prediction and label follow the undrifted ``x``)."""
+    times = start_ms + np.sort(rng.integers(0, WINDOW_MS, n))
     x = rng.normal(0, 1, n)
     score = 1 / (1 + np.exp(-x))
     y = rng.uniform(0, 10, n)
@@ -129,7 +135,7 @@ def batch_events(rng: np.random.Generator, n: int, now_ms: int, *, drifting: boo
     return [
         orjson.dumps(
             {
-                "event_id": f"{now_ms}-{i}",
+                "event_id": f"{start_ms}-{i}",
                 "model": "m",
                 "model_version": "v1",
                 "timestamp": columns["timestamp"][i],
@@ -143,14 +149,14 @@ def batch_events(rng: np.random.Generator, n: int, now_ms: int, *, drifting: boo
     ]
 
 
-def late_event(now_ms: int) -> bytes:
-    """An event a minute older than the newest window: dropped and counted as late."""
+def late_event(timestamp_ms: int) -> bytes:
+    """An event at ``timestamp_ms``, in a window already closed: dropped and counted as late."""
     return orjson.dumps(
         {
             "event_id": "late",
             "model": "m",
             "model_version": "v1",
-            "timestamp": now_ms - 60_000,
+            "timestamp": timestamp_ms,
             "features": {"x": 0.0, "y": 5.0, "color": "red"},
             "prediction": 0.5,
             "segments": {"platform": "ios"},
@@ -159,11 +165,12 @@ def late_event(now_ms: int) -> bytes:
 
 
 def daemon_config(folder: Path, baseline: Baseline, bootstrap: str, topic: str, port: int) -> Path:
-    """2 s windows, levels after one window of 50 events; performance never raises a level."""
+    """One-minute windows, levels after one window of 50 events; performance never raises a
+    level."""
     baseline.save(folder / "m.json")
     config = {
         "models": [{"name": "m", "baseline": "m.json"}],
-        "windows": {"size": "2s", "allowed_lateness": "0s"},
+        "windows": {"size": "1m", "allowed_lateness": "0s"},
         "segments": {"fields": ["platform"]},
         "alerts": {"min_events": 50, "consecutive": 1, "performance": {"min_labels": 1_000_000}},
         "kafka": {
@@ -179,19 +186,11 @@ def daemon_config(folder: Path, baseline: Baseline, bootstrap: str, topic: str, 
     return path
 
 
-def wait_until(predicate: Callable[[], bool]) -> bool:
-    """Poll ``predicate`` for up to ``WAIT_S``; whether it came true."""
-    deadline = time.monotonic() + WAIT_S
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.2)
-    return False
 
 
 @dataclass(frozen=True)
 class Run:
-    """The stack after the drift came and went; still running, the stream still flowing."""
+    """The stack after the drift came and went, still running."""
 
     prometheus: str
     webhook: WebhookReceiver
@@ -236,8 +235,9 @@ def run(
 ) -> Iterator[Run]:
     """Start everything, stream normal → drifting → normal, and keep it all running meanwhile.
 
-    Drift starts once Prometheus holds the first scored window and ends once both alerts
-    fired (or after ``WAIT_S``); the fixture returns once both resolved (or after ``WAIT_S``).
+    Drift starts once Prometheus holds the first scored window's levels and ends once both
+    alerts reached their receivers; the fixture returns once both were resolved. Each of these
+    waits fails the tests with what it waited for.
     """
     folder = tmp_path_factory.mktemp("e2e")
     binaries = install_binaries()
@@ -266,16 +266,28 @@ def run(
             prometheus_port,
         )
         stack.callback(prometheus.stop)
-        producer = StreamProducer(kafka_bootstrap, topic)
-        producer.start()
-        stack.callback(producer.stop)
+        hour_ago = int(time.time() * 1000) // WINDOW_MS * WINDOW_MS - 60 * WINDOW_MS
+        stream = WindowStream(kafka_bootstrap, topic, daemon, hour_ago)
+        stack.callback(stream.close)
         result = Run(prometheus.url, webhook, (daemon, prometheus, alertmanager))
-        if wait_until(lambda: bool(query(prometheus.url, "driftwarden_alert_level"))):
-            producer.send_raw(b"{not json", late_event(int(time.time() * 1000)))
-            producer.drifting.set()
-            wait_until(lambda: result.paged("x") and result.warned("y"))
-            producer.drifting.clear()
-            wait_until(result.resolved)
+        services = result.services
+        stream.window(drifting=False)
+        stream.window(drifting=False)  # closes the first window
+        await_(
+            lambda: bool(query(prometheus.url, "driftwarden_alert_level")),
+            "Prometheus to scrape the first window's levels",
+            services,
+        )
+        stream.window(drifting=True, extra=(b"{not json", late_event(hour_ago)))
+        stream.window(drifting=True)  # closes the first drifting window
+        await_(
+            lambda: result.paged("x") and result.warned("y"),
+            "the pager to get x's critical alert and the chat y's warning",
+            services,
+        )
+        stream.window(drifting=False)
+        stream.window(drifting=False)  # closes the first normal window after the drift
+        await_(result.resolved, "the page and the warning to be resolved", services)
         yield result
 
 

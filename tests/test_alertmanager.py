@@ -455,7 +455,7 @@ class Recorder:
         )
 
 
-@settings(deadline=None, max_examples=60)
+@settings(max_examples=60)
 @given(
     st.lists(
         st.tuples(st.sampled_from(["ok", "warning", "intervention"]), st.integers(0, 200)),

@@ -31,13 +31,7 @@ EVENTS = 20_000
 def _produce(bootstrap: str, messages: list[bytes]) -> str:
     """A fresh one-partition topic holding ``messages`` in order."""
     name = create_topic(bootstrap, "live")
-    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=20)
-    try:
-        for message in messages:
-            producer.send(name, message)
-        producer.flush(timeout=60)
-    finally:
-        producer.close()
+    _append(bootstrap, name, messages)
     return name
 
 
@@ -84,11 +78,11 @@ def _config(
     return path, port
 
 
-def _start(config: Path) -> subprocess.Popen[bytes]:
+def _start(config: Path, stderr: Any = subprocess.PIPE) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [sys.executable, "-m", "monitor.cli", "run", "--config", str(config)],
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=stderr,
     )
 
 
@@ -174,19 +168,74 @@ def uninterrupted(
 
 
 def test_kill_minus_nine_and_restart_gives_the_uninterrupted_report(
+    tmp_path: Path, baseline: Baseline, kafka_bootstrap: str, uninterrupted: bytes
+) -> None:
+    """A daemon killed with SIGKILL after writing report lines past its last checkpoint, then
+    restarted, cuts them off, reads again and writes the uninterrupted report.
+
+    The kill is placed, not timed: a first run checkpoints only when SIGTERM stops it after half
+    the stream; a second run (no periodic checkpoint) gets the other half and is killed once its
+    report on disk is longer than that checkpoint's ``report_bytes``; a third run finishes.
+    """
+    messages = _good()
+    half = len(messages) // 2
+    name = _produce(kafka_bootstrap, messages[:half])
+    config, port = _config(tmp_path, baseline, kafka_bootstrap, name, "killed")
+    _checkpoint_every(config, "1h")
+    _run_to_end(config, port, expected=half)
+    folder = tmp_path / "killed"
+    saved = orjson.loads((folder / "checkpoint.json").read_bytes())["state"]["report_bytes"]
+    assert saved == (folder / "report.jsonl").stat().st_size
+    _append(kafka_bootstrap, name, messages[half:])
+    process = _start(config)
+    try:
+        _wait(
+            lambda: (folder / "report.jsonl").stat().st_size > saved,
+            f"report lines on disk past the checkpoint's {saved} bytes",
+        )
+    finally:
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
+    _checkpoint_every(config, "100ms")
+    _run_to_end(config, port)
+    assert (folder / "report.jsonl").read_bytes() == uninterrupted
+
+
+def test_kill_minus_nine_before_the_first_checkpoint_interval_gives_the_uninterrupted_report(
     tmp_path: Path, baseline: Baseline, kafka_bootstrap: str, topic: str, uninterrupted: bytes
 ) -> None:
-    """A daemon killed with SIGKILL mid-stream and restarted writes the uninterrupted report."""
-    config, port = _config(tmp_path, baseline, kafka_bootstrap, topic, "killed")
+    """A daemon killed before its first checkpoint interval, with report lines on disk, and
+    restarted writes the uninterrupted report, not those lines twice."""
+    config, port = _config(tmp_path, baseline, kafka_bootstrap, topic, "early")
+    _checkpoint_every(config, "1h")
+    report = tmp_path / "early" / "report.jsonl"
     process = _start(config)
-    _wait(lambda: _events_seen(port) >= EVENTS // 4, "a quarter of the events")
-    seen = _events_seen(port)
-    os.kill(process.pid, signal.SIGKILL)
-    process.wait(timeout=10)
-    assert 0 < seen < EVENTS, "the kill must land mid-stream"
-    assert (tmp_path / "killed" / "checkpoint.json").exists()
+    try:
+        _wait(lambda: report.exists() and report.stat().st_size > 0, "report lines on disk")
+    finally:
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
+    _checkpoint_every(config, "100ms")
     _run_to_end(config, port)
-    assert (tmp_path / "killed" / "report.jsonl").read_bytes() == uninterrupted
+    assert report.read_bytes() == uninterrupted
+
+
+def _checkpoint_every(config: Path, interval: str) -> None:
+    """Set the config's daemon.checkpoint_interval."""
+    document = yaml.safe_load(config.read_text())
+    document["daemon"]["checkpoint_interval"] = interval
+    config.write_text(yaml.safe_dump(document))
+
+
+def _append(bootstrap: str, topic: str, messages: list[bytes]) -> None:
+    """Add ``messages`` to the end of ``topic``."""
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=20)
+    try:
+        for message in messages:
+            producer.send(topic, message)
+        producer.flush(timeout=60)
+    finally:
+        producer.close()
 
 
 def test_malformed_messages_are_counted_and_dead_lettered_without_disturbing_good_ones(
@@ -313,15 +362,27 @@ def test_unreachable_broker_is_not_a_crash(tmp_path: Path, baseline: Baseline) -
     checkpoint = tmp_path / "offline" / "checkpoint.json"
     checkpoint.parent.mkdir()
     checkpoint.write_bytes(b'{"state": {}, "offsets": {}, "saved_at": "keep me"}')
-    process = _start(config)
+    log = tmp_path / "offline.log"
+    with log.open("wb") as stderr:
+        process = _start(config, stderr)
     try:
         _wait(lambda: b"kafka unreachable" in _get(port, "/readyz")[1], "the outage to show")
         assert _get(port, "/readyz")[0] == 503
-        time.sleep(1.5)
+        _wait(lambda: _attempts_logged(log) >= 2, "a second connection attempt after the first")
         assert process.poll() is None and _get(port, "/healthz")[0] == 200
     finally:
         _terminate(process)
     assert b"keep me" in checkpoint.read_bytes()
+
+
+def _attempts_logged(log: Path) -> int:
+    """How many failed connection attempts the daemon's complete JSON log lines report."""
+    lines = log.read_bytes().split(b"\n")[:-1]  # the last piece may be a line still being written
+    return sum(
+        orjson.loads(line).get("event") == "kafka unreachable"
+        for line in lines
+        if line.startswith(b"{")
+    )
 
 
 def test_checkpoint_that_does_not_fit_stops_the_daemon_with_one_line(

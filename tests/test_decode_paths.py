@@ -60,13 +60,8 @@ KINDS = {
     "label": ["text", "int", "bool"],
 }
 REQUIRED = {"timestamp"}
-#: The decode property tests' settings (they take pytest's monkeypatch, a function-scoped
-#: fixture). No deadline, on purpose: an example decodes whole batches several times (and deeply
-#: nested messages), and on a shared machine its time says nothing about its correctness;
-#: ``max_examples`` bounds the run instead.
-PROPERTY = settings(
-    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
+#: The property tests' settings (they take pytest's monkeypatch, a function-scoped fixture).
+PROPERTY = settings(max_examples=150, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
 def _rfc3339(ms: int) -> str:

@@ -199,7 +199,7 @@ def test_every_label_has_exactly_one_earlier_prediction(messages: list[Message])
     assert {i.encode() for i in early.tolist()} <= labelled
 
 
-@settings(max_examples=5, deadline=None)
+@settings(max_examples=5)
 @given(seed=st.integers(0, 2**32 - 2))
 def test_labels_arrive_5_to_90_minutes_after_their_prediction_in_time_order(seed: int) -> None:
     """For any seed, label times are 5 to 90 minutes after the prediction, sorted, and before the

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 import orjson
+import pyarrow as pa
 import pytest
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
@@ -14,10 +15,11 @@ from prometheus_client.registry import CollectorRegistry
 
 from baselines.schema import Baseline
 from monitor.config import Settings, load_settings
+from monitor.join import DELAY_BUCKETS_S, LabelJoin
 from monitor.metrics import DriftCollector, LatestWindows, RunningTotals
 from monitor.pipeline import Pipeline
 from monitor.state import restore, snapshot
-from monitor.types import RawRecords
+from monitor.types import EventBatch, RawRecords
 
 HOUR = 3_600_000
 T0 = 1_554_076_800_000  # 2019-04-01T00:00:00Z
@@ -333,3 +335,72 @@ def test_without_label_topics_predictions_do_not_wait_for_labels(baseline: Basel
     pipeline, _ = _run(baseline, [("predictions", predictions)], without)
     assert len(pipeline.join.pending) == 0
     assert len(_run(baseline, [("predictions", predictions)], settings)[0].join.pending) == 300
+
+
+def _join() -> LabelJoin:
+    """A join of numeric predictions and labels, room for ten of each, a day's horizon."""
+    return LabelJoin(
+        horizon_ms=24 * HOUR,
+        max_pending=10,
+        max_orphans=10,
+        segment_fields=(),
+        prediction_kind="numeric",
+        label_kind="numeric",
+    )
+
+
+def _events(
+    times_ms: list[int], *, prediction: list[float] | None = None, label: list[float] | None = None
+) -> EventBatch:
+    """Events e0, e1, … of model m at these times, with the given prediction/label values."""
+    n = len(times_ms)
+    return EventBatch(
+        event_time_ms=np.asarray(times_ms, np.int64),
+        partition=np.zeros(n, np.int64),
+        offset=np.arange(n, dtype=np.int64),
+        model=pa.array(["m"] * n, pa.string()),
+        model_version=pa.array(["v1"] * n, pa.string()),
+        event_id=pa.array([f"e{i}" for i in range(n)], pa.string()),
+        prediction=None if prediction is None else np.asarray(prediction, np.float64),
+        label=None if label is None else np.asarray(label, np.float64),
+    )
+
+
+def test_a_pair_is_dated_at_the_later_of_its_two_timestamps() -> None:
+    """A label stamped before its prediction dates the pair at the prediction, not the label."""
+    join = _join()
+    join.add_predictions(_events([T0 + 5_000, T0 + 5_000], prediction=[0.2, 0.7]))
+    pairs = join.add_labels(_events([T0 + 9_000, T0 + 1_000], label=[0.0, 1.0]))
+    assert pairs is not None
+    assert pairs.batch.event_time_ms.tolist() == [T0 + 9_000, T0 + 5_000]
+
+
+def test_a_delay_on_a_bucket_bound_counts_in_that_bucket() -> None:
+    """Delays of exactly each upper bound land in that bound's bucket (``le``: inclusive)."""
+    bounds_ms = [int(bound * 1000) for bound in DELAY_BUCKETS_S]
+    join = _join()
+    delays_ms = [*bounds_ms, bounds_ms[-1] + 1]
+    join.add_predictions(_events([T0] * len(delays_ms), prediction=[0.5] * len(delays_ms)))
+    join.add_labels(_events([T0 + d for d in delays_ms], label=[1.0] * len(delays_ms)))
+    assert join.stats.delay_counts["m"] == [1] * (len(DELAY_BUCKETS_S) + 1)
+
+
+def test_a_prediction_carrying_its_own_label_waits_for_none() -> None:
+    """An event with both prediction and label is not kept for a label from the label topic."""
+    join = _join()
+    assert join.add_predictions(_events([T0], prediction=[0.4], label=[1.0])) is None
+    assert len(join.pending) == 0
+    assert join.add_labels(_events([T0 + 1_000], label=[1.0])) is None
+
+
+def test_a_restored_pipeline_keeps_the_late_label_count(baseline: Baseline) -> None:
+    """Labels whose window had closed are counted as late, and a restore keeps that count."""
+    predictions, labels = _stream(n=600, hours=6)
+    pipeline = Pipeline(_settings(), {"m": baseline}, [Collect()])
+    pipeline.process_records(_records(predictions, PREDICTIONS), NOW_MS)
+    pipeline.process_labels(_records(labels, LABELS), NOW_MS)
+    late = dict(pipeline.windower.late_labels.by_model)
+    assert late["m"] > 0
+    resumed = Pipeline(_settings(), {"m": baseline}, [Collect()])
+    restore(resumed, orjson.loads(orjson.dumps(snapshot(pipeline))))
+    assert resumed.windower.late_labels.by_model == late

@@ -1,10 +1,11 @@
 """The alert state machine of one check."""
 
-from monitor.levels import CheckInput, CheckState, step
+from monitor.levels import CheckInput, CheckState, Step, step
 from monitor.types import Level
 
 
-def _run(values: list[float], *, consecutive: int = 2, hysteresis: float = 0.2) -> list[str]:
+def _steps(values: list[float], *, consecutive: int = 2, hysteresis: float = 0.2) -> list[Step]:
+    """One step per window of check psi (warning 0.1, intervention 0.25)."""
     state = CheckState()
     return [
         step(
@@ -12,9 +13,13 @@ def _run(values: list[float], *, consecutive: int = 2, hysteresis: float = 0.2) 
             CheckInput("f", "psi", v, 0.1, 0.25, True),
             consecutive=consecutive,
             hysteresis=hysteresis,
-        ).after.value
+        )
         for v in values
     ]
+
+
+def _run(values: list[float], *, consecutive: int = 2, hysteresis: float = 0.2) -> list[str]:
+    return [s.after.value for s in _steps(values, consecutive=consecutive, hysteresis=hysteresis)]
 
 
 def test_raises_only_after_consecutive_windows() -> None:
@@ -60,3 +65,25 @@ def test_transition_threshold_is_the_tier_entered() -> None:
         state, CheckInput("f", "psi", 0.3, 0.1, 0.25, True), consecutive=1, hysteresis=0.2
     )
     assert (result.before, result.after, result.threshold) == (Level.OK, Level.INTERVENTION, 0.25)
+
+
+def _fall(values: list[float]) -> tuple[str, str, float]:
+    """(from, to, threshold) of the last window, one window to raise, hysteresis one half."""
+    last = _steps(values, consecutive=1, hysteresis=0.5)[-1]
+    return (last.before.value, last.after.value, last.threshold)
+
+
+def test_intervention_falls_to_warning_inside_the_warning_margin() -> None:
+    """Below warning but above warning × (1 − hysteresis), an intervention drops to warning."""
+    assert _run([0.3, 0.3, 0.09]) == ["ok", "intervention", "warning"]
+
+
+def test_falling_to_warning_reports_the_intervention_margin() -> None:
+    """Intervention → warning reports intervention × (1 − hysteresis) as its threshold."""
+    assert _fall([0.3, 0.11]) == ("intervention", "warning", 0.125)
+
+
+def test_falling_to_ok_reports_the_warning_margin() -> None:
+    """Warning → ok and intervention → ok report warning × (1 − hysteresis) as the threshold."""
+    assert _fall([0.2, 0.01]) == ("warning", "ok", 0.05)
+    assert _fall([0.3, 0.01]) == ("intervention", "ok", 0.05)

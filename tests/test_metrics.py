@@ -500,3 +500,29 @@ def test_thresholds_are_exported_for_every_exported_level(replay: Replay) -> Non
     at = {"model": "m", "model_version": "v1", "segment": "", "subject": "x", "check": "psi"}
     assert thresholds[labels(**at, level="warning")] == 0.1
     assert thresholds[labels(**at, level="intervention")] == 0.25
+
+
+def _kept_segments(latest: LatestWindows, *records: Mapping[str, Any]) -> set[str]:
+    """The segments whose latest window is still exported after ``records`` were written."""
+    for record in records:
+        latest.write(record)
+    return {w.key.segment for w in latest.snapshot().windows}
+
+
+def test_stale_after_counts_windows_as_configured() -> None:
+    """With stale_after=2 a segment two windows behind stays; three windows behind it goes."""
+    latest = LatestWindows(stale_after=2)
+    assert _kept_segments(latest, window(0, "platform=ios"), window(2)) == {"", "platform=ios"}
+    assert _kept_segments(latest, window(3)) == {""}
+
+
+def test_staleness_is_measured_in_the_windows_own_length() -> None:
+    """With ten-minute windows and stale_after=1, a segment twenty minutes behind goes."""
+
+    def short(index: int, segment: str = "") -> dict[str, Any]:
+        start, end = index * HOUR // 6, (index + 1) * HOUR // 6
+        return {**window(0, segment), "start": iso_ms(start), "end": iso_ms(end)}
+
+    latest = LatestWindows(stale_after=1)
+    assert _kept_segments(latest, short(0, "platform=ios"), short(1)) == {"", "platform=ios"}
+    assert _kept_segments(latest, short(2)) == {""}

@@ -267,7 +267,7 @@ def test_cusum_rejects_meaningless_parameters(params: dict[str, Any]) -> None:
 # --- chunking and checkpoints ---------------------------------------------------------------
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=60)
 @given(
     name=st.sampled_from(["page_hinkley_np", "ddm_np", "cusum"]),
     seed=st.integers(0, 2**32 - 1),
@@ -315,7 +315,7 @@ def test_a_detector_restored_from_json_state_continues_exactly(name: str, seed: 
     assert restored.state() == whole.state()
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=40)
 @given(
     name=st.sampled_from(["page_hinkley_np", "ddm_np", "cusum"]),
     seed=st.integers(0, 2**32 - 1),

@@ -202,9 +202,7 @@ def test_restore_at_every_batch_boundary_continues_exactly(
         assert final_state == recorded.final_state, cut
 
 
-@settings(
-    max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
+@settings(max_examples=6, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(batch_size=st.integers(50, 1_500), data=st.data())
 def test_restore_continues_exactly_for_any_batching(
     recorded: Recorded, baseline: Baseline, batch_size: int, data: st.DataObject

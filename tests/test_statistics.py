@@ -27,6 +27,7 @@ from detectors.statistics import (
     rate,
     wasserstein,
 )
+from tests.test_peer_agreement import evidently_psi
 
 FloatArray = NDArray[np.float64]
 
@@ -79,8 +80,10 @@ def evaluate_all(
     return {name: evaluate(name, reference, current) for name in names or DISTRIBUTION_STATISTICS}
 
 
-def evidently_psi(reference: FloatArray, current: FloatArray) -> float:
-    """PSI exactly as Evidently computes it from two count vectors."""
+def smoothed_psi(reference: FloatArray, current: FloatArray) -> float:
+    """The documented PSI written out: shares, zero shares set to 1e-4 without renormalising,
+    then the sum. Evidently's rule only while every non-zero share exceeds 1e-4 (see
+    tests/test_peer_agreement.py, which checks against Evidently's own rule and numbers)."""
     reference_percents = reference / reference.sum()
     current_percents = current / current.sum()
     np.place(reference_percents, reference_percents == 0, 0.0001)
@@ -116,11 +119,24 @@ def test_psi_smooths_zero_proportions_with_epsilon_without_renormalising() -> No
 
 
 @given(nonempty_pairs())
-def test_psi_equals_evidently(pair: tuple[FloatArray, FloatArray]) -> None:
-    """On identical bins our PSI equals Evidently's psi_stat_test value."""
+def test_psi_is_the_sum_over_epsilon_smoothed_shares(pair: tuple[FloatArray, FloatArray]) -> None:
+    """PSI equals the documented formula on shares whose zeros are set to 1e-4."""
     reference, current = pair
     assert psi(reference, current) == pytest.approx(
-        evidently_psi(reference, current), rel=1e-9, abs=1e-12
+        smoothed_psi(reference, current), rel=1e-9, abs=1e-12
+    )
+
+
+def test_psi_smooths_with_1e4_also_beside_a_share_below_1e4() -> None:
+    """Next to a reference share of 1e-4 an empty bin still counts as 1e-4, where Evidently's
+    rule would take that share / 1e6 and add (0.5 - 1e-10) ln(0.5 / 1e-10) instead."""
+    reference, current = np.array([1.0, 9_999.0, 0.0]), np.array([0.0, 1.0, 1.0])
+    kept = (0.5 - 0.9999) * math.log(0.5 / 0.9999)
+    assert psi(reference, current) == pytest.approx(
+        kept + (0.5 - 1e-4) * math.log(0.5 / 1e-4), rel=1e-12
+    )
+    assert evidently_psi(reference, current) == pytest.approx(
+        kept + (0.5 - 1e-10) * math.log(0.5 / 1e-10), rel=1e-12
     )
 
 

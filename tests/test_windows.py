@@ -188,3 +188,12 @@ def _take(batch: EventBatch, rows: np.ndarray) -> EventBatch:
         categorical={k: v.take(index) for k, v in batch.categorical.items()},
         prediction=batch.prediction[rows],
     )
+
+
+def test_an_event_of_a_window_ending_exactly_at_the_horizon_is_late(baseline: Baseline) -> None:
+    """Once the watermark reaches a window's end, that window is closed: a later event of it is
+    late, and the window is emitted once."""
+    windower = _windower(baseline, segment_fields=())
+    closed = _all(windower, [make_batch([10, HOUR]), make_batch([20], seed=1)])
+    assert [(w.start_ms, w.events) for w in closed] == [(0, 1), (HOUR, 1)]
+    assert windower.late.by_model == {"m": 1}
