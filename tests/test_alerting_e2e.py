@@ -186,8 +186,6 @@ def daemon_config(folder: Path, baseline: Baseline, bootstrap: str, topic: str, 
     return path
 
 
-
-
 @dataclass(frozen=True)
 class Run:
     """The stack after the drift came and went, still running."""
