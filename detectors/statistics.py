@@ -345,13 +345,24 @@ DISTRIBUTION_STATISTICS: Final[dict[str, StatisticSpec]] = {
 
 
 def _counts(values: ArrayLike, name: str) -> FloatArray:
-    array = np.asarray(values, dtype=np.float64)
+    array = _row_major(values)
     if array.ndim == 0:
         raise ValueError(f"{name} is a scalar; pass an array with one count per bin")
     if not np.all(np.isfinite(array)):
         raise ValueError(f"{name} contains NaN or inf; pass finite bin counts")
     if np.any(array < 0):
         raise ValueError(f"{name} contains negative counts; pass non-negative bin counts")
+    return array
+
+
+def _row_major(values: ArrayLike) -> FloatArray:
+    """``values`` as a C-contiguous float64 array.
+
+    numpy reduces the last axis of a C-contiguous array row by row, each row summed exactly as
+    that row alone would be; for other layouts (a Fortran-ordered or broadcast stack) it may
+    accumulate column by column instead, which rounds differently.
+    """
+    array: FloatArray = np.ascontiguousarray(values, dtype=np.float64)
     return array
 
 
@@ -419,7 +430,7 @@ def _normalise(values: FloatArray) -> FloatArray:
 
 
 def _centers(centers: ArrayLike, bins: int) -> FloatArray:
-    positions = np.asarray(centers, dtype=np.float64)
+    positions = _row_major(centers)
     if positions.ndim == 0 or positions.shape[-1] != bins:
         raise ValueError(
             f"centers has shape {positions.shape} but the counts have {bins} bins;"

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from baselines.binning import CategoricalLayout, NumericLayout
 from baselines.schema import Baseline, CategoricalSummary, FeatureBaseline, NumericSummary
-from detectors.statistics import rate
+from detectors.statistics import DISTRIBUTION_STATISTICS, compute_all, rate
 from monitor.evaluate import (
     SubjectBlock,
     SubjectScores,
@@ -115,6 +115,56 @@ def test_batched_rows_equal_each_subject_scored_alone(drawn: list[SubjectBlock])
                 block.feature, counts=tuple(reference.tolist()), summary=summary
             )
             assert scores == one_by_one(alone, current)
+
+
+LAYOUTS = {
+    "C": np.ascontiguousarray,
+    "Fortran": np.asfortranarray,
+    "every other row of a larger array": lambda a: np.repeat(a, 2, axis=0)[::2],
+}
+
+
+@st.composite
+def stacks(draw: st.DrawFn) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Reference and current counts, sorted centers and scales of 2–6 rows of 1–12 bins."""
+    rows, bins = draw(st.integers(2, 6)), draw(st.integers(1, 12))
+    value = st.one_of(st.just(0), st.integers(0, 5), st.integers(0, 10**9))
+    counts = [
+        np.array(draw(st.lists(value, min_size=rows * bins, max_size=rows * bins))).reshape(
+            rows, bins
+        )
+        for _ in range(2)
+    ]
+    steps = draw(st.lists(st.floats(0.0, 5.0), min_size=rows * bins, max_size=rows * bins))
+    centers = np.cumsum(np.array(steps).reshape(rows, bins), axis=1)
+    scales = np.array(
+        draw(st.lists(st.sampled_from([0.0, 0.5, 3.0]), min_size=rows, max_size=rows))
+    )
+    return counts[0], counts[1], centers, scales
+
+
+@settings(max_examples=200, deadline=None)
+@given(stacks(), st.sampled_from(sorted(LAYOUTS)))
+def test_stacked_statistics_in_any_memory_layout_equal_each_row_alone(
+    stack: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray], layout: str
+) -> None:
+    """Rows stacked C- or Fortran-ordered or strided score exactly as each row alone."""
+    reference, current, centers, scales = stack
+    arrange = LAYOUTS[layout]
+    names = list(DISTRIBUTION_STATISTICS)
+    stacked = compute_all(
+        names,
+        arrange(reference),
+        arrange(current),
+        epsilon=EPSILON,
+        centers=arrange(centers),
+        scale=scales,
+    )
+    for i in range(len(reference)):
+        alone = compute_all(
+            names, reference[i], current[i], epsilon=EPSILON, centers=centers[i], scale=scales[i]
+        )
+        assert {name: float(values[i]) for name, values in stacked.items()} == alone
 
 
 def window(layout: ModelLayout, seed: int, model: str, version: str, segment: str) -> WindowCounts:
