@@ -20,11 +20,12 @@ from monitor.layout import LABEL, PREDICTION, ModelLayout
 from monitor.windows import WindowCounts
 
 
-@dataclass(frozen=True)
-class SubjectScores:
+class SubjectScores(NamedTuple):
     """Drift of one feature (or the prediction, or the label) in one window.
 
     ``events`` counts the window's events where the subject had a value, ``total`` all of them.
+    A named tuple: every closing window makes one per subject, and a tuple is built several
+    times faster than a frozen dataclass.
     """
 
     events: int

@@ -291,8 +291,12 @@ class Pipeline:
         levels: dict[tuple[str, str], Level] = {}
         thresholds = {(c.subject, c.check): (c.warning, c.intervention) for c in checks}
         transitions: list[dict[str, Any]] = []
+        states = self.check_states
         for check in checks:
-            state = self.check_states.setdefault((key, check.subject, check.check), CheckState())
+            where = (key, check.subject, check.check)
+            state = states.get(where)
+            if state is None:
+                state = states[where] = CheckState()
             moved = step(
                 state,
                 check,
