@@ -1,8 +1,11 @@
-"""Score a closed window against its reference: every statistic per subject, rates, performance.
+"""Score closed windows against their references: every statistic per subject, rates, performance.
 
 The reference is the baseline of the window's segment when the baseline has one (so a slice is
 judged against its own training slice), else the model's overall baseline. Scores are computed
-on merged integer counts only, so they do not depend on how the window was split.
+on merged integer counts only, so they do not depend on how the window was split. The windows
+that close together are scored at once: each model's windows are stacked, each subject is a
+``SubjectBlock``, and blocks of one slot layout shape share one call per statistic; a row's
+scores are bit-identical to scoring it alone.
 """
 
 from __future__ import annotations
@@ -134,33 +137,12 @@ def _rows_of(values: np.ndarray | None, block: SubjectBlock) -> np.ndarray:
     return np.broadcast_to(values, (len(block.current), len(values)))
 
 
-def score_subject(
-    reference: FeatureBaseline, counts: np.ndarray, *, epsilon: float
-) -> SubjectScores:
-    """Statistics and rates of one subject's window slot counts against its reference."""
-    block = SubjectBlock(
-        reference, counts[np.newaxis], reference.reference_counts[np.newaxis], _scales([reference])
-    )
-    return score_blocks([block], epsilon=epsilon)[0][0]
-
-
-def score_window(
-    layout: ModelLayout,
-    window: WindowCounts,
-    *,
-    epsilon: float,
-    reference: Baseline | None = None,
-) -> WindowScores:
-    """Score every subject and the performance of a closed window against ``reference`` (the
-    window's version baseline; the layout's model baseline when ``None``)."""
-    return score_windows([(layout, window, reference)], epsilon=epsilon)[0]
-
-
 def score_windows(
     windows: Sequence[tuple[ModelLayout, WindowCounts, Baseline | None]], *, epsilon: float
 ) -> list[WindowScores]:
-    """``score_window`` of many windows (any models) at once: each statistic runs once per slot
-    layout shape over every subject of every window."""
+    """Score every subject and the performance of each closed window against its reference (the
+    window's version baseline; the layout's model baseline when ``None``), windows of any models
+    at once: each statistic runs once per slot layout shape over every subject of every window."""
     segments = [
         (reference or layout.baseline).for_segment(window.key.segment)
         for layout, window, reference in windows
@@ -191,18 +173,12 @@ def score_windows(
     return out
 
 
-def compare_versions(
-    layout: ModelLayout, window: WindowCounts, stable: WindowCounts, *, epsilon: float
-) -> dict[str, SubjectScores]:
-    """Drift of every feature and the prediction of ``window`` against another version's window
-    of the same time and segment (``stable``), slot by slot in the shared layout."""
-    return compare_windows([(layout, window, stable)], epsilon=epsilon)[0]
-
-
 def compare_windows(
     pairs: Sequence[tuple[ModelLayout, WindowCounts, WindowCounts]], *, epsilon: float
 ) -> list[dict[str, SubjectScores]]:
-    """``compare_versions`` of many (window, stable window) pairs (any models) at once."""
+    """Drift of every feature and the prediction of each ``window`` against another version's
+    window of the same time and segment (``stable``), slot by slot in the shared layout; pairs
+    of any models at once."""
     scored = _score_by_model(
         [
             _Row(
