@@ -1,11 +1,13 @@
 """Drift statistics between two binned distributions.
 
-Every statistic compares a ``reference`` count vector of shape ``(k,)`` with ``current``
-counts of shape ``(..., k)`` laid out in the same bins. Counts are normalised to
-proportions inside, so any non-negative counts (integers or floats) work. Leading axes of
-``current`` broadcast: the baseline calibration scores 1000 multinomial samples at once as
-an ``(R, k)`` array. A 1-D ``current`` gives a Python ``float``, otherwise an array of
-shape ``(...)``.
+Every statistic compares ``reference`` counts with ``current`` counts laid out in the same
+``k`` bins, both of shape ``(k,)`` or ``(..., k)``. Counts are normalised to proportions
+inside, so any non-negative counts (integers or floats) work. Leading axes broadcast: the
+baseline calibration scores 1000 multinomial samples against one reference as an ``(R, k)``
+array, and evaluation scores every subject of every closing window with one call per
+statistic, row ``i`` of ``reference`` against row ``i`` of ``current`` (a row's result is
+bit-identical to scoring that row alone: every reduction runs along the last axis). Two 1-D
+sides give a Python ``float``, otherwise an array of shape ``(...)``.
 
 Empty sides: when ``current`` (or ``reference``) counts are all zero there is nothing to
 compare, and every statistic returns its no-drift value: 0.0, or 1.0 for the p-value
@@ -176,25 +178,31 @@ def _chi2_pvalue(pair: _Pair, epsilon: float) -> Statistic:
 
 
 def wasserstein(
-    reference: ArrayLike, current: ArrayLike, centers: ArrayLike, scale: float = 1.0
+    reference: ArrayLike, current: ArrayLike, centers: ArrayLike, scale: ArrayLike = 1.0
 ) -> Statistic:
     """Wasserstein-1 distance between the binned distributions placed at bin ``centers``.
 
     Divided by ``scale`` (the reference standard deviation) so it reads in reference
     standard deviations; see ``effective_scale`` for non-positive scales. Equals
-    ``scipy.stats.wasserstein_distance(centers, centers, ref, cur) / scale``.
+    ``scipy.stats.wasserstein_distance(centers, centers, ref, cur) / scale``. Stacked rows
+    may each have their own ``centers`` (shape ``(..., k)``) and ``scale`` (shape ``(...)``).
 
     >>> wasserstein([1, 0, 0], [0, 0, 1], centers=[0.0, 1.0, 2.0])
     2.0
     >>> wasserstein([1, 1], [[1, 1], [0, 2]], centers=[0.0, 4.0], scale=2.0).tolist()
     [0.0, 1.0]
+    >>> wasserstein([[1, 1], [1, 1]], [0, 2], centers=[[0.0, 4.0], [0.0, 1.0]],
+    ...             scale=[2.0, 1.0]).tolist()
+    [1.0, 0.5]
     """
     return _wasserstein(_Pair.of(reference, current), centers, scale)
 
 
-def _wasserstein(pair: _Pair, centers: ArrayLike, scale: float) -> Statistic:
+def _wasserstein(pair: _Pair, centers: ArrayLike, scale: ArrayLike) -> Statistic:
     positions = _centers(centers, pair.ref.shape[-1])
-    values = np.sum(pair.cdf_gaps[..., :-1] * np.diff(positions), axis=-1) / effective_scale(scale)
+    values = np.sum(pair.cdf_gaps[..., :-1] * np.diff(positions), axis=-1) / _effective_scales(
+        scale
+    )
     return pair.result(values, no_drift=0.0)
 
 
@@ -238,7 +246,14 @@ def effective_scale(scale: float) -> float:
     >>> effective_scale(2.5), effective_scale(0.0)
     (2.5, 1.0)
     """
-    return scale if math.isfinite(scale) and scale > 0 else 1.0
+    return float(_effective_scales(scale))
+
+
+def _effective_scales(scale: ArrayLike) -> FloatArray:
+    """``effective_scale`` of every entry of ``scale``."""
+    scales = np.asarray(scale, dtype=np.float64)
+    divisors: FloatArray = np.where(np.isfinite(scales) & (scales > 0), scales, 1.0)
+    return divisors
 
 
 @dataclass(frozen=True)
@@ -255,7 +270,7 @@ class StatisticSpec:
     """
 
     name: str
-    core: Callable[[_Pair, float, Any, float], Statistic]
+    core: Callable[[_Pair, float, Any, Any], Statistic]
     higher_is_drift: bool
     uses_epsilon: bool
     needs_centers: bool
@@ -269,7 +284,7 @@ class StatisticSpec:
         *,
         epsilon: float = DEFAULT_EPSILON,
         centers: ArrayLike | None = None,
-        scale: float = 1.0,
+        scale: ArrayLike = 1.0,
     ) -> Statistic:
         """Evaluate the statistic, passing each the arguments it takes.
 
@@ -279,7 +294,7 @@ class StatisticSpec:
         return self.evaluate(_Pair.of(reference, current), epsilon, centers, scale)
 
     def evaluate(
-        self, pair: _Pair, epsilon: float, centers: ArrayLike | None, scale: float
+        self, pair: _Pair, epsilon: float, centers: ArrayLike | None, scale: ArrayLike
     ) -> Statistic:
         """The statistic on already validated counts (shared across statistics)."""
         if self.needs_centers and centers is None:
@@ -297,12 +312,15 @@ def compute_all(
     *,
     epsilon: float = DEFAULT_EPSILON,
     centers: ArrayLike | None = None,
-    scale: float = 1.0,
+    scale: ArrayLike = 1.0,
 ) -> dict[str, Statistic]:
-    """Several statistics of one pair of count vectors, validating and normalising them once.
+    """Several statistics of one pair of count vectors (or of stacked pairs, row by row),
+    validating and normalising them once.
 
     >>> {k: round(v, 4) for k, v in compute_all(["psi", "js"], [50, 50], [60, 40]).items()}
     {'psi': 0.0405, 'js': 0.0854}
+    >>> compute_all(["ks"], [[1, 1], [2, 0]], [[2, 0], [2, 0]])["ks"].tolist()
+    [0.5, 0.0]
     """
     pair = _Pair.of(reference, current)
     return {
@@ -332,13 +350,24 @@ DISTRIBUTION_STATISTICS: Final[dict[str, StatisticSpec]] = {
 
 
 def _counts(values: ArrayLike, name: str) -> FloatArray:
-    array = np.asarray(values, dtype=np.float64)
+    array = _row_major(values)
     if array.ndim == 0:
         raise ValueError(f"{name} is a scalar; pass an array with one count per bin")
     if not np.all(np.isfinite(array)):
         raise ValueError(f"{name} contains NaN or inf; pass finite bin counts")
     if np.any(array < 0):
         raise ValueError(f"{name} contains negative counts; pass non-negative bin counts")
+    return array
+
+
+def _row_major(values: ArrayLike) -> FloatArray:
+    """``values`` as a C-contiguous float64 array.
+
+    numpy reduces the last axis of a C-contiguous array row by row, each row summed exactly as
+    that row alone would be; for other layouts (a Fortran-ordered or broadcast stack) it may
+    accumulate column by column instead, which rounds differently.
+    """
+    array: FloatArray = np.ascontiguousarray(values, dtype=np.float64)
     return array
 
 
@@ -406,12 +435,12 @@ def _normalise(values: FloatArray) -> FloatArray:
 
 
 def _centers(centers: ArrayLike, bins: int) -> FloatArray:
-    positions = np.asarray(centers, dtype=np.float64)
-    if positions.shape != (bins,):
+    positions = _row_major(centers)
+    if positions.ndim == 0 or positions.shape[-1] != bins:
         raise ValueError(
             f"centers has shape {positions.shape} but the counts have {bins} bins;"
             " pass one center per bin"
         )
-    if not np.all(np.isfinite(positions)) or np.any(np.diff(positions) < 0):
+    if not np.all(np.isfinite(positions)) or np.any(np.diff(positions, axis=-1) < 0):
         raise ValueError("centers must be finite and non-decreasing; pass the sorted bin centers")
     return positions

@@ -60,11 +60,10 @@ def window_checks(
     subjects: dict[str, SubjectScores] = dict(scores.features)
     if scores.prediction is not None:
         subjects[PREDICTION] = scores.prediction
+    chosen = {name: drift_statistic(s, alerts.drift.statistic) for name, s in subjects.items()}
     by_statistic: dict[str, dict[str, SubjectScores]] = {}
     for name, subject in subjects.items():
-        by_statistic.setdefault(drift_statistic(subject, alerts.drift.statistic), {})[name] = (
-            subject
-        )
+        by_statistic.setdefault(chosen[name], {})[name] = subject
     drift: dict[str, tuple[float, float]] = {}
     for statistic, group in by_statistic.items():
         drift.update(_drift_thresholds(group, alerts, statistic, calibration.get(statistic, {})))
@@ -72,7 +71,7 @@ def window_checks(
     for name, subject in subjects.items():
         enough = subject.events >= alerts.min_events
         warning, intervention = drift[name]
-        statistic = drift_statistic(subject, alerts.drift.statistic)
+        statistic = chosen[name]
         value = subject.statistics[statistic]
         checks.append(CheckInput(name, statistic, value, warning, intervention, enough))
         checks.extend(_rate_checks(name, subject, alerts, name in critical))

@@ -10,13 +10,17 @@ tier's threshold times ``1 - hysteresis``. Windows with too few events report
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from monitor.types import Level
 
 
-@dataclass(frozen=True)
-class CheckInput:
-    """One check's value in one window, with its thresholds (higher is worse)."""
+class CheckInput(NamedTuple):
+    """One check's value in one window, with its thresholds (higher is worse).
+
+    A named tuple, like :class:`Step`: a window makes one per check, and a tuple is built
+    several times faster than a frozen dataclass.
+    """
 
     subject: str
     check: str
@@ -35,8 +39,7 @@ class CheckState:
     above_intervention: int = 0
 
 
-@dataclass(frozen=True)
-class Step:
+class Step(NamedTuple):
     """What one window did to a check: the level to report and, if it changed, the threshold."""
 
     reported: Level

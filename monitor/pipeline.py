@@ -37,7 +37,7 @@ from monitor.decode import DecodeLimits, EventDecoder, EventSchema, FieldMapping
 from monitor.decode.decoder import row_json
 from monitor.decode.isolate import INTERNAL_ERROR, Failure, decode_isolating
 from monitor.errors import ConfigError
-from monitor.evaluate import WindowScores, compare_versions, score_window
+from monitor.evaluate import WindowScores, compare_windows, score_windows
 from monitor.join import LabelJoin, Pairs
 from monitor.layout import PREDICTION, ModelLayout
 from monitor.levels import CheckState, step
@@ -292,25 +292,23 @@ class Pipeline:
                 sink.reject(reject)
 
     def _emit(self, closed: list[WindowCounts]) -> None:
-        stable = {
-            (w.key.model, w.key.segment, w.start_ms): w
-            for w in closed
-            if w.key.model_version == self.stable.get(w.key.model)
-        }
-        for window in closed:
+        scored = score_windows(
+            [
+                (
+                    self.layouts[w.key.model],
+                    w,
+                    self.versions.get(w.key.model, {}).get(w.key.model_version),
+                )
+                for w in closed
+            ],
+            epsilon=self.settings.epsilon,
+        )
+        for window, scores, versus in zip(closed, scored, self._versus(closed), strict=True):
             key = window.key
             if not key.segment:
                 window.detections.update(
                     self.error_streams.detections(key.model, key.model_version, window.start_ms)
                 )
-            layout = self.layouts[key.model]
-            scores = score_window(
-                layout,
-                window,
-                epsilon=self.settings.epsilon,
-                reference=self.versions.get(key.model, {}).get(key.model_version),
-            )
-            versus = self._versus(window, stable.get((key.model, key.segment, window.start_ms)))
             levels, thresholds, alerts = self._levels(scores, versus)
             detectors = self._detectors(window, scores)
             self.totals.windows += 1
@@ -324,15 +322,28 @@ class Pipeline:
             if current is not None:
                 self.join.expire(current)
 
-    def _versus(self, window: WindowCounts, stable: WindowCounts | None) -> Versus | None:
-        """A canary window's drift against the stable version's window of the same time."""
-        if stable is None or stable is window:
-            return None
-        compared = compare_versions(
-            self.layouts[window.key.model], window, stable, epsilon=self.settings.epsilon
-        )
-        enough = min(window.events, stable.events) >= self.settings.alerts.min_events
-        return Versus(stable.key.model_version, compared, enough)
+    def _versus(self, closed: list[WindowCounts]) -> list[Versus | None]:
+        """Per window, a canary window's drift against the stable version's window of the
+        same time and segment (``None`` for the stable version and without one)."""
+        stable = {
+            (w.key.model, w.key.segment, w.start_ms): w
+            for w in closed
+            if w.key.model_version == self.stable.get(w.key.model)
+        }
+        against = [stable.get((w.key.model, w.key.segment, w.start_ms)) for w in closed]
+        pairs = [
+            (self.layouts[w.key.model], w, s)
+            for w, s in zip(closed, against, strict=True)
+            if s is not None and s is not w
+        ]
+        compared = iter(compare_windows(pairs, epsilon=self.settings.epsilon))
+        min_events = self.settings.alerts.min_events
+        return [
+            None
+            if s is None or s is w
+            else Versus(s.key.model_version, next(compared), min(w.events, s.events) >= min_events)
+            for w, s in zip(closed, against, strict=True)
+        ]
 
     def _levels(
         self, scores: WindowScores, versus: Versus | None
@@ -351,8 +362,12 @@ class Pipeline:
         levels: dict[tuple[str, str], Level] = {}
         thresholds = {(c.subject, c.check): (c.warning, c.intervention) for c in checks}
         transitions: list[dict[str, Any]] = []
+        states = self.check_states
         for check in checks:
-            state = self.check_states.setdefault((key, check.subject, check.check), CheckState())
+            where = (key, check.subject, check.check)
+            state = states.get(where)
+            if state is None:
+                state = states[where] = CheckState()
             moved = step(
                 state,
                 check,

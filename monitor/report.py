@@ -38,10 +38,14 @@ def worst(levels: Iterable[Level]) -> Level:
     >>> worst([Level.OK, Level.WARNING]).value, worst([Level.INSUFFICIENT_DATA]).value
     ('warning', 'insufficient_data')
     """
-    known = [lv for lv in levels if lv is not Level.INSUFFICIENT_DATA]
-    if not known:
-        return Level.INSUFFICIENT_DATA
-    return max(known, key=lambda lv: lv.rank)
+    present = tuple(levels)
+    for level in _BY_SEVERITY:
+        if level in present:
+            return level
+    return Level.INSUFFICIENT_DATA
+
+
+_BY_SEVERITY = (Level.INTERVENTION, Level.WARNING, Level.OK)
 
 
 Thresholds = Mapping[tuple[str, str], tuple[float, float]]
@@ -56,8 +60,9 @@ def _subject(
     """A subject's scores, and its levels and thresholds when it has checks (the label has none)."""
     record: dict[str, Any] = {"events": scores.events, **scores.statistics, **scores.rates}
     if levels:
-        record["levels"] = {check: level.value for check, level in levels.items()}
-        record["level"] = worst(levels.values()).value
+        # str() of a Level (a StrEnum) is its value, without the enum property's per-call cost
+        record["levels"] = {check: str(level) for check, level in levels.items()}
+        record["level"] = str(worst(levels.values()))
         record["thresholds"] = _thresholds(thresholds)
     return record
 
