@@ -52,6 +52,7 @@ log = structlog.get_logger()
 FLUSH_TIMEOUT_S = 10.0  # a checkpoint waits this long for the producer, then is postponed
 REVOKE_FLUSH_TIMEOUT_S = 5.0  # the same in a revocation, which holds up the client's IO thread
 COMMIT_TIMEOUT_MS = 10_000
+CLOSE_TIMEOUT_MS = 5_000
 
 
 class AlertLog:
@@ -227,7 +228,9 @@ class Daemon:
         it is not ready, and the connection is retried with a capped backoff.
         """
         delay = 1.0
+        topics = [*self.kafka.prediction_topics, *self.label_topics]
         while not self.stopping and self.consumer is None:
+            consumer = None
             try:
                 # short bootstrap attempts so a SIGTERM during an outage is honoured in seconds
                 options = {**self.kafka.client_options(), "bootstrap_timeout_ms": 5_000}
@@ -246,13 +249,20 @@ class Daemon:
                     # like their predictions land in the process that holds the prediction
                     partition_assignment_strategy=[RangePartitionAssignor],
                 )
+                # the first join must know the partitions: an assignment made without them is
+                # empty, and kafka-python does not rejoin when they arrive (seen: no partitions
+                # for minutes on a topic created just before the start)
+                unknown = [t for t in topics if not consumer.partitions_for_topic(t)]
             except KafkaError as exc:
+                if consumer is not None:
+                    consumer.close()
                 log.error("kafka unreachable", error=str(exc), retry_in_s=delay)
                 self.server.set_ready(False, f"kafka unreachable: {exc}")
                 self._sleep(delay)
                 delay = min(delay * 2, 30.0)
                 continue
-            topics = [*self.kafka.prediction_topics, *self.label_topics]
+            if unknown:
+                log.warning("topics without partitions", topics=unknown)
             consumer.subscribe(topics, listener=_Rebalance(self))
             self.consumer = consumer
             log.info("consuming", topics=topics, group=self.kafka.group_id)
@@ -459,8 +469,8 @@ class Daemon:
                 self.checkpoint()
         finally:
             self.closing = True
-            if self.consumer is not None:
-                self.consumer.close()
+            if self.consumer is not None:  # bounded: a broker that does not answer cannot hold us
+                self.consumer.close(timeout_ms=CLOSE_TIMEOUT_MS)
             if self.producer is not None:
                 self.producer.close()
             if self.report is not None:
