@@ -138,13 +138,21 @@ def test_thirty_rebalances_while_a_producer_writes_give_the_uninterrupted_report
     assert (tmp_path / "daemon" / "report.jsonl").read_bytes() == uninterrupted
 
 
-def test_three_daemons_starting_together_settle_with_every_partition_assigned_once(
+def test_two_daemons_joining_a_busy_one_settle_with_every_partition_assigned_once(
     tmp_path: Path, baseline: Baseline, kafka_bootstrap: str
 ) -> None:
-    """Three static members on 12 prediction and 12 label partitions: each partition is assigned
-    exactly once, each process holds the same numbers of both topics, and no rebalance fails."""
+    """Two static members start together next to one that is consuming 12 prediction and 12
+    label partitions: the busy one commits on revocation, every partition ends assigned exactly
+    once, each process holds the same numbers of both topics, and no rebalance fails."""
     predictions = create_topic(kafka_bootstrap, "trio-predictions", partitions=12)
     labels = create_topic(kafka_bootstrap, "trio-labels", partitions=12)
+    producer = KafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all", linger_ms=20)
+    try:
+        for i, message in enumerate(_good()[:1_200]):
+            producer.send(predictions, message, partition=i % 12)
+        producer.flush(timeout=60)
+    finally:
+        producer.close()
     group = f"trio-{predictions}"
     runs = ["one", "two", "three"]
     started = [
@@ -160,7 +168,7 @@ def test_three_daemons_starting_together_settle_with_every_partition_assigned_on
         for run in runs
     ]
     logs = [tmp_path / f"{run}.log" for run in runs]
-    processes = [_start_logged(config, log) for (config, _), log in zip(started, logs, strict=True)]
+    processes = [_start_logged(started[0][0], logs[0])]
 
     def settled() -> bool:
         if any(_get(port, "/readyz")[0] != 200 for _, port in started):
@@ -169,6 +177,11 @@ def test_three_daemons_starting_together_settle_with_every_partition_assigned_on
         return len(held) == 24
 
     try:
+        _wait(lambda: _events_seen(started[0][1]) == 1_200, "the first process to consume")
+        processes += [
+            _start_logged(config, log)
+            for (config, _), log in zip(started[1:], logs[1:], strict=True)
+        ]
         _wait(settled, "three ready processes holding 24 partitions between them")
     finally:
         for process in processes:
