@@ -50,6 +50,7 @@ from monitor.state import restore, snapshot
 log = structlog.get_logger()
 
 FLUSH_TIMEOUT_S = 10.0  # a checkpoint waits this long for the producer, then is postponed
+OUTAGE_FLUSH_TIMEOUT_S = 1.0  # the same while an outage lasts, so the loop goes on working
 REVOKE_FLUSH_TIMEOUT_S = 5.0  # the same in a revocation, which holds up the client's IO thread
 COMMIT_TIMEOUT_MS = 10_000
 CLOSE_TIMEOUT_MS = 5_000
@@ -331,7 +332,7 @@ class Daemon:
         """Save state, offsets and report length together, then commit the offsets to Kafka;
         postponed to the next interval while the producer cannot deliver what it holds."""
         self.last_checkpoint = time.monotonic()
-        if not self._save(FLUSH_TIMEOUT_S):
+        if not self._save(FLUSH_TIMEOUT_S if self.outage is None else OUTAGE_FLUSH_TIMEOUT_S):
             return
         if self.consumer is not None and self.positions:
             try:
