@@ -38,7 +38,7 @@ from baselines.schema import Baseline
 from monitor.alertmanager import AlertmanagerSink
 from monitor.checkpoint import CheckpointStore, offset_key, parse_offset_key
 from monitor.config import KafkaConfig, Settings
-from monitor.errors import ConfigError, DriftwardenError
+from monitor.errors import ConfigError, DriftwardenError, error_text
 from monitor.http import MonitorServer
 from monitor.metrics import DriftCollector, LatestWindows, RunningTotals
 from monitor.outputs import AlertsTopic, DeadLetters, SharedProducer
@@ -366,8 +366,8 @@ class Daemon:
 
     def commit_failed(self, exc: BaseException, during: str) -> None:
         """A commit did not reach the group; after a revocation, rewind at the next assignment."""
-        log.error("offset commit failed", error=f"{type(exc).__name__}: {exc}", during=during)
-        self._set_outage(f"offset commit failed: {type(exc).__name__}: {exc}")
+        log.error("offset commit failed", error=error_text(exc), during=during)
+        self._set_outage(f"offset commit failed: {error_text(exc)}")
         if during == "revocation":
             self._rewind_later()
 

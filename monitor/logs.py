@@ -16,6 +16,8 @@ from typing import Any
 
 import structlog
 
+from monitor.errors import error_text
+
 
 def configure_logging(level: str = "info", *, json: bool | None = None) -> None:
     """Route structlog to stderr as JSON (or console text when stderr is a terminal)."""
@@ -113,6 +115,5 @@ class LibraryLogBridge(logging.Handler):
         )
         fields: dict[str, Any] = {"logger": record.name, "message": record.getMessage()}
         if record.exc_info and record.exc_info[1] is not None:
-            error = record.exc_info[1]
-            fields["error"] = f"{type(error).__name__}: {error}"
+            fields["error"] = error_text(record.exc_info[1])
         limit.log(record.levelno, **fields)

@@ -18,6 +18,7 @@ import structlog
 from kafka import KafkaProducer
 from kafka.errors import KafkaError
 
+from monitor.errors import error_text
 from monitor.sources.kafka import PartitionIds
 from monitor.types import Reject
 
@@ -88,7 +89,7 @@ class SharedProducer:
         except KafkaError as exc:
             outgoing.future = None
             self.held = True
-            log.warning("kafka send refused", topic=outgoing.topic, error=_describe(exc))
+            log.warning("kafka send refused", topic=outgoing.topic, error=error_text(exc))
             return False
         return True
 
@@ -108,10 +109,10 @@ class SharedProducer:
         try:
             self.producer.flush(timeout=timeout_s)
         except KafkaError as exc:
-            return f"the producer flush did not finish: {_describe(exc)}"
+            return f"the producer flush did not finish: {error_text(exc)}"
         failed = [o for o in self.outbox if o.future.failed()]
         if failed:
-            first = _describe(failed[0].future.exception)
+            first = error_text(failed[0].future.exception)
             return f"{len(failed)} message(s) not acknowledged: {first}"
         self.outbox.clear()
         return None
@@ -119,10 +120,6 @@ class SharedProducer:
     def close(self) -> None:
         if self.producer is not None:
             self.producer.close(timeout=10)
-
-
-def _describe(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}"
 
 
 class DeadLetters:
