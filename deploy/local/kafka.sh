@@ -174,12 +174,13 @@ start() {
       die "port $p is in use by another process: choose another with --port (and --controller-port)"
     fi
   done
+  if [ "$keep_data" = 1 ] && [ ! -f "$run/data/meta.properties" ]; then
+    die "no broker storage in $run/data to keep: start without --keep-data to format one"
+  fi
   require_java
   install
   local started=$SECONDS
   if [ "$keep_data" = 1 ]; then
-    [ -f "$run/data/meta.properties" ] ||
-      die "no broker storage in $run/data to keep: start without --keep-data to format one"
     write_config
   else
     format_storage
