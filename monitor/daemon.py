@@ -320,7 +320,14 @@ class Daemon:
             end = self.consumer.highwater(tp)
             if end is None:
                 continue
-            position = self.positions.get(tp, self.consumer.position(tp))
+            position = self.positions.get(tp)
+            if position is None:  # nothing polled from it yet: ask without waiting on the broker
+                try:
+                    position = self.consumer.position(tp, timeout_ms=0)
+                except KafkaError:  # during an outage: no lag figure this time, no crash
+                    continue
+                if position is None:
+                    continue
             self._lag[(tp.topic, tp.partition)] = max(0, end - position)
             if position < end or tp in polled:
                 self._caught_up_since.pop(tp, None)

@@ -72,7 +72,7 @@ def _assert_every_bad_message_dead_lettered(bootstrap: str, dead: str) -> None:
 
 
 def _ride_out(
-    tmp_path: Path, baseline: Baseline, broker: LocalBroker, outage: Any, expected: bytes
+    tmp_path: Path, baseline: Baseline, broker: LocalBroker, outage: Any, expected: bytes, run: str
 ) -> None:
     """Half the stream, then ``outage(port)``, then the rest: the daemon never exits, stays
     live, is not ready during the outage and ready after, and writes the uninterrupted report."""
@@ -80,9 +80,7 @@ def _ride_out(
     half = len(mixed) // 2
     name = _produce(broker.bootstrap, mixed[:half])
     dead = f"dead-{uuid.uuid4().hex[:8]}"
-    config, port = _config(
-        tmp_path, baseline, broker.bootstrap, name, "daemon", dead_letter_topic=dead
-    )
+    config, port = _config(tmp_path, baseline, broker.bootstrap, name, run, dead_letter_topic=dead)
     log = tmp_path / "daemon.log"
     process = _start_logged(config, log)
     first_bad = sum(1 for m in mixed[:half] if m in {bad for bad, _ in CORPUS})
@@ -97,7 +95,7 @@ def _ride_out(
         _terminate(process)
     errors = [e for e in _log_events(log) if e["event"] == "kafka client"]
     assert errors, "the client library's complaints during the outage are in the log"
-    assert (tmp_path / "daemon" / "report.jsonl").read_bytes() == expected
+    assert (tmp_path / run / "report.jsonl").read_bytes() == expected
     _assert_every_bad_message_dead_lettered(broker.bootstrap, dead)
 
 
@@ -128,7 +126,7 @@ def test_a_paused_broker_is_ridden_out(
         finally:
             own_broker.resume()
 
-    _ride_out(tmp_path, baseline, own_broker, pause, uninterrupted)
+    _ride_out(tmp_path, baseline, own_broker, pause, uninterrupted, "paused")
 
 
 def test_a_broker_stopped_and_restarted_with_its_data_is_ridden_out(
@@ -145,4 +143,4 @@ def test_a_broker_stopped_and_restarted_with_its_data_is_ridden_out(
         _not_ready_but_live(port)
         own_broker.start(keep_data=True)
 
-    _ride_out(tmp_path, baseline, own_broker, restart, uninterrupted)
+    _ride_out(tmp_path, baseline, own_broker, restart, uninterrupted, "restarted")
