@@ -5,8 +5,16 @@ heartbeat, checkpoint at an interval. A checkpoint holds the pipeline state, the
 every owned partition and the length of the report file, written together and atomically; on
 assignment the daemon restores it and seeks to those offsets, and truncates the report to that
 length, so a restart after ``kill -9`` re-reads exactly what came after the checkpoint and ends
-with the report an uninterrupted run writes. Offsets are also committed to Kafka so lag tools
-see progress. SIGTERM/SIGINT stop polling, checkpoint, commit and leave the group.
+with the report an uninterrupted run writes. The same offsets are committed to Kafka: a partition
+that moves starts, in its next owner, at the offset the state was saved with.
+
+A checkpoint first flushes the shared producer; while the broker is away that flush cannot finish,
+and the checkpoint is postponed to the next interval (never fatal, nothing committed past a dead
+letter the broker does not hold). Rebalances run in kafka-python's IO thread, where no blocking
+client call may run: the listener saves the checkpoint locally and awaits the asynchronous
+commit. When a revocation cannot commit (or the membership was lost), the state is ahead of the
+group's offsets, so the next assignment rewinds to the last checkpoint, as a restart would.
+SIGTERM/SIGINT stop polling, checkpoint, commit and leave the group.
 """
 
 from __future__ import annotations
@@ -20,7 +28,7 @@ from types import FrameType
 from typing import Any
 
 import structlog
-from kafka import ConsumerRebalanceListener, KafkaConsumer, TopicPartition
+from kafka import AsyncConsumerRebalanceListener, KafkaConsumer, TopicPartition
 from kafka.coordinator.assignors.range import RangePartitionAssignor
 from kafka.errors import KafkaError
 from kafka.structs import OffsetAndMetadata
@@ -30,7 +38,7 @@ from baselines.schema import Baseline
 from monitor.alertmanager import AlertmanagerSink
 from monitor.checkpoint import CheckpointStore, offset_key, parse_offset_key
 from monitor.config import KafkaConfig, Settings
-from monitor.errors import ConfigError, DriftwardenError
+from monitor.errors import ConfigError, DriftwardenError, error_text
 from monitor.http import MonitorServer, build_info
 from monitor.metrics import DriftCollector, LatestWindows, RunningTotals
 from monitor.outputs import AlertsTopic, DeadLetters, SharedProducer
@@ -40,6 +48,12 @@ from monitor.sources.kafka import PartitionIds, to_raw_records
 from monitor.state import restore, snapshot
 
 log = structlog.get_logger()
+
+FLUSH_TIMEOUT_S = 10.0  # a checkpoint waits this long for the producer, then is postponed
+OUTAGE_FLUSH_TIMEOUT_S = 1.0  # the same while an outage lasts, so the loop goes on working
+REVOKE_FLUSH_TIMEOUT_S = 5.0  # the same in a revocation, which holds up the client's IO thread
+COMMIT_TIMEOUT_MS = 10_000
+CLOSE_TIMEOUT_MS = 5_000
 
 
 class AlertLog:
@@ -78,14 +92,26 @@ class AppendedReport:
         self.writer.close()
 
 
-class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
+class _Rebalance(AsyncConsumerRebalanceListener):  # type: ignore[misc]
+    """Runs in kafka-python's IO thread while the main loop waits in ``poll``: local work, and
+    the commit awaited (a blocking ``commit`` there raises RuntimeError and fails the rebalance)."""
+
     def __init__(self, daemon: Daemon) -> None:
         self.daemon = daemon
 
-    def on_partitions_revoked(self, revoked: Sequence[TopicPartition]) -> None:
-        self.daemon.on_revoked(list(revoked))
+    async def on_partitions_revoked(self, revoked: Sequence[TopicPartition]) -> None:
+        offsets = self.daemon.on_revoked(list(revoked))
+        consumer = self.daemon.consumer
+        if offsets and consumer is not None:
+            try:
+                await consumer.commit_async(offsets)
+            except KafkaError as exc:
+                self.daemon.commit_failed(exc, "revocation")
 
-    def on_partitions_assigned(self, assigned: Sequence[TopicPartition]) -> None:
+    async def on_partitions_lost(self, lost: Sequence[TopicPartition]) -> None:
+        self.daemon.on_lost(list(lost))
+
+    async def on_partitions_assigned(self, assigned: Sequence[TopicPartition]) -> None:
         self.daemon.on_assigned(list(assigned))
 
 
@@ -129,7 +155,9 @@ class Daemon:
         self.pipeline = Pipeline(settings, baselines, sinks, reject_sinks)
         self.store = CheckpointStore(daemon.checkpoint_path) if daemon.checkpoint_path else None
         self.positions: dict[TopicPartition, int] = {}
-        self.restored = False
+        self.restored = False  # False again when the state must rewind to the checkpoint
+        self.assigned = False
+        self.outage: str | None = None  # why the last poll, checkpoint or commit failed
         self.fatal: DriftwardenError | None = None
         self.stopping = False
         self.closing = False
@@ -203,7 +231,9 @@ class Daemon:
         it is not ready, and the connection is retried with a capped backoff.
         """
         delay = 1.0
+        topics = [*self.kafka.prediction_topics, *self.label_topics]
         while not self.stopping and self.consumer is None:
+            consumer = None
             try:
                 # short bootstrap attempts so a SIGTERM during an outage is honoured in seconds
                 options = {**self.kafka.client_options(), "bootstrap_timeout_ms": 5_000}
@@ -222,13 +252,20 @@ class Daemon:
                     # like their predictions land in the process that holds the prediction
                     partition_assignment_strategy=[RangePartitionAssignor],
                 )
+                # the first join must know the partitions: an assignment made without them is
+                # empty, and kafka-python does not rejoin when they arrive (seen: no partitions
+                # for minutes on a topic created just before the start)
+                unknown = [t for t in topics if not consumer.partitions_for_topic(t)]
             except KafkaError as exc:
+                if consumer is not None:
+                    consumer.close()
                 log.error("kafka unreachable", error=str(exc), retry_in_s=delay)
                 self.server.set_ready(False, f"kafka unreachable: {exc}")
                 self._sleep(delay)
                 delay = min(delay * 2, 30.0)
                 continue
-            topics = [*self.kafka.prediction_topics, *self.label_topics]
+            if unknown:
+                log.warning("topics without partitions", topics=unknown)
             consumer.subscribe(topics, listener=_Rebalance(self))
             self.consumer = consumer
             log.info("consuming", topics=topics, group=self.kafka.group_id)
@@ -248,6 +285,7 @@ class Daemon:
             )
         except KafkaError as exc:  # a broker outage is a metric and a log line, not a crash
             log.error("poll failed", error=str(exc))
+            self._set_outage(f"poll failed: {exc}")
             polled = {}
         self.server.heartbeat()
         if polled:
@@ -284,7 +322,14 @@ class Daemon:
             end = self.consumer.highwater(tp)
             if end is None:
                 continue
-            position = self.positions.get(tp, self.consumer.position(tp))
+            position = self.positions.get(tp)
+            if position is None:  # nothing polled from it yet: ask without waiting on the broker
+                try:
+                    position = self.consumer.position(tp, timeout_ms=0)
+                except KafkaError:  # during an outage: no lag figure this time, no crash
+                    continue
+                if position is None:
+                    continue
             self._lag[(tp.topic, tp.partition)] = max(0, end - position)
             if position < end or tp in polled:
                 self._caught_up_since.pop(tp, None)
@@ -293,10 +338,28 @@ class Daemon:
         self.pipeline.windower.watermarks.set_idle(idle)
 
     def checkpoint(self) -> None:
-        """Save state, offsets and report length together; then commit the offsets to Kafka."""
+        """Save state, offsets and report length together, then commit the offsets to Kafka;
+        postponed to the next interval while the producer cannot deliver what it holds."""
         self.last_checkpoint = time.monotonic()
-        if self.producer is not None:  # dead letters durable before their offsets are committed
-            self.producer.flush()
+        if not self._save(FLUSH_TIMEOUT_S if self.outage is None else OUTAGE_FLUSH_TIMEOUT_S):
+            return
+        if self.consumer is not None and self.positions:
+            try:
+                self.consumer.commit(self._offsets(), timeout_ms=COMMIT_TIMEOUT_MS)
+            except KafkaError as exc:
+                self.commit_failed(exc, "checkpoint")
+                return
+        self._set_outage(None)
+
+    def _save(self, flush_timeout_s: float) -> bool:
+        """Flush the producer, then write the checkpoint file; False (nothing written) when the
+        producer still holds messages: their offsets must not be saved or committed yet."""
+        if self.producer is not None:
+            problem = self.producer.flush(flush_timeout_s)
+            if problem is not None:
+                log.warning("checkpoint postponed", reason=problem)
+                self._set_outage(f"checkpoint postponed: {problem}")
+                return False
         if self.store is not None and self.restored:  # never overwrite a checkpoint not yet read
             state = {
                 "pipeline": snapshot(self.pipeline),
@@ -305,31 +368,74 @@ class Daemon:
             }
             offsets = {offset_key(tp.topic, tp.partition): o for tp, o in self.positions.items()}
             self.store.save(state, offsets)
-        if self.consumer is not None and self.positions:
-            try:
-                self.consumer.commit(
-                    {tp: OffsetAndMetadata(o, "", -1) for tp, o in self.positions.items()}
-                )
-            except KafkaError as exc:
-                log.error("offset commit failed", error=str(exc))
+        return True
 
-    def on_revoked(self, revoked: list[TopicPartition]) -> None:
-        self.server.set_ready(False, "partitions revoked")
-        if self.closing:  # _shutdown has checkpointed and committed already
+    def _offsets(self) -> dict[TopicPartition, OffsetAndMetadata]:
+        return {tp: OffsetAndMetadata(o, "", -1) for tp, o in self.positions.items()}
+
+    def commit_failed(self, exc: BaseException, during: str) -> None:
+        """A commit did not reach the group; after a revocation, rewind at the next assignment."""
+        log.error("offset commit failed", error=error_text(exc), during=during)
+        self._set_outage(f"offset commit failed: {error_text(exc)}")
+        if during == "revocation":
+            self._rewind_later()
+
+    def _set_outage(self, reason: str | None) -> None:
+        self.outage = reason
+        self._update_readiness()
+
+    def _update_readiness(self) -> None:
+        if not self.assigned:
+            self.server.set_ready(False, "partitions revoked")
+        elif self.outage is not None:
+            self.server.set_ready(False, self.outage)
+        else:
+            self.server.set_ready(True)
+
+    def _rewind_later(self) -> None:
+        """The state is ahead of the group's committed offsets: restore the last checkpoint at
+        the next assignment (without a checkpoint file, re-read events are counted again)."""
+        if self.store is not None and self.restored:
+            log.warning("state will rewind to the last checkpoint at the next assignment")
+            self.restored = False
+
+    def on_revoked(self, revoked: list[TopicPartition]) -> dict[TopicPartition, OffsetAndMetadata]:
+        """Checkpoint locally and forget ``revoked``; the offsets the listener must commit."""
+        self.assigned = False
+        self._update_readiness()
+        if self.closing or not revoked:  # _shutdown has checkpointed and committed already
+            return {}
+        offsets = {}
+        if self._save(REVOKE_FLUSH_TIMEOUT_S):
+            offsets = self._offsets()
+        else:
+            self._rewind_later()
+        self._forget(revoked)
+        return offsets
+
+    def on_lost(self, lost: list[TopicPartition]) -> None:
+        """The group gave ``lost`` away already (membership expired): nothing can be committed,
+        so the state rewinds to the last checkpoint at the next assignment."""
+        self.assigned = False
+        self._update_readiness()
+        if self.closing or not lost:
             return
-        if revoked:
-            self.checkpoint()
-        for tp in revoked:
+        log.warning("partitions lost", partitions=[f"{tp.topic}:{tp.partition}" for tp in lost])
+        self._rewind_later()
+        self._forget(lost)
+
+    def _forget(self, partitions: list[TopicPartition]) -> None:
+        for tp in partitions:
             self.positions.pop(tp, None)
             self._lag.pop((tp.topic, tp.partition), None)
             self._caught_up_since.pop(tp, None)
         self.pipeline.windower.watermarks.forget(
-            {self.ids.id_of(tp.topic, tp.partition) for tp in revoked}
+            {self.ids.id_of(tp.topic, tp.partition) for tp in partitions}
         )
 
     def on_assigned(self, assigned: list[TopicPartition]) -> None:
-        """First assignment: restore the checkpoint and seek to its offsets. Later ones: keep
-        going (kept partitions continue, gained ones start at the group's committed offsets)."""
+        """First assignment (or after a rewind): restore the checkpoint and seek to its offsets.
+        Otherwise keep going (partitions start at the group's committed offsets)."""
         if not self.restored:
             try:
                 self._restore(assigned)
@@ -344,7 +450,8 @@ class Daemon:
         log.info(
             "partitions assigned", partitions=[f"{tp.topic}:{tp.partition}" for tp in assigned]
         )
-        self.server.set_ready(True)
+        self.assigned = True
+        self._update_readiness()
 
     def _restore(self, assigned: list[TopicPartition]) -> None:
         assert self.consumer is not None
@@ -374,8 +481,8 @@ class Daemon:
                 self.checkpoint()
         finally:
             self.closing = True
-            if self.consumer is not None:
-                self.consumer.close()
+            if self.consumer is not None:  # bounded: a broker that does not answer cannot hold us
+                self.consumer.close(timeout_ms=CLOSE_TIMEOUT_MS)
             if self.producer is not None:
                 self.producer.close()
             if self.report is not None:

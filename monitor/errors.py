@@ -27,3 +27,17 @@ class SourceError(DriftwardenError):
 
 class CheckpointError(DriftwardenError):
     """A checkpoint cannot be loaded or written."""
+
+
+def error_text(exc: BaseException) -> str:
+    """An exception as one line that names its class once (kafka-python's errors name it already).
+
+    >>> class KafkaTimeoutError(Exception):
+    ...     def __str__(self) -> str:
+    ...         return "KafkaTimeoutError: flush"
+    >>> error_text(KafkaTimeoutError()), error_text(OSError("refused"))
+    ('KafkaTimeoutError: flush', 'OSError: refused')
+    """
+    text = str(exc)
+    name = type(exc).__name__
+    return text if name in text else f"{name}: {text}"

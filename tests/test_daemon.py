@@ -35,8 +35,31 @@ def _produce(bootstrap: str, messages: list[bytes]) -> str:
     return name
 
 
+def _append(bootstrap: str, name: str, messages: list[bytes]) -> None:
+    """Write ``messages`` to topic ``name`` in order, all acknowledged when this returns."""
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=20)
+    try:
+        for message in messages:
+            producer.send(name, message)
+        producer.flush(timeout=60)
+    finally:
+        producer.close()
+
+
 def _good() -> list[bytes]:
     return [orjson.dumps(e) for e in _events(EVENTS, hours=8, shift_from_hour=3)]
+
+
+def _mixed() -> list[bytes]:
+    """The clean stream with the 25 kinds of bad message spread evenly through it."""
+    good = _good()
+    stride = len(good) // len(CORPUS)
+    mixed: list[bytes] = []
+    for i, message in enumerate(good):
+        if i % stride == 0 and i // stride < len(CORPUS):
+            mixed.append(CORPUS[i // stride][0])
+        mixed.append(message)
+    return mixed
 
 
 @pytest.fixture(scope="module")
@@ -227,29 +250,11 @@ def _checkpoint_every(config: Path, interval: str) -> None:
     config.write_text(yaml.safe_dump(document))
 
 
-def _append(bootstrap: str, topic: str, messages: list[bytes]) -> None:
-    """Add ``messages`` to the end of ``topic``."""
-    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=20)
-    try:
-        for message in messages:
-            producer.send(topic, message)
-        producer.flush(timeout=60)
-    finally:
-        producer.close()
-
-
 def test_malformed_messages_are_counted_and_dead_lettered_without_disturbing_good_ones(
     tmp_path: Path, baseline: Baseline, kafka_bootstrap: str, uninterrupted: bytes
 ) -> None:
     """25 kinds of bad message mixed into the stream: same report, every reject counted and kept."""
-    good = _good()
-    stride = len(good) // len(CORPUS)
-    mixed: list[bytes] = []
-    for i, message in enumerate(good):
-        if i % stride == 0 and i // stride < len(CORPUS):
-            mixed.append(CORPUS[i // stride][0])
-        mixed.append(message)
-    dirty = _produce(kafka_bootstrap, mixed)
+    dirty = _produce(kafka_bootstrap, _mixed())
     dead = f"dead-{uuid.uuid4().hex[:8]}"
     config, port = _config(
         tmp_path, baseline, kafka_bootstrap, dirty, "dirty", dead_letter_topic=dead

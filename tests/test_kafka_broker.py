@@ -165,3 +165,21 @@ def test_status_reports_an_idle_port_as_not_running() -> None:
     (port,) = free_loopback_ports(1)
     status = run_script("status", "--port", str(port), timeout_s=10)
     assert (status.returncode, status.stderr) == (3, f"kafka: not running on port {port}\n")
+
+
+def test_start_keep_data_without_storage_says_to_start_fresh() -> None:
+    """``kafka.sh start --keep-data`` where no broker ran exits 1 and says how to start fresh."""
+    (port,) = free_loopback_ports(1)
+    started = run_script("start", "--port", str(port), "--keep-data", timeout_s=10)
+    assert started.returncode == 1
+    assert started.stderr.startswith("kafka: no broker storage in ")
+    assert started.stderr.endswith(
+        f"/run-{port}/data to keep: start without --keep-data to format one\n"
+    )
+
+
+def test_help_names_every_command_and_option() -> None:
+    """``kafka.sh --help`` lists the commands and the options the script accepts."""
+    usage = run_script("--help", timeout_s=10).stderr
+    for word in ("install", "start", "stop", "status", "--port", "--keep-data", "--purge"):
+        assert word in usage

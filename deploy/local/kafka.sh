@@ -4,6 +4,7 @@
 #
 #   deploy/local/kafka.sh install                  fetch the broker jars (once; offline after)
 #   deploy/local/kafka.sh start  [--port 19092]    format fresh storage, start, wait until ready
+#                                [--keep-data]     start on the storage a stop left (restart)
 #   deploy/local/kafka.sh stop   [--port 19092]    SIGTERM, then SIGKILL after --timeout
 #                                [--purge]         and delete run-<port>/ (config, data, log)
 #   deploy/local/kafka.sh status [--port 19092]    exit 0 running, 1 unhealthy, 3 not running
@@ -141,6 +142,23 @@ wait_ready() {
   done
 }
 
+# Deletes run-<port>/ and formats fresh KRaft storage in it.
+format_storage() {
+  local cluster_id
+  rm -rf "$run"
+  mkdir -p "$run"
+  write_config
+  # A KRaft cluster id is 16 random bytes in URL-safe base64 (22 characters, no padding).
+  cluster_id="$(head -c 16 /dev/urandom | base64 | tr '+/' 'AB' | cut -c1-22)"
+  java -cp "$jars/*" -Dlog4j2.configurationFile="$here/log4j2.properties" \
+    kafka.tools.StorageTool format --config "$run/server.properties" \
+    --cluster-id "$cluster_id" >"$run/format.log" 2>&1 ||
+    {
+      tail -n 20 "$run/format.log" >&2
+      die "formatting KRaft storage in $run/data failed (log: $run/format.log)"
+    }
+}
+
 start() {
   local pid
   if pid="$(broker_pid)"; then
@@ -156,21 +174,17 @@ start() {
       die "port $p is in use by another process: choose another with --port (and --controller-port)"
     fi
   done
+  if [ "$keep_data" = 1 ] && [ ! -f "$run/data/meta.properties" ]; then
+    die "no broker storage in $run/data to keep: start without --keep-data to format one"
+  fi
   require_java
   install
-  local started=$SECONDS cluster_id
-  rm -rf "$run"
-  mkdir -p "$run"
-  write_config
-  # A KRaft cluster id is 16 random bytes in URL-safe base64 (22 characters, no padding).
-  cluster_id="$(head -c 16 /dev/urandom | base64 | tr '+/' 'AB' | cut -c1-22)"
-  java -cp "$jars/*" -Dlog4j2.configurationFile="$here/log4j2.properties" \
-    kafka.tools.StorageTool format --config "$run/server.properties" \
-    --cluster-id "$cluster_id" >"$run/format.log" 2>&1 ||
-    {
-      tail -n 20 "$run/format.log" >&2
-      die "formatting KRaft storage in $run/data failed (log: $run/format.log)"
-    }
+  local started=$SECONDS
+  if [ "$keep_data" = 1 ]; then
+    write_config
+  else
+    format_storage
+  fi
   # shellcheck disable=SC2086 # $heap holds several JVM options
   setsid java $heap -XX:+ExitOnOutOfMemoryError -Djava.awt.headless=true \
     -Dlog4j2.configurationFile="$here/log4j2.properties" \
@@ -234,6 +248,7 @@ controller_port=""
 timeout=60
 owner_pid=""
 purge=0
+keep_data=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --port | --controller-port | --timeout | --stop-with-pid)
@@ -248,6 +263,10 @@ while [ $# -gt 0 ]; do
       ;;
     --purge)
       purge=1
+      shift
+      ;;
+    --keep-data)
+      keep_data=1
       shift
       ;;
     -h | --help) usage ;;
