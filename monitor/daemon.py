@@ -158,6 +158,10 @@ class Daemon:
         self.restored = False  # False again when the state must rewind to the checkpoint
         self.assigned = False
         self.outage: str | None = None  # why the last poll, checkpoint or commit failed
+        # the last line of defence (_process): messages of a poll that raised, and those that
+        # raised on their own, with the error they raised
+        self.suspects: set[tuple[TopicPartition, int]] = set()
+        self.poison: dict[tuple[TopicPartition, int], str] = {}
         self.fatal: DriftwardenError | None = None
         self.stopping = False
         self.closing = False
@@ -289,15 +293,7 @@ class Daemon:
             polled = {}
         self.server.heartbeat()
         if polled:
-            now_ms = int(time.time() * 1000)
-            labels = {tp: r for tp, r in polled.items() if tp.topic in self.label_topics}
-            predictions = {tp: r for tp, r in polled.items() if tp not in labels}
-            if predictions:
-                self.pipeline.process_records(to_raw_records(predictions, self.ids), now_ms)
-            if labels:
-                self.pipeline.process_labels(to_raw_records(labels, self.ids), now_ms)
-            for tp, records in polled.items():
-                self.positions[tp] = records[-1].offset + 1
+            self._process(polled)
         self._update_lag(polled)
         if self.alertmanager is not None:
             self.alertmanager.tick()
@@ -306,6 +302,83 @@ class Daemon:
             >= self.settings.daemon.checkpoint_interval / 1000
         ):
             self.checkpoint()
+
+    def _process(self, polled: Mapping[TopicPartition, Sequence[Any]]) -> None:
+        """Feed one poll to the pipeline, as predictions then labels.
+
+        The last line of defence, past decoding (which isolates its own failures): when feeding
+        a poll raises, the state may hold part of it, so the daemon rewinds to the last
+        checkpoint (as after a restart) and marks the poll's messages as suspects. When they
+        come again, the others go as a batch and each suspect alone; a suspect that raises on
+        its own is poison: rewound once more, then rejected as ``internal_error`` (counted,
+        dead-lettered) every time it is read, while everything else is counted once.
+        """
+        now_ms = int(time.time() * 1000)
+        for tp, records in polled.items():
+            for record in records:
+                problem = self.poison.get((tp, record.offset))
+                if problem is not None:
+                    self.pipeline.reject_internal(to_raw_records({tp: [record]}, self.ids), problem)
+        fresh = {
+            tp: [r for r in records if (tp, r.offset) not in self.poison]
+            for tp, records in polled.items()
+        }
+        plain = {
+            tp: [r for r in rs if (tp, r.offset) not in self.suspects] for tp, rs in fresh.items()
+        }
+        alone = [(tp, r) for tp, rs in fresh.items() for r in rs if (tp, r.offset) in self.suspects]
+        try:
+            self._feed(plain, now_ms)
+            for tp, record in alone:
+                try:
+                    self._feed({tp: [record]}, now_ms)
+                except Exception as exc:  # raised on its own: this message is the cause
+                    self.poison[(tp, record.offset)] = f"{error_text(exc)}"
+                    raise
+                self.suspects.discard((tp, record.offset))
+        except Exception as exc:  # any defect past decoding: rewind and isolate, never exit
+            self._quarantine(fresh, exc)
+            return
+        for tp, records in polled.items():
+            self.positions[tp] = records[-1].offset + 1
+
+    def _feed(self, polled: Mapping[TopicPartition, Sequence[Any]], now_ms: int) -> None:
+        labels = {tp: r for tp, r in polled.items() if r and tp.topic in self.label_topics}
+        predictions = {tp: r for tp, r in polled.items() if r and tp not in labels}
+        if predictions:
+            self.pipeline.process_records(to_raw_records(predictions, self.ids), now_ms)
+        if labels:
+            self.pipeline.process_labels(to_raw_records(labels, self.ids), now_ms)
+
+    def _quarantine(self, polled: Mapping[TopicPartition, Sequence[Any]], exc: Exception) -> None:
+        """After a poll raised: rewind to the last checkpoint, its messages now suspects."""
+        assert self.consumer is not None
+        offsets = {(tp, r.offset) for tp, records in polled.items() for r in records}
+        log.error(
+            "processing a poll raised; rewinding to the last checkpoint to isolate its cause",
+            messages=len(offsets),
+            poison=len(self.poison),
+            error=error_text(exc),
+            exc_info=exc,
+        )
+        saved = self.store.load() if self.store is not None else None
+        if saved is None:  # nothing to rewind to: the poll is lost, its part in the state stays
+            for tp, records in polled.items():
+                if records:
+                    self.pipeline.reject_internal(
+                        to_raw_records({tp: records}, self.ids), error_text(exc)
+                    )
+                    self.positions[tp] = records[-1].offset + 1
+            return
+        self.suspects |= offsets - set(self.poison)
+        assigned = list(self.consumer.assignment())
+        self._restore(assigned)
+        checkpointed = {parse_offset_key(key) for key in saved.offsets}
+        for tp in assigned:  # gained since the checkpoint: its part of the state is gone too
+            if (tp.topic, tp.partition) not in checkpointed:
+                committed = self.consumer.committed(tp)
+                self.consumer.seek(tp, committed if committed is not None else 0)
+                self.positions.pop(tp, None)
 
     def _update_lag(self, polled: Mapping[TopicPartition, Any]) -> None:
         """Lag per owned partition; a partition read to its end for ``idle_timeout`` goes idle.

@@ -279,6 +279,18 @@ class Pipeline:
         if pairs is not None:
             self.error_streams.add_pairs(pairs.batch, self.layouts)
 
+    def reject_internal(self, records: RawRecords, detail: str) -> None:
+        """Reject every message of ``records`` as ``internal_error`` with ``detail``: counted,
+        logged and dead-lettered like any reject (a driver's last line of defence)."""
+        self._reject(
+            [
+                Reject(INTERNAL_ERROR, detail, int(partition), int(offset), value)
+                for value, partition, offset in zip(
+                    records.values, records.partition, records.offset, strict=True
+                )
+            ]
+        )
+
     def _reject(self, rejects: list[Reject]) -> None:
         for reject in rejects:
             self.totals.rejected[reject.reason] += 1

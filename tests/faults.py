@@ -1,10 +1,12 @@
-"""A failure injected into decoding for exactly one message: the seam of the defence's tests.
+"""A failure injected for exactly one message: the seam of the defence's tests.
 
 :func:`fail_decoding_of` makes :class:`~monitor.decode.EventDecoder` raise :class:`InjectedFault`
 whenever a batch it decodes holds the message of one event id (a JSON message whose text holds
 that id as a string, or a flat-file row with that ``event_id``), as a defect of the decoder
-would. ``python -m tests.faults EVENT_ID ARGS…`` runs ``driftwarden ARGS…`` so, which puts the
-fault into a real replay or daemon process.
+would. :func:`fail_counting_of` makes :class:`~monitor.windows.Windower` raise *after* it counted
+a batch holding that event (its windows counted, closed ones not yet emitted): a defect past
+decoding that leaves the state half-updated. ``python -m tests.faults [--after-decoding]
+EVENT_ID ARGS…`` runs ``driftwarden ARGS…`` so, which puts the fault into a real process.
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ import pyarrow.compute as pc
 
 from monitor.cli import main
 from monitor.decode import EventDecoder
-from monitor.types import DecodeResult, RawRecords
+from monitor.types import DecodeResult, EventBatch, RawRecords
+from monitor.windows import Windower
 
 
 class InjectedFault(RuntimeError):
@@ -56,7 +59,24 @@ def fail_decoding_of(event_id: str, patch: Callable[[Any, str, Any], None] = set
     patch(EventDecoder, "decode_table", table)
 
 
+def fail_counting_of(event_id: str, patch: Callable[[Any, str, Any], None] = setattr) -> None:
+    """Make the windower raise after counting a batch that holds ``event_id``'s event."""
+    add = Windower.add
+
+    def counting(self: Windower, batch: EventBatch, pairs: Any = None) -> Any:
+        closed = add(self, batch, pairs)
+        if pc.any(pc.equal(batch.event_id, event_id)).as_py():
+            raise InjectedFault(f"counting {event_id} fails on purpose")
+        return closed
+
+    patch(Windower, "add", counting)
+
+
 if __name__ == "__main__":
-    poisoned, *arguments = sys.argv[1:]
-    fail_decoding_of(poisoned)
+    arguments = sys.argv[1:]
+    inject = fail_decoding_of
+    if arguments[0] == "--after-decoding":
+        inject, arguments = fail_counting_of, arguments[1:]
+    poisoned, *arguments = arguments
+    inject(poisoned)
     sys.exit(main(arguments))

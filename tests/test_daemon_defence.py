@@ -64,3 +64,34 @@ def test_a_message_whose_decoding_raises_is_dead_lettered_and_the_daemon_carries
     assert headers["driftwarden-reason"] == b"internal_error"
     assert headers["driftwarden-detail"] == fault_detail(POISON).encode()
     assert headers["driftwarden-source"] == f"{name}:0:{at}".encode()
+
+
+def test_a_message_whose_counting_raises_rewinds_and_is_the_only_one_lost(
+    tmp_path: Path, baseline: Baseline, kafka_bootstrap: str, uninterrupted: bytes
+) -> None:
+    """A defect past decoding, after the state already counted the message: the daemon rewinds
+    to its checkpoint, finds the message, dead-letters it and writes the report without it."""
+    good = _good()
+    at = len(good) // 2
+    poison = orjson.dumps({**orjson.loads(good[at]), "event_id": POISON})
+    name = _produce(kafka_bootstrap, [*good[:at], poison, *good[at:]])
+    dead = f"dead-{uuid.uuid4().hex[:8]}"
+    config, port = _config(
+        tmp_path, baseline, kafka_bootstrap, name, "rewind", dead_letter_topic=dead
+    )
+    command = [sys.executable, "-m", "tests.faults", "--after-decoding", POISON]
+    process = subprocess.Popen(
+        [*command, "run", "--config", str(config)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        _wait(lambda: _events_seen(port) == EVENTS, "all good events")
+        assert _status(port)["totals"]["rejected"] == {"internal_error": 1}
+        assert process.poll() is None and _get(port, "/healthz")[0] == 200
+    finally:
+        _terminate(process)
+    assert (tmp_path / "rewind" / "report.jsonl").read_bytes() == uninterrupted
+    letters = _read_all(kafka_bootstrap, dead, 1)
+    assert {letter.value for letter in letters} == {poison}
+    assert dict(letters[0].headers)["driftwarden-reason"] == b"internal_error"
