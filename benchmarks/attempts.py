@@ -15,7 +15,7 @@ Standard library only (the peers' workers and the confluent worker import it fro
 from __future__ import annotations
 
 import statistics
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TypeVar
 
 Side = TypeVar("Side")
@@ -74,3 +74,17 @@ def fitted_growth(xs: Sequence[float], ys: Sequence[float]) -> dict[str, float]:
         "growth": (last - first) / first,
         "samples": len(xs),
     }
+
+
+def timed_rounds(sides: Mapping[str, Callable[[], float]], attempts: int) -> dict[str, list[float]]:
+    """Each side's seconds over ``attempts`` rotating rounds; a side returns its own seconds (so
+    it can prepare outside its clock).
+
+    >>> times = timed_rounds({"a": lambda: 1.0, "b": lambda: 2.0}, 3)
+    >>> times
+    {'a': [1.0, 1.0, 1.0], 'b': [2.0, 2.0, 2.0]}
+    """
+    out: dict[str, list[float]] = {name: [] for name in sides}
+    for _, name in rotation(list(sides), attempts):
+        out[name].append(sides[name]())
+    return out
