@@ -23,8 +23,8 @@ default configuration (every default detector on); it also runs with the optiona
    count included) against a bare reference that reads the same file and ``orjson.loads`` every
    line, at equal thread counts: the native reader on 1 parse thread against the bare loop in
    one thread, and on 2 parse threads against the bare loop split over 2 processes (orjson
-   holds the GIL, so threads would not help it). Both replays also use one read-ahead thread
-   that reads the file. Target: ratio ≤ 1.5.
+   holds the GIL, so threads would not help it). The rest of the replay (reading the file,
+   windows, scoring) runs on its main thread. Target: ratio ≤ 1.5.
 3. Whole processes, as a user runs them: ``driftwarden replay --input`` of the JSON Lines file
    (decode.threads 1) against ``python -c`` running the bare loop, interpreter start and
    imports included.

@@ -17,7 +17,8 @@ Run from the repository root: ``.venv/bin/python benchmarks/peers/run.py [--quic
    sets (driftwarden still runs them, for the linearity target).
 4. Writes the raw figures (benchmarks/results/peers.json) and the Markdown tables
    (benchmarks/peers/RESULTS.md), and prints the tables. A quick run writes both under
-   .cache/peers-work instead, leaving the recorded results alone.
+   .cache/peers-work instead, leaving the recorded results alone; with ``--record-quick`` it
+   records them as benchmarks/results/peers-quick.json and benchmarks/peers/RESULTS-quick.md.
 
 ``--fixture`` instead regenerates tests/fixtures/peer_agreement.json (agreement.py, run with the
 peers' interpreter); ``--render`` only rewrites the tables from the recorded raw figures.
@@ -283,12 +284,19 @@ def main() -> None:
         action="store_true",
         help="only rewrite the Markdown tables from the recorded peers.json",
     )
+    parser.add_argument(
+        "--record-quick",
+        action="store_true",
+        help="with --quick: record under benchmarks/results/peers-quick.json and RESULTS-quick.md",
+    )
     args = parser.parse_args()
     sizes = QUICK if args.quick else FULL
-    results = WORK if args.quick else ROOT / "benchmarks" / "results"
-    markdown = WORK / "RESULTS.md" if args.quick else HERE / "RESULTS.md"
+    name = "peers-quick.json" if args.quick else "peers.json"
+    recorded = not args.quick or args.record_quick
+    results = ROOT / "benchmarks" / "results" / name if recorded else WORK / name
+    markdown = (HERE if recorded else WORK) / ("RESULTS-quick.md" if args.quick else "RESULTS.md")
     if args.render:
-        document = json.loads((results / "peers.json").read_text(encoding="utf-8"))
+        document = json.loads(results.read_text(encoding="utf-8"))
         markdown.write_text(render(document), encoding="utf-8")
         print(f"wrote {markdown}")
         return
@@ -339,13 +347,13 @@ def main() -> None:
         },
         "runs": harness.runs,
     }
-    results.mkdir(parents=True, exist_ok=True)
-    (results / "peers.json").write_text(json.dumps(document, indent=1) + "\n", encoding="utf-8")
+    results.parent.mkdir(parents=True, exist_ok=True)
+    results.write_text(json.dumps(document, indent=1) + "\n", encoding="utf-8")
     text = render(document)
     markdown.write_text(text, encoding="utf-8")
     print()
     print(text)
-    print(f"raw figures: {results / 'peers.json'}; tables: {markdown}")
+    print(f"raw figures: {results}; tables: {markdown}")
 
 
 if __name__ == "__main__":
