@@ -352,6 +352,12 @@ def targets(document: Mapping[str, Any]) -> list[str]:
     total = driftwarden_total(runs, small)
     replay = process_side(runs, "driftwarden", "replay", small)
     lines = []
+    if document["quick"]:
+        lines.append(
+            "- **Quick run**: the targets are set for the full sizes (200,000 reference rows, "
+            "1M and 10M current rows, 10M detector values); these verdicts apply the same "
+            "thresholds to the quick sizes, where fixed costs weigh more."
+        )
     for tool, workload, wanted in (
         ("Evidently", 'DataDriftPreset(method="psi")', 25.0),
         ("whylogs", "profile both + drift report", 20.0),
