@@ -1,6 +1,6 @@
 """Replay with glibc's and pyarrow's allocator defaults, and with what the CLI sets instead.
 
-Run: ``.venv/bin/python benchmarks/bench_allocator.py [--events 4000000] [--pairs 6]``
+Run: ``.venv/bin/python benchmarks/bench_allocator.py [--events 4000000] [--rounds 6]``
 
 Each attempt is a fresh process that replays the same Parquet file through ``replay_file`` as
 ``driftwarden replay`` does, in one window, as the peers benchmark does (its data generator:
@@ -23,7 +23,6 @@ import argparse
 import json
 import os
 import resource
-import statistics
 import subprocess
 import sys
 import time
@@ -31,6 +30,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from attempts import rotation, spread
 from bench_kafka import proc_status_kib
 from bench_replay import CACHE, Discard
 
@@ -107,11 +107,10 @@ def attempt(kind: str, data: Path, baseline: Path) -> dict[str, Any]:
 
 
 def summarise(runs: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
-    """Median of every figure, per kind."""
+    """Median, min and max of every figure, per kind."""
     keys = ("seconds", "minor_faults", "system_seconds", "user_seconds", "peak_rss_mib")
     return {
-        kind: {k: statistics.median(r[k] for r in runs if r["kind"] == kind) for k in keys}
-        for kind in KINDS
+        kind: {k: spread([r[k] for r in runs if r["kind"] == kind]) for k in keys} for kind in KINDS
     }
 
 
@@ -129,20 +128,19 @@ def main() -> None:
     data, baseline = prepare(args.events)
     runs = []
     print("round kind     replay s  minor faults  system s  user s  peak RSS MiB")
-    for round_ in range(args.rounds):
-        shift = round_ % len(KINDS)
-        for kind in KINDS[shift:] + KINDS[:shift]:
-            run = attempt(kind, data, baseline)
-            runs.append(run)
-            print(
-                f"{round_ + 1:>5} {kind:<8} {run['seconds']:8.2f} {run['minor_faults']:13,} "
-                f"{run['system_seconds']:9.2f} {run['user_seconds']:7.2f} "
-                f"{run['peak_rss_mib']:13.0f}"
-            )
+    for round_, kind in rotation(KINDS, args.rounds):
+        run = attempt(kind, data, baseline)
+        runs.append(run)
+        print(
+            f"{round_:>5} {kind:<8} {run['seconds']:8.2f} {run['minor_faults']:13,} "
+            f"{run['system_seconds']:9.2f} {run['user_seconds']:7.2f} "
+            f"{run['peak_rss_mib']:13.0f}"
+        )
     medians = summarise(runs)
     print(f"medians over {args.rounds} rounds, {args.events:,} events:")
-    default = medians["default"]
-    for kind, figures in medians.items():
+    default = {k: v["median"] for k, v in medians["default"].items()}
+    for kind, spreads in medians.items():
+        figures = {k: v["median"] for k, v in spreads.items()}
         print(
             f"  {kind:<8} {figures['seconds']:.2f} s, {figures['minor_faults']:,.0f} faults, "
             f"{figures['system_seconds']:.2f} s system, {figures['peak_rss_mib']:.0f} MiB; "

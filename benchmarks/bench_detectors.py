@@ -1,43 +1,35 @@
 """Throughput of the online drift detectors: river's loop, our river wrappers, our numpy versions.
 
-Run ``python benchmarks/bench_detectors.py [--values N]`` (default 10,000,000). ADWIN,
-Page-Hinkley and CUSUM read a seeded gaussian stream (sd 0.1) whose mean shifts abruptly four
-times; DDM reads seeded 0/1 error indicators whose rate rises from 0.1 to 0.3 halfway. Each
-implementation is timed once on the whole stream; the script checks that the wrappers and the
-numpy detectors report river's detection indices, prints a table, then one JSON line of the raw
-figures.
+Run ``python benchmarks/bench_detectors.py [--values N] [--attempts 5]`` (default 10,000,000
+values); the raw figures go to benchmarks/results/detectors.json. ADWIN, Page-Hinkley and CUSUM
+read a seeded gaussian stream (sd 0.1) whose mean shifts abruptly four times; DDM reads seeded
+0/1 error indicators whose rate rises from 0.1 to 0.3 halfway. Every implementation runs on the
+whole stream ``--attempts`` times, in rounds of rotating order, each in this one thread; the
+table gives medians with min and max and speeds on the medians (benchmarks/attempts.py). Every
+attempt of the wrappers and the numpy detectors must report river's detection indices.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+from attempts import rotation, spread
+from bench_replay import cell
 from river import drift
 from river.drift import binary
 
 from detectors.online import ADWIN, DDM, CUSUMNumpy, DDMNumpy, PageHinkley, PageHinkleyNumpy
 
 SEED = 20240601
-
-
-@dataclass(frozen=True)
-class Result:
-    detector: str
-    implementation: str
-    values: int
-    seconds: float
-    detections: int
-
-    @property
-    def per_second(self) -> float:
-        return self.values / self.seconds
+RESULTS = Path(__file__).resolve().parent / "results" / "detectors.json"
 
 
 def gaussian_stream(n: int) -> npt.NDArray[np.float64]:
@@ -64,51 +56,63 @@ def river_loop(detector: Any, values: list[float]) -> list[int]:
     return hits
 
 
-def bench(n: int) -> list[Result]:
+def bench(n: int, attempts: int) -> dict[str, Any]:
+    """Every implementation's seconds per attempt and detection indices, checked against river's."""
     gaussian, errors = gaussian_stream(n), error_stream(n)
     gaussian_list, errors_list = gaussian.tolist(), errors.tolist()
-    results: list[Result] = []
-
-    def record(
-        detector: str, implementation: str, run: Callable[..., Any], *args: Any
-    ) -> list[int]:
-        start = time.perf_counter()
-        hits = list(np.asarray(run(*args)).tolist())
-        seconds = time.perf_counter() - start
-        results.append(Result(detector, implementation, n, seconds, len(hits)))
-        print(f"  {detector:<13} {implementation:<22} {seconds:8.2f} s", flush=True)
-        return hits
-
-    cases: list[tuple[str, Any, Any, Any, list[float], npt.NDArray[np.float64]]] = [
-        ("adwin", drift.ADWIN, ADWIN, None, gaussian_list, gaussian),
-        ("page_hinkley", drift.PageHinkley, PageHinkley, PageHinkleyNumpy, gaussian_list, gaussian),
-        ("ddm", binary.DDM, DDM, DDMNumpy, errors_list, errors),
-    ]
-    for name, river_type, wrapper, numpy_type, as_list, as_array in cases:
-        expected = record(name, "river loop", river_loop, river_type(), as_list)
-        hits = record(name, "wrapper update_many", wrapper().update_many, as_array)
+    cases: dict[tuple[str, str], Callable[[], Any]] = {
+        ("adwin", "river loop"): lambda: river_loop(drift.ADWIN(), gaussian_list),
+        ("adwin", "wrapper update_many"): lambda: ADWIN().update_many(gaussian),
+        ("page_hinkley", "river loop"): lambda: river_loop(drift.PageHinkley(), gaussian_list),
+        ("page_hinkley", "wrapper update_many"): lambda: PageHinkley().update_many(gaussian),
+        ("page_hinkley", "numpy update_many"): lambda: PageHinkleyNumpy().update_many(gaussian),
+        ("ddm", "river loop"): lambda: river_loop(binary.DDM(), errors_list),
+        ("ddm", "wrapper update_many"): lambda: DDM().update_many(errors),
+        ("ddm", "numpy update_many"): lambda: DDMNumpy().update_many(errors),
+        ("cusum", "numpy update_many"): lambda: CUSUMNumpy().update_many(gaussian),
+    }
+    seconds: dict[tuple[str, str], list[float]] = {case: [] for case in cases}
+    detections: dict[tuple[str, str], list[int]] = {}
+    for attempt, case in rotation(list(cases), attempts):
+        started = time.perf_counter()
+        hits = list(np.asarray(cases[case]()).tolist())
+        seconds[case].append(time.perf_counter() - started)
+        print(f"  {attempt} {case[0]:<13} {case[1]:<22} {seconds[case][-1]:8.2f} s", flush=True)
+        if detections.setdefault(case, hits) != hits:
+            raise AssertionError(f"{case}: detections differ between attempts")
+    for (detector, implementation), hits in detections.items():
+        expected = detections.get((detector, "river loop"), hits)
         if hits != expected:
-            raise AssertionError(f"{name}: the wrapper's detections differ from river's")
-        if numpy_type is not None:
-            hits = record(name, "numpy update_many", numpy_type().update_many, as_array)
-            if hits != expected:
-                raise AssertionError(f"{name}: the numpy detections differ from river's")
-    record("cusum", "numpy update_many", CUSUMNumpy().update_many, gaussian)
-    return results
+            raise AssertionError(f"{detector} {implementation}: detections differ from river's")
+    return {
+        f"{detector} / {implementation}": {
+            "detector": detector,
+            "implementation": implementation,
+            "seconds": seconds[detector, implementation],
+            "summary": spread(seconds[detector, implementation]),
+            "detections": len(detections[detector, implementation]),
+        }
+        for detector, implementation in cases
+    }
 
 
-def table(results: list[Result]) -> str:
-    river_speed = {r.detector: r.per_second for r in results if r.implementation == "river loop"}
+def table(results: dict[str, Any], n: int) -> str:
+    river = {
+        r["detector"]: r["summary"]["median"]
+        for r in results.values()
+        if r["implementation"] == "river loop"
+    }
     lines = [
-        f"{'detector':<13} {'implementation':<22} {'values/s':>13} {'vs river':>9} "
-        f"{'detections':>10}"
+        f"{'detector':<13} {'implementation':<22} {'seconds: median (min-max)':>27} "
+        f"{'values/s':>12} {'vs river':>9} {'detections':>10}"
     ]
-    for r in results:
-        speedup = r.per_second / river_speed[r.detector] if r.detector in river_speed else None
-        ratio = "-" if speedup is None else f"{speedup:.1f}x"
+    for r in results.values():
+        median = r["summary"]["median"]
+        speed = river[r["detector"]] / median if r["detector"] in river else None
         lines.append(
-            f"{r.detector:<13} {r.implementation:<22} {r.per_second:13,.0f} {ratio:>9} "
-            f"{r.detections:>10}"
+            f"{r['detector']:<13} {r['implementation']:<22} {cell(r['summary']):>27} "
+            f"{n / median:12,.0f} {'-' if speed is None else f'{speed:.1f}x':>9} "
+            f"{r['detections']:>10}"
         )
     return "\n".join(lines)
 
@@ -116,13 +120,24 @@ def table(results: list[Result]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--values", type=int, default=10_000_000, help="stream length")
-    n = parser.parse_args().values
+    parser.add_argument("--attempts", type=int, default=5)
+    parser.add_argument("--output", type=Path, default=RESULTS)
+    args = parser.parse_args()
+    n = args.values
     print(f"timing on {n:,} values (seed {SEED}); river and numpy detections checked equal")
-    results = bench(n)
+    results = bench(n, args.attempts)
     print()
-    print(table(results))
-    figures = [asdict(r) | {"values_per_second": r.per_second} for r in results]
-    print(json.dumps({"benchmark": "online_detectors", "values": n, "results": figures}))
+    print(table(results, n))
+    document = {
+        "benchmark": "online_detectors",
+        "values": n,
+        "attempts": args.attempts,
+        "cpus": os.cpu_count(),
+        "load_average_at_end": os.getloadavg(),
+        "results": results,
+    }
+    args.output.write_text(json.dumps(document, indent=1) + "\n", encoding="utf-8")
+    print(f"raw figures: {args.output}")
 
 
 if __name__ == "__main__":

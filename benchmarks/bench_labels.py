@@ -1,6 +1,7 @@
 """The label join: memory and speed, and how often error-stream detectors fire on stable labels.
 
-Run: ``.venv/bin/python benchmarks/bench_labels.py [--pending 1000000] [--labels 50000]``
+Run: ``.venv/bin/python benchmarks/bench_labels.py [--pending 1000000] [--labels 50000]``; the raw
+figures go to benchmarks/results/labels.json. No comparison here, so one run of each.
 
 1. Memory: RSS growth of a process holding ``--pending`` predictions waiting for their label
    (ids like ``e123456``, one segment field), the size of the join's checkpoint part and the
@@ -16,6 +17,7 @@ import argparse
 import gc
 import json
 import time
+from pathlib import Path
 
 import numpy as np
 import orjson
@@ -26,6 +28,7 @@ from monitor.join import LabelJoin
 from monitor.types import EventBatch
 
 BATCH = 5_000
+RESULTS = Path(__file__).resolve().parent / "results" / "labels.json"
 
 
 def rss_mib() -> float:
@@ -106,6 +109,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pending", type=int, default=1_000_000)
     parser.add_argument("--labels", type=int, default=50_000)
+    parser.add_argument("--output", type=Path, default=RESULTS)
     args = parser.parse_args()
     memory = join_memory(args.pending)
     print(
@@ -115,7 +119,9 @@ def main() -> None:
     )
     alarms = false_alarms(args.labels)
     print(f"detections on {args.labels:,} stable labels: {alarms}")
-    print(json.dumps({"join": memory, "false_alarms": alarms}))
+    document = {"benchmark": "labels", "join": memory, "false_alarms": alarms}
+    args.output.write_text(json.dumps(document, indent=1) + "\n", encoding="utf-8")
+    print(f"raw figures: {args.output}")
 
 
 if __name__ == "__main__":

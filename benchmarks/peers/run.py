@@ -9,11 +9,16 @@ Run from the repository root: ``.venv/bin/python benchmarks/peers/run.py [--quic
    200,000 values for a smoke run.
 3. Runs every tool and workload in its own process (driftwarden from the project's .venv, the
    peers from theirs), measuring wall time, CPU time and peak RSS, with a time limit per run
-   (``--limit``, default 600 s). Driftwarden's steps run five times each, in turns (build,
-   replay per size, build, ...), and each step's fastest attempt is kept.
+   (``--limit``, default 600 s). Every side (driftwarden's build + replay, each peer workload,
+   each detector implementation) gets the same ``--attempts`` (5), taken in rounds whose order
+   rotates, so a slower spell of the shared machine falls on every side alike; the tables give
+   each side's median with min and max, and ratios and verdicts on the medians
+   (benchmarks/attempts.py). ``--peers-up-to ROWS`` leaves the peers out of the larger current
+   sets (driftwarden still runs them, for the linearity target).
 4. Writes the raw figures (benchmarks/results/peers.json) and the Markdown tables
    (benchmarks/peers/RESULTS.md), and prints the tables. A quick run writes both under
-   .cache/peers-work instead, leaving the recorded results alone.
+   .cache/peers-work instead, leaving the recorded results alone; with ``--record-quick`` it
+   records them as benchmarks/results/peers-quick.json and benchmarks/peers/RESULTS-quick.md.
 
 ``--fixture`` instead regenerates tests/fixtures/peer_agreement.json (agreement.py, run with the
 peers' interpreter); ``--render`` only rewrites the tables from the recorded raw figures.
@@ -34,6 +39,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from attempts import rotation
 from common import QUIET_ENVIRONMENT
 from data import stream_path, table_path
 from environment import package_versions, peers_python
@@ -59,10 +68,10 @@ PEER_CASES = (
     ("whylogs", "profile both + drift report", "work_whylogs.py", ()),
     ("NannyML", "UnivariateDriftCalculator(jensen_shannon)", "work_nannyml.py", ()),
 )
-#: Driftwarden's steps last about a second, so one stall of this shared VM (seen: +30-50%) is a
-#: large part of one run; the fastest of five is kept, as timeit does. Each peer's run lasts
-#: 5-300 s, long enough to average such stalls out. The README also gives the median attempt.
-DRIFTWARDEN_ATTEMPTS = 5
+#: Attempts of every side (driftwarden, each peer workload, each detector implementation): the
+#: same number for all, taken in rounds of rotating order (benchmarks/attempts.py), summarised by
+#: the median with min and max.
+ATTEMPTS = 5
 
 
 @dataclass(frozen=True)
@@ -125,97 +134,111 @@ class Harness:
         self.runs.append(record)
         return record
 
-    def driftwarden(self, steps: Sequence[tuple[str, Sequence[str], dict[str, Any]]]) -> None:
-        """Run each ``(step, arguments, labels)`` of driftwarden ``DRIFTWARDEN_ATTEMPTS`` times and
-        mark each step's fastest attempt as kept.
 
-        The attempts go round the steps (build, replay 1M, replay 10M, build, ...), so a spell of
-        a slower or faster machine falls on every step alike instead of on one data size.
-        """
-        attempts: list[list[dict[str, Any]]] = [[] for _ in steps]
-        for attempt in range(1, DRIFTWARDEN_ATTEMPTS + 1):
-            for (step, arguments, labels), done in zip(steps, attempts, strict=True):
-                done.append(
-                    self.run(
-                        self.ours,
-                        "work_driftwarden.py",
-                        [step, *arguments],
-                        tool="driftwarden",
-                        workload=step,
-                        attempt=attempt,
-                        **labels,
-                    )
-                )
-        for done in attempts:
-            finished = [a for a in done if a["status"] == "ok"] or done
-            best = min(finished, key=lambda a: a.get("work_seconds", float("inf")))
-            for attempt_record in done:
-                attempt_record["kept"] = attempt_record is best
+@dataclass(frozen=True)
+class Case:
+    """One side of the drift comparison at one current-set size: driftwarden's build then
+    replay (two processes, one attempt), or one peer workload (one process)."""
 
+    tool: str
+    workload: str
+    rows: int
+    script: str = ""
+    extra: tuple[str, ...] = ()
 
-def drift_workloads(harness: Harness, sizes: Sizes) -> None:
-    reference = table_path(DATA, "reference", sizes.reference)
-    baseline = WORK / "baseline.json"
-    build = ("build", ["--reference", str(reference), "--baseline", str(baseline)])
-    replays = [
-        (
-            "replay",
-            [
-                *("--current", str(table_path(DATA, "current", rows))),
-                *("--baseline", str(baseline)),
-                *("--report", str(WORK / f"report-{rows}.jsonl")),
-            ],
-            {"rows": rows},
-        )
-        for rows in sizes.current
-    ]
-    harness.driftwarden([(*build, {"rows": sizes.reference}), *replays])
-    for rows in sizes.current:
-        current = table_path(DATA, "current", rows)
-        for tool, workload, script, extra in PEER_CASES:
+    def run(self, harness: Harness, attempt: int, reference: Path) -> None:
+        current = table_path(DATA, "current", self.rows)
+        if self.tool != "driftwarden":
             harness.run(
                 harness.peers,
-                script,
-                ["--reference", str(reference), "--current", str(current), *extra],
-                tool=tool,
-                workload=workload,
-                rows=rows,
+                self.script,
+                ["--reference", str(reference), "--current", str(current), *self.extra],
+                tool=self.tool,
+                workload=self.workload,
+                rows=self.rows,
+                attempt=attempt,
             )
+            return
+        baseline = WORK / f"baseline-{self.rows}.json"
+        labels = {"tool": "driftwarden", "rows": self.rows, "attempt": attempt}
+        arguments = ["--reference", str(reference), "--baseline", str(baseline)]
+        harness.run(
+            harness.ours, "work_driftwarden.py", ["build", *arguments], workload="build", **labels
+        )
+        report = WORK / f"report-{self.rows}.jsonl"
+        arguments = [
+            "--current",
+            str(current),
+            "--baseline",
+            str(baseline),
+            "--report",
+            str(report),
+        ]
+        harness.run(
+            harness.ours, "work_driftwarden.py", ["replay", *arguments], workload="replay", **labels
+        )
 
 
-def detector_workloads(harness: Harness, sizes: Sizes) -> None:
-    for detector, stream, wrapper, vectorised in DETECTOR_CASES:
-        values = stream_path(DATA, stream, sizes.values)
-        indices: dict[str, Any] = {}
-        records = []
+def drift_workloads(harness: Harness, sizes: Sizes, attempts: int, peers_up_to: int) -> None:
+    """Every case, ``attempts`` times, in rotating rounds; peers only up to ``peers_up_to`` rows."""
+    reference = table_path(DATA, "reference", sizes.reference)
+    cases = []
+    for rows in sizes.current:
+        cases.append(Case("driftwarden", "build + replay", rows))
+        if rows <= peers_up_to:
+            cases += [
+                Case(tool, workload, rows, script, extra)
+                for tool, workload, script, extra in PEER_CASES
+            ]
+    for attempt, case in rotation(cases, attempts):
+        case.run(harness, attempt, reference)
+
+
+def detector_workloads(harness: Harness, sizes: Sizes, attempts: int) -> None:
+    """Every detector implementation, ``attempts`` times, in rotating rounds; each attempt's
+    detection indices are compared with river's of the same attempt."""
+    cases = [
+        (detector, stream, tool, python, script, name)
+        for detector, stream, wrapper, vectorised in DETECTOR_CASES
         for tool, python, script, name in (
             ("river", harness.peers, "work_river.py", detector),
             ("driftwarden", harness.ours, "work_detectors.py", wrapper),
             ("driftwarden", harness.ours, "work_detectors.py", vectorised),
-        ):
-            if name is None:
-                continue
-            path = WORK / f"indices-{tool}-{name}.npy"
-            record = harness.run(
-                python,
-                script,
-                ["--detector", name, "--stream", str(values), "--indices", str(path)],
-                tool=tool,
-                workload=f"detector {name}",
-                detector=detector,
-                implementation=name,
-                values=sizes.values,
-            )
-            records.append(record)
-            if record["status"] == "ok":
-                indices[name] = np.load(path)
-                record["detection_indices"] = indices[name].tolist()
-        expected = indices.get(detector)
-        for record in records:
-            found = indices.get(record["implementation"])
-            record["same_indices_as_river"] = (
-                None if expected is None or found is None else bool(np.array_equal(found, expected))
-            )
+        )
+        if name is not None
+    ]
+    records = []
+    for attempt, (detector, stream, tool, python, script, name) in rotation(cases, attempts):
+        path = WORK / f"indices-{tool}-{name}-{attempt}.npy"
+        record = harness.run(
+            python,
+            script,
+            [
+                *("--detector", name),
+                *("--stream", str(stream_path(DATA, stream, sizes.values))),
+                *("--indices", str(path)),
+            ],
+            tool=tool,
+            workload=f"detector {name}",
+            detector=detector,
+            implementation=name,
+            values=sizes.values,
+            attempt=attempt,
+        )
+        if record["status"] == "ok":
+            record["detection_indices"] = np.load(path).tolist()
+        records.append(record)
+    river = {
+        (r["detector"], r["attempt"]): r.get("detection_indices")
+        for r in records
+        if r["tool"] == "river"
+    }
+    for record in records:
+        expected = river[record["detector"], record["attempt"]]
+        found = record.get("detection_indices")
+        record["same_indices_as_river"] = (
+            None if expected is None or found is None else found == expected
+        )
 
 
 def environment() -> dict[str, str]:
@@ -239,6 +262,16 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="small data for a smoke run")
     parser.add_argument("--limit", type=float, default=600.0, help="seconds per run (600)")
     parser.add_argument(
+        "--attempts", type=int, default=ATTEMPTS, help=f"attempts of every side ({ATTEMPTS})"
+    )
+    parser.add_argument(
+        "--peers-up-to",
+        type=int,
+        default=sys.maxsize,
+        metavar="ROWS",
+        help="run the peers only on current sets of at most ROWS rows (driftwarden on all)",
+    )
+    parser.add_argument(
         "--only", choices=("drift", "detectors"), help="run one of the two workload groups"
     )
     parser.add_argument(
@@ -251,12 +284,19 @@ def main() -> None:
         action="store_true",
         help="only rewrite the Markdown tables from the recorded peers.json",
     )
+    parser.add_argument(
+        "--record-quick",
+        action="store_true",
+        help="with --quick: record under benchmarks/results/peers-quick.json and RESULTS-quick.md",
+    )
     args = parser.parse_args()
     sizes = QUICK if args.quick else FULL
-    results = WORK if args.quick else ROOT / "benchmarks" / "results"
-    markdown = WORK / "RESULTS.md" if args.quick else HERE / "RESULTS.md"
+    name = "peers-quick.json" if args.quick else "peers.json"
+    recorded = not args.quick or args.record_quick
+    results = ROOT / "benchmarks" / "results" / name if recorded else WORK / name
+    markdown = (HERE if recorded else WORK) / ("RESULTS-quick.md" if args.quick else "RESULTS.md")
     if args.render:
-        document = json.loads((results / "peers.json").read_text(encoding="utf-8"))
+        document = json.loads(results.read_text(encoding="utf-8"))
         markdown.write_text(render(document), encoding="utf-8")
         print(f"wrote {markdown}")
         return
@@ -285,14 +325,16 @@ def main() -> None:
     started = datetime.datetime.now(datetime.UTC)
     at_start = machine()
     if args.only in (None, "drift"):
-        drift_workloads(harness, sizes)
+        drift_workloads(harness, sizes, args.attempts, args.peers_up_to)
     if args.only in (None, "detectors"):
-        detector_workloads(harness, sizes)
+        detector_workloads(harness, sizes, args.attempts)
     document = {
         "benchmark": "peers",
         "quick": args.quick,
         "started": started.isoformat(timespec="seconds"),
         "limit_seconds": args.limit,
+        "attempts": args.attempts,
+        "peers_up_to_rows": None if args.peers_up_to == sys.maxsize else args.peers_up_to,
         "machine": at_start | {"load_average_at_end": os.getloadavg()},
         "versions": {
             "peers": package_versions(peers, PEER_PACKAGES),
@@ -305,13 +347,13 @@ def main() -> None:
         },
         "runs": harness.runs,
     }
-    results.mkdir(parents=True, exist_ok=True)
-    (results / "peers.json").write_text(json.dumps(document, indent=1) + "\n", encoding="utf-8")
+    results.parent.mkdir(parents=True, exist_ok=True)
+    results.write_text(json.dumps(document, indent=1) + "\n", encoding="utf-8")
     text = render(document)
     markdown.write_text(text, encoding="utf-8")
     print()
     print(text)
-    print(f"raw figures: {results / 'peers.json'}; tables: {markdown}")
+    print(f"raw figures: {results}; tables: {markdown}")
 
 
 if __name__ == "__main__":

@@ -40,7 +40,13 @@ def build(args: argparse.Namespace) -> None:
         tune_allocators()
     with phases("build"):
         baseline = build_baseline_file(args.reference, args.baseline, model=MODEL)
-    emit(args.result, phases, ("build",), features=len(baseline.features), rows=baseline.rows)
+    emit(
+        args.result,
+        phases,
+        ("build",),
+        features=len(baseline.features),
+        reference_rows=baseline.rows,
+    )
 
 
 class BatchClock:
