@@ -8,12 +8,14 @@ that long while the daemon keeps running, then resumed; the test checks that the
 exits, /healthz stays 200, /readyz is 503 during the pause and 200 after, the report is
 byte-identical to an uninterrupted run's and every bad message reached the dead-letter topic.
 A pause longer than the producer's delivery timeout (120 s) also exercises the outbox: the
-dead letters it gave up on are sent again at the next checkpoint.
+dead letters it gave up on are sent again at the next checkpoint. Raw result (the pause, the
+verdict, the seconds): ``benchmarks/results/outage.json``.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 import sys
@@ -22,6 +24,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 TEST = "tests/test_daemon_outage.py::test_a_paused_broker_is_ridden_out"
+RESULTS = ROOT / "benchmarks" / "results" / "outage.json"
 
 
 def main() -> int:
@@ -37,7 +40,10 @@ def main() -> int:
         check=False,
     )
     verdict = "passed" if done.returncode == 0 else f"FAILED (exit {done.returncode})"
-    print(f"broker paused {args.pause_s} s: {verdict} in {time.monotonic() - started:.0f} s")
+    seconds = time.monotonic() - started
+    print(f"broker paused {args.pause_s} s: {verdict} in {seconds:.0f} s")
+    result = {"pause_s": args.pause_s, "verdict": verdict, "seconds": round(seconds, 1)}
+    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
     return done.returncode
 
 
