@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from detectors.thresholds import NullSummary, summarize_null, threshold_for_size
-from monitor.checks import PERFORMANCE, window_checks
-from monitor.config import AlertConfig
+from monitor.checks import CANARY, PERFORMANCE, Versus, canary_checks, window_checks
+from monitor.config import AlertConfig, TierThresholds
 from monitor.evaluate import SubjectScores, WindowScores
 from monitor.layout import PREDICTION
 from monitor.levels import CheckInput
@@ -258,3 +258,14 @@ def test_performance_without_a_labeled_count_is_insufficient() -> None:
         performance=({"accuracy": 0.8}, {"accuracy": 0.9}),
     )
     assert [c.sufficient for c in checks] == [False]
+
+
+def test_a_canary_gets_one_psi_check_per_subject_against_the_stable_version() -> None:
+    """Each subject of a canary is checked by its PSI against the stable version, canary tiers."""
+    x = SubjectScores(300, 300, {"psi": 0.3, "js": 0.1}, {"missing_rate": 0.0}, 0.0)
+    score = SubjectScores(300, 300, {"psi": 0.05}, {"missing_rate": 0.0}, 0.0)
+    versus = Versus("v1", {"x": x, PREDICTION: score}, sufficient=False)
+    assert canary_checks(versus, TierThresholds(warning=0.1, intervention=0.25)) == [
+        CheckInput("x", CANARY, 0.3, 0.1, 0.25, False),
+        CheckInput(PREDICTION, CANARY, 0.05, 0.1, 0.25, False),
+    ]
