@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pyarrow as pa
+import pytest
 
 from baselines.schema import Baseline
 from monitor.layout import ModelLayout
 from monitor.types import EventBatch
-from monitor.windows import OTHER, WindowCounts, Windower, WindowKey
+from monitor.windows import OTHER, LateCounts, SegmentValues, WindowCounts, Windower, WindowKey
 from tests.conftest import make_batch
 
 HOUR = 3_600_000
@@ -188,3 +191,90 @@ def _take(batch: EventBatch, rows: np.ndarray) -> EventBatch:
         categorical={k: v.take(index) for k, v in batch.categorical.items()},
         prediction=batch.prediction[rows],
     )
+
+
+def test_merge_adds_the_detections_of_both_parts() -> None:
+    """Merged parts hold every detector either part fired, with the counts added."""
+    key, none = WindowKey("m", "", ""), np.zeros(0, np.int64)
+    a = WindowCounts(key, 0, 10, 1, np.array([1]), none, {"adwin": 1})
+    b = WindowCounts(key, 0, 10, 1, np.array([1]), none, {"adwin": 2, "kswin": 1})
+    assert a.merge(b).detections == {"adwin": 3, "kswin": 1}
+
+
+def test_merge_of_different_windows_is_refused() -> None:
+    """Parts of two different windows cannot be merged, and the error says so."""
+    key, none = WindowKey("m", "", ""), np.zeros(0, np.int64)
+    a = WindowCounts(key, 0, 10, 1, np.array([1]), none)
+    b = WindowCounts(key, 10, 20, 1, np.array([1]), none)
+    with pytest.raises(ValueError, match=r"^only parts of the same window can be merged$"):
+        a.merge(b)
+
+
+def test_segment_values_code_preferred_then_first_come_then_other() -> None:
+    """Preferred values take the first codes, new ones the next up to the cap, nulls -1."""
+    values = SegmentValues(3, ("ios", "android"))
+    codes, names = values.codes(pa.array(["android", None, "web", "ios", "tv"]))
+    assert (codes.tolist(), names) == ([1, -1, 2, 0, 3], ["ios", "android", "web", OTHER])
+
+
+def test_a_segment_cap_of_zero_folds_every_value_into_other() -> None:
+    """With a cap of 0 every value is __other__ (code 0) and a null stays -1."""
+    codes, names = SegmentValues(0).codes(pa.array(["ios", None]))
+    assert (codes.tolist(), names) == ([0, -1], [OTHER])
+
+
+def test_late_counts_add_up_per_model() -> None:
+    """Late events of one model add up across calls; a call with none records nothing."""
+    late = LateCounts()
+    late.add("m", 2)
+    late.add("m", 3)
+    late.add("x", 0)
+    assert late.by_model == {"m": 5}
+
+
+def test_an_event_in_a_window_ending_at_the_watermark_is_late(baseline: Baseline) -> None:
+    """A window ending exactly at the watermark is closed, so an event for it is late."""
+    windower = _windower(baseline, segment_fields=())
+    closed = _all(windower, [make_batch([10, HOUR, 20])])
+    assert [(w.start_ms, w.events) for w in closed] == [(0, 1), (HOUR, 1)]
+    assert windower.late.by_model == {"m": 1}
+
+
+def test_a_segment_field_gets_twenty_values_by_default(baseline: Baseline) -> None:
+    """Without max_segment_values, 20 values get windows and the 21st and 22nd share __other__."""
+    windower = _windower(baseline)
+    names = ["ios", "android"] + [f"p{i}" for i in range(20)]
+    segments = [w.key.segment for w in _all(windower, [make_batch([1] * 22, platform=names)])]
+    assert len([s for s in segments if s.startswith("platform=")]) == 21
+    assert f"platform={OTHER}" in segments
+
+
+def test_the_baselines_segment_values_get_windows_first(baseline: Baseline) -> None:
+    """Values with a baseline reference keep their windows even when others arrive first."""
+    windower = _windower(baseline, max_segment_values=2)
+    batch = make_batch([1, 2, 3], platform=["web", "tv", "ios"])
+    segments = {w.key.segment for w in _all(windower, [batch]) if w.key.segment}
+    assert segments == {"platform=ios", f"platform={OTHER}"}
+
+
+def test_events_without_a_version_count_in_the_empty_version(baseline: Baseline) -> None:
+    """Events whose model_version is null are windowed under version \"\"."""
+    batch = make_batch([1, 2])
+    batch = replace(batch, model_version=pa.array([None, None], pa.string()))
+    (window,) = _all(_windower(baseline, segment_fields=()), [batch])
+    assert window.key == WindowKey("m", "", "")
+
+
+def test_two_versions_in_one_window_get_a_window_each(baseline: Baseline) -> None:
+    """Events of versions v1 and v2 in the same hour land in two windows of their own."""
+    batch = replace(make_batch([1, 2, 3]), model_version=pa.array(["v1", "v2", "v2"]))
+    closed = _all(_windower(baseline, segment_fields=()), [batch])
+    assert [(w.key.model_version, w.events) for w in closed] == [("v1", 1), ("v2", 2)]
+
+
+def test_a_segment_field_absent_from_a_batch_does_not_stop_the_next(baseline: Baseline) -> None:
+    """A batch without the first segment field is still windowed by the second."""
+    windower = _windower(baseline, segment_fields=("region", "platform"))
+    batch = make_batch([1, 2], platform=["ios", "ios"])
+    segments = {w.key.segment for w in _all(windower, [batch])}
+    assert segments == {"", "platform=ios"}
