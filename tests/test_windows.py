@@ -9,6 +9,7 @@ import pyarrow as pa
 import pytest
 
 from baselines.schema import Baseline
+from monitor.join import Pairs
 from monitor.layout import ModelLayout
 from monitor.types import EventBatch
 from monitor.windows import OTHER, LateCounts, SegmentValues, WindowCounts, Windower, WindowKey
@@ -278,3 +279,39 @@ def test_a_segment_field_absent_from_a_batch_does_not_stop_the_next(baseline: Ba
     batch = make_batch([1, 2], platform=["ios", "ios"])
     segments = {w.key.segment for w in _all(windower, [batch])}
     assert segments == {"", "platform=ios"}
+
+
+def test_a_label_pair_adds_performance_like_an_inline_label(baseline: Baseline) -> None:
+    """A pair counted by add_labels adds what the same event's inline label adds, and no event."""
+    event = make_batch([HOUR + 10])
+    (expected,) = _all(_windower(baseline, segment_fields=()), [event])
+    windower = _windower(baseline, segment_fields=())
+    windower.add(replace(event, label=None))
+    windower.add_labels(make_batch([HOUR + 20]), Pairs(event, np.array([0])))
+    (window,) = windower.flush()
+    assert (window.events, window.performance.tolist()) == (1, expected.performance.tolist())
+
+
+def test_pairs_completed_by_predictions_add_performance_too(baseline: Baseline) -> None:
+    """Pairs handed to add() with the predictions that completed them count like inline labels."""
+    event = make_batch([HOUR + 10])
+    (expected,) = _all(_windower(baseline, segment_fields=()), [event])
+    windower = _windower(baseline, segment_fields=())
+    windower.add(replace(event, label=None), Pairs(event, np.array([0])))
+    (window,) = windower.flush()
+    assert window.performance.tolist() == expected.performance.tolist()
+
+
+def test_a_pair_for_a_window_ending_at_the_watermark_is_late(baseline: Baseline) -> None:
+    """A pair dated in a window that ends exactly at the watermark is counted late, not added."""
+    windower = _windower(baseline, segment_fields=())
+    windower.add(make_batch([10, HOUR]))
+    windower.add_labels(make_batch([HOUR]), Pairs(make_batch([20]), np.array([0])))
+    assert windower.late_labels.by_model == {"m": 1}
+
+
+def test_events_thousands_of_windows_apart_get_a_window_each(baseline: Baseline) -> None:
+    """Two events 3000 windows apart in one batch land in two windows of one event each."""
+    windower = _windower(baseline, segment_fields=(), allowed_lateness_ms=10_000 * HOUR)
+    closed = _all(windower, [make_batch([3000 * HOUR + 1, 1])])
+    assert [(w.start_ms, w.events) for w in closed] == [(0, 1), (3000 * HOUR, 1)]
