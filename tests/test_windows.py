@@ -315,3 +315,37 @@ def test_events_thousands_of_windows_apart_get_a_window_each(baseline: Baseline)
     windower = _windower(baseline, segment_fields=(), allowed_lateness_ms=10_000 * HOUR)
     closed = _all(windower, [make_batch([3000 * HOUR + 1, 1])])
     assert [(w.start_ms, w.events) for w in closed] == [(0, 1), (3000 * HOUR, 1)]
+
+
+def test_windows_fed_by_label_pairs_keep_integer_counts(baseline: Baseline) -> None:
+    """A window that label pairs added to still holds int64 counts and performance."""
+    event = make_batch([HOUR + 10])
+    windower = _windower(baseline, segment_fields=())
+    windower.add(replace(event, label=None))
+    windower.add_labels(make_batch([HOUR + 20]), Pairs(event, np.array([0])))
+    (window,) = windower.flush()
+    assert (window.counts.dtype, window.performance.dtype) == (np.dtype(np.int64),) * 2
+
+
+def test_an_inline_label_adds_to_its_windows_performance(baseline: Baseline) -> None:
+    """An event carrying its own label gives its window non-zero performance counts."""
+    (window,) = _all(_windower(baseline, segment_fields=()), [make_batch([10])])
+    assert window.performance.any()
+
+
+def test_events_without_a_segment_value_count_only_in_the_overall_window(
+    baseline: Baseline,
+) -> None:
+    """An event whose platform is null is in the overall window and in no platform window."""
+    batch = make_batch([1, 2])
+    batch = replace(batch, segments={"platform": pa.array([None, "ios"], pa.string())})
+    segments = {w.key.segment: w.events for w in _all(_windower(baseline), [batch])}
+    assert segments == {"": 2, "platform=ios": 1}
+
+
+def test_prediction_detections_are_named_by_their_detector(baseline: Baseline) -> None:
+    """A prediction detector that fires is reported under its own name, without a prefix."""
+    windower = _windower(baseline, segment_fields=(), prediction_detectors=(("adwin", {}),))
+    x = np.concatenate([np.full(500, -2.0), np.full(500, 2.0)])
+    (window,) = _all(windower, [make_batch(np.arange(1000) * 1000, x=x)])
+    assert window.detections == {"adwin": 1}
