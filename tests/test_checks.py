@@ -269,3 +269,17 @@ def test_a_canary_gets_one_psi_check_per_subject_against_the_stable_version() ->
         CheckInput("x", CANARY, 0.3, 0.1, 0.25, False),
         CheckInput(PREDICTION, CANARY, 0.05, 0.1, 0.25, False),
     ]
+
+
+def test_benjamini_hochberg_judges_each_feature_by_the_null_nearest_its_size() -> None:
+    """With nulls for 100 and 1000 events, 1000-event features are judged by the 1000 one."""
+    small = summarize_null(np.random.default_rng(1).gamma(4.5, 0.02, 4000), n=100)
+    nulls = [small, NULL]
+    drifting = SubjectScores(1000, 1000, {"psi": 0.05}, {"missing_rate": 0.0}, 0.0)
+    checks = _window_checks(
+        {"a": drifting, "b": drifting},
+        {"drift": {"mode": "calibrated", "correction": "bh"}},
+        {"psi": {"a": nulls, "b": nulls}},
+    )
+    warnings = [c.warning for c in checks if c.check == "psi"]
+    assert warnings == [threshold_for_size(nulls, 1000, 2 * 0.01 / 2)] * 2
