@@ -365,6 +365,28 @@ def test_model_no_longer_loaded_is_refused(recorded: Recorded, baseline: Baselin
             {"detectors": {"prediction": [{"name": "page_hinkley_np"}]}},
             'detectors.prediction=[{"name":"page_hinkley_np","params":{}},{"name":"adwin"',
         ),
+        (
+            {"segments": {"fields": ["region"], "max_values": 3}},
+            'segments.fields=["platform"], but segments.fields=["region"]',
+        ),
+        (
+            {
+                "detectors": {
+                    "prediction": [{"name": "page_hinkley_np"}, {"name": "adwin"}],
+                    "window_series": [],
+                }
+            },
+            'detectors.window_series=[{"name":"page_hinkley_np"',
+        ),
+        (
+            {
+                "detectors": {
+                    "prediction": [{"name": "page_hinkley_np"}, {"name": "adwin"}],
+                    "errors": [],
+                }
+            },
+            'detectors.errors=[{"name":"ddm_np"',
+        ),
     ],
 )
 def test_changed_settings_are_refused(
@@ -426,3 +448,12 @@ def test_an_open_windows_detections_survive_a_restore(
     pipeline, _ = _pipeline(baseline)
     restore(pipeline, {**state, "open": [window, *state["open"][1:]]})
     assert snapshot(pipeline)["open"][0]["detections"] == {"adwin": 2, "kswin": 1}
+
+
+def test_late_label_counts_survive_a_restore(recorded: Recorded, baseline: Baseline) -> None:
+    """The count of label pairs that came too late is restored per model."""
+    state = recorded.states[5]
+    labels = {**state["labels"], "late": {"m": 3}}
+    pipeline, _ = _pipeline(baseline)
+    restore(pipeline, {**state, "labels": labels})
+    assert snapshot(pipeline)["labels"]["late"] == {"m": 3}
