@@ -420,3 +420,36 @@ def test_wasserstein_accepts_tied_centers_and_refuses_unsorted_ones() -> None:
         match=r"^centers must be finite and non-decreasing; pass the sorted bin centers$",
     ):
         wasserstein([1, 1, 0], [0, 1, 1], centers=[1.0, 0.0, 2.0])
+
+
+@pytest.mark.parametrize(
+    ("reference", "current", "message"),
+    [
+        (5, [1, 1], "reference is a scalar; pass an array with one count per bin"),
+        ([1, math.nan], [1, 1], "reference contains NaN or inf; pass finite bin counts"),
+        ([1, 1], [1, -1], "current contains negative counts; pass non-negative bin counts"),
+        ([1, 1], [1, 1, 1], "reference has 2 bins but current has 3; count both with the same"),
+    ],
+)
+def test_bad_counts_are_refused_naming_the_side(
+    reference: object, current: object, message: str
+) -> None:
+    """Scalar, non-finite, negative or mismatched counts are refused, naming the side."""
+    with pytest.raises(ValueError, match=f"^{message}"):
+        psi(reference, current)  # type: ignore[arg-type]
+
+
+def test_a_statistic_spec_computes_with_scale_one_by_default() -> None:
+    """Computing Wasserstein through its spec without a scale divides by 1."""
+    spec = DISTRIBUTION_STATISTICS["wasserstein"]
+    assert spec.compute([1, 0], [0, 1], centers=[0.0, 3.0]) == 3.0
+
+
+def test_a_statistic_that_needs_centers_says_so() -> None:
+    """Wasserstein without centers is refused with the fix for numeric and categorical features."""
+    with pytest.raises(
+        ValueError,
+        match=r"^statistic 'wasserstein' needs bin centers; pass centers= for numeric features "
+        r"or skip it for categorical ones$",
+    ):
+        DISTRIBUTION_STATISTICS["wasserstein"].compute([1, 0], [0, 1])
