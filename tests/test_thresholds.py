@@ -277,3 +277,52 @@ def test_summarize_nulls_refuses_a_size_count_that_does_not_match_the_rows():
     """Two rows of null values with three window sizes is a caller error, named as such."""
     with pytest.raises(ValueError, match="for 3 sizes"):
         summarize_nulls(np.ones((2, 10)), [1, 2, 3])
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"n": 0}, r"null summary window size n=0; it must be at least 1"),
+        ({"quantiles": {}}, r"null summary has no quantiles; summarise with summarize_null"),
+        ({"quantiles": {0.0: 0.1}}, r"null quantiles need rates in \(0, 1\) and finite values"),
+        ({"quantiles": {1.0: 0.1}}, r"null quantiles need rates in \(0, 1\) and finite values"),
+        ({"quantiles": {1.5: 0.1}}, r"null quantiles need rates in \(0, 1\) and finite values"),
+        ({"quantiles": {0.01: math.inf}}, r"null quantiles need rates in \(0, 1\) and finite"),
+        ({"shape": -1.0}, r"gamma shape and scale must be finite and >= 0; re-calibrate"),
+        ({"scale": math.inf}, r"gamma shape and scale must be finite and >= 0; re-calibrate"),
+    ],
+)
+def test_a_malformed_null_summary_is_refused(fields: dict[str, object], message: str) -> None:
+    """A null summary with no window size, bad quantiles or a bad gamma fit says what is wrong."""
+    valid: dict[str, object] = {"n": 1, "quantiles": {0.01: 0.1}, "shape": 1.0, "scale": 0.05}
+    with pytest.raises(ValueError, match=f"^{message}"):
+        NullSummary(**{**valid, **fields})  # type: ignore[arg-type]
+
+
+def test_a_null_summary_of_one_event_windows_is_valid() -> None:
+    """n = 1 is the smallest window size a null summary accepts."""
+    assert NullSummary(1, {0.01: 0.1}, 1.0, 0.05).n == 1
+
+
+def test_bonferroni_over_one_test_is_the_rate_itself() -> None:
+    """With a single test Bonferroni leaves the rate as it is; with none it refuses."""
+    assert bonferroni(0.05, 1) == 0.05
+    with pytest.raises(ValueError, match=r"^tests=0; pass the number of tests, at least 1$"):
+        bonferroni(0.05, 0)
+
+
+@pytest.mark.parametrize("rate", [0.0, 1.0, 1.5])
+def test_a_rate_outside_zero_one_is_refused(rate: float) -> None:
+    """False-alarm rates of 0, 1 or more are refused, naming the rate and an example."""
+    with pytest.raises(ValueError, match=rf"^rate {rate} is outside \(0, 1\); pass e\.g\. 0\.01$"):
+        bonferroni(rate, 2)
+
+
+def test_benjamini_hochberg_takes_a_p_value_of_one_and_refuses_more() -> None:
+    """A p-value of exactly 1 is valid and not rejected; 1.5 is refused with the fix."""
+    assert benjamini_hochberg([0.001, 1.0], 0.05).tolist() == [True, False]
+    with pytest.raises(
+        ValueError,
+        match=r"^p-values must lie in \[0, 1\]; check the statistic feeding the test$",
+    ):
+        benjamini_hochberg([0.001, 1.5], 0.05)
