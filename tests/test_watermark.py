@@ -114,7 +114,7 @@ def test_holds_add_up() -> None:
     w = Watermarks()
     w.hold({1})
     w.hold({2})
-    w.advance(np.array([5]), np.array([1]))
+    w.advance(np.array([5]), np.array([2]))
     assert w.current() is None
 
 
