@@ -326,3 +326,42 @@ def test_benjamini_hochberg_takes_a_p_value_of_one_and_refuses_more() -> None:
         match=r"^p-values must lie in \[0, 1\]; check the statistic feeding the test$",
     ):
         benjamini_hochberg([0.001, 1.5], 0.05)
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ([[0.1]], r"^got 1 null values; sample at least 2 \(e\.g\. 1000\)$"),
+        ([[0.1, -0.2]], r"^null values must be finite and non-negative; check the statistic$"),
+        ([[0.1, math.inf]], r"^null values must be finite and non-negative; check the statistic$"),
+    ],
+)
+def test_unusable_null_values_are_refused(values: list[list[float]], message: str) -> None:
+    """Fewer than two null values, or a negative or infinite one, is refused with the fix."""
+    with pytest.raises(ValueError, match=message):
+        summarize_nulls(values, [100])
+
+
+def test_two_null_values_are_enough() -> None:
+    """Two null values are the fewest a summary accepts; its gamma fits their mean and variance."""
+    (summary,) = summarize_nulls([[0.1, 0.3]], [100])
+    assert (summary.shape, summary.scale) == pytest.approx((0.2**2 / 0.02, 0.02 / 0.2))
+
+
+def test_a_non_finite_statistic_has_no_p_value() -> None:
+    """A NaN statistic is refused rather than given a p-value."""
+    summary = NullSummary(100, {0.05: 0.1}, shape=1.0, scale=0.05)
+    with pytest.raises(ValueError, match=r"^statistic values must be finite; check the statistic$"):
+        null_pvalue(summary, math.nan)
+
+
+def test_a_lower_is_drift_null_gives_the_lower_tail() -> None:
+    """For a lower-is-drift statistic the p-value is the gamma CDF: 1 - e^-1 at its mean."""
+    summary = NullSummary(100, {0.05: 0.01}, shape=1.0, scale=0.05, higher_is_drift=False)
+    assert null_pvalue(summary, 0.05) == pytest.approx(1 - math.exp(-1))
+
+
+def test_a_lower_is_drift_point_mass_counts_values_at_or_above_it_as_null() -> None:
+    """With a point-mass null at 0.5, values at or above it have p = 1 and below it p = 0."""
+    summary = NullSummary(100, {0.05: 0.5}, shape=0.0, scale=0.0, higher_is_drift=False)
+    assert null_pvalue(summary, [0.4, 0.5, 0.6]).tolist() == [0.0, 1.0, 1.0]
