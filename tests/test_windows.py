@@ -197,9 +197,9 @@ def _take(batch: EventBatch, rows: np.ndarray) -> EventBatch:
 def test_merge_adds_the_detections_of_both_parts() -> None:
     """Merged parts hold every detector either part fired, with the counts added."""
     key, none = WindowKey("m", "", ""), np.zeros(0, np.int64)
-    a = WindowCounts(key, 0, 10, 1, np.array([1]), none, {"adwin": 1})
+    a = WindowCounts(key, 0, 10, 1, np.array([1]), none, {"adwin": 1, "ph": 4})
     b = WindowCounts(key, 0, 10, 1, np.array([1]), none, {"adwin": 2, "kswin": 1})
-    assert a.merge(b).detections == {"adwin": 3, "kswin": 1}
+    assert a.merge(b).detections == {"adwin": 3, "kswin": 1, "ph": 4}
 
 
 def test_merge_of_different_windows_is_refused() -> None:
@@ -349,3 +349,21 @@ def test_prediction_detections_are_named_by_their_detector(baseline: Baseline) -
     x = np.concatenate([np.full(500, -2.0), np.full(500, 2.0)])
     (window,) = _all(windower, [make_batch(np.arange(1000) * 1000, x=x)])
     assert window.detections == {"adwin": 1}
+
+
+def test_a_single_event_of_the_second_segment_value_gets_its_window(baseline: Baseline) -> None:
+    """One android event (the baseline's second platform) lands in the platform=android window."""
+    segments = {
+        w.key.segment for w in _all(_windower(baseline), [make_batch([1], platform=["android"])])
+    }
+    assert segments == {"", "platform=android"}
+
+
+def test_a_late_pair_of_an_unconfigured_model_counts_for_no_model(baseline: Baseline) -> None:
+    """Of a model's on-time pair and another model's late one, no late label is counted for m."""
+    windower = _windower(baseline, segment_fields=())
+    windower.add(make_batch([10, 2 * HOUR]))
+    pairs = make_batch([2 * HOUR + 5, 20])
+    pairs = replace(pairs, model=pa.array(["m", "x"], pa.string()))
+    windower.add_labels(make_batch([2 * HOUR]), Pairs(pairs, np.array([0, 0])))
+    assert windower.late_labels.by_model == {}
