@@ -522,8 +522,8 @@ def test_stale_after_is_one_window_by_default_and_may_be_zero() -> None:
 def test_a_key_two_windows_behind_its_model_is_dropped() -> None:
     """With 1-hour windows and stale_after 1, a version two hours behind the newest is dropped."""
     latest = LatestWindows(stale_after=1)
-    latest.write(window(0, version="v1"))
-    latest.write(window(2, version="v2"))
+    latest.write(window(10, version="v1"))
+    latest.write(window(12, version="v2"))
     assert _keys(latest) == [("m", "v2", "")]
 
 
@@ -574,3 +574,12 @@ def test_alerts_count_transitions_and_set_the_held_level_since_their_window() ->
     assert snapshot.transitions == {("m", "warning"): 2}
     (kept,) = snapshot.windows
     assert kept.levels[("x", "psi")] == HeldLevel(Level.WARNING, iso_ms(HOUR))
+
+
+def test_a_window_report_without_detectors_is_kept() -> None:
+    """A window report that has no ``detectors`` object is kept and counts no detection."""
+    latest = LatestWindows()
+    record = {k: v for k, v in window(0).items() if k != "detectors"}
+    latest.write(record)
+    snapshot = latest.snapshot()
+    assert (len(snapshot.windows), snapshot.detections) == (1, {})

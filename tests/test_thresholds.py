@@ -365,3 +365,9 @@ def test_a_lower_is_drift_point_mass_counts_values_at_or_above_it_as_null() -> N
     """With a point-mass null at 0.5, values at or above it have p = 1 and below it p = 0."""
     summary = NullSummary(100, {0.05: 0.5}, shape=0.0, scale=0.0, higher_is_drift=False)
     assert null_pvalue(summary, [0.4, 0.5, 0.6]).tolist() == [0.0, 1.0, 1.0]
+
+
+def test_beyond_the_calibrated_rates_a_point_mass_keeps_the_nearest_threshold() -> None:
+    """Below the smallest calibrated rate the threshold is its quantile; above the largest, that."""
+    summary = NullSummary(100, {0.1: 0.2, 0.01: 0.4}, shape=0.0, scale=0.0)
+    assert (threshold_at(summary, 0.001), threshold_at(summary, 0.5)) == (0.4, 0.2)
