@@ -351,12 +351,11 @@ def test_prediction_detections_are_named_by_their_detector(baseline: Baseline) -
     assert window.detections == {"adwin": 1}
 
 
-def test_a_single_event_of_the_second_segment_value_gets_its_window(baseline: Baseline) -> None:
-    """One android event (the baseline's second platform) lands in the platform=android window."""
-    segments = {
-        w.key.segment for w in _all(_windower(baseline), [make_batch([1], platform=["android"])])
-    }
-    assert segments == {"", "platform=android"}
+def test_single_events_of_each_segment_value_get_their_windows(baseline: Baseline) -> None:
+    """One android event and then one ios event, a batch each, land in their platform windows."""
+    batches = [make_batch([1], platform=["android"]), make_batch([2], platform=["ios"])]
+    segments = {w.key.segment for w in _all(_windower(baseline), batches)}
+    assert segments == {"", "platform=android", "platform=ios"}
 
 
 def test_a_late_pair_of_an_unconfigured_model_counts_for_no_model(baseline: Baseline) -> None:
