@@ -354,8 +354,8 @@ def test_prediction_detections_are_named_by_their_detector(baseline: Baseline) -
 def test_single_events_of_each_segment_value_get_their_windows(baseline: Baseline) -> None:
     """One android event and then one ios event, a batch each, land in their platform windows."""
     batches = [make_batch([1], platform=["android"]), make_batch([2], platform=["ios"])]
-    segments = {w.key.segment for w in _all(_windower(baseline), batches)}
-    assert segments == {"", "platform=android", "platform=ios"}
+    segments = {w.key.segment: w.events for w in _all(_windower(baseline), batches)}
+    assert segments == {"": 2, "platform=android": 1, "platform=ios": 1}
 
 
 def test_a_late_pair_of_an_unconfigured_model_counts_for_no_model(baseline: Baseline) -> None:
