@@ -4,6 +4,9 @@
 #   deploy/local/mutation.sh            every module below, one after the other
 #   deploy/local/mutation.sh levels     one module (names as in the table below)
 #   deploy/local/mutation.sh list       the modules, their mutants and their tests
+#   deploy/local/mutation.sh levels --survivors
+#                                       rerun only the mutants the last run of levels left alive
+#                                       (after adding tests; the others stay killed)
 #
 # Each module runs in its own folder .cache/mutation/NAME (links to the packages and tests, and
 # this project's pyproject.toml with a [tool.mutmut] section appended), so each mutant runs only
@@ -39,7 +42,7 @@ toml_list() { printf '"%s", ' "$@" | sed 's/, $//'; }
 
 run_module() {
   local name=$1 files=$2 filter=$3 tests=$4
-  local work="$root/.cache/mutation/$name"
+  local work="$root/.cache/mutation/$name" run=$3
   mkdir -p "$work"
   for link in monitor detectors baselines tests; do
     ln -sfn "$root/$link" "$work/$link"
@@ -53,15 +56,20 @@ run_module() {
     echo "only_mutate = [$(toml_list $files)]"
     echo "pytest_add_cli_args_test_selection = [$(toml_list $tests)]"
   } >"$work/pyproject.toml"
+  if [ "$survivors" = 1 ]; then
+    # shellcheck disable=SC2086
+    run=$(summarise "$name" "$work" $filter | awk 'NR > 1 { print $1 }')
+    [ -n "$run" ] || { say "$name: no survivors to rerun"; return; }
+  fi
   say "$name: mutating $files against $tests"
   # shellcheck disable=SC2086
   (cd "$work" && OPENBLAS_NUM_THREADS=1 "$root/.venv/bin/mutmut" run \
-    --max-children "${MUTATION_WORKERS:-2}" $filter >"$work/run.log" 2>&1) ||
+    --max-children "${MUTATION_WORKERS:-2}" $run >"$work/run.log" 2>&1) ||
     die "$name: mutmut failed, see $work/run.log"
   summarise "$name" "$work" $filter
 }
 
-# killed/total over the module's mutants, then every mutant that was not killed
+# killed/total over the module's mutants, then each mutant that wasn't killed
 summarise() {
   local name=$1 work=$2
   shift 2
@@ -71,7 +79,7 @@ summarise() {
       {
         key = $1; sub(/:$/, "", key); status = $2
         for (i = 1; i <= n; i++) {
-          pattern = f[i]; gsub(/\./, "\\.", pattern); gsub(/\?/, ".", pattern)
+          pattern = f[i]; gsub(/\./, "\\.", pattern); gsub(/\?/, "..?", pattern)
           gsub(/\*/, ".*", pattern)
           if (key ~ "^" pattern "$") {
             total++
@@ -86,6 +94,8 @@ summarise() {
 
 [ -x "$root/.venv/bin/mutmut" ] || die "no .venv/bin/mutmut; run deploy/local/bootstrap.sh"
 want=${1:-all}
+survivors=0
+[ "${2:-}" = --survivors ] && survivors=1
 [ "$want" = "-h" ] || [ "$want" = "--help" ] && usage
 found=
 while IFS='|' read -r name files filter tests; do
