@@ -1,5 +1,5 @@
 # The two commands of the README: `make demo` runs the whole pipeline, `make test` the checks.
-.PHONY: demo test lint bench
+.PHONY: demo test lint bench mutation
 
 # cargo (for the native JSON reader) from rustup's default place, caches under .cache/
 export PATH := $(HOME)/.cargo/bin:$(PATH)
@@ -27,3 +27,9 @@ bench:
 	@for script in bench_replay bench_json_parse bench_detectors bench_labels bench_kafka; do \
 		.venv/bin/python benchmarks/$$script.py || exit 1; \
 	done
+
+# Mutation testing of the rule modules (docs/mutation.md): slow, so not part of `make test`.
+# `make mutation MODULE=levels` runs one module; the names: deploy/local/mutation.sh list
+mutation:
+	@bash deploy/local/bootstrap.sh
+	@bash deploy/local/mutation.sh $(MODULE)

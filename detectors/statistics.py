@@ -350,9 +350,9 @@ DISTRIBUTION_STATISTICS: Final[dict[str, StatisticSpec]] = {
 
 
 def _counts(values: ArrayLike, name: str) -> FloatArray:
-    array = _row_major(values)
-    if array.ndim == 0:
+    if np.ndim(values) == 0:  # before _row_major, which makes a scalar a one-bin array
         raise ValueError(f"{name} is a scalar; pass an array with one count per bin")
+    array = _row_major(values)
     if not np.all(np.isfinite(array)):
         raise ValueError(f"{name} contains NaN or inf; pass finite bin counts")
     if np.any(array < 0):

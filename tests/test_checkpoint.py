@@ -159,6 +159,8 @@ def test_garbage_checkpoint_is_a_one_line_error(tmp_path: Path) -> None:
             {"state": {}, "offsets": {"p:0": "7"}, "saved_at": "x"},
             "offset of p:0 is not an integer",
         ),
+        ({"state": {}, "offsets": {}, "saved_at": 5}, "'saved_at' is not text"),
+        ({"state": {}, "offsets": [], "saved_at": "x"}, "'offsets' is not an object"),
     ],
 )
 def test_checkpoint_of_the_wrong_shape_is_a_one_line_error(
@@ -196,3 +198,41 @@ def test_offset_keys_round_trip() -> None:
         "ml.car-loan_predictions",
         11,
     )
+
+
+@pytest.mark.parametrize("key", [":3", "predictions:", "predictions:x"])
+def test_an_offset_key_needs_a_topic_and_a_numeric_partition(key: str) -> None:
+    """A key without a topic, or whose partition is not a number, is refused with the fix."""
+    with pytest.raises(ValueError, match=rf"^offset key '{key}' is not 'topic:partition'"):
+        parse_offset_key(key)
+
+
+@pytest.mark.parametrize("offset", [True, "7", 7.0])
+def test_an_offset_that_is_not_an_int_is_refused_before_writing(
+    tmp_path: Path, offset: Any
+) -> None:
+    """Saving an offset that is a bool, text or float is refused, naming the key and value."""
+    store = _store(tmp_path / "checkpoint.json")
+    with pytest.raises(ValueError, match=rf"^offset of p:0 must be an int, got {offset!r}$"):
+        store.save(STATE, {"p:0": offset})
+    assert not store.path.exists()
+
+
+def test_the_temporary_file_is_written_beside_the_target(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A save writes .checkpoint.json.*.tmp in the target's folder, where leftovers are swept."""
+    store = _store(tmp_path / "checkpoint.json")
+    renamed: list[Path] = []
+    real_replace = os.replace
+
+    def observing_replace(src: str, dst: str) -> None:
+        renamed.append(Path(src))
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", observing_replace)
+    store.save(STATE, {"p:0": 1})
+    (temporary,) = renamed
+    assert temporary.parent == tmp_path
+    assert temporary.name.startswith(".checkpoint.json.")
+    assert temporary.name.endswith(".tmp")

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from detectors.thresholds import NullSummary, summarize_null
-from monitor.checks import window_checks
-from monitor.config import AlertConfig
+from detectors.thresholds import NullSummary, summarize_null, threshold_for_size
+from monitor.checks import CANARY, PERFORMANCE, Versus, canary_checks, window_checks
+from monitor.config import AlertConfig, TierThresholds
 from monitor.evaluate import SubjectScores, WindowScores
+from monitor.layout import PREDICTION
+from monitor.levels import CheckInput
 from monitor.windows import WindowCounts, WindowKey
 
 NULL = summarize_null(np.random.default_rng(0).gamma(4.5, 0.002, 4000), n=1000)
@@ -115,3 +117,169 @@ def test_ordered_statistic_falls_back_to_psi_for_categorical_features() -> None:
     )
     (drift,) = [c for c in checks if c.check in ("psi", "ks")]
     assert (drift.check, drift.value, drift.warning, drift.intervention) == ("psi", 0.3, 0.1, 0.25)
+
+
+WINDOW = WindowCounts(
+    WindowKey("m", "", ""), 0, 10, 250, np.zeros(3, np.int64), np.zeros(0, np.int64)
+)
+
+
+def _window_checks(
+    subjects: dict[str, SubjectScores],
+    config: dict[str, object] | None = None,
+    calibration: dict[str, dict[str, list[NullSummary]]] | None = None,
+    *,
+    prediction: SubjectScores | None = None,
+    performance: tuple[dict[str, float], dict[str, float]] = ({}, {}),
+) -> list[CheckInput]:
+    scores = WindowScores(WINDOW, subjects, prediction, None, *performance)
+    return window_checks(scores, AlertConfig(**config or {}), calibration or {}, frozenset())  # type: ignore[arg-type]
+
+
+def test_a_feature_gets_drift_missing_unseen_and_out_of_range_checks() -> None:
+    """A feature's checks: its drift statistic, missing excess over the reference, and two rates."""
+    color = SubjectScores(
+        200,
+        250,
+        {"psi": 0.02},
+        {"missing_rate": 0.2, "unseen_rate": 0.03, "out_of_range_rate": 0.07},
+        0.05,
+    )
+    assert _window_checks({"color": color}) == [
+        CheckInput("color", "psi", 0.02, 0.1, 0.25, True),
+        CheckInput("color", "missing_rate", 0.2 - 0.05, 0.05, 0.2, True),
+        CheckInput("color", "unseen_rate", 0.03, 0.01, 0.05, True),
+        CheckInput("color", "out_of_range_rate", 0.07, 0.05, 0.2, True),
+    ]
+
+
+def test_exactly_min_events_is_enough() -> None:
+    """A subject with exactly min_events events (and total) has sufficient data in every check."""
+    x = SubjectScores(100, 100, {"psi": 0.0}, {"missing_rate": 0.0, "out_of_range_rate": 0.0}, 0.0)
+    assert [c.sufficient for c in _window_checks({"x": x})] == [True, True, True]
+
+
+def test_the_prediction_is_checked_under_its_own_subject_name() -> None:
+    """The prediction's scores are checked after the features, as the prediction subject."""
+    score = SubjectScores(300, 300, {"psi": 0.4}, {"missing_rate": 0.0}, 0.0)
+    checks = _window_checks({}, prediction=score)
+    assert [(c.subject, c.check, c.value) for c in checks] == [
+        (PREDICTION, "psi", 0.4),
+        (PREDICTION, "missing_rate", 0.0),
+    ]
+
+
+def test_the_configured_statistic_drives_the_drift_check() -> None:
+    """With statistic js, a feature that has JS is checked by its JS value at the fixed tiers."""
+    x = SubjectScores(300, 300, {"psi": 0.5, "js": 0.02}, {"missing_rate": 0.0}, 0.0)
+    config = {"drift": {"statistic": "js", "warning": 0.03, "intervention": 0.06}}
+    drift = _window_checks({"x": x}, config)[0]
+    assert (drift.check, drift.value, drift.warning, drift.intervention) == ("js", 0.02, 0.03, 0.06)
+
+
+def test_fixed_mode_uses_the_configured_thresholds() -> None:
+    """Fixed thresholds set in the config replace PSI's defaults for the configured statistic."""
+    got = _psi_thresholds({"drift": {"warning": 0.2, "intervention": 0.4}}, {"a": 0.0})
+    assert got == {"a": (0.2, 0.4)}
+
+
+def test_calibrated_mode_without_any_calibration_keeps_the_fixed_thresholds() -> None:
+    """A calibrated model whose baseline has no null for the statistic uses the fixed thresholds."""
+    x = SubjectScores(300, 300, {"psi": 0.0}, {"missing_rate": 0.0}, 0.0)
+    drift = _window_checks({"x": x}, {"drift": {"mode": "calibrated"}})[0]
+    assert (drift.warning, drift.intervention) == (0.1, 0.25)
+
+
+def test_an_uncalibrated_feature_keeps_the_fixed_thresholds_under_bh() -> None:
+    """Under BH, a feature with no null keeps 0.1 / 0.25 and the calibrated one after it its cut."""
+    plain = SubjectScores(1000, 1000, {"psi": 0.0}, {"missing_rate": 0.0}, 0.0)
+    checks = _window_checks(
+        {"b": plain, "a": plain},
+        {"drift": {"mode": "calibrated", "correction": "bh"}},
+        {"psi": {"a": [NULL]}},
+    )
+    drift = {c.subject: (c.warning, c.intervention) for c in checks if c.check == "psi"}
+    assert drift == {
+        "b": (0.1, 0.25),
+        "a": (
+            threshold_for_size([NULL], 1000, 0.01 / 2),
+            threshold_for_size([NULL], 1000, 0.001 / 2),
+        ),
+    }
+
+
+def test_benjamini_hochberg_sets_every_threshold_at_the_common_cut() -> None:
+    """BH with 15 of 20 features rejected sets every warning threshold at rate 15 × 1% / 20."""
+    names = {f"f{i}": (1.0 if i < 15 else 0.0) for i in range(20)}
+    got = _psi_thresholds({"drift": {"mode": "calibrated", "correction": "bh"}}, names)["f19"]
+    assert got[0] == threshold_for_size([NULL], 1000, 15 * 0.01 / 20)
+
+
+def test_benjamini_hochberg_with_one_quiet_feature_uses_the_plain_rate() -> None:
+    """BH over a single feature that is not rejected cuts at the uncorrected rate (1 × 1% / 1)."""
+    bh = _psi_thresholds({"drift": {"mode": "calibrated", "correction": "bh"}}, {"a": 0.0})
+    assert bh["a"] == (NULL.quantiles[0.01], NULL.quantiles[0.001])
+
+
+def test_a_calibrated_threshold_for_no_events_is_sized_for_one_event() -> None:
+    """A feature with no events in the window gets the calibrated threshold of one event."""
+    gone = SubjectScores(0, 250, {"psi": 0.0}, {"missing_rate": 1.0}, 0.0)
+    drift = _window_checks({"a": gone}, {"drift": {"mode": "calibrated"}}, {"psi": {"a": [NULL]}})[
+        0
+    ]
+    assert drift.warning == threshold_for_size([NULL], 1, 0.01)
+
+
+def test_a_calibrated_threshold_scales_with_the_window_as_its_statistic_does() -> None:
+    """A calibrated JS threshold at 250 events follows JS's size scaling, not PSI's."""
+    x = SubjectScores(250, 250, {"psi": 0.0, "js": 0.0}, {"missing_rate": 0.0}, 0.0)
+    config = {"drift": {"statistic": "js", "mode": "calibrated"}}
+    drift = _window_checks({"x": x}, config, {"js": {"x": [NULL]}})[0]
+    assert (drift.warning, drift.intervention) == (
+        threshold_for_size([NULL], 250, 0.01, statistic="js"),
+        threshold_for_size([NULL], 250, 0.001, statistic="js"),
+    )
+    assert drift.warning != threshold_for_size([NULL], 250, 0.01, statistic="psi")
+
+
+def test_performance_is_checked_for_each_metric_both_windows_have() -> None:
+    """A metric missing from the window is skipped; the next one gets its relative drop."""
+    checks = _window_checks(
+        {}, performance=({"n": 1000.0, "roc_auc": 0.72}, {"accuracy": 0.9, "roc_auc": 0.8})
+    )
+    assert checks == [CheckInput(PERFORMANCE, "roc_auc", (0.8 - 0.72) / 0.8, 0.05, 0.1, True)]
+
+
+def test_performance_without_a_labeled_count_is_insufficient() -> None:
+    """Performance without a labeled count ``n`` is insufficient, even at min_labels 1."""
+    checks = _window_checks(
+        {},
+        {"performance": {"min_labels": 1}},
+        performance=({"accuracy": 0.8}, {"accuracy": 0.9}),
+    )
+    assert [c.sufficient for c in checks] == [False]
+
+
+def test_a_canary_gets_one_psi_check_per_subject_against_the_stable_version() -> None:
+    """Each subject of a canary is checked by its PSI against the stable version, canary tiers."""
+    x = SubjectScores(300, 300, {"psi": 0.3, "js": 0.1}, {"missing_rate": 0.0}, 0.0)
+    score = SubjectScores(300, 300, {"psi": 0.05}, {"missing_rate": 0.0}, 0.0)
+    versus = Versus("v1", {"x": x, PREDICTION: score}, sufficient=False)
+    assert canary_checks(versus, TierThresholds(warning=0.1, intervention=0.25)) == [
+        CheckInput("x", CANARY, 0.3, 0.1, 0.25, False),
+        CheckInput(PREDICTION, CANARY, 0.05, 0.1, 0.25, False),
+    ]
+
+
+def test_benjamini_hochberg_judges_each_feature_by_the_null_nearest_its_size() -> None:
+    """With nulls for 100 and 1000 events, 1000-event features are judged by the 1000 one."""
+    small = summarize_null(np.random.default_rng(1).gamma(4.5, 0.02, 4000), n=100)
+    nulls = [small, NULL]
+    drifting = SubjectScores(1000, 1000, {"psi": 0.05}, {"missing_rate": 0.0}, 0.0)
+    checks = _window_checks(
+        {"a": drifting, "b": drifting},
+        {"drift": {"mode": "calibrated", "correction": "bh"}},
+        {"psi": {"a": nulls, "b": nulls}},
+    )
+    warnings = [c.warning for c in checks if c.check == "psi"]
+    assert warnings == [threshold_for_size(nulls, 1000, 2 * 0.01 / 2)] * 2

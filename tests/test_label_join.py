@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -15,7 +17,7 @@ from prometheus_client.registry import CollectorRegistry
 
 from baselines.schema import Baseline
 from monitor.config import Settings, load_settings
-from monitor.join import DELAY_BUCKETS_S, LabelJoin
+from monitor.join import DELAY_BUCKETS_S, Interner, JoinStats, LabelJoin
 from monitor.metrics import DriftCollector, LatestWindows, RunningTotals
 from monitor.pipeline import Pipeline
 from monitor.state import restore, snapshot
@@ -337,7 +339,7 @@ def test_without_label_topics_predictions_do_not_wait_for_labels(baseline: Basel
     assert len(_run(baseline, [("predictions", predictions)], settings)[0].join.pending) == 300
 
 
-def _join() -> LabelJoin:
+def _day_join() -> LabelJoin:
     """A join of numeric predictions and labels, room for ten of each, a day's horizon."""
     return LabelJoin(
         horizon_ms=24 * HOUR,
@@ -368,7 +370,7 @@ def _events(
 
 def test_a_pair_is_dated_at_the_later_of_its_two_timestamps() -> None:
     """A label stamped before its prediction dates the pair at the prediction, not the label."""
-    join = _join()
+    join = _day_join()
     join.add_predictions(_events([T0 + 5_000, T0 + 5_000], prediction=[0.2, 0.7]))
     pairs = join.add_labels(_events([T0 + 9_000, T0 + 1_000], label=[0.0, 1.0]))
     assert pairs is not None
@@ -378,7 +380,7 @@ def test_a_pair_is_dated_at_the_later_of_its_two_timestamps() -> None:
 def test_a_delay_on_a_bucket_bound_counts_in_that_bucket() -> None:
     """Delays of exactly each upper bound land in that bound's bucket (``le``: inclusive)."""
     bounds_ms = [int(bound * 1000) for bound in DELAY_BUCKETS_S]
-    join = _join()
+    join = _day_join()
     delays_ms = [*bounds_ms, bounds_ms[-1] + 1]
     join.add_predictions(_events([T0] * len(delays_ms), prediction=[0.5] * len(delays_ms)))
     join.add_labels(_events([T0 + d for d in delays_ms], label=[1.0] * len(delays_ms)))
@@ -387,7 +389,7 @@ def test_a_delay_on_a_bucket_bound_counts_in_that_bucket() -> None:
 
 def test_a_prediction_carrying_its_own_label_waits_for_none() -> None:
     """An event with both prediction and label is not kept for a label from the label topic."""
-    join = _join()
+    join = _day_join()
     assert join.add_predictions(_events([T0], prediction=[0.4], label=[1.0])) is None
     assert len(join.pending) == 0
     assert join.add_labels(_events([T0 + 1_000], label=[1.0])) is None
@@ -404,3 +406,208 @@ def test_a_restored_pipeline_keeps_the_late_label_count(baseline: Baseline) -> N
     resumed = Pipeline(_settings(), {"m": baseline}, [Collect()])
     restore(resumed, orjson.loads(orjson.dumps(snapshot(pipeline))))
     assert resumed.windower.late_labels.by_model == late
+
+
+def _join(**options: Any) -> LabelJoin:
+    """A join of numeric predictions and labels carrying the platform segment."""
+    defaults: dict[str, Any] = {
+        "horizon_ms": HOUR,
+        "max_pending": 100,
+        "max_orphans": 100,
+        "segment_fields": ("platform",),
+        "prediction_kind": "numeric",
+        "label_kind": "numeric",
+    }
+    return LabelJoin(**{**defaults, **options})
+
+
+def _batch(
+    ids: list[str | None],
+    times: list[int],
+    *,
+    model: str = "m",
+    prediction: np.ndarray | pa.Array | None = None,
+    label: np.ndarray | pa.Array | None = None,
+    platform: list[str] | None = None,
+) -> EventBatch:
+    """Events of one model with the given ids, times, values and platform segment."""
+    n = len(ids)
+    return EventBatch(
+        event_time_ms=np.asarray(times, np.int64),
+        partition=np.zeros(n, np.int64),
+        offset=np.arange(n, dtype=np.int64),
+        model=pa.array([model] * n, pa.string()),
+        model_version=pa.array(["v1"] * n, pa.string()),
+        event_id=pa.array(ids, pa.string()),
+        segments={} if platform is None else {"platform": pa.array(platform, pa.string())},
+        prediction=prediction,
+        label=label,
+    )
+
+
+def test_only_predictions_with_an_id_a_value_and_no_label_of_their_own_wait() -> None:
+    """Of four predictions, only the one with an id, a value and no inline label waits."""
+    join = _join()
+    join.add_predictions(
+        _batch(
+            ["e0", None, "e2", "e3"],
+            [T0] * 4,
+            prediction=np.array([0.1, 0.2, np.nan, 0.4]),
+            label=np.array([np.nan, np.nan, np.nan, 1.0]),
+        )
+    )
+    assert len(join.pending) == 1
+
+
+def test_a_batch_without_predictions_or_labels_joins_nothing() -> None:
+    """A feature-only batch neither waits nor completes anything, on either side."""
+    join = _join()
+    assert join.add_predictions(_batch(["e0"], [T0])) is None
+    assert join.add_labels(_batch(["e0"], [T0])) is None
+    assert (len(join.pending), len(join.orphans)) == (0, 0)
+
+
+def test_a_label_completes_its_waiting_prediction_into_a_pair() -> None:
+    """A pair is dated at its label, carries prediction, label, version, segment and its key,
+    and names the label row that completed it."""
+    join = _join()
+    join.add_predictions(
+        _batch(["e0", "e1"], [T0, T0], prediction=np.array([0.2, 0.7]), platform=["ios", "a"])
+    )
+    pairs = join.add_labels(
+        _batch(["x", "e1", "e0"], [T0 + 5000] * 3, label=np.array([1.0, 0.0, 1.0]))
+    )
+    assert pairs is not None
+    assert pairs.trigger.tolist() == [1, 2]
+    batch = pairs.batch
+    assert batch.event_time_ms.tolist() == [T0 + 5000, T0 + 5000]
+    assert batch.event_id.to_pylist() == ["m\x1fe1", "m\x1fe0"]
+    assert batch.model_version.to_pylist() == ["v1", "v1"]
+    assert batch.segments["platform"].to_pylist() == ["a", "ios"]
+    assert np.asarray(batch.prediction).tolist() == [0.7, 0.2]
+    assert np.asarray(batch.label).tolist() == [0.0, 1.0]
+
+
+def test_pairs_come_from_no_partition() -> None:
+    """A pair's partition and offset are int64 zeros: it was made by the join, not read."""
+    join = _join()
+    join.add_predictions(_batch(["e0"], [T0], prediction=np.array([0.5])))
+    pairs = join.add_labels(_batch(["e0"], [T0 + 1], label=np.array([1.0])))
+    assert pairs is not None
+    for column in (pairs.batch.partition, pairs.batch.offset):
+        assert (column.dtype, column.tolist()) == (np.dtype(np.int64), [0])
+
+
+def test_a_prediction_completes_its_waiting_label_into_a_pair() -> None:
+    """A label that came first waits; the prediction row that arrives names itself the trigger."""
+    join = _join()
+    assert join.add_labels(_batch(["e1"], [T0 + 10], label=np.array([1.0]))) is None
+    pairs = join.add_predictions(
+        _batch(["e0", "e1"], [T0, T0], prediction=np.array([0.3, 0.6]), platform=["i", "a"])
+    )
+    assert pairs is not None
+    assert (pairs.trigger.tolist(), pairs.batch.event_time_ms.tolist()) == ([1], [T0 + 10])
+
+
+def test_a_segment_the_predictions_lack_is_null_in_the_pair() -> None:
+    """Predictions without the configured segment column give pairs a null segment."""
+    join = _join()
+    join.add_predictions(_batch(["e0"], [T0], prediction=np.array([0.5])))
+    pairs = join.add_labels(_batch(["e0"], [T0 + 1], label=np.array([1.0])))
+    assert pairs is not None
+    assert pairs.batch.segments["platform"].to_pylist() == [None]
+
+
+def test_class_predictions_come_out_of_the_join_as_their_class_names() -> None:
+    """Categorical predictions are kept as codes and decoded back to their class names."""
+    join = _join(prediction_kind="categorical")
+    join.add_predictions(_batch(["e0", "e1"], [T0, T0], prediction=pa.array(["yes", "no"])))
+    pairs = join.add_labels(_batch(["e1", "e0"], [T0 + 1] * 2, label=np.array([0.0, 1.0])))
+    assert pairs is not None
+    assert pairs.batch.prediction.to_pylist() == ["no", "yes"]  # type: ignore[union-attr]
+
+
+def test_the_same_event_id_of_two_models_does_not_join() -> None:
+    """Keys are (model, event_id): a label of model b does not complete model a's prediction."""
+    join = _join()
+    join.add_predictions(_batch(["e0"], [T0], model="a", prediction=np.array([0.5])))
+    assert join.add_labels(_batch(["e0"], [T0 + 1], model="b", label=np.array([1.0]))) is None
+
+
+def test_label_delays_fall_in_buckets_whose_upper_bound_is_inclusive() -> None:
+    """A delay of exactly 60 s counts in the first bucket, one of 60.03 s in the second."""
+    join = _join()
+    join.add_predictions(_batch(["e0", "e1"], [T0, T0], prediction=np.array([0.5, 0.5])))
+    join.add_labels(_batch(["e0", "e1"], [T0 + 60_000, T0 + 60_030], label=np.array([1.0, 1.0])))
+    assert join.stats.delay_counts["m"] == [1, 1] + [0] * (len(DELAY_BUCKETS_S) - 1)
+
+
+def test_order_violations_are_labels_strictly_before_their_prediction() -> None:
+    """A label with its prediction's timestamp is in order; earlier ones count, across batches."""
+    join = _join()
+    join.add_predictions(_batch(["e0", "e1", "e2"], [T0] * 3, prediction=np.full(3, 0.5)))
+    join.add_labels(_batch(["e0", "e1"], [T0, T0 - 1000], label=np.array([1.0, 1.0])))
+    join.add_labels(_batch(["e2"], [T0 - 1], label=np.array([1.0])))
+    assert join.stats.order_violations["m"] == 2
+
+
+def test_the_delay_sum_adds_the_waits_in_seconds_across_batches() -> None:
+    """Waits of 2 s, 0 s (same timestamp) and 1.5 s add up to 3.5 s."""
+    join = _join()
+    join.add_predictions(_batch(["e0", "e1", "e2"], [T0] * 3, prediction=np.full(3, 0.5)))
+    join.add_labels(_batch(["e0", "e1"], [T0 + 2000, T0], label=np.array([1.0, 1.0])))
+    join.add_labels(_batch(["e2"], [T0 + 1500], label=np.array([1.0])))
+    assert join.stats.delay_sum_s["m"] == 3.5
+
+
+def test_predictions_pushed_out_of_a_full_buffer_add_up() -> None:
+    """With room for one prediction, three arrivals push out two, counted as capacity."""
+    join = _join(max_pending=1)
+    for i in range(3):
+        join.add_predictions(_batch([f"e{i}"], [T0], prediction=np.array([0.5])))
+    assert join.stats.unlabeled[("m", "capacity")] == 2
+
+
+def test_labels_pushed_out_of_a_full_orphan_buffer_add_up() -> None:
+    """With room for one early label, three arrivals push out two, counted as unmatched."""
+    join = _join(max_orphans=1)
+    for i in range(3):
+        join.add_labels(_batch([f"e{i}"], [T0], label=np.array([1.0])))
+    assert join.stats.unmatched["m"] == 2
+
+
+def _full_stats() -> JoinStats:
+    return JoinStats(
+        labels=Counter(m=5),
+        joined=Counter(m=4),
+        unmatched=Counter(m=3),
+        unlabeled=Counter({("m", "horizon"): 2}),
+        order_violations=Counter(m=1),
+        delay_counts={"m": [1, 2, 0, 0, 0, 0, 0, 0, 1]},
+        delay_sum_s={"m": 2.5},
+        pending={"m": 7},
+    )
+
+
+def test_a_copy_of_the_join_stats_holds_every_counter() -> None:
+    """A copy of the join's stats equals them in every field, the pending sizes included."""
+    assert _full_stats().copy() == _full_stats()
+
+
+def test_the_join_stats_survive_their_saved_state() -> None:
+    """Stats rebuilt from their state equal them in every field but pending (recounted)."""
+    stats = _full_stats()
+    assert JoinStats.from_state(stats.state()) == replace(stats, pending={})
+
+
+def test_a_name_keeps_its_code_across_batches() -> None:
+    """The interner gives a name seen in an earlier batch the same code again."""
+    names = Interner()
+    names.encode(pa.array(["a", "b"]))
+    assert names.encode(pa.array(["b", "c", "a"])).tolist() == [1, 2, 0]
+
+
+def test_codes_of_an_empty_interner_decode_to_string_nulls() -> None:
+    """Decoding missing codes with no names yet still gives a string column."""
+    decoded = Interner().decode(np.array([-1, -1]))
+    assert (decoded.type, decoded.to_pylist()) == (pa.string(), [None, None])

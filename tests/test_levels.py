@@ -22,6 +22,16 @@ def _run(values: list[float], *, consecutive: int = 2, hysteresis: float = 0.2) 
     return [s.after.value for s in _steps(values, consecutive=consecutive, hysteresis=hysteresis)]
 
 
+def _last_step(values: list[float]) -> Step:
+    """The step of the last value, raising after one window (consecutive=1, hysteresis 0.2)."""
+    state = CheckState()
+    steps = [
+        step(state, CheckInput("f", "psi", v, 0.1, 0.25, True), consecutive=1, hysteresis=0.2)
+        for v in values
+    ]
+    return steps[-1]
+
+
 def test_raises_only_after_consecutive_windows() -> None:
     """A single window above threshold does not raise when two are required."""
     assert _run([0.3, 0.0, 0.3, 0.3]) == ["ok", "ok", "ok", "intervention"]
@@ -87,3 +97,63 @@ def test_falling_to_ok_reports_the_warning_margin() -> None:
     """Warning → ok and intervention → ok report warning × (1 − hysteresis) as the threshold."""
     assert _fall([0.2, 0.01]) == ("warning", "ok", 0.05)
     assert _fall([0.3, 0.01]) == ("intervention", "ok", 0.05)
+
+
+def test_a_value_at_the_warning_threshold_counts_as_above_it() -> None:
+    """A value equal to the warning threshold raises a warning: the threshold is inclusive."""
+    assert _run([0.1, 0.1]) == ["ok", "warning"]
+
+
+def test_a_value_at_the_intervention_threshold_counts_as_above_it() -> None:
+    """A value equal to the intervention threshold raises an intervention."""
+    assert _run([0.25, 0.25]) == ["ok", "intervention"]
+
+
+def test_intervention_holds_at_exactly_its_hysteresis_margin() -> None:
+    """An intervention stays while the value equals intervention × (1 − hysteresis) exactly."""
+    assert _run([0.3, 0.3, 0.25 * (1 - 0.2)]) == ["ok", "intervention", "intervention"]
+
+
+def test_warning_holds_at_exactly_its_hysteresis_margin() -> None:
+    """A warning stays while the value equals warning × (1 − hysteresis) exactly."""
+    assert _run([0.15, 0.15, 0.1 * (1 - 0.2)]) == ["ok", "warning", "warning"]
+
+
+def test_a_window_with_enough_events_reports_the_level_it_ends_in() -> None:
+    """With enough events the reported level is the level after the window."""
+    assert _last_step([0.3]).reported is Level.INTERVENTION
+
+
+def test_insufficient_data_is_a_step_from_the_held_level_to_itself() -> None:
+    """A window with too few events reports a step from the held level to itself, threshold 0."""
+    state = CheckState(level=Level.WARNING)
+    thin = CheckInput("f", "psi", 0.0, 0.1, 0.25, False)
+    assert step(state, thin, consecutive=2, hysteresis=0.2) == Step(
+        Level.INSUFFICIENT_DATA, Level.WARNING, Level.WARNING, 0.0
+    )
+
+
+def test_raise_to_warning_reports_the_warning_threshold() -> None:
+    """A raise from ok to warning reports the warning threshold."""
+    result = _last_step([0.15])
+    assert (result.before, result.after, result.threshold) == (Level.OK, Level.WARNING, 0.1)
+
+
+def test_fall_to_warning_reports_the_intervention_margin_it_fell_below() -> None:
+    """A fall from intervention to warning reports intervention × (1 − hysteresis)."""
+    result = _last_step([0.3, 0.15])
+    assert (result.before, result.after, result.threshold) == (
+        Level.INTERVENTION,
+        Level.WARNING,
+        0.25 * (1 - 0.2),
+    )
+
+
+def test_clear_to_ok_reports_the_warning_margin_it_fell_below() -> None:
+    """A clear from warning to ok reports warning × (1 − hysteresis)."""
+    result = _last_step([0.15, 0.05])
+    assert (result.before, result.after, result.threshold) == (
+        Level.WARNING,
+        Level.OK,
+        0.1 * (1 - 0.2),
+    )

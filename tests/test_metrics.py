@@ -22,6 +22,7 @@ from monitor.http import MonitorServer
 from monitor.metrics import (
     SUBJECT_STATISTICS,
     DriftCollector,
+    HeldLevel,
     LatestWindows,
     RunningTotals,
     epoch_seconds,
@@ -30,7 +31,7 @@ from monitor.metrics import (
 )
 from monitor.pipeline import Pipeline
 from monitor.report import iso_ms
-from monitor.types import RawRecords
+from monitor.types import Level, RawRecords
 
 HOUR = 3_600_000
 Samples = dict[str, dict[tuple[tuple[str, str], ...], float]]
@@ -526,3 +527,85 @@ def test_staleness_is_measured_in_the_windows_own_length() -> None:
     latest = LatestWindows(stale_after=1)
     assert _kept_segments(latest, short(0, "platform=ios"), short(1)) == {"", "platform=ios"}
     assert _kept_segments(latest, short(2)) == {""}
+
+
+def _keys(latest: LatestWindows) -> list[tuple[str, str, str]]:
+    return [tuple(w.key) for w in latest.snapshot().windows]  # type: ignore[misc]
+
+
+def test_stale_after_is_one_window_by_default_and_may_be_zero() -> None:
+    """By default a key may lag one window; 0 is allowed, a negative count is refused."""
+    assert LatestWindows().stale_after == 1
+    assert LatestWindows(stale_after=0).stale_after == 0
+    with pytest.raises(
+        ValueError,
+        match=r"^stale_after must be a number of windows ≥ 0, got -1; use 0 to export only "
+        r"the newest window of each model$",
+    ):
+        LatestWindows(stale_after=-1)
+
+
+def test_a_key_two_windows_behind_its_model_is_dropped() -> None:
+    """With 1-hour windows and stale_after 1, a version two hours behind the newest is dropped."""
+    latest = LatestWindows(stale_after=1)
+    latest.write(window(10, version="v1"))
+    latest.write(window(12, version="v2"))
+    assert _keys(latest) == [("m", "v2", "")]
+
+
+def test_a_stale_key_arriving_last_is_dropped_too() -> None:
+    """A window that is already stale against its model's newest end is not kept."""
+    latest = LatestWindows(stale_after=1)
+    latest.write(window(5, version="v1"))
+    latest.write(window(1, version="v2"))
+    assert _keys(latest) == [("m", "v1", "")]
+
+
+def test_a_forgotten_model_starts_again_from_its_next_window() -> None:
+    """After forget_model the model's newest end is forgotten too, so an earlier window is kept."""
+    latest = LatestWindows()
+    latest.forget_model("never-seen")
+    latest.write(window(10))
+    latest.forget_model("m")
+    latest.write(window(1))
+    assert _keys(latest) == [("m", "v1", "")]
+
+
+def test_a_window_with_the_same_end_replaces_the_latest() -> None:
+    """A second report of the same window end replaces the first (only older ones are ignored)."""
+    latest = LatestWindows()
+    latest.write(window(3, psi=0.01))
+    latest.write(window(3, psi=0.2))
+    (kept,) = latest.snapshot().windows
+    assert kept.record["features"]["x"]["psi"] == 0.2
+
+
+def test_detections_of_window_reports_add_up_per_model_and_detector() -> None:
+    """Each window adds its detections plus one for a drift verdict, per (model, detector)."""
+    latest = LatestWindows()
+    first = {**window(0), "detectors": {"adwin": {"detections": 2, "drift": True}}}
+    second = {**window(1), "detectors": {"adwin": {"detections": 1}, "kswin": {"drift": False}}}
+    latest.write(first)
+    latest.write(second)
+    assert latest.snapshot().detections == {("m", "adwin"): 4}
+
+
+def test_alerts_count_transitions_and_set_the_held_level_since_their_window() -> None:
+    """Two alerts to warning count two transitions; the check holds warning since the last one."""
+    latest = LatestWindows()
+    latest.write(window(0))
+    latest.write(alert(0, "warning"))
+    latest.write(alert(0, "warning"))
+    snapshot = latest.snapshot()
+    assert snapshot.transitions == {("m", "warning"): 2}
+    (kept,) = snapshot.windows
+    assert kept.levels[("x", "psi")] == HeldLevel(Level.WARNING, iso_ms(HOUR))
+
+
+def test_a_window_report_without_detectors_is_kept() -> None:
+    """A window report that has no ``detectors`` object is kept and counts no detection."""
+    latest = LatestWindows()
+    record = {k: v for k, v in window(0).items() if k != "detectors"}
+    latest.write(record)
+    snapshot = latest.snapshot()
+    assert (len(snapshot.windows), snapshot.detections) == (1, {})

@@ -369,6 +369,28 @@ def test_model_no_longer_loaded_is_refused(recorded: Recorded, baseline: Baselin
             {"detectors": {"prediction": [{"name": "page_hinkley_np"}]}},
             'detectors.prediction=[{"name":"page_hinkley_np","params":{}},{"name":"adwin"',
         ),
+        (
+            {"segments": {"fields": ["region"], "max_values": 3}},
+            'segments.fields=["platform"], but segments.fields=["region"]',
+        ),
+        (
+            {
+                "detectors": {
+                    "prediction": [{"name": "page_hinkley_np"}, {"name": "adwin"}],
+                    "window_series": [],
+                }
+            },
+            'detectors.window_series=[{"name":"page_hinkley_np"',
+        ),
+        (
+            {
+                "detectors": {
+                    "prediction": [{"name": "page_hinkley_np"}, {"name": "adwin"}],
+                    "errors": [],
+                }
+            },
+            'detectors.errors=[{"name":"ddm_np"',
+        ),
     ],
 )
 def test_changed_settings_are_refused(
@@ -406,3 +428,36 @@ def test_window_of_another_layout_is_refused(recorded: Recorded, baseline: Basel
     window = {**state["open"][0], "counts": [1, 2, 3]}
     message = _refusal(baseline, {**state, "open": [window, *state["open"][1:]]})
     assert "does not have the baseline's slot counts" in message
+
+
+def test_segment_values_of_an_unknown_field_are_refused(
+    recorded: Recorded, baseline: Baseline
+) -> None:
+    """Segment values saved for a field not configured now are refused, naming model and field."""
+    state = recorded.states[5]
+    extra = {"model": "m", "field": "region", "values": ["eu"]}
+    message = _refusal(baseline, {**state, "segment_values": [*state["segment_values"], extra]})
+    assert message == (
+        "checkpoint state cannot be restored (segment values of unknown model and field "
+        "('m', 'region')); delete the checkpoint to start fresh"
+    )
+
+
+def test_an_open_windows_detections_survive_a_restore(
+    recorded: Recorded, baseline: Baseline
+) -> None:
+    """Detections counted into an open window are restored with it."""
+    state = recorded.states[5]
+    window = {**state["open"][0], "detections": {"adwin": 2, "kswin": 1}}
+    pipeline, _ = _pipeline(baseline)
+    restore(pipeline, {**state, "open": [window, *state["open"][1:]]})
+    assert snapshot(pipeline)["open"][0]["detections"] == {"adwin": 2, "kswin": 1}
+
+
+def test_late_label_counts_survive_a_restore(recorded: Recorded, baseline: Baseline) -> None:
+    """The count of label pairs that came too late is restored per model."""
+    state = recorded.states[5]
+    labels = {**state["labels"], "late": {"m": 3}}
+    pipeline, _ = _pipeline(baseline)
+    restore(pipeline, {**state, "labels": labels})
+    assert snapshot(pipeline)["labels"]["late"] == {"m": 3}

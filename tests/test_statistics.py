@@ -17,6 +17,7 @@ from detectors.statistics import (
     DEFAULT_EPSILON,
     DISTRIBUTION_STATISTICS,
     chi2_pvalue,
+    compute_all,
     effective_scale,
     hellinger,
     js_distance,
@@ -394,3 +395,77 @@ def test_unsorted_centers_are_rejected() -> None:
     """Wasserstein needs the bin centers in increasing order."""
     with pytest.raises(ValueError, match="non-decreasing"):
         wasserstein([1, 1], [1, 2], [1.0, 0.0])
+
+
+def test_proportions_name_the_bad_input_counts() -> None:
+    """A negative count given to proportions is refused in a message naming ``counts``."""
+    with pytest.raises(ValueError, match=r"^counts contains negative counts; pass non-negative"):
+        proportions([1, -1])
+
+
+def test_rate_broadcasts_a_scalar_against_an_array_on_either_side() -> None:
+    """A scalar part over an array of totals, or an array over a scalar, divides element-wise."""
+    assert rate([1, 5], 10).tolist() == [0.1, 0.5]
+    assert rate(3, [10, 20]).tolist() == [0.3, 0.15]
+
+
+def test_compute_all_equals_each_statistics_own_function() -> None:
+    """compute_all with centers and the default scale gives what wasserstein and KS give alone."""
+    reference, current, centers = [50, 30, 20], [20, 30, 50], [0.0, 1.0, 3.0]
+    assert compute_all(["wasserstein", "ks"], reference, current, centers=centers) == {
+        "wasserstein": wasserstein(reference, current, centers),
+        "ks": ks_distance(reference, current),
+    }
+    assert wasserstein(reference, current, centers) == pytest.approx(0.3 * 1 + 0.3 * 2)
+
+
+def test_wasserstein_needs_one_center_per_bin() -> None:
+    """Two centers for three bins are refused, saying both sizes and the fix."""
+    with pytest.raises(
+        ValueError,
+        match=r"^centers has shape \(2,\) but the counts have 3 bins; pass one center per bin$",
+    ):
+        wasserstein([1, 1, 1], [1, 1, 1], centers=[0.0, 1.0])
+
+
+def test_wasserstein_accepts_tied_centers_and_refuses_unsorted_ones() -> None:
+    """Equal neighbouring centers are allowed (non-decreasing); a decrease is refused."""
+    assert wasserstein([1, 1, 0], [0, 1, 1], centers=[0.0, 0.0, 1.0]) == 0.5
+    with pytest.raises(
+        ValueError,
+        match=r"^centers must be finite and non-decreasing; pass the sorted bin centers$",
+    ):
+        wasserstein([1, 1, 0], [0, 1, 1], centers=[1.0, 0.0, 2.0])
+
+
+@pytest.mark.parametrize(
+    ("reference", "current", "message"),
+    [
+        (5, [1, 1], "reference is a scalar; pass an array with one count per bin"),
+        ([1, math.nan], [1, 1], "reference contains NaN or inf; pass finite bin counts"),
+        ([1, 1], [1, -1], "current contains negative counts; pass non-negative bin counts"),
+        ([1, 1], [1, 1, 1], "reference has 2 bins but current has 3; count both with the same"),
+    ],
+)
+def test_bad_counts_are_refused_naming_the_side(
+    reference: object, current: object, message: str
+) -> None:
+    """Scalar, non-finite, negative or mismatched counts are refused, naming the side."""
+    with pytest.raises(ValueError, match=f"^{message}"):
+        psi(reference, current)  # type: ignore[arg-type]
+
+
+def test_a_statistic_spec_computes_with_scale_one_by_default() -> None:
+    """Computing Wasserstein through its spec without a scale divides by 1."""
+    spec = DISTRIBUTION_STATISTICS["wasserstein"]
+    assert spec.compute([1, 0], [0, 1], centers=[0.0, 3.0]) == 3.0
+
+
+def test_a_statistic_that_needs_centers_says_so() -> None:
+    """Wasserstein without centers is refused with the fix for numeric and categorical features."""
+    with pytest.raises(
+        ValueError,
+        match=r"^statistic 'wasserstein' needs bin centers; pass centers= for numeric features "
+        r"or skip it for categorical ones$",
+    ):
+        DISTRIBUTION_STATISTICS["wasserstein"].compute([1, 0], [0, 1])

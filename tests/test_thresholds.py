@@ -308,3 +308,97 @@ def test_summarize_nulls_refuses_a_size_count_that_does_not_match_the_rows():
     """Two rows of null values with three window sizes is a caller error, named as such."""
     with pytest.raises(ValueError, match="for 3 sizes"):
         summarize_nulls(np.ones((2, 10)), [1, 2, 3])
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"n": 0}, r"null summary window size n=0; it must be at least 1"),
+        ({"quantiles": {}}, r"null summary has no quantiles; summarise with summarize_null"),
+        ({"quantiles": {0.0: 0.1}}, r"null quantiles need rates in \(0, 1\) and finite values"),
+        ({"quantiles": {1.0: 0.1}}, r"null quantiles need rates in \(0, 1\) and finite values"),
+        ({"quantiles": {1.5: 0.1}}, r"null quantiles need rates in \(0, 1\) and finite values"),
+        ({"quantiles": {0.01: math.inf}}, r"null quantiles need rates in \(0, 1\) and finite"),
+        ({"shape": -1.0}, r"gamma shape and scale must be finite and >= 0; re-calibrate"),
+        ({"scale": math.inf}, r"gamma shape and scale must be finite and >= 0; re-calibrate"),
+    ],
+)
+def test_a_malformed_null_summary_is_refused(fields: dict[str, object], message: str) -> None:
+    """A null summary with no window size, bad quantiles or a bad gamma fit says what is wrong."""
+    valid: dict[str, object] = {"n": 1, "quantiles": {0.01: 0.1}, "shape": 1.0, "scale": 0.05}
+    with pytest.raises(ValueError, match=f"^{message}"):
+        NullSummary(**{**valid, **fields})  # type: ignore[arg-type]
+
+
+def test_a_null_summary_of_one_event_windows_is_valid() -> None:
+    """n = 1 is the smallest window size a null summary accepts."""
+    assert NullSummary(1, {0.01: 0.1}, 1.0, 0.05).n == 1
+
+
+def test_bonferroni_over_one_test_is_the_rate_itself() -> None:
+    """With a single test Bonferroni leaves the rate as it is; with none it refuses."""
+    assert bonferroni(0.05, 1) == 0.05
+    with pytest.raises(ValueError, match=r"^tests=0; pass the number of tests, at least 1$"):
+        bonferroni(0.05, 0)
+
+
+@pytest.mark.parametrize("rate", [0.0, 1.0, 1.5])
+def test_a_rate_outside_zero_one_is_refused(rate: float) -> None:
+    """False-alarm rates of 0, 1 or more are refused, naming the rate and an example."""
+    with pytest.raises(ValueError, match=rf"^rate {rate} is outside \(0, 1\); pass e\.g\. 0\.01$"):
+        bonferroni(rate, 2)
+
+
+def test_benjamini_hochberg_takes_a_p_value_of_one_and_refuses_more() -> None:
+    """A p-value of exactly 1 is valid and not rejected; 1.5 is refused with the fix."""
+    assert benjamini_hochberg([0.001, 1.0], 0.05).tolist() == [True, False]
+    with pytest.raises(
+        ValueError,
+        match=r"^p-values must lie in \[0, 1\]; check the statistic feeding the test$",
+    ):
+        benjamini_hochberg([0.001, 1.5], 0.05)
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ([[0.1]], r"^got 1 null values; sample at least 2 \(e\.g\. 1000\)$"),
+        ([[0.1, -0.2]], r"^null values must be finite and non-negative; check the statistic$"),
+        ([[0.1, math.inf]], r"^null values must be finite and non-negative; check the statistic$"),
+    ],
+)
+def test_unusable_null_values_are_refused(values: list[list[float]], message: str) -> None:
+    """Fewer than two null values, or a negative or infinite one, is refused with the fix."""
+    with pytest.raises(ValueError, match=message):
+        summarize_nulls(values, [100])
+
+
+def test_two_null_values_are_enough() -> None:
+    """Two null values are the fewest a summary accepts; its gamma fits their mean and variance."""
+    (summary,) = summarize_nulls([[0.1, 0.3]], [100])
+    assert (summary.shape, summary.scale) == pytest.approx((0.2**2 / 0.02, 0.02 / 0.2))
+
+
+def test_a_non_finite_statistic_has_no_p_value() -> None:
+    """A NaN statistic is refused rather than given a p-value."""
+    summary = NullSummary(100, {0.05: 0.1}, shape=1.0, scale=0.05)
+    with pytest.raises(ValueError, match=r"^statistic values must be finite; check the statistic$"):
+        null_pvalue(summary, math.nan)
+
+
+def test_a_lower_is_drift_null_gives_the_lower_tail() -> None:
+    """For a lower-is-drift statistic the p-value is the gamma CDF: 1 - e^-1 at its mean."""
+    summary = NullSummary(100, {0.05: 0.01}, shape=1.0, scale=0.05, higher_is_drift=False)
+    assert null_pvalue(summary, 0.05) == pytest.approx(1 - math.exp(-1))
+
+
+def test_a_lower_is_drift_point_mass_counts_values_at_or_above_it_as_null() -> None:
+    """With a point-mass null at 0.5, values at or above it have p = 1 and below it p = 0."""
+    summary = NullSummary(100, {0.05: 0.5}, shape=0.0, scale=0.0, higher_is_drift=False)
+    assert null_pvalue(summary, [0.4, 0.5, 0.6]).tolist() == [0.0, 1.0, 1.0]
+
+
+def test_beyond_the_calibrated_rates_a_point_mass_keeps_the_nearest_threshold() -> None:
+    """Below the smallest calibrated rate the threshold is its quantile; above the largest, that."""
+    summary = NullSummary(100, {0.1: 0.2, 0.01: 0.4}, shape=0.0, scale=0.0)
+    assert (threshold_at(summary, 0.001), threshold_at(summary, 0.5)) == (0.4, 0.2)

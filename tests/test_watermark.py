@@ -100,3 +100,35 @@ def test_any_batch_split_gives_the_watermarks_of_one_event_at_a_time(
         got += batched.advance(times[start : start + size], parts[start : start + size]).tolist()
         start += size
     assert got == expected
+
+
+def test_an_empty_batch_has_an_empty_int64_watermark() -> None:
+    """Advancing with no events gives an empty int64 array and changes nothing."""
+    w = Watermarks({0: 10})
+    got = w.advance(np.empty(0, np.int64), np.empty(0, np.int64))
+    assert (got.dtype, got.shape, w.current()) == (np.dtype(np.int64), (0,), 10)
+
+
+def test_holds_add_up() -> None:
+    """Holding partition 1 and then partition 2 keeps both held until each delivers."""
+    w = Watermarks()
+    w.hold({1})
+    w.hold({2})
+    w.advance(np.array([5]), np.array([2]))
+    assert w.current() is None
+
+
+def test_idle_partitions_add_up() -> None:
+    """Partitions set idle in two calls both stop holding the watermark back."""
+    w = Watermarks({0: 10, 1: 5, 2: 3})
+    w.set_idle({1})
+    w.set_idle({2})
+    assert w.current() == 10
+
+
+def test_forgetting_one_partition_keeps_the_others_idle() -> None:
+    """Forgetting a partition, even one never seen, leaves other idle partitions idle."""
+    w = Watermarks({0: 10, 1: 5})
+    w.set_idle({1, 2})
+    w.forget({2})
+    assert w.current() == 10

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pyarrow as pa
+import pytest
 
 from baselines.schema import Baseline
+from monitor.join import Pairs
 from monitor.layout import ModelLayout
 from monitor.types import EventBatch
-from monitor.windows import OTHER, WindowCounts, Windower, WindowKey
+from monitor.windows import OTHER, LateCounts, SegmentValues, WindowCounts, Windower, WindowKey
 from tests.conftest import make_batch
 
 HOUR = 3_600_000
@@ -197,3 +201,177 @@ def test_an_event_of_a_window_ending_exactly_at_the_horizon_is_late(baseline: Ba
     closed = _all(windower, [make_batch([10, HOUR]), make_batch([20], seed=1)])
     assert [(w.start_ms, w.events) for w in closed] == [(0, 1), (HOUR, 1)]
     assert windower.late.by_model == {"m": 1}
+
+
+def test_merge_adds_the_detections_of_both_parts() -> None:
+    """Merged parts hold every detector either part fired, with the counts added."""
+    key, none = WindowKey("m", "", ""), np.zeros(0, np.int64)
+    a = WindowCounts(key, 0, 10, 1, np.array([1]), none, {"adwin": 1, "ph": 4})
+    b = WindowCounts(key, 0, 10, 1, np.array([1]), none, {"adwin": 2, "kswin": 1})
+    assert a.merge(b).detections == {"adwin": 3, "kswin": 1, "ph": 4}
+
+
+def test_merge_of_different_windows_is_refused() -> None:
+    """Parts of two different windows cannot be merged, and the error says so."""
+    key, none = WindowKey("m", "", ""), np.zeros(0, np.int64)
+    a = WindowCounts(key, 0, 10, 1, np.array([1]), none)
+    b = WindowCounts(key, 10, 20, 1, np.array([1]), none)
+    with pytest.raises(ValueError, match=r"^only parts of the same window can be merged$"):
+        a.merge(b)
+
+
+def test_segment_values_code_preferred_then_first_come_then_other() -> None:
+    """Preferred values take the first codes, new ones the next up to the cap, nulls -1."""
+    values = SegmentValues(3, ("ios", "android"))
+    codes, names = values.codes(pa.array(["android", None, "web", "ios", "tv"]))
+    assert (codes.tolist(), names) == ([1, -1, 2, 0, 3], ["ios", "android", "web", OTHER])
+
+
+def test_a_segment_cap_of_zero_folds_every_value_into_other() -> None:
+    """With a cap of 0 every value is __other__ (code 0) and a null stays -1."""
+    codes, names = SegmentValues(0).codes(pa.array(["ios", None]))
+    assert (codes.tolist(), names) == ([0, -1], [OTHER])
+
+
+def test_late_counts_add_up_per_model() -> None:
+    """Late events of one model add up across calls; a call with none records nothing."""
+    late = LateCounts()
+    late.add("m", 2)
+    late.add("m", 3)
+    late.add("x", 0)
+    assert late.by_model == {"m": 5}
+
+
+def test_an_event_in_a_window_ending_at_the_watermark_is_late(baseline: Baseline) -> None:
+    """A window ending exactly at the watermark is closed, so an event for it is late."""
+    windower = _windower(baseline, segment_fields=())
+    closed = _all(windower, [make_batch([10, HOUR, 20])])
+    assert [(w.start_ms, w.events) for w in closed] == [(0, 1), (HOUR, 1)]
+    assert windower.late.by_model == {"m": 1}
+
+
+def test_a_segment_field_gets_twenty_values_by_default(baseline: Baseline) -> None:
+    """Without max_segment_values, 20 values get windows and the 21st and 22nd share __other__."""
+    windower = _windower(baseline)
+    names = ["ios", "android"] + [f"p{i}" for i in range(20)]
+    segments = [w.key.segment for w in _all(windower, [make_batch([1] * 22, platform=names)])]
+    assert len([s for s in segments if s.startswith("platform=")]) == 21
+    assert f"platform={OTHER}" in segments
+
+
+def test_the_baselines_segment_values_get_windows_first(baseline: Baseline) -> None:
+    """Values with a baseline reference keep their windows even when others arrive first."""
+    windower = _windower(baseline, max_segment_values=2)
+    batch = make_batch([1, 2, 3], platform=["web", "tv", "ios"])
+    segments = {w.key.segment for w in _all(windower, [batch]) if w.key.segment}
+    assert segments == {"platform=ios", f"platform={OTHER}"}
+
+
+def test_events_without_a_version_count_in_the_empty_version(baseline: Baseline) -> None:
+    """Events whose model_version is null are windowed under version \"\"."""
+    batch = make_batch([1, 2])
+    batch = replace(batch, model_version=pa.array([None, None], pa.string()))
+    (window,) = _all(_windower(baseline, segment_fields=()), [batch])
+    assert window.key == WindowKey("m", "", "")
+
+
+def test_two_versions_in_one_window_get_a_window_each(baseline: Baseline) -> None:
+    """Events of versions v1 and v2 in the same hour land in two windows of their own."""
+    batch = replace(make_batch([1, 2, 3]), model_version=pa.array(["v1", "v2", "v2"]))
+    closed = _all(_windower(baseline, segment_fields=()), [batch])
+    assert [(w.key.model_version, w.events) for w in closed] == [("v1", 1), ("v2", 2)]
+
+
+def test_a_segment_field_absent_from_a_batch_does_not_stop_the_next(baseline: Baseline) -> None:
+    """A batch without the first segment field is still windowed by the second."""
+    windower = _windower(baseline, segment_fields=("region", "platform"))
+    batch = make_batch([1, 2], platform=["ios", "ios"])
+    segments = {w.key.segment for w in _all(windower, [batch])}
+    assert segments == {"", "platform=ios"}
+
+
+def test_a_label_pair_adds_performance_like_an_inline_label(baseline: Baseline) -> None:
+    """A pair counted by add_labels adds what the same event's inline label adds, and no event."""
+    event = make_batch([HOUR + 10])
+    (expected,) = _all(_windower(baseline, segment_fields=()), [event])
+    windower = _windower(baseline, segment_fields=())
+    windower.add(replace(event, label=None))
+    windower.add_labels(make_batch([HOUR + 20]), Pairs(event, np.array([0])))
+    (window,) = windower.flush()
+    assert (window.events, window.performance.tolist()) == (1, expected.performance.tolist())
+
+
+def test_pairs_completed_by_predictions_add_performance_too(baseline: Baseline) -> None:
+    """Pairs handed to add() with the predictions that completed them count like inline labels."""
+    event = make_batch([HOUR + 10])
+    (expected,) = _all(_windower(baseline, segment_fields=()), [event])
+    windower = _windower(baseline, segment_fields=())
+    windower.add(replace(event, label=None), Pairs(event, np.array([0])))
+    (window,) = windower.flush()
+    assert window.performance.tolist() == expected.performance.tolist()
+
+
+def test_a_pair_for_a_window_ending_at_the_watermark_is_late(baseline: Baseline) -> None:
+    """A pair dated in a window that ends exactly at the watermark is counted late, not added."""
+    windower = _windower(baseline, segment_fields=())
+    windower.add(make_batch([10, HOUR]))
+    windower.add_labels(make_batch([HOUR]), Pairs(make_batch([20]), np.array([0])))
+    assert windower.late_labels.by_model == {"m": 1}
+
+
+def test_events_thousands_of_windows_apart_get_a_window_each(baseline: Baseline) -> None:
+    """Two events 3000 windows apart in one batch land in two windows of one event each."""
+    windower = _windower(baseline, segment_fields=(), allowed_lateness_ms=10_000 * HOUR)
+    closed = _all(windower, [make_batch([3000 * HOUR + 1, 1])])
+    assert [(w.start_ms, w.events) for w in closed] == [(0, 1), (3000 * HOUR, 1)]
+
+
+def test_windows_fed_by_label_pairs_keep_integer_counts(baseline: Baseline) -> None:
+    """A window that label pairs added to still holds int64 counts and performance."""
+    event = make_batch([HOUR + 10])
+    windower = _windower(baseline, segment_fields=())
+    windower.add(replace(event, label=None))
+    windower.add_labels(make_batch([HOUR + 20]), Pairs(event, np.array([0])))
+    (window,) = windower.flush()
+    assert (window.counts.dtype, window.performance.dtype) == (np.dtype(np.int64),) * 2
+
+
+def test_an_inline_label_adds_to_its_windows_performance(baseline: Baseline) -> None:
+    """An event carrying its own label gives its window non-zero performance counts."""
+    (window,) = _all(_windower(baseline, segment_fields=()), [make_batch([10])])
+    assert window.performance.any()
+
+
+def test_events_without_a_segment_value_count_only_in_the_overall_window(
+    baseline: Baseline,
+) -> None:
+    """An event whose platform is null is in the overall window and in no platform window."""
+    batch = make_batch([1, 2])
+    batch = replace(batch, segments={"platform": pa.array([None, "ios"], pa.string())})
+    segments = {w.key.segment: w.events for w in _all(_windower(baseline), [batch])}
+    assert segments == {"": 2, "platform=ios": 1}
+
+
+def test_prediction_detections_are_named_by_their_detector(baseline: Baseline) -> None:
+    """A prediction detector that fires is reported under its own name, without a prefix."""
+    windower = _windower(baseline, segment_fields=(), prediction_detectors=(("adwin", {}),))
+    x = np.concatenate([np.full(500, -2.0), np.full(500, 2.0)])
+    (window,) = _all(windower, [make_batch(np.arange(1000) * 1000, x=x)])
+    assert window.detections == {"adwin": 1}
+
+
+def test_single_events_of_each_segment_value_get_their_windows(baseline: Baseline) -> None:
+    """One android event and then one ios event, a batch each, land in their platform windows."""
+    batches = [make_batch([1], platform=["android"]), make_batch([2], platform=["ios"])]
+    segments = {w.key.segment: w.events for w in _all(_windower(baseline), batches)}
+    assert segments == {"": 2, "platform=android": 1, "platform=ios": 1}
+
+
+def test_a_late_pair_of_an_unconfigured_model_counts_for_no_model(baseline: Baseline) -> None:
+    """Of a model's on-time pair and another model's late one, no late label is counted for m."""
+    windower = _windower(baseline, segment_fields=())
+    windower.add(make_batch([10, 2 * HOUR]))
+    pairs = make_batch([2 * HOUR + 5, 20])
+    pairs = replace(pairs, model=pa.array(["m", "x"], pa.string()))
+    windower.add_labels(make_batch([2 * HOUR]), Pairs(pairs, np.array([0, 0])))
+    assert windower.late_labels.by_model == {}
