@@ -238,7 +238,7 @@ class Pipeline:
         for part in parts:
             if isinstance(part, Failure):
                 partition, offset, message = origin(part.position)
-                self._reject([Reject(INTERNAL_ERROR, part.detail, partition, offset, message)])
+                self.reject([Reject(INTERNAL_ERROR, part.detail, partition, offset, message)])
             else:
                 yield part
 
@@ -251,7 +251,7 @@ class Pipeline:
             unusable |= pc.is_null(labels.label).to_numpy(zero_copy_only=False)
         else:
             unusable |= np.isnan(labels.label)
-        self._reject([*result.rejects, *_unusable_labels(records, labels, unusable)])
+        self.reject([*result.rejects, *_unusable_labels(records, labels, unusable)])
         pairs = self.join.add_labels(labels)
         self._joined(pairs)
         self._emit(self.windower.add_labels(labels, pairs))
@@ -266,7 +266,7 @@ class Pipeline:
         return {**self.decoder.capped, **self.windower.capped}
 
     def _accept(self, result: DecodeResult) -> None:
-        self._reject(result.rejects)
+        self.reject(result.rejects)
         events = self.windower.fold(result.events)
         if len(events):
             codes, names = text_codes(events.model)
@@ -282,7 +282,7 @@ class Pipeline:
     def reject_internal(self, records: RawRecords, detail: str) -> None:
         """Reject every message of ``records`` as ``internal_error`` with ``detail``: counted,
         logged and dead-lettered like any reject (a driver's last line of defence)."""
-        self._reject(
+        self.reject(
             [
                 Reject(INTERNAL_ERROR, detail, int(partition), int(offset), value)
                 for value, partition, offset in zip(
@@ -291,7 +291,8 @@ class Pipeline:
             ]
         )
 
-    def _reject(self, rejects: list[Reject]) -> None:
+    def reject(self, rejects: list[Reject]) -> None:
+        """Count, log (rate-limited) and dead-letter rejected messages."""
         for reject in rejects:
             self.totals.rejected[reject.reason] += 1
             self.reject_log.warning(

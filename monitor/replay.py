@@ -14,7 +14,8 @@ import pyarrow as pa
 
 from baselines.schema import Baseline
 from monitor.config import Settings
-from monitor.pipeline import Pipeline, Sink, event_schema
+from monitor.guarded import GuardedPipeline, Polled, batch_size
+from monitor.pipeline import Sink, event_schema
 from monitor.report import ReportWriter
 from monitor.sources.files import count_rows, iter_file
 from monitor.types import Level, RawRecords
@@ -28,10 +29,6 @@ if TYPE_CHECKING:
 #: VM, 1M Parquet rows replayed fastest around 32k; 10k and 64k were both slower). The report
 #: does not depend on it.
 DEFAULT_BATCH_SIZE = 32_768
-
-
-Polled = tuple[RawRecords, RawRecords]
-"""One poll of prediction and label topics: its predictions and its labels."""
 
 
 @dataclass(frozen=True)
@@ -135,32 +132,23 @@ def replay_batches(
     (Parquet, CSV), or one poll of prediction and label topics, fed as the daemon feeds it:
     predictions, then labels. ``output`` and the sinks in ``also`` receive every report record.
     The partitions in ``hold`` hold the watermark back until they deliver, as the daemon's
-    assigned partitions do, so a topic read ahead of another does not make its events late.
+    assigned partitions do, so a topic read ahead of another does not make its events late. A
+    message whose processing raises is rejected as ``internal_error``, the rest replayed as if
+    it had not been there (:class:`~monitor.guarded.GuardedPipeline`).
     """
     counting = _Counting()
-    pipeline = Pipeline(settings, baselines, [output, *also, counting])
-    pipeline.windower.watermarks.hold(set(hold))
+    guarded = GuardedPipeline(settings, baselines, [output, *also, counting], hold=hold)
     now_ms = int(time.time() * 1000)
     started = time.perf_counter()
     offset = 0
     with _progress(total, progress) as advance:
         for batch in batches:
-            if isinstance(batch, RawRecords):
-                pipeline.process_records(batch, now_ms)
-                size = len(batch.values)
-            elif isinstance(batch, tuple):
-                predictions, labels = batch
-                if predictions.values:
-                    pipeline.process_records(predictions, now_ms)
-                if labels.values:
-                    pipeline.process_labels(labels, now_ms)
-                size = len(predictions.values) + len(labels.values)
-            else:
-                pipeline.process_table(batch, first_offset=offset, now_ms=now_ms)
-                size = batch.num_rows
+            guarded.feed(batch, offset, now_ms)
+            size = batch_size(batch)
             offset += size
             advance(size)
-        pipeline.finish()
+        guarded.finish()
+    pipeline = guarded.pipeline
     raised = sorted(
         (key.model, key.model_version, key.segment, subject, check, state.level.value)
         for (key, subject, check), state in pipeline.check_states.items()

@@ -23,10 +23,11 @@ from structlog.testing import capture_logs
 from baselines.schema import Baseline
 from monitor.config import Settings
 from monitor.decode.isolate import INTERNAL_ERROR
+from monitor.guarded import GuardedPipeline
 from monitor.pipeline import Pipeline
 from monitor.types import RawRecords, Reject
 from tests import test_label_join as labels_test
-from tests.faults import fail_decoding_of, fault_detail
+from tests.faults import fail_counting_of, fail_decoding_of, fault_detail
 from tests.test_replay import _events, _flat_table
 from tests.test_state import BATCH, NOW_MS, Collect, _settings
 from tests.test_state import _events as _state_events
@@ -180,11 +181,19 @@ def test_a_label_whose_decoding_raises_is_the_only_one_lost(
     assert [r[:2] for r in rejects.kept] == [(INTERNAL_ERROR, fault_detail(POISON))]
 
 
-def test_replay_of_a_file_skips_only_the_message_whose_decoding_raises(
-    tmp_path: Path, baseline: Baseline
+@pytest.mark.parametrize(
+    ("fault", "detail"),
+    [
+        ((), fault_detail(POISON)),
+        (("--after-decoding",), f"InjectedFault: counting {POISON} fails on purpose"),
+    ],
+    ids=["decoding", "counting"],
+)
+def test_replay_of_a_file_skips_only_the_message_whose_processing_raises(
+    tmp_path: Path, baseline: Baseline, fault: tuple[str, ...], detail: str
 ) -> None:
-    """``driftwarden replay`` with a failing message exits 0 with the report of the file without
-    it, and counts one internal_error."""
+    """``driftwarden replay`` with a message whose decoding, or counting past decoding, raises
+    exits 0 with the report of the file without it, and counts one internal_error."""
     baseline.save(tmp_path / "m.json")
     config = tmp_path / "driftwarden.yaml"
     config.write_text(
@@ -215,8 +224,35 @@ def test_replay_of_a_file_skips_only_the_message_whose_decoding_raises(
         return done, output.read_bytes()
 
     _, clean_report = replay(clean, "monitor.cli")
-    done, report = replay(poisoned, "tests.faults", POISON)
+    done, report = replay(poisoned, "tests.faults", *fault, POISON)
     assert report == clean_report
     assert "1 rejected (1 internal_error)" in done.stdout
     logged = done.stdout + done.stderr  # replay leaves structlog's default: the console
-    assert fault_detail(POISON) in logged and "Traceback" in logged
+    assert detail in logged and "Traceback" in logged
+
+
+@pytest.mark.parametrize("interval_s", [0.0, 3600.0], ids=["snapshot-every-batch", "one-snapshot"])
+def test_a_message_whose_counting_raises_in_a_replay_is_the_only_one_lost(
+    baseline: Baseline, monkeypatch: pytest.MonkeyPatch, interval_s: float
+) -> None:
+    """Past decoding the state already counted the message when the failure comes: a replay
+    goes back to its last snapshot, finds the message in halves, rejects it as internal_error
+    and writes the report of the stream without it."""
+    poisoned = (333, 1_501)
+    lines = _state_events()
+    for at in poisoned:
+        lines = _poisoned(lines, at)
+    _, clean_report, clean_rejects = _run(baseline, _settings(), _batches(lines, drop=poisoned))
+    fail_counting_of(POISON, monkeypatch.setattr)
+    report, rejects = Collect(), Rejects()
+    guarded = GuardedPipeline(
+        _settings(), {"m": baseline}, [report], [rejects], interval_s=interval_s
+    )
+    for batch in _batches(lines):
+        guarded.feed(batch, 0, NOW_MS)
+    guarded.finish()
+    assert report.lines == clean_report.lines
+    assert [r for r in rejects.kept if r[0] != INTERNAL_ERROR] == clean_rejects.kept
+    failed = [(r[0], r[3], r[4]) for r in rejects.kept if r[0] == INTERNAL_ERROR]
+    assert failed == [(INTERNAL_ERROR, at, lines[at]) for at in poisoned]
+    assert guarded.pipeline.totals.rejected[INTERNAL_ERROR] == 2
