@@ -340,6 +340,21 @@ def test_changed_baseline_is_refused(recorded: Recorded, baseline: Baseline) -> 
     )
 
 
+def test_a_snapshot_records_the_digests_of_per_version_baselines(baseline: Baseline) -> None:
+    """A pipeline with a per-version baseline snapshots its digest under model and version."""
+    pipeline = Pipeline(_settings(), {"m": baseline}, [], versions={"m": {"v2": baseline}})
+    assert snapshot(pipeline)["version_baselines"] == {"m": {"v2": baseline.digest}}
+
+
+def test_changed_version_baselines_are_refused(recorded: Recorded, baseline: Baseline) -> None:
+    """A snapshot taken with a per-version baseline that is not loaded now is refused."""
+    state = {**recorded.states[5], "version_baselines": {"m": {"v2": "sha256:0"}}}
+    assert _refusal(baseline, state) == (
+        'checkpoint was taken with version baselines {"m":{"v2":"sha256:0"}}, but {} are '
+        "loaded now; configure them back or delete the checkpoint to start fresh"
+    )
+
+
 def test_model_no_longer_loaded_is_refused(recorded: Recorded, baseline: Baseline) -> None:
     """A snapshot holding a model that is not loaded now is refused."""
     state = recorded.states[5]
