@@ -375,3 +375,47 @@ def test_a_late_pair_of_an_unconfigured_model_counts_for_no_model(baseline: Base
     pairs = replace(pairs, model=pa.array(["m", "x"], pa.string()))
     windower.add_labels(make_batch([2 * HOUR]), Pairs(pairs, np.array([0, 0])))
     assert windower.late_labels.by_model == {}
+
+
+def test_fold_names_segment_values_past_the_cap_other_and_counts_them(baseline: Baseline) -> None:
+    """fold rewrites the segment values past max_segment_values as __other__ and counts them."""
+    windower = _windower(baseline, max_segment_values=2)
+    folded = windower.fold(make_batch([1, 2, 3, 4], platform=["ios", "android", "web", "tv"]))
+    assert folded.segments["platform"].to_pylist() == ["ios", "android", OTHER, OTHER]
+    assert windower.capped == {"model_versions": 0, "segment_values": 2}
+
+
+def test_fold_names_versions_past_the_cap_other_and_counts_them(baseline: Baseline) -> None:
+    """fold rewrites a model's versions past max_versions as __other__ and counts them."""
+    windower = _windower(baseline, max_versions=1)
+    batch = make_batch([1, 2, 3])
+    batch = replace(batch, model_version=pa.array(["v1", "v2", "v1"]))
+    folded = windower.fold(batch)
+    assert folded.model_version.to_pylist() == ["v1", OTHER, "v1"]
+    assert folded.segments["platform"].equals(batch.segments["platform"])
+    assert windower.capped == {"model_versions": 1, "segment_values": 0}
+
+
+def test_fold_returns_a_batch_within_the_caps_itself(baseline: Baseline) -> None:
+    """A batch with no version or segment value past its cap comes back as the same object."""
+    windower = _windower(baseline)
+    batch = make_batch([1, 2, 3], platform=["ios", "android", None])
+    assert windower.fold(batch) is batch
+    assert windower.capped == {"model_versions": 0, "segment_values": 0}
+
+
+def test_a_model_gets_twenty_versions_by_default(baseline: Baseline) -> None:
+    """Without max_versions, 20 versions keep their names and the 21st and 22nd are __other__."""
+    windower = _windower(baseline)
+    versions = [f"v{i}" for i in range(22)]
+    batch = replace(make_batch([1] * 22), model_version=pa.array(versions))
+    assert windower.fold(batch).model_version.to_pylist() == [*versions[:20], OTHER, OTHER]
+
+
+def test_preferred_versions_keep_their_names_even_when_others_arrive_first(
+    baseline: Baseline,
+) -> None:
+    """A model's preferred version takes its one place under max_versions=1 before v1 does."""
+    windower = _windower(baseline, max_versions=1, preferred_versions={"m": ("v2",)})
+    batch = replace(make_batch([1, 2]), model_version=pa.array(["v1", "v2"]))
+    assert windower.fold(batch).model_version.to_pylist() == [OTHER, "v2"]
