@@ -476,6 +476,7 @@ def test_a_statistic_that_needs_centers_says_so() -> None:
     ("distance", "reference", "current"),
     [
         (hellinger, [45, 45, 0, 0, 0, 0], [0, 0, 24, 17, 33, 21]),
+        (js_distance, [1] + [0] * 100, [0] + [1] * 100),
         (ks_distance, [6, 23, 1, 0, 0], [0, 0, 0, 1, 1]),
     ],
 )
