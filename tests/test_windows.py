@@ -419,3 +419,13 @@ def test_preferred_versions_keep_their_names_even_when_others_arrive_first(
     windower = _windower(baseline, max_versions=1, preferred_versions={"m": ("v2",)})
     batch = replace(make_batch([1, 2]), model_version=pa.array(["v1", "v2"]))
     assert windower.fold(batch).model_version.to_pylist() == [OTHER, "v2"]
+
+
+def test_each_versions_prediction_detector_sees_only_its_own_scores(baseline: Baseline) -> None:
+    """A shift in v1's predictions fires v1's detector, not that of v2, whose scores are steady."""
+    windower = _windower(baseline, segment_fields=(), prediction_detectors=(("adwin", {}),))
+    x = np.concatenate([np.full(500, -2.0), np.full(500, 2.0), np.zeros(1000)])
+    batch = make_batch(np.arange(2000) * 1000, x=x)
+    batch = replace(batch, model_version=pa.array(["v1"] * 1000 + ["v2"] * 1000))
+    detections = {w.key.model_version: w.detections for w in _all(windower, [batch])}
+    assert detections == {"v1": {"adwin": 1}, "v2": {}}
