@@ -463,3 +463,26 @@ def test_beyond_the_largest_of_three_calibrated_rates_a_point_mass_keeps_its_thr
     """Above the largest of three calibrated rates the threshold is that rate's quantile."""
     summary = NullSummary(100, {0.1: 0.2, 0.05: 0.3, 0.01: 0.4}, shape=0.0, scale=0.0)
     assert threshold_at(summary, 0.5) == 0.2
+
+
+def test_null_values_beyond_int64_are_read_as_floats() -> None:
+    """Python integers too large for int64 are summarised as their float values."""
+    assert summarize_nulls([[0, 2**64]], [10]) == summarize_nulls([[0.0, 2.0**64]], [10])
+
+
+def test_one_dimensional_null_values_are_refused_by_summarize_nulls() -> None:
+    """summarize_nulls takes one row per size: a flat list is refused, naming its shape."""
+    with pytest.raises(ValueError, match=r"^got null values of shape \(2,\) for 1 sizes$"):
+        summarize_nulls([1.0, 2.0], [10])
+
+
+def test_a_statistic_beyond_int64_gets_a_p_value() -> None:
+    """A statistic given as an integer too large for int64 is compared as its float value."""
+    summary = NullSummary(100, {0.05: 0.5}, shape=0.0, scale=0.0)
+    assert null_pvalue(summary, 2**64) == 0.0
+
+
+def test_benjamini_hochberg_refuses_a_missing_p_value() -> None:
+    """A None among the p-values reads as NaN and is refused as outside [0, 1]."""
+    with pytest.raises(ValueError, match="p-values must lie in"):
+        benjamini_hochberg([0.01, None], 0.05)
