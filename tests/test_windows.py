@@ -380,9 +380,19 @@ def test_a_late_pair_of_an_unconfigured_model_counts_for_no_model(baseline: Base
 def test_fold_names_segment_values_past_the_cap_other_and_counts_them(baseline: Baseline) -> None:
     """fold rewrites the segment values past max_segment_values as __other__ and counts them."""
     windower = _windower(baseline, max_segment_values=2)
-    folded = windower.fold(make_batch([1, 2, 3, 4], platform=["ios", "android", "web", "tv"]))
+    batch = make_batch([1, 2, 3, 4], platform=["ios", "android", "web", "tv"])
+    folded = windower.fold(batch)
     assert folded.segments["platform"].to_pylist() == ["ios", "android", OTHER, OTHER]
+    assert folded.model_version.equals(batch.model_version)
     assert windower.capped == {"model_versions": 0, "segment_values": 2}
+
+
+def test_fold_counts_add_up_across_batches(baseline: Baseline) -> None:
+    """Values folded in two batches are counted together."""
+    windower = _windower(baseline, max_segment_values=1)
+    windower.fold(make_batch([1, 2], platform=["ios", "web"]))
+    windower.fold(make_batch([3], platform=["tv"]))
+    assert windower.capped["segment_values"] == 2
 
 
 def test_fold_names_versions_past_the_cap_other_and_counts_them(baseline: Baseline) -> None:
