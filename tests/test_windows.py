@@ -439,3 +439,11 @@ def test_each_versions_prediction_detector_sees_only_its_own_scores(baseline: Ba
     batch = replace(batch, model_version=pa.array(["v1"] * 1000 + ["v2"] * 1000))
     detections = {w.key.model_version: w.detections for w in _all(windower, [batch])}
     assert detections == {"v1": {"adwin": 1}, "v2": {}}
+
+
+def test_a_batch_without_predictions_feeds_no_prediction_detector(baseline: Baseline) -> None:
+    """With prediction detectors configured, a batch carrying no predictions is still counted."""
+    windower = _windower(baseline, segment_fields=(), prediction_detectors=(("adwin", {}),))
+    batch = replace(make_batch([1, 2, 3]), prediction=None)
+    (window,) = _all(windower, [batch])
+    assert (window.events, window.detections) == (3, {})
