@@ -503,3 +503,11 @@ def test_compute_all_passes_its_scale_on() -> None:
     scaled = compute_all(["wasserstein"], reference, current, centers=centers, scale=2.0)
     assert scaled == {"wasserstein": wasserstein(reference, current, centers, scale=2.0)}
     assert scaled["wasserstein"] == pytest.approx((0.3 * 1 + 0.3 * 2) / 2)
+
+
+def test_chi2_expected_shares_are_the_smoothed_reference_renormalised() -> None:
+    """A reference bin of 0 gets epsilon, and the expected shares are divided by their new sum."""
+    reference, current, epsilon = [10, 0, 30], [5, 5, 30], 0.01
+    expected = np.array([0.25, 0.01, 0.75]) / 1.01
+    chi2 = scipy.stats.chisquare(current, f_exp=expected * 40)
+    assert chi2_pvalue(reference, current, epsilon) == pytest.approx(chi2.pvalue, rel=1e-12)
