@@ -511,3 +511,9 @@ def test_chi2_expected_shares_are_the_smoothed_reference_renormalised() -> None:
     expected = np.array([0.25, 0.01, 0.75]) / 1.01
     chi2 = scipy.stats.chisquare(current, f_exp=expected * 40)
     assert chi2_pvalue(reference, current, epsilon) == pytest.approx(chi2.pvalue, rel=1e-12)
+
+
+def test_chi2_divides_by_a_reference_sum_that_rounds_just_below_one() -> None:
+    """Shares of [48, 5, 41, 35, 15] sum to 1 - 2**-53; dividing by that sum, not skipping it
+    as if it were at most 1, gives these bits (dividing by 1 instead gives ...43613e-63)."""
+    assert chi2_pvalue([48, 5, 41, 35, 15], [39, 48, 40, 34, 16]) == 7.253131716436547e-63
