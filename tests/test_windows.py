@@ -447,3 +447,11 @@ def test_a_batch_without_predictions_feeds_no_prediction_detector(baseline: Base
     batch = replace(make_batch([1, 2, 3]), prediction=None)
     (window,) = _all(windower, [batch])
     assert (window.events, window.detections) == (3, {})
+
+
+def test_another_models_rows_do_not_reach_the_prediction_detector(baseline: Baseline) -> None:
+    """Rows of an unconfigured model in the batch are left out of m's windows and detector feed."""
+    windower = _windower(baseline, segment_fields=(), prediction_detectors=(("adwin", {}),))
+    batch = replace(make_batch([1, 2, 3]), model=pa.array(["m", "m", "z"]))
+    (window,) = _all(windower, [batch])
+    assert (window.key.model, window.events, window.detections) == ("m", 2, {})
