@@ -486,3 +486,9 @@ def test_benjamini_hochberg_refuses_a_missing_p_value() -> None:
     """A None among the p-values reads as NaN and is refused as outside [0, 1]."""
     with pytest.raises(ValueError, match="p-values must lie in"):
         benjamini_hochberg([0.01, None], 0.05)
+
+
+def test_at_the_largest_calibrated_rate_the_threshold_is_its_quantile_even_below_zero() -> None:
+    """At a calibrated rate the stored quantile is returned as is, not floored at 0."""
+    summary = NullSummary(100, {0.1: -0.5, 0.01: 0.4}, shape=2.0, scale=0.01)
+    assert threshold_at(summary, 0.1) == -0.5
