@@ -8,12 +8,13 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
+from baselines.build import build_baseline
 from baselines.schema import Baseline
 from monitor.join import Pairs
 from monitor.layout import ModelLayout
 from monitor.types import EventBatch
 from monitor.windows import OTHER, LateCounts, SegmentValues, WindowCounts, Windower, WindowKey
-from tests.conftest import make_batch
+from tests.conftest import make_batch, training
 
 HOUR = 3_600_000
 
@@ -455,3 +456,18 @@ def test_another_models_rows_do_not_reach_the_prediction_detector(baseline: Base
     batch = replace(make_batch([1, 2, 3]), model=pa.array(["m", "m", "z"]))
     (window,) = _all(windower, [batch])
     assert (window.key.model, window.events, window.detections) == ("m", 2, {})
+
+
+def test_prediction_detectors_of_a_model_without_a_prediction_stay_idle() -> None:
+    """A model whose baseline has no prediction counts its events; its detectors get nothing."""
+    plain = build_baseline(
+        training(500), model="m", exclude=("score", "label"), window_sizes=(100,), replicates=20
+    )
+    windower = Windower(
+        {"m": ModelLayout(plain)},
+        size_ms=HOUR,
+        allowed_lateness_ms=0,
+        prediction_detectors=(("adwin", {}),),
+    )
+    (window,) = _all(windower, [make_batch([1, 2, 3])])
+    assert (window.events, window.detections) == (3, {})
