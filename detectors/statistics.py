@@ -166,11 +166,13 @@ def _chi2_pvalue(pair: _Pair, epsilon: float) -> Statistic:
     kept = (ref > 0) | (cur > 0)
     ref_p = np.where(kept, _smooth(pair.ref_shares, epsilon), 0.0)
     ref_total = ref_p.sum(axis=-1, keepdims=True)
-    expected = np.divide(ref_p, ref_total, out=np.zeros_like(ref_p), where=ref_total > 0)
+    # Both windows empty: every ref_p is 0, and 0 / 1 keeps the expected shares 0.
+    expected = ref_p / np.where(ref_total > 0, ref_total, 1.0)
     squared_gaps = (pair.cur_shares - expected) ** 2
     # sum((observed - n e)^2 / (n e)) on shares; a statistic beyond float range gives p = 0.
+    # A bin in neither window has a gap of 0 and adds 0 / 1 = 0, computed like the others.
     with np.errstate(over="ignore"):
-        terms = np.divide(squared_gaps, expected, out=np.zeros_like(squared_gaps), where=kept)
+        terms = squared_gaps / np.where(kept, expected, 1.0)
         statistic = cur.sum(axis=-1) * np.sum(terms, axis=-1)
     freedom = np.sum(kept, axis=-1) - 1
     values = np.where(freedom >= 1, chdtrc(np.maximum(freedom, 1), statistic), 1.0)

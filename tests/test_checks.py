@@ -271,6 +271,21 @@ def test_a_canary_gets_one_psi_check_per_subject_against_the_stable_version() ->
     ]
 
 
+def test_benjamini_hochberg_judges_a_one_event_window_by_the_one_event_null() -> None:
+    """A 1-event window's p-value comes from the null for 1 event, not the one for 3."""
+    one = NullSummary(1, {0.01: 0.4, 0.001: 0.6}, shape=0.0, scale=0.0)  # 0.3 is null here
+    three = NullSummary(3, {0.01: 0.1}, shape=0.0, scale=0.0)  # 0.3 would be drift here
+    nulls = [one, three]
+    single = SubjectScores(1, 1, {"psi": 0.3}, {"missing_rate": 0.0}, 0.0)
+    checks = _window_checks(
+        {"a": single, "b": single},
+        {"drift": {"mode": "calibrated", "correction": "bh"}},
+        {"psi": {"a": nulls, "b": nulls}},
+    )
+    warnings = [c.warning for c in checks if c.check == "psi"]
+    assert warnings == [0.46020599913279625] * 2  # rate 0.01 / 2: neither feature is a discovery
+
+
 def test_benjamini_hochberg_judges_each_feature_by_the_null_nearest_its_size() -> None:
     """With nulls for 100 and 1000 events, 1000-event features are judged by the 1000 one."""
     small = summarize_null(np.random.default_rng(1).gamma(4.5, 0.02, 4000), n=100)

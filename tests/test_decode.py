@@ -413,6 +413,46 @@ def test_record_timestamp_is_the_fallback_event_time() -> None:
     assert [r.reason for r in without_record.rejects] == ["missing_timestamp"]
 
 
+def test_without_timestamp_fallback_the_record_timestamp_is_not_used() -> None:
+    """Without timestamp_fallback, an event without a timestamp is rejected despite its record's."""
+    assert only_reject([message(timestamp=DROP)], record_ms=T0) == (
+        "missing_timestamp",
+        "no timestamp; set fields.timestamp_fallback to use the record timestamp",
+    )
+
+
+def test_a_record_timestamp_of_zero_is_a_fallback_event_time() -> None:
+    """A record timestamp of 0 (the epoch itself) is used; only negative ones mean none."""
+    mapping = FieldMapping(timestamp_fallback=True)
+    result = decode([message(timestamp=DROP)], mapping=mapping, record_ms=0)
+    assert result.events.event_time_ms.tolist() == [0]
+
+
+def test_with_timestamp_fallback_an_invalid_timestamp_is_still_rejected() -> None:
+    """The fallback fills only absent timestamps: an invalid one stays invalid_timestamp."""
+    mapping = FieldMapping(timestamp_fallback=True)
+    reject = only_reject([message(timestamp="yesterday")], mapping=mapping, record_ms=T0)
+    assert reject == ("invalid_timestamp", BAD_TIMESTAMP)
+
+
+def test_with_timestamp_fallback_a_missing_time_says_the_record_had_none() -> None:
+    """With the fallback on, an event lacking both times is rejected naming both."""
+    mapping = FieldMapping(timestamp_fallback=True)
+    assert only_reject([message(timestamp=DROP)], mapping=mapping) == (
+        "missing_timestamp",
+        "no timestamp and no record timestamp",
+    )
+
+
+def test_a_wrong_typed_categorical_label_names_what_it_expects() -> None:
+    """A categorical label that is an object is rejected as expecting a string, number or bool."""
+    schema = EventSchema(frozenset({"car-loan"}), label_kind="categorical")
+    assert only_reject([message(label={"a": 1})], schema=schema) == (
+        "wrong_type",
+        "label: expected a string, number or bool",
+    )
+
+
 def test_epoch_numbers_are_milliseconds_floored() -> None:
     """Integer timestamps are epoch ms; fractional ones are floored to the millisecond."""
     events = decode([message(timestamp=T0), message(timestamp=T0 + 0.9)]).events

@@ -87,6 +87,15 @@ def test_nan_is_missing_and_infinity_is_rejected() -> None:
     assert [(r.reason, r.offset) for r in result.rejects] == [("non_finite_number", 101)]
 
 
+def test_an_infinite_number_is_rejected_naming_its_column() -> None:
+    """An infinite value's reject detail names the column and says to leave a missing one empty."""
+    table = pa.table({**CONTRACT_ROW}).set_column(4, "car_value", pa.array([np.inf]))
+    _, result = decode_table(table)
+    assert [(r.reason, r.detail) for r in result.rejects] == [
+        ("non_finite_number", "car_value: NaN or infinity; leave the value empty when missing")
+    ]
+
+
 def test_a_rejected_row_keeps_its_values_as_json() -> None:
     """The reject of a row carries the row as a JSON object, for the dead-letter topic."""
     _, result = decode_table(pa.table({"model": ["bike-loan"], "timestamp": [T0], "n": [1.5]}))

@@ -611,3 +611,10 @@ def test_codes_of_an_empty_interner_decode_to_string_nulls() -> None:
     """Decoding missing codes with no names yet still gives a string column."""
     decoded = Interner().decode(np.array([-1, -1]))
     assert (decoded.type, decoded.to_pylist()) == (pa.string(), [None, None])
+
+
+def test_an_event_id_ending_in_a_nul_character_is_its_own_key() -> None:
+    """A waiting prediction of id "e0\\x00" is not completed by a label of id "e0"."""
+    join = _join()
+    join.add_predictions(_batch(["e0\x00"], [T0], prediction=np.array([0.5])))
+    assert join.add_labels(_batch(["e0"], [T0 + 1], label=np.array([1.0]))) is None

@@ -340,6 +340,21 @@ def test_changed_baseline_is_refused(recorded: Recorded, baseline: Baseline) -> 
     )
 
 
+def test_a_snapshot_records_the_digests_of_per_version_baselines(baseline: Baseline) -> None:
+    """A pipeline with a per-version baseline snapshots its digest under model and version."""
+    pipeline = Pipeline(_settings(), {"m": baseline}, [], versions={"m": {"v2": baseline}})
+    assert snapshot(pipeline)["version_baselines"] == {"m": {"v2": baseline.digest}}
+
+
+def test_changed_version_baselines_are_refused(recorded: Recorded, baseline: Baseline) -> None:
+    """A snapshot taken with a per-version baseline that is not loaded now is refused."""
+    state = {**recorded.states[5], "version_baselines": {"m": {"v2": "sha256:0"}}}
+    assert _refusal(baseline, state) == (
+        'checkpoint was taken with version baselines {"m":{"v2":"sha256:0"}}, but {} are '
+        "loaded now; configure them back or delete the checkpoint to start fresh"
+    )
+
+
 def test_model_no_longer_loaded_is_refused(recorded: Recorded, baseline: Baseline) -> None:
     """A snapshot holding a model that is not loaded now is refused."""
     state = recorded.states[5]
@@ -390,6 +405,14 @@ def test_model_no_longer_loaded_is_refused(recorded: Recorded, baseline: Baselin
                 }
             },
             'detectors.errors=[{"name":"ddm_np"',
+        ),
+        (
+            {"windows": {"size": "1h", "allowed_lateness": "10m", "max_versions": 5}},
+            "windows.max_versions=20, but windows.max_versions=5",
+        ),
+        (
+            {"decode": {"max_unknown_features": 50}},
+            "decode.max_unknown_features=100, but decode.max_unknown_features=50",
         ),
     ],
 )
@@ -461,3 +484,27 @@ def test_late_label_counts_survive_a_restore(recorded: Recorded, baseline: Basel
     pipeline, _ = _pipeline(baseline)
     restore(pipeline, {**state, "labels": labels})
     assert snapshot(pipeline)["labels"]["late"] == {"m": 3}
+
+
+def test_model_versions_of_an_unknown_model_are_refused(
+    recorded: Recorded, baseline: Baseline
+) -> None:
+    """Model versions saved for a model not loaded now are refused, naming the model."""
+    state = recorded.states[5]
+    extra = {"model": "x", "values": ["v1"]}
+    message = _refusal(baseline, {**state, "version_values": [*state["version_values"], extra]})
+    assert message == (
+        "checkpoint state cannot be restored (model versions of unknown model x); "
+        "delete the checkpoint to start fresh"
+    )
+
+
+def test_the_decoders_capped_counts_survive_a_restore(
+    recorded: Recorded, baseline: Baseline
+) -> None:
+    """Unknown feature names counted under __other__ past the cap are restored."""
+    state = recorded.states[5]
+    decoder = {**state["decoder"], "capped": {"unknown_features": 7}}
+    pipeline, _ = _pipeline(baseline)
+    restore(pipeline, {**state, "decoder": decoder})
+    assert snapshot(pipeline)["decoder"]["capped"] == {"unknown_features": 7}

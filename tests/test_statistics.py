@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import pytest
@@ -469,3 +470,50 @@ def test_a_statistic_that_needs_centers_says_so() -> None:
         r"or skip it for categorical ones$",
     ):
         DISTRIBUTION_STATISTICS["wasserstein"].compute([1, 0], [0, 1])
+
+
+@pytest.mark.parametrize(
+    ("distance", "reference", "current"),
+    [
+        (hellinger, [45, 45, 0, 0, 0, 0], [0, 0, 24, 17, 33, 21]),
+        (js_distance, [1] + [0] * 100, [0] + [1] * 100),
+        (ks_distance, [6, 23, 1, 0, 0], [0, 0, 0, 1, 1]),
+    ],
+)
+def test_distances_of_disjoint_supports_are_clipped_to_exactly_one(
+    distance: Any, reference: list[int], current: list[int]
+) -> None:
+    """Where rounding puts the unclipped distance at 1 + 2**-52, the distance is exactly 1."""
+    assert distance(reference, current) == 1.0
+
+
+def test_rate_reads_counts_beyond_int64_as_floats() -> None:
+    """Counts too large for int64 are divided as floats, not as Python objects."""
+    assert rate(2**64, 2**65) == 0.5
+
+
+def test_effective_scale_reads_an_integer_beyond_int64_as_a_float() -> None:
+    """A scale too large for int64 is used as its float value."""
+    assert effective_scale(2**70) == 2.0**70
+
+
+def test_compute_all_passes_its_scale_on() -> None:
+    """compute_all divides Wasserstein by the given scale, as wasserstein does alone."""
+    reference, current, centers = [50, 30, 20], [20, 30, 50], [0.0, 1.0, 3.0]
+    scaled = compute_all(["wasserstein"], reference, current, centers=centers, scale=2.0)
+    assert scaled == {"wasserstein": wasserstein(reference, current, centers, scale=2.0)}
+    assert scaled["wasserstein"] == pytest.approx((0.3 * 1 + 0.3 * 2) / 2)
+
+
+def test_chi2_expected_shares_are_the_smoothed_reference_renormalised() -> None:
+    """A reference bin of 0 gets epsilon, and the expected shares are divided by their new sum."""
+    reference, current, epsilon = [10, 0, 30], [5, 5, 30], 0.01
+    expected = np.array([0.25, 0.01, 0.75]) / 1.01
+    chi2 = scipy.stats.chisquare(current, f_exp=expected * 40)
+    assert chi2_pvalue(reference, current, epsilon) == pytest.approx(chi2.pvalue, rel=1e-12)
+
+
+def test_chi2_divides_by_a_reference_sum_that_rounds_just_below_one() -> None:
+    """Shares of [48, 5, 41, 35, 15] sum to 1 - 2**-53; dividing by that sum, not skipping it
+    as if it were at most 1, gives these bits (dividing by 1 instead gives ...43613e-63)."""
+    assert chi2_pvalue([48, 5, 41, 35, 15], [39, 48, 40, 34, 16]) == 7.253131716436547e-63

@@ -402,3 +402,93 @@ def test_beyond_the_calibrated_rates_a_point_mass_keeps_the_nearest_threshold() 
     """Below the smallest calibrated rate the threshold is its quantile; above the largest, that."""
     summary = NullSummary(100, {0.1: 0.2, 0.01: 0.4}, shape=0.0, scale=0.0)
     assert (threshold_at(summary, 0.001), threshold_at(summary, 0.5)) == (0.4, 0.2)
+
+
+def test_a_round_trip_keeps_a_lower_is_drift_null() -> None:
+    """from_dict reads higher_is_drift back, so a lower-is-drift summary survives to_dict."""
+    summary = NullSummary(100, {0.05: 0.1}, 2.0, 0.01, higher_is_drift=False)
+    assert NullSummary.from_dict(summary.to_dict()) == summary
+
+
+def test_null_values_whose_variance_overflows_fit_a_point_mass() -> None:
+    """When the null values' variance overflows to infinity the gamma fit is a point mass."""
+    with np.errstate(over="ignore"):
+        summary = summarize_null([0.0, 2.4e154], n=10)
+    assert (summary.shape, summary.scale) == (0.0, 0.0)
+
+
+def test_threshold_for_size_without_summaries_is_refused() -> None:
+    """No calibrated window size at all is refused, saying to calibrate one."""
+    message = "no null summaries; calibrate at least one window size in the baseline"
+    with pytest.raises(ValueError, match=f"^{message}$"):
+        threshold_for_size([], 100, 0.01)
+
+
+def test_threshold_for_size_takes_one_event_and_refuses_none() -> None:
+    """n=1 is the smallest window size; n=0 is refused naming it."""
+    summaries = [point_mass(100, 0.4)]
+    assert threshold_for_size(summaries, 1, 0.01) == 40.0
+    with pytest.raises(ValueError, match=r"^window size n=0; it must be at least 1$"):
+        threshold_for_size(summaries, 0, 0.01)
+
+
+def test_threshold_for_size_interpolates_between_the_two_nearest_of_three_sizes() -> None:
+    """Between the second and third of three sizes the threshold is interpolated log-log from
+    those two, and beyond the third it is scaled from the third."""
+    summaries = [point_mass(100, 0.4), point_mass(1000, 0.1), point_mass(10_000, 0.02)]
+    assert threshold_for_size(summaries, 3000, 0.01) == 0.0463987792590601
+    assert threshold_for_size(summaries, 20_000, 0.01) == 0.01
+
+
+def test_threshold_for_size_extrapolates_distances_beyond_the_largest_size() -> None:
+    """For JS, four times the largest calibrated size halves its threshold."""
+    summaries = [point_mass(100, 0.4), point_mass(1000, 0.04)]
+    assert threshold_for_size(summaries, 4000, 0.01, statistic="js") == 0.02
+
+
+def test_a_threshold_of_zero_is_interpolated_linearly_in_log_n() -> None:
+    """Where either neighbouring threshold is 0 the interpolation is linear in log n."""
+    rising = [point_mass(100, 0.0), point_mass(10_000, 0.2)]
+    falling = [point_mass(100, 0.2), point_mass(10_000, 0.0)]
+    assert threshold_for_size(rising, 1000, 0.01) == 0.1
+    assert threshold_for_size(falling, 1000, 0.01) == 0.1
+
+
+def test_benjamini_hochberg_rejects_an_adjusted_p_value_equal_to_the_rate() -> None:
+    """A p-value whose adjusted value equals the false discovery rate is a discovery."""
+    assert benjamini_hochberg([0.05], 0.05).tolist() == [True]
+
+
+def test_beyond_the_largest_of_three_calibrated_rates_a_point_mass_keeps_its_threshold() -> None:
+    """Above the largest of three calibrated rates the threshold is that rate's quantile."""
+    summary = NullSummary(100, {0.1: 0.2, 0.05: 0.3, 0.01: 0.4}, shape=0.0, scale=0.0)
+    assert threshold_at(summary, 0.5) == 0.2
+
+
+def test_null_values_beyond_int64_are_read_as_floats() -> None:
+    """Python integers too large for int64 are summarised as their float values."""
+    assert summarize_nulls([[0, 2**64]], [10]) == summarize_nulls([[0.0, 2.0**64]], [10])
+
+
+def test_one_dimensional_null_values_are_refused_by_summarize_nulls() -> None:
+    """summarize_nulls takes one row per size: a flat list is refused, naming its shape."""
+    with pytest.raises(ValueError, match=r"^got null values of shape \(2,\) for 1 sizes$"):
+        summarize_nulls([1.0, 2.0], [10])
+
+
+def test_a_statistic_beyond_int64_gets_a_p_value() -> None:
+    """A statistic given as an integer too large for int64 is compared as its float value."""
+    summary = NullSummary(100, {0.05: 0.5}, shape=0.0, scale=0.0)
+    assert null_pvalue(summary, 2**64) == 0.0
+
+
+def test_benjamini_hochberg_refuses_a_missing_p_value() -> None:
+    """A None among the p-values reads as NaN and is refused as outside [0, 1]."""
+    with pytest.raises(ValueError, match="p-values must lie in"):
+        benjamini_hochberg([0.01, None], 0.05)
+
+
+def test_at_the_largest_calibrated_rate_the_threshold_is_its_quantile_even_below_zero() -> None:
+    """At a calibrated rate the stored quantile is returned as is, not floored at 0."""
+    summary = NullSummary(100, {0.1: -0.5, 0.01: 0.4}, shape=2.0, scale=0.01)
+    assert threshold_at(summary, 0.1) == -0.5

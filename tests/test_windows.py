@@ -8,12 +8,13 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
+from baselines.build import build_baseline
 from baselines.schema import Baseline
 from monitor.join import Pairs
 from monitor.layout import ModelLayout
 from monitor.types import EventBatch
 from monitor.windows import OTHER, LateCounts, SegmentValues, WindowCounts, Windower, WindowKey
-from tests.conftest import make_batch
+from tests.conftest import make_batch, training
 
 HOUR = 3_600_000
 
@@ -375,3 +376,98 @@ def test_a_late_pair_of_an_unconfigured_model_counts_for_no_model(baseline: Base
     pairs = replace(pairs, model=pa.array(["m", "x"], pa.string()))
     windower.add_labels(make_batch([2 * HOUR]), Pairs(pairs, np.array([0, 0])))
     assert windower.late_labels.by_model == {}
+
+
+def test_fold_names_segment_values_past_the_cap_other_and_counts_them(baseline: Baseline) -> None:
+    """fold rewrites the segment values past max_segment_values as __other__ and counts them."""
+    windower = _windower(baseline, max_segment_values=2)
+    batch = make_batch([1, 2, 3, 4], platform=["ios", "android", "web", "tv"])
+    folded = windower.fold(batch)
+    assert folded.segments["platform"].to_pylist() == ["ios", "android", OTHER, OTHER]
+    assert folded.model_version.equals(batch.model_version)
+    assert windower.capped == {"model_versions": 0, "segment_values": 2}
+
+
+def test_fold_counts_add_up_across_batches(baseline: Baseline) -> None:
+    """Values folded in two batches are counted together."""
+    windower = _windower(baseline, max_segment_values=1)
+    windower.fold(make_batch([1, 2], platform=["ios", "web"]))
+    windower.fold(make_batch([3], platform=["tv"]))
+    assert windower.capped["segment_values"] == 2
+
+
+def test_fold_names_versions_past_the_cap_other_and_counts_them(baseline: Baseline) -> None:
+    """fold rewrites a model's versions past max_versions as __other__ and counts them."""
+    windower = _windower(baseline, max_versions=1)
+    batch = make_batch([1, 2, 3])
+    batch = replace(batch, model_version=pa.array(["v1", "v2", "v1"]))
+    folded = windower.fold(batch)
+    assert folded.model_version.to_pylist() == ["v1", OTHER, "v1"]
+    assert folded.segments["platform"].equals(batch.segments["platform"])
+    assert windower.capped == {"model_versions": 1, "segment_values": 0}
+
+
+def test_fold_returns_a_batch_within_the_caps_itself(baseline: Baseline) -> None:
+    """A batch with no version or segment value past its cap comes back as the same object."""
+    windower = _windower(baseline)
+    batch = make_batch([1, 2, 3], platform=["ios", "android", None])
+    assert windower.fold(batch) is batch
+    assert windower.capped == {"model_versions": 0, "segment_values": 0}
+
+
+def test_a_model_gets_twenty_versions_by_default(baseline: Baseline) -> None:
+    """Without max_versions, 20 versions keep their names and the 21st and 22nd are __other__."""
+    windower = _windower(baseline)
+    versions = [f"v{i}" for i in range(22)]
+    batch = replace(make_batch([1] * 22), model_version=pa.array(versions))
+    assert windower.fold(batch).model_version.to_pylist() == [*versions[:20], OTHER, OTHER]
+
+
+def test_preferred_versions_keep_their_names_even_when_others_arrive_first(
+    baseline: Baseline,
+) -> None:
+    """A model's preferred version takes its one place under max_versions=1 before v1 does."""
+    windower = _windower(baseline, max_versions=1, preferred_versions={"m": ("v2",)})
+    batch = replace(make_batch([1, 2]), model_version=pa.array(["v1", "v2"]))
+    assert windower.fold(batch).model_version.to_pylist() == [OTHER, "v2"]
+
+
+def test_each_versions_prediction_detector_sees_only_its_own_scores(baseline: Baseline) -> None:
+    """A shift in v1's predictions fires v1's detector, not that of v2, whose scores are steady."""
+    windower = _windower(baseline, segment_fields=(), prediction_detectors=(("adwin", {}),))
+    x = np.concatenate([np.full(500, -2.0), np.full(500, 2.0), np.zeros(1000)])
+    batch = make_batch(np.arange(2000) * 1000, x=x)
+    batch = replace(batch, model_version=pa.array(["v1"] * 1000 + ["v2"] * 1000))
+    detections = {w.key.model_version: w.detections for w in _all(windower, [batch])}
+    assert detections == {"v1": {"adwin": 1}, "v2": {}}
+
+
+def test_a_batch_without_predictions_feeds_no_prediction_detector(baseline: Baseline) -> None:
+    """With prediction detectors configured, a batch carrying no predictions is still counted."""
+    windower = _windower(baseline, segment_fields=(), prediction_detectors=(("adwin", {}),))
+    batch = replace(make_batch([1, 2, 3]), prediction=None)
+    (window,) = _all(windower, [batch])
+    assert (window.events, window.detections) == (3, {})
+
+
+def test_another_models_rows_do_not_reach_the_prediction_detector(baseline: Baseline) -> None:
+    """Rows of an unconfigured model in the batch are left out of m's windows and detector feed."""
+    windower = _windower(baseline, segment_fields=(), prediction_detectors=(("adwin", {}),))
+    batch = replace(make_batch([1, 2, 3]), model=pa.array(["m", "m", "z"]))
+    (window,) = _all(windower, [batch])
+    assert (window.key.model, window.events, window.detections) == ("m", 2, {})
+
+
+def test_prediction_detectors_of_a_model_without_a_prediction_stay_idle() -> None:
+    """A model whose baseline has no prediction counts its events; its detectors get nothing."""
+    plain = build_baseline(
+        training(500), model="m", exclude=("score", "label"), window_sizes=(100,), replicates=20
+    )
+    windower = Windower(
+        {"m": ModelLayout(plain)},
+        size_ms=HOUR,
+        allowed_lateness_ms=0,
+        prediction_detectors=(("adwin", {}),),
+    )
+    (window,) = _all(windower, [make_batch([1, 2, 3])])
+    assert (window.events, window.detections) == (3, {})

@@ -32,9 +32,9 @@ join|monitor/join.py|monitor.join.*|tests/test_label_join.py monitor/join.py
 windows|monitor/windows.py|monitor.windows.*|tests/test_windows.py monitor/windows.py
 watermark|monitor/watermark.py|monitor.watermark.*|tests/test_watermark.py monitor/watermark.py
 state|monitor/state.py monitor/checkpoint.py|monitor.state.* monitor.checkpoint.*|tests/test_state.py tests/test_checkpoint.py monitor/checkpoint.py
-statistics|detectors/statistics.py|detectors.statistics.*|tests/test_statistics.py detectors/statistics.py
+statistics|detectors/statistics.py|detectors.statistics.*|tests/test_statistics.py tests/test_batched_scoring.py::test_windows_of_two_models_equal_each_subject_scored_against_its_segment tests/test_batched_scoring.py::test_canary_comparisons_equal_each_subject_against_the_stable_window_alone detectors/statistics.py
 thresholds|detectors/thresholds.py|detectors.thresholds.*|tests/test_thresholds.py detectors/thresholds.py
-rules|monitor/decode/rules.py|monitor.decode.rules.*|tests/test_decode.py tests/test_decode_table.py tests/test_decode_timestamps.py
+rules|monitor/decode/rules.py|monitor.decode.rules.*|tests/test_decode.py tests/test_decode_table.py tests/test_decode_timestamps.py tests/test_decode_hostile.py::test_flat_file_columns_of_any_arrow_type_are_events_or_rejects
 metrics|monitor/metrics.py|monitor.metrics.x?LatestWindows?*|tests/test_metrics.py monitor/metrics.py
 "
 
