@@ -197,9 +197,11 @@ def counted(port: int) -> int:
 
 
 def lateness_h(args: argparse.Namespace) -> int:
-    """Hours of event time the partitions a guest held for a rebalance interval may lag by
-    when they come back, doubled, plus one."""
-    lag_ms = 2 * args.rate * args.rebalance_every_s * SPAN_MS / args.events
+    """Hours of event time by which the partitions a guest held may lag when they come back
+    (held for a rebalance interval, longer when a pause defers the guest's leaving), doubled,
+    plus one."""
+    held_s = args.rebalance_every_s + args.pause_s
+    lag_ms = 2 * args.rate * held_s * SPAN_MS / args.events
     return int(np.ceil(lag_ms / 3_600_000)) + 1
 
 
@@ -401,6 +403,10 @@ def _soak(
                 paused_since = now
                 next_pause += args.pause_every_s
             if paused_since is None and (now >= next_rebalance or done_producing):
+                behind = end_offsets(bootstrap, topic, args.partitions) - seen
+                if guest is None and not done_producing and behind > args.rate * 2:
+                    time.sleep(args.sample_every_s)  # the guest joins once the daemon caught up:
+                    continue  # its partitions then lag by no more than it holds them
                 if guest is None and not done_producing:
                     guest = Guest(bootstrap, f"soak-{topic}", topic)
                     rebalances.append({"t_s": round(now, 2), "guest": "joins", "events": seen})
@@ -424,6 +430,8 @@ def _soak(
         else:
             exit_status = process.returncode
     soak_s = time.monotonic() - started
+    raw = {"samples": samples, "rebalances_requested": rebalances, "pauses": pauses}
+    args.output.write_text(json.dumps({"unverified": True, **raw}) + "\n")  # kept if verify dies
     return verify(
         args,
         state,
