@@ -618,3 +618,28 @@ def test_an_event_id_ending_in_a_nul_character_is_its_own_key() -> None:
     join = _join()
     join.add_predictions(_batch(["e0\x00"], [T0], prediction=np.array([0.5])))
     assert join.add_labels(_batch(["e0"], [T0 + 1], label=np.array([1.0]))) is None
+
+
+def test_labels_of_two_models_in_one_batch_count_each_for_its_own_model(
+    baseline: Baseline,
+) -> None:
+    """One label batch completing pairs of two models adds each pair to its own model's
+    windows only: each model's labeled count is its own joined labels less its late ones."""
+    predictions, labels = _stream(n=2_000, hours=2)
+    other = {f"e{i}" for i in range(0, 2_000, 3)}  # a third of the events belong to model "n"
+    for event in (*predictions, *labels):
+        if event["event_id"] in other:
+            event["model"] = "n"
+    models = [{"name": "m", "baseline": "m.json"}, {"name": "n", "baseline": "n.json"}]
+    report = Collect()
+    pipeline = Pipeline(_settings(models=models), {"m": baseline, "n": baseline}, [report])
+    pipeline.process_records(_records(predictions, PREDICTIONS), NOW_MS)
+    pipeline.process_labels(_records(labels, LABELS), NOW_MS)
+    pipeline.finish()
+    labeled: Counter[str] = Counter()
+    for window in report.windows():
+        labeled[window["model"]] += window.get("performance", {}).get("labeled", 0)
+    joined, late = pipeline.join.stats.joined, pipeline.windower.late_labels.by_model
+    assert joined == {"m": 2_000 - len(other), "n": len(other)}
+    assert labeled == {model: joined[model] - late[model] for model in ("m", "n")}
+    assert all(labeled[model] > 0 and late[model] > 0 for model in ("m", "n"))
