@@ -643,3 +643,28 @@ def test_labels_of_two_models_in_one_batch_count_each_for_its_own_model(
     assert joined == {"m": 2_000 - len(other), "n": len(other)}
     assert labeled == {model: joined[model] - late[model] for model in ("m", "n")}
     assert all(labeled[model] > 0 and late[model] > 0 for model in ("m", "n"))
+
+
+def test_a_pair_without_a_segment_value_counts_only_for_the_overall_window(
+    baseline: Baseline,
+) -> None:
+    """Labels of predictions that carry no platform add to the overall window's performance
+    and to no platform's window."""
+    predictions, labels = _stream(n=2_000, hours=1, delay_ms=0)  # one window, no label late
+    for event in predictions[::4]:
+        del event["segments"]
+    report = Collect()
+    pipeline = Pipeline(_settings(), {"m": baseline}, [report])
+    pipeline.process_records(_records(predictions, PREDICTIONS), NOW_MS)
+    pipeline.process_labels(_records(labels, LABELS), NOW_MS)
+    pipeline.finish()
+
+    def labeled(segments: tuple[str, ...]) -> int:
+        return sum(
+            r.get("performance", {}).get("labeled", 0)
+            for r in report.records
+            if r["kind"] == "window" and r["segment"] in segments
+        )
+
+    assert labeled(("",)) == 2_000
+    assert labeled(("platform=ios", "platform=android")) == 1_500

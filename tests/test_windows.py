@@ -471,3 +471,26 @@ def test_prediction_detectors_of_a_model_without_a_prediction_stay_idle() -> Non
     )
     (window,) = _all(windower, [make_batch([1, 2, 3])])
     assert (window.events, window.detections) == (3, {})
+
+
+def _up_detections(baseline: Baseline, batch: EventBatch) -> int:
+    """Detections of an upward Page-Hinkley on the prediction scores of one window."""
+    detector = (("page_hinkley_np", {"mode": "up"}),)
+    windower = _windower(baseline, segment_fields=(), prediction_detectors=detector)
+    (window,) = _all(windower, [batch])
+    return window.detections.get("page_hinkley_np", 0)
+
+
+def test_events_of_equal_time_reach_a_detector_in_offset_order(baseline: Baseline) -> None:
+    """Scores of one instant go to the detector by offset: low then high is an upward shift."""
+    x = np.concatenate([np.full(300, -2.0), np.full(300, 2.0)])
+    assert _up_detections(baseline, make_batch(np.full(600, 1_000), x=x)) == 1
+
+
+def test_events_of_equal_time_reach_a_detector_partition_by_partition(baseline: Baseline) -> None:
+    """Of one instant, a partition's scores all go before the next partition's, whatever the
+    offsets: a low partition 0 then a high partition 1 is an upward shift."""
+    x = np.concatenate([np.full(300, -2.0), np.full(300, 2.0)])
+    batch = make_batch(np.full(600, 1_000), x=x, partition=[0] * 300 + [1] * 300)
+    batch = replace(batch, offset=np.tile(np.arange(300, dtype=np.int64), 2))
+    assert _up_detections(baseline, batch) == 1
