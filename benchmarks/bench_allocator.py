@@ -38,7 +38,7 @@ from baselines.build import build_baseline_file
 from monitor.allocator import keep_heap_top, tune_allocators
 from monitor.config import load_settings
 from monitor.loading import load_baselines
-from monitor.replay import replay_file
+from monitor.runtime.replay import replay_file
 
 # The peers benchmark's model name and data generator, so both benchmarks replay the same data.
 sys.path.insert(0, str(Path(__file__).resolve().parent / "peers"))

@@ -24,10 +24,10 @@ import orjson
 import pyarrow as pa
 
 from baselines.build import build_baseline
+from monitor.batches import RawRecords
 from monitor.config import load_settings
 from monitor.logs import configure_logging
 from monitor.pipeline import Pipeline
-from monitor.types import RawRecords
 
 HOUR = 3_600_000
 T0 = 1_554_076_800_000

@@ -24,7 +24,7 @@ Backends (``--backends``), each measured on the same topic:
    subscribes and reads from the beginning to the end offsets:
 
    - *bare*: ``poll`` + ``orjson.loads`` of every value, nothing else;
-   - *daemon*: the real :class:`monitor.daemon.Daemon` (checkpoints and report file on,
+   - *daemon*: the real :class:`monitor.runtime.daemon.Daemon` (checkpoints and report file on,
      default detectors) run in-process, with one change: after each loop step it stops itself
      once its totals (what ``/status`` serves) hold every message. Its time inside
      ``Pipeline.process_records`` and ``to_raw_records`` is recorded too.
@@ -323,12 +323,12 @@ def bare_confluent(args: argparse.Namespace) -> dict[str, Any]:
 
 def live_daemon(args: argparse.Namespace) -> dict[str, Any]:
     """The real daemon in-process, stopped by itself once its totals hold every message."""
-    import monitor.daemon
+    import monitor.runtime.daemon
     from monitor.allocator import tune_allocators
     from monitor.config import load_settings
-    from monitor.daemon import Daemon
     from monitor.loading import load_baselines
     from monitor.logs import configure_logging
+    from monitor.runtime.daemon import Daemon
 
     tune_allocators()  # as `driftwarden run` does at start
     clock = Clock(args.expected)
@@ -361,9 +361,9 @@ def live_daemon(args: argparse.Namespace) -> dict[str, Any]:
 
     configure_logging("warning", json=True)
     # the name the daemon's loop calls, re-bound to a timed wrapper
-    monitor.daemon.to_raw_records = timed(  # type: ignore[attr-defined]
+    monitor.runtime.daemon.to_raw_records = timed(  # type: ignore[attr-defined]
         "to_raw_records",
-        monitor.daemon.to_raw_records,  # type: ignore[attr-defined]
+        monitor.runtime.daemon.to_raw_records,  # type: ignore[attr-defined]
     )
     with tempfile.TemporaryDirectory(prefix="bench-daemon-", dir=CACHE) as state:
         (port,) = free_ports(1)
@@ -401,10 +401,10 @@ def pipeline_alone(args: argparse.Namespace) -> dict[str, Any]:
     from bench_replay import CATEGORICAL, NUMERIC, events_table
 
     from monitor.allocator import tune_allocators
+    from monitor.batches import RawRecords
     from monitor.config import load_settings
     from monitor.loading import load_baselines
     from monitor.pipeline import Pipeline
-    from monitor.types import RawRecords
 
     tune_allocators()  # as the CLI does at start
 

@@ -24,8 +24,8 @@ import orjson
 import pyarrow as pa
 
 from detectors.online import make_detector
-from monitor.join import LabelJoin
-from monitor.types import EventBatch
+from monitor.batches import EventBatch
+from monitor.join.label_join import LabelJoin
 
 BATCH = 5_000
 RESULTS = Path(__file__).resolve().parent / "results" / "labels.json"

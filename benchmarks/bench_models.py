@@ -46,7 +46,7 @@ from baselines.schema import Baseline
 from monitor.allocator import tune_allocators
 from monitor.config import Settings, load_settings
 from monitor.pipeline import Pipeline, event_schema
-from monitor.replay import DEFAULT_BATCH_SIZE
+from monitor.runtime.replay import DEFAULT_BATCH_SIZE
 from monitor.sources.files import iter_file
 
 FEATURES = [f"f{i:02d}" for i in range(20)]

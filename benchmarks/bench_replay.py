@@ -58,7 +58,7 @@ from baselines.build import build_baseline
 from monitor.allocator import tune_allocators
 from monitor.config import load_settings
 from monitor.pipeline import Pipeline
-from monitor.replay import replay_file
+from monitor.runtime.replay import replay_file
 
 NUMERIC = [f"n{i:02d}" for i in range(16)]
 CATEGORICAL = [f"c{i}" for i in range(4)]

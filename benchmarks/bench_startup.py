@@ -40,7 +40,7 @@ TARGETS = {"help": 0.15, "replay-empty": 0.3}
 def commands(folder: Path) -> dict[str, list[str]]:
     """The timed commands, with the baseline and empty input they need written into ``folder``."""
     from baselines.build import build_baseline_file
-    from monitor.demo_data import write_training
+    from monitor.demo.data import write_training
 
     baseline = folder / "baseline.json"
     build_baseline_file(

@@ -452,7 +452,7 @@ def _soak(
 
 
 def _free_port() -> list[int]:
-    from monitor.demo_broker import free_loopback_ports
+    from monitor.demo.broker import free_loopback_ports
 
     return free_loopback_ports(1)
 

@@ -1,0 +1,23 @@
+"""driftwarden's daemon and replay: one folder per stage, in the order an event passes them.
+
+Stage 1, per source partition (whatever Kafka assigns a process):
+
+- :mod:`monitor.sources` — where raw messages come from (Kafka topics, exported files);
+- :mod:`monitor.decode` — a message becomes columnar event data, or a reject with a reason;
+- :mod:`monitor.join` — delayed labels meet their predictions by ``(model, event_id)``;
+- :mod:`monitor.window` — event-time windows of exact integer slot counts, closed by watermarks.
+
+Stage 2, per model:
+
+- :mod:`monitor.evaluate` — a closed window's scores, checks, alert levels and online detectors;
+- :mod:`monitor.sinks` — where results go: the report, ``/metrics``, Alertmanager, Kafka topics.
+
+Around them: :mod:`monitor.pipeline` chains the stages, :mod:`monitor.app` builds the pipeline
+and its sinks (the one composition root), :mod:`monitor.state` persists the pipeline's state,
+:mod:`monitor.runtime` holds the drivers that only loop (``run``, ``replay``, the HTTP
+endpoints), :mod:`monitor.demo` the demos, and :mod:`monitor.cli` the command line. Shared by
+all: :mod:`monitor.config` (the settings), :mod:`monitor.batches` and :mod:`monitor.columns`
+(what stages pass each other), :mod:`monitor.errors`, :mod:`monitor.logs`.
+
+A stage imports the stages before it, never the ones after it.
+"""

@@ -22,9 +22,9 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from baselines.schema import Baseline
-    from monitor.backfill import OpenMetricsHistory
     from monitor.config import Settings
-    from monitor.replay import ReplaySummary
+    from monitor.runtime.replay import ReplaySummary
+    from monitor.sinks.openmetrics import OpenMetricsHistory
 
 _EPILOG = "Docs: README.md (tour), docs/ (contracts, configuration, runbook)."
 
@@ -354,7 +354,7 @@ def _baseline_build(args: argparse.Namespace) -> int:
 def _replay(args: argparse.Namespace) -> int:
     import os
 
-    from monitor.replay import print_summary, what_if_table
+    from monitor.runtime.replay import print_summary, what_if_table
 
     if args.openmetrics_step is not None and args.openmetrics is None:
         raise DriftwardenError("--openmetrics-step needs --openmetrics FILE")
@@ -417,7 +417,7 @@ def _replay_once(
     history: OpenMetricsHistory | None,
 ) -> ReplaySummary:
     """Replay the file or topic slice of ``args`` with ``settings`` into the report ``output``."""
-    from monitor.replay import (
+    from monitor.runtime.replay import (
         DEFAULT_BATCH_SIZE,
         replay_to_file,
         replay_topic_to_file,
@@ -510,7 +510,7 @@ def _history(
     """The --openmetrics sink, configured as the daemon's collector is, or None."""
     if args.openmetrics is None:
         return None
-    from monitor.backfill import DEFAULT_STEP_S, OpenMetricsHistory
+    from monitor.sinks.openmetrics import DEFAULT_STEP_S, OpenMetricsHistory
 
     return OpenMetricsHistory(
         args.openmetrics,
@@ -523,9 +523,9 @@ def _history(
 
 def _run(args: argparse.Namespace) -> int:
     from monitor.config import load_settings
-    from monitor.daemon import Daemon
     from monitor.loading import load_baselines
     from monitor.logs import configure_logging
+    from monitor.runtime.daemon import Daemon
 
     configure_logging(args.log_level)
     settings = load_settings(args.config)
@@ -559,10 +559,10 @@ def _demo(args: argparse.Namespace) -> int:
 
 def _demo_in(args: argparse.Namespace, folder: Path, console: Console) -> int:
     if args.replay:
-        from monitor.demo import run_replay_demo
+        from monitor.demo.scenario import run_replay_demo
 
         return 0 if run_replay_demo(folder, console) else 1
-    from monitor.demo_kafka import run_kafka_demo
+    from monitor.demo.live import run_kafka_demo
 
     return run_kafka_demo(
         folder,

@@ -8,7 +8,7 @@ from baselines.errors import BaselineError
 from baselines.schema import Baseline
 from monitor.config import Settings
 from monitor.errors import ConfigError
-from monitor.layout import same_bins
+from monitor.window.slot_layout import same_bins
 
 
 def load_baselines(settings: Settings) -> dict[str, Baseline]:

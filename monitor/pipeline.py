@@ -31,23 +31,23 @@ import pyarrow.compute as pc
 from baselines.schema import Baseline
 from detectors.online import DriftDetector, make_detector
 from detectors.thresholds import NullSummary
-from monitor.checks import Versus, canary_checks, drift_statistic, window_checks
+from monitor.batches import DecodeResult, EventBatch, IntArray, RawRecords, Reject
+from monitor.columns import text_codes
 from monitor.config import Settings
 from monitor.decode import DecodeLimits, EventDecoder, EventSchema, FieldMapping
 from monitor.decode.decoder import row_json
 from monitor.decode.isolate import INTERNAL_ERROR, Failure, decode_isolating
 from monitor.errors import ConfigError
-from monitor.evaluate import WindowScores, compare_windows, score_windows
-from monitor.join import LabelJoin, Pairs
-from monitor.layout import PREDICTION, ModelLayout
-from monitor.levels import CheckState, step
+from monitor.evaluate.checks import Versus, canary_checks, drift_statistic, window_checks
+from monitor.evaluate.detector_feed import WindowStreams
+from monitor.evaluate.levels import CheckState, Level, step
+from monitor.evaluate.scoring import WindowScores, compare_windows, score_windows
+from monitor.join.label_join import LabelJoin, Pairs
 from monitor.loading import load_version_baselines
 from monitor.logs import RateLimitedLog
-from monitor.report import Thresholds, alert_record, window_record
-from monitor.text_codes import text_codes
-from monitor.types import DecodeResult, EventBatch, IntArray, Level, RawRecords, Reject
-from monitor.window_streams import WindowStreams
-from monitor.windows import WindowCounts, Windower, WindowKey
+from monitor.sinks.report import Thresholds, alert_record, window_record
+from monitor.window.slot_layout import PREDICTION, ModelLayout
+from monitor.window.windower import WindowCounts, Windower, WindowKey
 
 #: Where message ``i`` of a batch came from: (partition, offset, its bytes or a function of them).
 Origin = Callable[[int], tuple[int, int, bytes | Callable[[], bytes]]]

@@ -9,7 +9,7 @@ from hypothesis import settings
 
 from baselines.build import build_baseline
 from baselines.schema import Baseline
-from monitor.types import EventBatch
+from monitor.batches import EventBatch
 
 pytest_plugins = ["tests.kafka_broker"]
 

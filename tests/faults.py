@@ -3,9 +3,9 @@
 :func:`fail_decoding_of` makes :class:`~monitor.decode.EventDecoder` raise :class:`InjectedFault`
 whenever a batch it decodes holds the message of one event id (a JSON message whose text holds
 that id as a string, or a flat-file row with that ``event_id``), as a defect of the decoder
-would. :func:`fail_counting_of` makes :class:`~monitor.windows.Windower` raise *after* it counted
-a batch holding that event (its windows counted, closed ones not yet emitted): a defect past
-decoding that leaves the state half-updated. ``python -m tests.faults [--after-decoding]
+would. :func:`fail_counting_of` makes :class:`~monitor.window.windower.Windower` raise *after*
+it counted a batch holding that event (its windows counted, closed ones not yet emitted): a
+defect past decoding that leaves the state half-updated. ``python -m tests.faults [--after-decoding]
 EVENT_ID ARGS…`` runs ``driftwarden ARGS…`` so, which puts the fault into a real process.
 """
 
@@ -19,10 +19,10 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from monitor.batches import DecodeResult, EventBatch, RawRecords
 from monitor.cli import main
 from monitor.decode import EventDecoder
-from monitor.types import DecodeResult, EventBatch, RawRecords
-from monitor.windows import Windower
+from monitor.window.windower import Windower
 
 
 class InjectedFault(RuntimeError):

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.demo_broker import create_topics, free_loopback_ports
+from monitor.demo.broker import create_topics, free_loopback_ports
 
 BOOTSTRAP_ENV = "KAFKA_BOOTSTRAP_SERVERS"
 SCRIPT = Path(__file__).resolve().parents[1] / "deploy" / "local" / "kafka.sh"

@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 import yaml
 
-from monitor.alertmanager import DRIFT_CHECKS, runbook_anchor
-from monitor.demo_broker import free_loopback_ports
+from monitor.demo.broker import free_loopback_ports
+from monitor.sinks.alertmanager import DRIFT_CHECKS, runbook_anchor
 from tests.prometheus_stack import Service, http_get, install_binaries, start_alertmanager
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -32,8 +32,8 @@ import yaml
 from kafka import KafkaProducer
 
 from baselines.schema import Baseline
-from monitor.demo_broker import free_loopback_ports
-from monitor.report import iso_ms
+from monitor.demo.broker import free_loopback_ports
+from monitor.sinks.report import iso_ms
 from tests.grafana_dashboard import dashboard_queries, fill_in, load_dashboard, variables
 from tests.kafka_broker import create_topic
 from tests.prometheus_stack import (

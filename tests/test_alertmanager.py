@@ -16,9 +16,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from structlog.testing import capture_logs
 
-from monitor.alertmanager import SEVERITY, AlertmanagerSink
 from monitor.errors import ConfigError
-from monitor.report import iso_ms
+from monitor.sinks.alertmanager import SEVERITY, AlertmanagerSink
+from monitor.sinks.report import iso_ms
 
 NOW = 1_554_199_872.0  # 2019-04-02T10:11:12Z
 WAIT = 2.0  # bound on every wait for the background thread or the server

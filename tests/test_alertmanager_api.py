@@ -19,8 +19,8 @@ from typing import Any
 
 import pytest
 
-from monitor.alertmanager import AlertmanagerSink
-from monitor.demo_broker import free_loopback_ports
+from monitor.demo.broker import free_loopback_ports
+from monitor.sinks.alertmanager import AlertmanagerSink
 from tests.prometheus_stack import (
     WebhookReceiver,
     alertmanager_config,

@@ -16,15 +16,15 @@ from hypothesis import strategies as st
 from baselines.binning import CategoricalLayout, NumericLayout
 from baselines.schema import Baseline, CategoricalSummary, FeatureBaseline, NumericSummary
 from detectors.statistics import DISTRIBUTION_STATISTICS, compute_all, rate
-from monitor.evaluate import (
+from monitor.evaluate.scoring import (
     SubjectBlock,
     SubjectScores,
     compare_windows,
     score_blocks,
     score_windows,
 )
-from monitor.layout import LABEL, PREDICTION, ModelLayout
-from monitor.windows import WindowCounts, WindowKey
+from monitor.window.slot_layout import LABEL, PREDICTION, ModelLayout
+from monitor.window.windower import WindowCounts, WindowKey
 
 EPSILON = 1e-4
 

@@ -10,11 +10,11 @@ import orjson
 import pytest
 
 from baselines.schema import Baseline
-from monitor.checkpoint import Checkpoint, CheckpointStore, offset_key, parse_offset_key
 from monitor.config import load_settings
 from monitor.errors import CheckpointError
 from monitor.pipeline import Pipeline
-from monitor.state import restore, snapshot
+from monitor.state.checkpoint import Checkpoint, CheckpointStore, offset_key, parse_offset_key
+from monitor.state.snapshot import restore, snapshot
 from tests.conftest import make_batch
 
 SAVED_AT = 1554199872.345  # 2019-04-02T10:11:12.345Z

@@ -20,7 +20,7 @@ import yaml
 from kafka import KafkaConsumer, KafkaProducer
 
 from baselines.schema import Baseline
-from monitor.demo_broker import free_loopback_ports
+from monitor.demo.broker import free_loopback_ports
 from tests.kafka_broker import create_topic
 from tests.malformed import CORPUS
 from tests.test_replay import _events

@@ -15,7 +15,7 @@ from kafka import KafkaProducer
 
 from baselines.schema import Baseline
 from monitor.config import load_settings
-from monitor.replay import replay_topics_to_file
+from monitor.runtime.replay import replay_topics_to_file
 from tests.kafka_broker import create_topic
 from tests.test_daemon import _config, _get, _run_to_end, _start, _terminate, _wait
 from tests.test_label_join import HOUR, T0, _stream

@@ -11,9 +11,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from monitor.batches import DecodeResult, EventBatch, RawRecords
 from monitor.decode import DecodeLimits, EventDecoder, EventSchema, FieldMapping
 from monitor.errors import ConfigError
-from monitor.types import DecodeResult, EventBatch, RawRecords
 
 CONTRACT: dict[str, Any] = {
     "event_id": "a1b2",

@@ -19,9 +19,9 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
+from monitor.batches import EventBatch
 from monitor.decode import REJECT_REASONS, EventDecoder, EventSchema
 from monitor.decode.config import CONTAINER_FIELDS, SCALAR_FIELDS
-from monitor.types import EventBatch
 from tests.test_decode_paths import PROPERTY, SCHEMA, T0, records
 
 #: The same parts with the other kinds: a class-name prediction and a numeric label.

@@ -12,12 +12,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from monitor.batches import EventBatch, RawRecords
 from monitor.decode import DecodeLimits, EventDecoder, EventSchema, FieldMapping
 from monitor.decode.columns import Fields
 from monitor.decode.fast import FastJsonReader
 from monitor.decode.paths import EventPaths
 from monitor.decode.slow import fields_from_objects
-from monitor.types import EventBatch, RawRecords
 from tests.test_decode import assert_same_events
 
 T0 = 1_554_199_872_345

@@ -10,8 +10,8 @@ import orjson
 import pyarrow as pa
 import pytest
 
+from monitor.batches import DecodeResult, RawRecords
 from monitor.decode import EventDecoder, EventSchema, FieldMapping
-from monitor.types import DecodeResult, RawRecords
 from tests.test_decode import CONTRACT, NOW, SCHEMA, T0, assert_same_events
 
 CONTRACT_ROW = {

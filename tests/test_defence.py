@@ -21,11 +21,11 @@ import yaml
 from structlog.testing import capture_logs
 
 from baselines.schema import Baseline
+from monitor.batches import RawRecords, Reject
 from monitor.config import Settings
 from monitor.decode.isolate import INTERNAL_ERROR
-from monitor.guarded import GuardedPipeline
 from monitor.pipeline import Pipeline
-from monitor.types import RawRecords, Reject
+from monitor.runtime.guarded import GuardedPipeline
 from tests import test_label_join as labels_test
 from tests.faults import fail_counting_of, fail_decoding_of, fault_detail
 from tests.test_replay import _events, _flat_table

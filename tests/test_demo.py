@@ -24,9 +24,8 @@ from hypothesis import strategies as st
 from rich.console import Console
 
 from monitor.cli import main
-from monitor.demo import ERROR_STREAMS, window_of
-from monitor.demo_broker import demo_broker, free_loopback_ports
-from monitor.demo_data import (
+from monitor.demo.broker import demo_broker, free_loopback_ports
+from monitor.demo.data import (
     END_MS,
     INCIDENTS,
     LABEL_DELAY_MS,
@@ -35,6 +34,7 @@ from monitor.demo_data import (
     demo_stream,
     live_messages,
 )
+from monitor.demo.scenario import ERROR_STREAMS, window_of
 from tests.kafka_broker import (
     BOOTSTRAP_ENV,
     JAVA_MISSING,

@@ -9,9 +9,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from monitor.batches import RawRecords
 from monitor.errors import SourceError
 from monitor.sources.files import count_rows, iter_file
-from monitor.types import RawRecords
 
 LINES = b'{"a": 1}\n\n{"a": 2}\r\n   \n{"a": 3}\n{"a": 4}'
 

@@ -15,11 +15,11 @@ import orjson
 import pytest
 
 from baselines.schema import Baseline
+from monitor.batches import RawRecords
 from monitor.config import load_settings
-from monitor.metrics import DriftCollector, LatestWindows, RunningTotals
 from monitor.pipeline import Pipeline
-from monitor.types import RawRecords
-from monitor.windows import OTHER
+from monitor.sinks.metrics import DriftCollector, LatestWindows, RunningTotals
+from monitor.window.windower import OTHER
 
 HOUR = 3_600_000
 T0 = 1_554_076_800_000  # 2019-04-01T00:00:00Z

@@ -17,9 +17,9 @@ from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import CollectorRegistry
 
 from monitor.errors import ConfigError
-from monitor.http import MonitorServer, build_info
-from monitor.metrics import DriftCollector, LatestWindows, RunningTotals
-from monitor.report import iso_ms
+from monitor.runtime.http import MonitorServer, build_info
+from monitor.sinks.metrics import DriftCollector, LatestWindows, RunningTotals
+from monitor.sinks.report import iso_ms
 
 HOUR = 3_600_000
 

@@ -12,7 +12,7 @@ import orjson
 import pytest
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 
-from monitor.demo_broker import free_loopback_ports
+from monitor.demo.broker import free_loopback_ports
 from tests.kafka_broker import run_script
 
 PARTITIONS = 3

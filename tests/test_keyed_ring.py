@@ -7,7 +7,7 @@ import orjson
 from hypothesis import given
 from hypothesis import strategies as st
 
-from monitor.keyed_ring import KeyedRing
+from monitor.join.keyed_ring import KeyedRing
 
 
 def _ring(capacity: int = 3) -> KeyedRing:

@@ -16,12 +16,12 @@ from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.registry import CollectorRegistry
 
 from baselines.schema import Baseline
+from monitor.batches import EventBatch, RawRecords
 from monitor.config import Settings, load_settings
-from monitor.join import DELAY_BUCKETS_S, Interner, JoinStats, LabelJoin
-from monitor.metrics import DriftCollector, LatestWindows, RunningTotals
+from monitor.join.label_join import DELAY_BUCKETS_S, Interner, JoinStats, LabelJoin
 from monitor.pipeline import Pipeline
-from monitor.state import restore, snapshot
-from monitor.types import EventBatch, RawRecords
+from monitor.sinks.metrics import DriftCollector, LatestWindows, RunningTotals
+from monitor.state.snapshot import restore, snapshot
 
 HOUR = 3_600_000
 T0 = 1_554_076_800_000  # 2019-04-01T00:00:00Z

@@ -1,7 +1,6 @@
 """The alert state machine of one check."""
 
-from monitor.levels import CheckInput, CheckState, Step, step
-from monitor.types import Level
+from monitor.evaluate.levels import CheckInput, CheckState, Level, Step, step
 
 
 def _steps(values: list[float], *, consecutive: int = 2, hysteresis: float = 0.2) -> list[Step]:

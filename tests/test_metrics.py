@@ -17,9 +17,12 @@ from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.registry import CollectorRegistry, DuplicateTimeseries
 
 from baselines.schema import Baseline
+from monitor.batches import RawRecords
 from monitor.config import load_settings
-from monitor.http import MonitorServer
-from monitor.metrics import (
+from monitor.evaluate.levels import Level
+from monitor.pipeline import Pipeline
+from monitor.runtime.http import MonitorServer
+from monitor.sinks.metrics import (
     SUBJECT_STATISTICS,
     DriftCollector,
     HeldLevel,
@@ -29,9 +32,7 @@ from monitor.metrics import (
     kept_segments,
     segment_field,
 )
-from monitor.pipeline import Pipeline
-from monitor.report import iso_ms
-from monitor.types import Level, RawRecords
+from monitor.sinks.report import iso_ms
 
 HOUR = 3_600_000
 Samples = dict[str, dict[tuple[tuple[str, str], ...], float]]

@@ -6,7 +6,7 @@ from typing import Any
 
 from kafka.errors import KafkaTimeoutError, MessageSizeTooLargeError
 
-from monitor.outputs import SharedProducer
+from monitor.sinks.kafka_topics import SharedProducer
 
 
 class Acknowledgement:

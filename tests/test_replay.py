@@ -12,7 +12,7 @@ import pytest
 
 from baselines.schema import Baseline
 from monitor.config import Settings, load_settings
-from monitor.replay import replay_to_file
+from monitor.runtime.replay import replay_to_file
 
 HOUR = 3_600_000
 

@@ -11,7 +11,7 @@ from kafka import KafkaProducer
 
 from baselines.schema import Baseline
 from monitor.config import Settings
-from monitor.replay import replay_to_file, replay_topic_to_file
+from monitor.runtime.replay import replay_to_file, replay_topic_to_file
 from tests.kafka_broker import create_topic
 from tests.test_replay import _events, _settings, _write_jsonl
 

@@ -14,12 +14,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from baselines.schema import Baseline
+from monitor.batches import RawRecords
 from monitor.config import Settings, load_settings
 from monitor.errors import CheckpointError
 from monitor.pipeline import Pipeline
 from monitor.sources.files import iter_file
-from monitor.state import STATE_FORMAT, restore, snapshot
-from monitor.types import RawRecords
+from monitor.state.snapshot import STATE_FORMAT, restore, snapshot
 
 HOUR = 3_600_000
 NOW_MS = 100 * HOUR

@@ -4,7 +4,7 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-from monitor.watermark import Watermarks
+from monitor.window.watermark import Watermarks
 
 
 def test_watermark_is_running_max_of_a_single_partition() -> None:

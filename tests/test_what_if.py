@@ -14,10 +14,10 @@ import pytest
 
 from baselines.build import build_baseline_file
 from monitor.config import load_settings, merged
-from monitor.demo_data import MODEL, write_demo_files
+from monitor.demo.data import MODEL, write_demo_files
+from monitor.evaluate.levels import Level
 from monitor.loading import load_baselines
-from monitor.replay import replay_to_file
-from monitor.types import Level
+from monitor.runtime.replay import replay_to_file
 
 
 @pytest.fixture(scope="module")

@@ -10,10 +10,17 @@ import pytest
 
 from baselines.build import build_baseline
 from baselines.schema import Baseline
-from monitor.join import Pairs
-from monitor.layout import ModelLayout
-from monitor.types import EventBatch
-from monitor.windows import OTHER, LateCounts, SegmentValues, WindowCounts, Windower, WindowKey
+from monitor.batches import EventBatch
+from monitor.join.label_join import Pairs
+from monitor.window.slot_layout import ModelLayout
+from monitor.window.windower import (
+    OTHER,
+    LateCounts,
+    SegmentValues,
+    WindowCounts,
+    Windower,
+    WindowKey,
+)
 from tests.conftest import make_batch, training
 
 HOUR = 3_600_000

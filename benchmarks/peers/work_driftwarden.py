@@ -84,15 +84,15 @@ def replay(args: argparse.Namespace) -> None:
     phases = Phases()
     clock = BatchClock()
     with phases("import"):
-        import monitor.replay
+        import monitor.runtime.replay
         from monitor.allocator import tune_allocators
         from monitor.config import load_settings
         from monitor.loading import load_baselines
-        from monitor.replay import replay_to_file
+        from monitor.runtime.replay import replay_to_file
 
         tune_allocators()
-        read = monitor.replay.iter_file
-        monitor.replay.iter_file = lambda *a, **k: clock.timed(read(*a, **k))  # type: ignore[assignment]
+        read = monitor.runtime.replay.iter_file
+        monitor.runtime.replay.iter_file = lambda *a, **k: clock.timed(read(*a, **k))  # type: ignore[assignment]
     with phases("replay"):
         settings = load_settings(
             None, models=[{"name": MODEL, "baseline": args.baseline}], windows={"size": WINDOW}

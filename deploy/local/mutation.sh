@@ -26,16 +26,16 @@ source "$root/deploy/local/common.sh"
 
 # NAME | files to mutate | mutant names to run (fnmatch) | tests (doctests: the module itself)
 modules="
-levels|monitor/levels.py|monitor.levels.*|tests/test_levels.py monitor/levels.py
-checks|monitor/checks.py|monitor.checks.*|tests/test_checks.py
-join|monitor/join.py|monitor.join.*|tests/test_label_join.py monitor/join.py
-windows|monitor/windows.py|monitor.windows.*|tests/test_windows.py monitor/windows.py
-watermark|monitor/watermark.py|monitor.watermark.*|tests/test_watermark.py monitor/watermark.py
-state|monitor/state.py monitor/checkpoint.py|monitor.state.* monitor.checkpoint.*|tests/test_state.py tests/test_checkpoint.py monitor/checkpoint.py
+levels|monitor/evaluate/levels.py|monitor.evaluate.levels.*|tests/test_levels.py monitor/evaluate/levels.py
+checks|monitor/evaluate/checks.py|monitor.evaluate.checks.*|tests/test_checks.py
+join|monitor/join/label_join.py|monitor.join.label_join.*|tests/test_label_join.py monitor/join/label_join.py
+windows|monitor/window/windower.py|monitor.window.windower.*|tests/test_windows.py monitor/window/windower.py
+watermark|monitor/window/watermark.py|monitor.window.watermark.*|tests/test_watermark.py monitor/window/watermark.py
+state|monitor/state/snapshot.py monitor/state/checkpoint.py|monitor.state.snapshot.* monitor.state.checkpoint.*|tests/test_state.py tests/test_checkpoint.py monitor/state/checkpoint.py
 statistics|detectors/statistics.py|detectors.statistics.*|tests/test_statistics.py tests/test_batched_scoring.py::test_windows_of_two_models_equal_each_subject_scored_against_its_segment tests/test_batched_scoring.py::test_canary_comparisons_equal_each_subject_against_the_stable_window_alone detectors/statistics.py
 thresholds|detectors/thresholds.py|detectors.thresholds.*|tests/test_thresholds.py detectors/thresholds.py
 rules|monitor/decode/rules.py|monitor.decode.rules.*|tests/test_decode.py tests/test_decode_table.py tests/test_decode_timestamps.py tests/test_decode_hostile.py::test_flat_file_columns_of_any_arrow_type_are_events_or_rejects
-metrics|monitor/metrics.py|monitor.metrics.x?LatestWindows?*|tests/test_metrics.py monitor/metrics.py
+metrics|monitor/sinks/metrics.py|monitor.sinks.metrics.x?LatestWindows?*|tests/test_metrics.py monitor/sinks/metrics.py
 "
 
 toml_list() { printf '"%s", ' "$@" | sed 's/, $//'; }

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pyarrow as pa
 
-from monitor.types import BoolArray, FloatArray, IntArray
+from monitor.batches import BoolArray, FloatArray, IntArray
 
 
 @dataclass(frozen=True)

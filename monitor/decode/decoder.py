@@ -18,16 +18,7 @@ import numpy as np
 import orjson
 import pyarrow as pa
 
-from monitor.decode.columns import Fields
-from monitor.decode.config import DecodeLimits, EventSchema, FieldMapping
-from monitor.decode.paths import EventPaths
-from monitor.decode.readers import JsonReader, json_reader
-from monitor.decode.rules import Part, Parts, judge
-from monitor.decode.slow import Failure, fields_from_objects, parse_each
-from monitor.decode.table import fields_from_table
-from monitor.decode.values import Numbers, Texts
-from monitor.rows import take_rows
-from monitor.types import (
+from monitor.batches import (
     BoolArray,
     DecodeResult,
     EventBatch,
@@ -36,13 +27,22 @@ from monitor.types import (
     RawRecords,
     Reject,
 )
+from monitor.columns import take_rows
+from monitor.decode.columns import Fields
+from monitor.decode.config import DecodeLimits, EventSchema, FieldMapping
+from monitor.decode.paths import EventPaths
+from monitor.decode.readers import JsonReader, json_reader
+from monitor.decode.rules import Part, Parts, judge
+from monitor.decode.slow import Failure, fields_from_objects, parse_each
+from monitor.decode.table import fields_from_table
+from monitor.decode.values import Numbers, Texts
 
 #: Where names past a cap are counted together.
 OTHER = "__other__"
 
 
 class EventDecoder:
-    """Decodes batches of prediction events into :class:`~monitor.types.EventBatch` columns.
+    """Decodes batches of prediction events into :class:`~monitor.batches.EventBatch` columns.
 
     JSON messages go through the native reader a batch at a time and fall back to one
     ``orjson.loads`` per message when the batch holds a message it does not read; both paths

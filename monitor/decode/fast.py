@@ -22,10 +22,10 @@ import numpy as np
 import pyarrow as pa
 
 from baselines.threads import available_threads
+from monitor.batches import IntArray
 from monitor.decode import _native
 from monitor.decode.columns import Column, Fields, Piece
 from monitor.decode.paths import EventPaths, dotted
-from monitor.types import IntArray
 
 #: Most threads the reader uses unless told otherwise; beyond 4, batches are too small to gain.
 DEFAULT_MAX_THREADS = 4

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from monitor.types import DecodeResult
+from monitor.batches import DecodeResult
 
 #: The reason of a message whose decoding raised.
 INTERNAL_ERROR = "internal_error"

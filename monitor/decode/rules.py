@@ -24,6 +24,8 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from monitor.batches import BoolArray, IntArray
+from monitor.columns import text_codes
 from monitor.decode.columns import Column, Fields
 from monitor.decode.config import DecodeLimits, EventSchema, FieldMapping
 from monitor.decode.timestamps import in_event_time_range
@@ -39,8 +41,6 @@ from monitor.decode.values import (
     read_times,
     read_versions,
 )
-from monitor.text_codes import text_codes
-from monitor.types import BoolArray, IntArray
 
 ReadT = TypeVar("ReadT", Numbers, Texts, Times, Versions)
 

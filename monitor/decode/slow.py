@@ -16,9 +16,9 @@ import numpy as np
 import orjson
 import pyarrow as pa
 
+from monitor.batches import IntArray
 from monitor.decode.columns import Column, Fields, Piece
 from monitor.decode.paths import EventPaths, Path, dotted
-from monitor.types import IntArray
 
 #: (position in the batch, reject reason, detail) of a message that is not a JSON object.
 Failure = tuple[int, str, str]

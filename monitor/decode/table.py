@@ -11,9 +11,9 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
+from monitor.batches import IntArray
 from monitor.decode.columns import Column, Fields
 from monitor.decode.paths import EventPaths, dotted
-from monitor.types import IntArray
 
 
 def fields_from_table(table: pa.Table | pa.RecordBatch, paths: EventPaths) -> Fields:

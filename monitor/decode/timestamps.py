@@ -15,7 +15,7 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
-from monitor.types import BoolArray, IntArray
+from monitor.batches import BoolArray, IntArray
 
 #: 1970-01-01T00:00:00Z, the earliest accepted event time.
 MIN_EVENT_TIME_MS = 0

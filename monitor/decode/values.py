@@ -16,6 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from baselines.binning import to_category_strings
+from monitor.batches import BoolArray, FloatArray, IntArray
 from monitor.decode.columns import (
     Column,
     scatter_flags,
@@ -24,7 +25,6 @@ from monitor.decode.columns import (
     scatter_strings,
 )
 from monitor.decode.timestamps import in_event_time_range, parse_rfc3339
-from monitor.types import BoolArray, FloatArray, IntArray
 
 #: Class names whose probability is the numeric prediction when no positive class is set,
 #: most preferred first.

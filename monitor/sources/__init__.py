@@ -1,6 +1,6 @@
 """Where raw events come from, one module per kind of source (``files`` for exported files).
 
-A source yields :class:`~monitor.types.RawRecords` (messages still to decode) or
+A source yields :class:`~monitor.batches.RawRecords` (messages still to decode) or
 ``pyarrow.RecordBatch`` rows (flat files), in order, with the partitions and offsets that let
 the pipeline checkpoint its position.
 """

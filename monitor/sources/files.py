@@ -1,7 +1,7 @@
 """Exported files as a source: JSON Lines, Parquet and CSV, read in batches for replay.
 
 - JSON Lines (``.jsonl``, ``.ndjson``, ``.json``, each optionally ``.gz``) yields
-  :class:`~monitor.types.RawRecords`: partition 0, the 0-based line number as offset (blank
+  :class:`~monitor.batches.RawRecords`: partition 0, the 0-based line number as offset (blank
   lines are skipped but keep their number) and no record timestamp (-1).
 - Parquet (``.parquet``, ``.pq``) and CSV (``.csv``) yield ``pyarrow.RecordBatch`` rows, one
   event each. CSV column types are inferred over the whole file, which is read into memory;
@@ -25,8 +25,8 @@ import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
 from baselines.reader import csv_options
+from monitor.batches import IntArray, RawRecords
 from monitor.errors import SourceError
-from monitor.types import IntArray, RawRecords
 
 JSON_LINES_SUFFIXES = (".jsonl", ".ndjson", ".json")
 PARQUET_SUFFIXES = (".parquet", ".pq")

@@ -1,6 +1,6 @@
 """Kafka as a source: poll batches of raw messages, and read a bounded slice of a topic.
 
-Messages become :class:`~monitor.types.RawRecords` with one integer ``partition`` id per
+Messages become :class:`~monitor.batches.RawRecords` with one integer ``partition`` id per
 (topic, partition) pair (``PartitionIds``), so the windows keep one watermark per source
 partition. Within a poll, records are ordered by topic, partition and offset, so the same poll
 result always gives the same batch.
@@ -17,9 +17,9 @@ import numpy as np
 from kafka import KafkaConsumer, TopicPartition
 from kafka.errors import KafkaError
 
+from monitor.batches import RawRecords
 from monitor.config import KafkaConfig
 from monitor.errors import SourceError
-from monitor.types import RawRecords
 
 _TOPIC_STRIDE = 100_000  # partition ids: topic index × stride + partition
 

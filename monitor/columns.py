@@ -1,0 +1,58 @@
+"""Column helpers every stage shares: rows of a column without a copy, integer codes for text."""
+
+from __future__ import annotations
+
+from typing import TypeVar, cast
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from monitor.batches import FloatArray, IntArray
+
+Column = TypeVar("Column", pa.Array, FloatArray)
+
+
+def take_rows(values: Column, rows: IntArray) -> Column:
+    """The ``rows`` (sorted, distinct positions) of an arrow or numpy column; the column itself
+    when they are every row, as they are for a batch without rejects or late events.
+
+    >>> column = np.array([5.0, 6.0, 7.0])
+    >>> take_rows(column, np.array([0, 1, 2])) is column, take_rows(column, np.array([2])).tolist()
+    (True, [7.0])
+    >>> take_rows(pa.array(["a", "b"]), np.array([1])).to_pylist()
+    ['b']
+    """
+    if len(rows) == len(values):
+        return values
+    if isinstance(values, np.ndarray):
+        kept: FloatArray = values[rows]
+        return kept
+    return cast(Column, values.take(pa.array(rows)))  # pyarrow is untyped
+
+
+def text_codes(values: pa.Array | pa.ChunkedArray) -> tuple[IntArray, list[str]]:
+    """Each value's code (-1 for null) and the distinct values, in order of first appearance.
+
+    A column holding one value throughout (one model, one version: the usual batch) is found by
+    one comparison pass instead of hashing every row.
+
+    >>> codes, names = text_codes(pa.array(["b", "a", "b"]))
+    >>> codes.tolist(), names
+    ([0, 1, 0], ['b', 'a'])
+    >>> codes, names = text_codes(pa.array(["m", "m"]))
+    >>> codes.tolist(), names
+    ([0, 0], ['m'])
+    >>> codes, names = text_codes(pa.array(["m", None, "n"]))
+    >>> codes.tolist(), names
+    ([0, -1, 1], ['m', 'n'])
+    """
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    if len(values) and not values.null_count and pc.all(pc.equal(values, values[0])).as_py():
+        return np.zeros(len(values), dtype=np.int64), [values[0].as_py()]
+    encoded = pc.dictionary_encode(values)
+    return (
+        encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64),
+        encoded.dictionary.to_pylist(),
+    )

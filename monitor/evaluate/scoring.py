@@ -1,0 +1,260 @@
+"""Score closed windows against their references: every statistic per subject, rates, performance.
+
+The reference is the baseline of the window's segment when the baseline has one (so a slice is
+judged against its own training slice), else the model's overall baseline. Scores are computed
+on merged integer counts only, so they do not depend on how the window was split. The windows
+that close together are scored at once: each model's windows are stacked, each subject is a
+``SubjectBlock``, and blocks of one slot layout shape share one call per statistic; a row's
+scores are bit-identical to scoring it alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import numpy as np
+
+from baselines.schema import Baseline, FeatureBaseline, SegmentBaseline
+from detectors import performance as perf
+from detectors.statistics import compute_all, rate
+from monitor.window.slot_layout import LABEL, PREDICTION, ModelLayout
+from monitor.window.windower import WindowCounts
+
+
+class SubjectScores(NamedTuple):
+    """Drift of one feature (or the prediction, or the label) in one window.
+
+    ``events`` counts the window's events where the subject had a value, ``total`` all of them.
+    A named tuple: every closing window makes one per subject, and a tuple is built several
+    times faster than a frozen dataclass.
+    """
+
+    events: int
+    total: int
+    statistics: Mapping[str, float]
+    rates: Mapping[str, float]
+    reference_missing_rate: float
+
+
+@dataclass(frozen=True)
+class WindowScores:
+    """All scores of one closed window."""
+
+    window: WindowCounts
+    features: Mapping[str, SubjectScores]
+    prediction: SubjectScores | None
+    label: SubjectScores | None
+    performance: Mapping[str, float]
+    reference_performance: Mapping[str, float]
+
+
+@dataclass(frozen=True)
+class SubjectBlock:
+    """One subject of several windows, each against its own reference: stacked slot counts.
+
+    Row ``i`` of ``current`` is scored against row ``i`` of ``reference`` (slot counts in
+    ``feature``'s layout) with Wasserstein's scale ``scales[i]``.
+    """
+
+    feature: FeatureBaseline
+    current: np.ndarray
+    reference: np.ndarray
+    scales: np.ndarray
+
+
+def score_blocks(blocks: Sequence[SubjectBlock], *, epsilon: float) -> list[list[SubjectScores]]:
+    """Every row of every block scored, one list per block: blocks of the same slot layout
+    shape are stacked, so each statistic runs once per shape, not once per subject and window.
+
+    A row's scores are bit-identical to scoring it alone (the statistics reduce row by row).
+    """
+    shapes: dict[tuple[type, int], list[int]] = {}
+    for i, block in enumerate(blocks):
+        shapes.setdefault((type(block.feature.layout), block.feature.n_slots), []).append(i)
+    out: list[list[SubjectScores]] = [[] for _ in blocks]
+    for members in shapes.values():
+        rows = _score_rows([blocks[i] for i in members], epsilon)
+        start = 0
+        for i in members:
+            stop = start + len(blocks[i].current)
+            out[i] = rows[start:stop]
+            start = stop
+    return out
+
+
+def _score_rows(blocks: list[SubjectBlock], epsilon: float) -> list[SubjectScores]:
+    """The scores of every row of blocks that share one slot layout shape, in order."""
+    feature = blocks[0].feature
+    current = np.concatenate([block.current for block in blocks])
+    reference = np.concatenate([block.reference for block in blocks])
+    centers = None
+    if feature.centers is not None:
+        centers = np.concatenate([_rows_of(block.feature.centers, block) for block in blocks])
+    cur_dist = feature.distribution(current)
+    statistics = compute_all(
+        feature.statistics,
+        feature.distribution(reference),
+        cur_dist,
+        epsilon=epsilon,
+        centers=centers,
+        scale=np.concatenate([block.scales for block in blocks]),
+    )
+    totals = current.sum(axis=-1)
+    present = cur_dist.sum(axis=-1)
+    rates = {"missing_rate": rate(current[:, feature.missing_slot], totals)}
+    if feature.unseen_slot is None:
+        outside = current[:, list(feature.out_of_range_slots)].sum(axis=-1)
+        rates["out_of_range_rate"] = rate(outside, present)
+    else:
+        rates["unseen_rate"] = rate(current[:, feature.unseen_slot], present)
+    reference_missing = rate(reference[:, feature.missing_slot], reference.sum(axis=-1))
+    names, values = list(statistics), [np.asarray(v).tolist() for v in statistics.values()]
+    rate_names, rate_values = list(rates), [np.asarray(v).tolist() for v in rates.values()]
+    return [
+        SubjectScores(
+            events,
+            total,
+            dict(zip(names, row_statistics, strict=True)),
+            dict(zip(rate_names, row_rates, strict=True)),
+            missing,
+        )
+        for events, total, row_statistics, row_rates, missing in zip(
+            present.tolist(),
+            totals.tolist(),
+            zip(*values, strict=True),
+            zip(*rate_values, strict=True),
+            np.asarray(reference_missing).tolist(),
+            strict=True,
+        )
+    ]
+
+
+def _rows_of(values: np.ndarray | None, block: SubjectBlock) -> np.ndarray:
+    """``values`` repeated once per row of ``block``."""
+    assert values is not None
+    return np.broadcast_to(values, (len(block.current), len(values)))
+
+
+def score_windows(
+    windows: Sequence[tuple[ModelLayout, WindowCounts, Baseline | None]], *, epsilon: float
+) -> list[WindowScores]:
+    """Score every subject and the performance of each closed window against its reference (the
+    window's version baseline; the layout's model baseline when ``None``), windows of any models
+    at once: each statistic runs once per slot layout shape over every subject of every window."""
+    segments = [
+        (reference or layout.baseline).for_segment(window.key.segment)
+        for layout, window, reference in windows
+    ]
+    flat: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    for (layout, _, _), segment in zip(windows, segments, strict=True):
+        if id(segment) not in flat:
+            flat[id(segment)] = _flat_reference(layout, segment)
+    scored = _score_by_model(
+        [
+            _Row(layout, window.counts, *flat[id(segment)])
+            for (layout, window, _), segment in zip(windows, segments, strict=True)
+        ],
+        epsilon,
+    )
+    out = []
+    for (layout, window, _), segment, subjects in zip(windows, segments, scored, strict=True):
+        prediction = subjects.pop(PREDICTION, None)
+        label = subjects.pop(LABEL, None)
+        metrics: dict[str, float] = {}
+        if layout.performance_size and window.performance[_n_index(layout)] > 0:
+            metrics = _metrics(layout, window.performance)
+        out.append(
+            WindowScores(
+                window, subjects, prediction, label, metrics, dict(segment.performance or {})
+            )
+        )
+    return out
+
+
+def compare_windows(
+    pairs: Sequence[tuple[ModelLayout, WindowCounts, WindowCounts]], *, epsilon: float
+) -> list[dict[str, SubjectScores]]:
+    """Drift of every feature and the prediction of each ``window`` against another version's
+    window of the same time and segment (``stable``), slot by slot in the shared layout; pairs
+    of any models at once."""
+    scored = _score_by_model(
+        [
+            _Row(
+                layout, window.counts, stable.counts, _scales([s.baseline for s in layout.subjects])
+            )
+            for layout, window, stable in pairs
+        ],
+        epsilon,
+    )
+    for subjects in scored:
+        subjects.pop(LABEL, None)
+    return scored
+
+
+class _Row(NamedTuple):
+    """A window to score: its slot counts, its reference's slot counts and, per subject, the
+    reference's scale, all in ``layout`` order."""
+
+    layout: ModelLayout
+    counts: np.ndarray
+    reference: np.ndarray
+    scales: np.ndarray
+
+
+def _score_by_model(rows: Sequence[_Row], epsilon: float) -> list[dict[str, SubjectScores]]:
+    """Every subject of every row, by subject name in layout order: the rows of one model are
+    stacked, and each of its subjects becomes one block."""
+    models: dict[int, list[int]] = {}
+    for i, row in enumerate(rows):
+        models.setdefault(id(row.layout), []).append(i)
+    blocks: list[SubjectBlock] = []
+    for members in models.values():
+        layout = rows[members[0]].layout
+        current = np.stack([rows[i].counts for i in members])
+        reference = np.stack([rows[i].reference for i in members])
+        scales = np.stack([rows[i].scales for i in members])
+        for s, subject in enumerate(layout.subjects):
+            slots = slice(subject.offset, subject.offset + subject.baseline.n_slots)
+            blocks.append(
+                SubjectBlock(subject.baseline, current[:, slots], reference[:, slots], scales[:, s])
+            )
+    scored = iter(score_blocks(blocks, epsilon=epsilon))
+    out: list[dict[str, SubjectScores]] = [{} for _ in rows]
+    for members in models.values():
+        for subject in rows[members[0]].layout.subjects:
+            for i, scores in zip(members, next(scored), strict=True):
+                out[i][subject.name] = scores
+    return out
+
+
+def _flat_reference(layout: ModelLayout, segment: SegmentBaseline) -> tuple[np.ndarray, np.ndarray]:
+    """The slot counts of ``segment``'s references in the layout, and each subject's scale."""
+    features = [_reference(segment, subject.name) for subject in layout.subjects]
+    return np.concatenate([f.reference_counts for f in features]), _scales(features)
+
+
+def _scales(features: Sequence[FeatureBaseline]) -> np.ndarray:
+    """Each reference's scale (Wasserstein's divisor before ``effective_scale``)."""
+    return np.array([feature.scale for feature in features], dtype=np.float64)
+
+
+def _reference(baseline: SegmentBaseline, name: str) -> FeatureBaseline:
+    ref = {PREDICTION: baseline.prediction, LABEL: baseline.label}.get(
+        name
+    ) or baseline.features.get(name)
+    if ref is None:
+        raise KeyError(f"baseline has no reference for {name!r}")
+    return ref
+
+
+def _metrics(layout: ModelLayout, acc: np.ndarray) -> dict[str, float]:
+    if layout.baseline.task == "classification":
+        return perf.classification_metrics(acc)
+    assert layout.baseline.label is not None
+    return perf.regression_metrics(acc, layout.baseline.label.scale)
+
+
+def _n_index(layout: ModelLayout) -> int:
+    return perf.CLASSIFICATION_N if layout.baseline.task == "classification" else perf.REGRESSION_N

@@ -1,0 +1,259 @@
+"""The daemon's HTTP endpoints, served from a background thread.
+
+- ``/metrics``: the registry in the Prometheus text format (OpenMetrics when the scraper asks).
+- ``/healthz``: liveness. 200 while the main loop has called :meth:`MonitorServer.heartbeat`
+  within ``liveness_timeout`` seconds (the server's start counts as the first heartbeat), else
+  503. Only a stuck loop fails it: a broker outage is a metric and an alert, not a restart.
+- ``/readyz``: readiness. 503 with a JSON reason until :meth:`MonitorServer.set_ready` is called
+  with ``True`` (baselines loaded and partitions assigned), 200 after.
+- ``/status``: JSON for people: the checks in warning or intervention, the last window per
+  model and version, the consumer lag (when a provider is given) and the running totals.
+
+Any other path is 404.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Mapping
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import urlsplit
+
+import orjson
+import structlog
+from prometheus_client.exposition import choose_encoder
+from prometheus_client.registry import CollectorRegistry
+
+from monitor.errors import ConfigError
+from monitor.evaluate.levels import Level
+from monitor.sinks.metrics import ConsumerLag, LatestWindows, RunningTotals, Snapshot
+
+log = structlog.get_logger(__name__)
+JSON = "application/json"
+NOT_READY = "starting: baselines not loaded or partitions not assigned yet"
+
+
+def build_info(json_reader: str) -> dict[str, str]:
+    """What /status says of the running build: the version and the JSON reader in use.
+
+    >>> sorted(build_info("python"))
+    ['json_reader', 'version']
+    """
+    import importlib.metadata
+
+    return {"version": importlib.metadata.version("driftwarden"), "json_reader": json_reader}
+
+
+def status_document(
+    snapshot: Snapshot, totals: RunningTotals, lag: ConsumerLag | None
+) -> dict[str, Any]:
+    """The /status body: raised checks, last overall window per (model, version), lag, totals."""
+    raised = [
+        {
+            "model": w.key.model,
+            "model_version": w.key.model_version,
+            "segment": w.key.segment,
+            "subject": subject,
+            "check": check,
+            "level": held.level.value,
+            "since": held.since,
+        }
+        for w in snapshot.windows
+        for (subject, check), held in sorted(w.levels.items())
+        if held.level in (Level.WARNING, Level.INTERVENTION)
+    ]
+    last_windows = [
+        {
+            "model": w.key.model,
+            "model_version": w.key.model_version,
+            "start": w.record["start"],
+            "end": w.record["end"],
+            "events": w.record["events"],
+        }
+        for w in snapshot.windows
+        if w.key.segment == ""
+    ]
+    return {
+        "raised": raised,
+        "last_windows": last_windows,
+        "consumer_lag": None
+        if lag is None
+        else [{"topic": t, "partition": p, "records": n} for (t, p), n in sorted(lag.items())],
+        "totals": {
+            "events": dict(totals.events),
+            "rejected": dict(totals.rejected),
+            "late": dict(totals.late),
+            "windows": totals.windows,
+            "labels": {
+                "received": dict(totals.labels.labels),
+                "joined": dict(totals.labels.joined),
+                "pending": dict(totals.labels.pending),
+                "late": dict(totals.late_labels),
+            },
+        },
+    }
+
+
+class MonitorServer:
+    """/metrics, /healthz, /readyz and /status on ``host:port`` (port 0 picks a free one).
+
+    The main loop calls :meth:`heartbeat` every iteration and :meth:`set_ready` when it can
+    serve; everything else happens on the server's daemon thread.
+    """
+
+    def __init__(
+        self,
+        registry: CollectorRegistry,
+        latest: LatestWindows,
+        totals_provider: Callable[[], RunningTotals],
+        *,
+        lag_provider: Callable[[], ConsumerLag] | None = None,
+        host: str = "0.0.0.0",
+        port: int = 8000,
+        liveness_timeout: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
+        build: Mapping[str, str] | None = None,
+    ) -> None:
+        if liveness_timeout <= 0:
+            raise ValueError(
+                f"liveness_timeout must be positive, got {liveness_timeout}; give the seconds "
+                "the main loop may take between heartbeats"
+            )
+        self.registry = registry
+        self.latest = latest
+        self.totals_provider = totals_provider
+        self.lag_provider = lag_provider
+        self.liveness_timeout = liveness_timeout
+        self.clock = clock
+        self.build = dict(build or {})
+        self._last_heartbeat = clock()
+        self._ready: tuple[bool, str] = (False, NOT_READY)
+        try:
+            self._httpd = _Server((host, port), _Handler, self)
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot listen on {host}:{port} ({exc.strerror}); choose a free port or another "
+                "address for the HTTP endpoints"
+            ) from None
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="driftwarden-http",
+            daemon=True,
+        )
+
+    @property
+    def port(self) -> int:
+        """The bound port (the one the system picked when asked for port 0)."""
+        return int(self._httpd.server_address[1])
+
+    def start(self) -> MonitorServer:
+        """Serve in the background (counts as the first heartbeat); return self."""
+        self.heartbeat()
+        self._thread.start()
+        log.info("http endpoints listening", port=self.port)
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and release the port."""
+        if self._thread.is_alive():
+            self._httpd.shutdown()
+            self._thread.join()
+        self._httpd.server_close()
+
+    def __enter__(self) -> MonitorServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def heartbeat(self) -> None:
+        """Record that the main loop made progress (keeps /healthz at 200)."""
+        self._last_heartbeat = self.clock()
+
+    def set_ready(self, ready: bool, reason: str = NOT_READY) -> None:
+        """Set readiness; ``reason`` is reported by /readyz while not ready."""
+        self._ready = (ready, "ready" if ready else reason)
+
+    def liveness(self) -> tuple[bool, dict[str, Any]]:
+        """Whether the loop is alive, and the /healthz body."""
+        silent = self.clock() - self._last_heartbeat
+        alive = silent <= self.liveness_timeout
+        return alive, {
+            "status": "alive" if alive else "stuck",
+            "seconds_since_heartbeat": round(silent, 3),
+            "liveness_timeout": self.liveness_timeout,
+        }
+
+    def readiness(self) -> tuple[bool, dict[str, Any]]:
+        """Whether the daemon can serve, and the /readyz body."""
+        ready, reason = self._ready
+        return ready, {"status": "ready" if ready else "not ready", "reason": reason}
+
+    def status(self) -> dict[str, Any]:
+        """The /status body."""
+        lag = self.lag_provider() if self.lag_provider is not None else None
+        document = status_document(self.latest.snapshot(), self.totals_provider(), lag)
+        live, ready = self.liveness()[0], self.readiness()[0]
+        return {"live": live, "ready": ready, "build": self.build, **document}
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(
+        self, address: tuple[str, int], handler: type[_Handler], monitor: MonitorServer
+    ) -> None:
+        self.monitor = monitor
+        super().__init__(address, handler)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Server
+    timeout = 10  # seconds a client may take to send its request
+
+    def do_GET(self) -> None:
+        path = urlsplit(self.path).path
+        try:
+            status, body, content_type = self._respond(path)
+        except Exception as exc:
+            log.exception("http endpoint failed", path=path)
+            status, body = HTTPStatus.INTERNAL_SERVER_ERROR, _json({"error": f"{exc!r}"})
+            content_type = JSON
+        self._send(status, body, content_type)
+
+    def _respond(self, path: str) -> tuple[HTTPStatus, bytes, str]:
+        monitor = self.server.monitor
+        if path == "/metrics":
+            encoder, content_type = choose_encoder(self.headers.get("Accept", ""))
+            return HTTPStatus.OK, encoder(monitor.registry), content_type
+        if path == "/healthz":
+            return _probe(*monitor.liveness())
+        if path == "/readyz":
+            return _probe(*monitor.readiness())
+        if path == "/status":
+            return HTTPStatus.OK, _json(monitor.status()), JSON
+        error = {"error": f"no endpoint {path}; use /metrics, /healthz, /readyz or /status"}
+        return HTTPStatus.NOT_FOUND, _json(error), JSON
+
+    def _send(self, status: HTTPStatus, body: bytes, content_type: str) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        log.debug("http request", client=self.client_address[0], request=format % args)
+
+
+def _json(body: Mapping[str, Any]) -> bytes:
+    return orjson.dumps(body)
+
+
+def _probe(ok: bool, body: Mapping[str, Any]) -> tuple[HTTPStatus, bytes, str]:
+    """A probe's answer: 200 when ``ok``, else 503, with its JSON body."""
+    return (HTTPStatus.OK if ok else HTTPStatus.SERVICE_UNAVAILABLE), _json(body), JSON

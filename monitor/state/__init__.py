@@ -1,0 +1,6 @@
+"""Persistence only: the pipeline's state as data, and the checkpoint file that holds it.
+
+Reading order: :mod:`~monitor.state.snapshot` (everything that shapes the pipeline's future
+output, to and from plain data) and :mod:`~monitor.state.checkpoint` (a snapshot and the source
+offsets it covers, in one file replaced atomically).
+"""

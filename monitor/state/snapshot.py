@@ -1,0 +1,304 @@
+"""Snapshot and restore of a :class:`~monitor.pipeline.Pipeline`'s state as plain JSON data.
+
+A snapshot holds everything that shapes the pipeline's future output, so that a pipeline
+restored from it continues exactly like the one it was taken from::
+
+    {"format": "driftwarden.state/4",
+     "baselines": {model: "sha256:…"},           what it was taken with: restore refuses when
+     "version_baselines": {model: {version: "sha256:…"}},
+     "settings": {"windows.size": ms, …},         a digest or one of these settings differs
+     "watermarks": [[partition, largest event time ms], …],
+     "late": {model: events dropped as late},
+     "closed_through": ms (windows ending at or before it never reopen),
+     "segment_values": [{"model", "field", "values": [first come, first kept]}],
+     "version_values": [{"model", "values": [first come, first kept]}],
+     "capped": {cap: events counted under __other__ (windows: model_versions, segment_values)},
+     "open": [{"model", "model_version", "segment", "start_ms", "end_ms", "events",
+               "counts": [int, …], "performance": [int, …], "detections": {name: n}}],
+     "score_streams": buffered prediction scores of open windows and the per-event detectors,
+     "checks": [{"model", "model_version", "segment", "subject", "check", "level",
+                 "above_warning", "above_intervention"}],
+     "series": [{"model", "model_version", "segment", "name", "detector": state()}],
+     "totals": {"events": {model: n}, "rejected": {reason: n}, "windows": n},
+     "decoder": {"unknown_features": {name: n}, "type_mismatches": {name: n},
+                 "capped": {"unknown_features": n}},
+     "labels": {"join": waiting predictions and early labels (monitor.join.label_join),
+                "late": {model: pairs dated in a closed window},
+                "errors": open windows' pair errors and error-stream detectors}}
+
+Lists are sorted by their keys and mappings built in sorted order, so equal states serialise to
+equal bytes. Models loaded now that the snapshot does not know simply start fresh.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+import orjson
+
+from detectors.online import DriftDetector, detector_from_state
+from monitor.errors import CheckpointError
+from monitor.evaluate.levels import CheckState, Level
+from monitor.pipeline import Pipeline, Totals
+from monitor.window.slot_layout import ModelLayout
+from monitor.window.windower import WindowCounts, WindowKey
+
+STATE_FORMAT = "driftwarden.state/4"
+
+_FRESH = "delete the checkpoint to start fresh"
+
+
+def snapshot(pipeline: Pipeline) -> dict[str, Any]:
+    """Everything that influences ``pipeline``'s future output, as JSON-serialisable data."""
+    windower = pipeline.windower
+    return {
+        "format": STATE_FORMAT,
+        "baselines": {
+            model: pipeline.baselines[model].digest for model in sorted(pipeline.baselines)
+        },
+        "version_baselines": _version_digests(pipeline),
+        "settings": _settings_of(pipeline),
+        "watermarks": [[p, t] for p, t in sorted(windower.watermarks.seen.items())],
+        "late": _sorted_counts(windower.late.by_model),
+        "closed_through": int(windower.closed_through),
+        "segment_values": [
+            {"model": model, "field": field, "values": list(values.known)}
+            for (model, field), values in sorted(windower.segment_values.items(), key=_by_key)
+        ],
+        "version_values": [
+            {"model": model, "values": list(values.known)}
+            for model, values in sorted(windower.version_values.items())
+        ],
+        "capped": _sorted_counts(windower.capped),
+        "open": [_window(w) for _, w in sorted(windower.open.items(), key=_by_key)],
+        "score_streams": windower.score_streams.state(),
+        "checks": [
+            {
+                **_key(key),
+                "subject": subject,
+                "check": check,
+                "level": s.level.value,
+                "above_warning": s.above_warning,
+                "above_intervention": s.above_intervention,
+            }
+            for (key, subject, check), s in sorted(pipeline.check_states.items(), key=_by_key)
+        ],
+        "series": [
+            {**_key(key), "name": name, "detector": d.state()}
+            for (key, name), d in sorted(pipeline.series.items(), key=_by_key)
+        ],
+        "totals": {
+            "events": _sorted_counts(pipeline.totals.events),
+            "rejected": _sorted_counts(pipeline.totals.rejected),
+            "windows": pipeline.totals.windows,
+        },
+        "decoder": {
+            "unknown_features": _sorted_counts(pipeline.decoder.unknown_features),
+            "type_mismatches": _sorted_counts(pipeline.decoder.type_mismatches),
+            "capped": _sorted_counts(pipeline.decoder.capped),
+        },
+        "labels": {
+            "join": pipeline.join.state(),
+            "late": _sorted_counts(windower.late_labels.by_model),
+            "errors": pipeline.error_streams.state(),
+        },
+    }
+
+
+def _version_digests(pipeline: Pipeline) -> dict[str, dict[str, str]]:
+    return {
+        model: {v: b.digest for v, b in sorted(by_version.items())}
+        for model, by_version in sorted(pipeline.versions.items())
+    }
+
+
+def _settings_of(pipeline: Pipeline) -> dict[str, Any]:
+    """The settings a state depends on, by config field name, as JSON data."""
+    settings = pipeline.settings
+    return {
+        "windows.size": settings.windows.size,
+        "windows.allowed_lateness": settings.windows.allowed_lateness,
+        "segments.fields": list(settings.segments.fields),
+        "segments.max_values": settings.segments.max_values,
+        "windows.max_versions": settings.windows.max_versions,
+        "decode.max_unknown_features": settings.decode.max_unknown_features,
+        "detectors.prediction": [d.model_dump(mode="json") for d in settings.detectors.prediction],
+        "detectors.window_series": [
+            d.model_dump(mode="json") for d in settings.detectors.window_series
+        ],
+        "detectors.errors": [d.model_dump(mode="json") for d in settings.detectors.errors],
+    }
+
+
+def restore(pipeline: Pipeline, state: Mapping[str, Any]) -> None:
+    """Put a snapshot's state back into ``pipeline`` so processing continues exactly.
+
+    Raises :class:`CheckpointError` (and leaves ``pipeline`` untouched) when the snapshot has
+    another format, was taken with another baseline or other window, segment or detector
+    settings, or is malformed.
+    """
+    try:
+        _check_compatible(pipeline, state)
+        apply = _rebuild(pipeline, state)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        reason = f"missing field {exc}" if isinstance(exc, KeyError) else str(exc)
+        raise CheckpointError(f"checkpoint state cannot be restored ({reason}); {_FRESH}") from None
+    apply()
+
+
+def _check_compatible(pipeline: Pipeline, state: Mapping[str, Any]) -> None:
+    written = state.get("format")
+    if written != STATE_FORMAT:
+        raise CheckpointError(
+            f"checkpoint state has format {written!r}, but this driftwarden reads "
+            f"{STATE_FORMAT!r}; {_FRESH}"
+        )
+    then = state["settings"]
+    for name, now in _settings_of(pipeline).items():
+        if then.get(name) != now:
+            raise CheckpointError(
+                f"checkpoint was taken with {name}={_text(then.get(name))}, but "
+                f"{name}={_text(now)} is configured now; set it back or {_FRESH}"
+            )
+    then_versions, now_versions = state["version_baselines"], _version_digests(pipeline)
+    if then_versions != now_versions:
+        raise CheckpointError(
+            f"checkpoint was taken with version baselines {_text(then_versions)}, but "
+            f"{_text(now_versions)} are loaded now; configure them back or {_FRESH}"
+        )
+    for model, digest in sorted(state["baselines"].items()):
+        if model not in pipeline.baselines:
+            raise CheckpointError(
+                f"checkpoint holds state of model {model!r}, which is not loaded now; "
+                f"configure it again or {_FRESH}"
+            )
+        loaded = pipeline.baselines[model].digest
+        if loaded != digest:
+            raise CheckpointError(
+                f"checkpoint was taken with baseline {digest} of model {model}, but {loaded} "
+                f"is loaded now; {_FRESH}"
+            )
+
+
+def _rebuild(pipeline: Pipeline, state: Mapping[str, Any]) -> Callable[[], None]:
+    """Build every piece of ``state`` first; return the step that installs them all."""
+    windower = pipeline.windower
+    seen = {int(p): int(t) for p, t in state["watermarks"]}
+    late = {str(m): int(n) for m, n in state["late"].items()}
+    closed_through = int(state["closed_through"])
+    known = {
+        (e["model"], e["field"]): {str(v): i for i, v in enumerate(e["values"])}
+        for e in state["segment_values"]
+    }
+    unknown = sorted(set(known) - set(windower.segment_values))
+    if unknown:
+        raise ValueError(f"segment values of unknown model and field {unknown[0]}")
+    versions = {
+        e["model"]: {str(v): i for i, v in enumerate(e["values"])} for e in state["version_values"]
+    }
+    strangers = sorted(set(versions) - set(windower.version_values))
+    if strangers:
+        raise ValueError(f"model versions of unknown model {strangers[0]}")
+    capped = Counter(state["capped"])
+    windows = [_read_window(e, pipeline.layouts[e["model"]]) for e in state["open"]]
+    checks = {
+        (_read_key(e), e["subject"], e["check"]): CheckState(
+            Level(e["level"]), int(e["above_warning"]), int(e["above_intervention"])
+        )
+        for e in state["checks"]
+    }
+    series = {(_read_key(e), e["name"]): _detector(e) for e in state["series"]}
+    totals = state["totals"]
+    restored_totals = Totals(
+        Counter(totals["events"]), Counter(totals["rejected"]), int(totals["windows"])
+    )
+    decoder = state["decoder"]
+    unknown_features = Counter(decoder["unknown_features"])
+    type_mismatches = Counter(decoder["type_mismatches"])
+    decoder_capped = Counter(decoder["capped"])
+    labels = state["labels"]
+    join = pipeline.join.restored(labels["join"])
+    late_labels = {str(m): int(n) for m, n in labels["late"].items()}
+    error_streams = pipeline.error_streams.restored(labels["errors"])
+    score_streams = windower.score_streams.restored(state["score_streams"])
+
+    def install() -> None:
+        windower.watermarks.seen = seen
+        windower.late.by_model = late
+        windower.closed_through = closed_through
+        for key, values in known.items():
+            windower.segment_values[key].known = values
+        for model, values in versions.items():
+            windower.version_values[model].known = values
+        windower.capped = capped
+        windower.open = {(w.key, w.start_ms): w for w in windows}
+        windower.score_streams = score_streams
+        pipeline.check_states = checks
+        pipeline.series = series
+        pipeline.totals = restored_totals
+        pipeline.decoder.unknown_features = unknown_features
+        pipeline.decoder.type_mismatches = type_mismatches
+        pipeline.decoder.capped = decoder_capped
+        pipeline.join = join
+        windower.late_labels.by_model = late_labels
+        pipeline.error_streams = error_streams
+
+    return install
+
+
+def _window(window: WindowCounts) -> dict[str, Any]:
+    return {
+        **_key(window.key),
+        "start_ms": window.start_ms,
+        "end_ms": window.end_ms,
+        "events": window.events,
+        "counts": window.counts.tolist(),
+        "performance": window.performance.tolist(),
+        "detections": _sorted_counts(window.detections),
+    }
+
+
+def _read_window(entry: Mapping[str, Any], layout: ModelLayout) -> WindowCounts:
+    counts = np.asarray(entry["counts"], dtype=np.int64)
+    performance = np.asarray(entry["performance"], dtype=np.int64)
+    if counts.shape != (layout.size,) or performance.shape != (layout.performance_size,):
+        raise ValueError(
+            f"an open window of model {entry['model']} does not have the baseline's slot counts"
+        )
+    return WindowCounts(
+        _read_key(entry),
+        int(entry["start_ms"]),
+        int(entry["end_ms"]),
+        int(entry["events"]),
+        counts,
+        performance,
+        {str(name): int(n) for name, n in entry["detections"].items()},
+    )
+
+
+def _key(key: WindowKey) -> dict[str, str]:
+    return {"model": key.model, "model_version": key.model_version, "segment": key.segment}
+
+
+def _read_key(entry: Mapping[str, Any]) -> WindowKey:
+    return WindowKey(str(entry["model"]), str(entry["model_version"]), str(entry["segment"]))
+
+
+def _detector(entry: Mapping[str, Any]) -> DriftDetector:
+    return detector_from_state(entry["detector"])
+
+
+def _by_key(item: tuple[Any, Any]) -> Any:
+    return item[0]
+
+
+def _sorted_counts(counts: Mapping[str, int]) -> dict[str, int]:
+    return {name: int(counts[name]) for name in sorted(counts)}
+
+
+def _text(value: Any) -> str:
+    """A setting's value as compact JSON for a one-line message."""
+    return orjson.dumps(value).decode()

@@ -1,0 +1,194 @@
+"""How one model's events become slot counts: the flat count vector of a window.
+
+A window's counts are one int64 vector: every feature's slots (see ``baselines.binning``) one
+after the other, then the prediction's, then the label's. ``ModelLayout.slots`` bins a batch of
+decoded events with one vectorised call per subject, and ``ModelLayout.counts`` turns those slots
+into the count vectors of any number of groups (windows × versions × segment values) with one
+``np.bincount`` per subject.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from baselines.binning import to_category_strings
+from baselines.schema import Baseline, FeatureBaseline
+from detectors import performance
+from monitor.batches import EventBatch, FloatArray, IntArray
+from monitor.columns import take_rows
+
+PREDICTION = "__prediction__"
+LABEL = "__label__"
+
+
+@dataclass(frozen=True)
+class Subject:
+    """One binned quantity of a model (a feature, the prediction or the label) and its place."""
+
+    name: str
+    baseline: FeatureBaseline
+    offset: int
+
+
+def _column(
+    batch: EventBatch, name: str, feature: FeatureBaseline, rows: IntArray
+) -> np.ndarray | pa.Array:
+    if name == PREDICTION:
+        values = batch.prediction
+    elif name == LABEL:
+        values = batch.label
+    elif feature.kind == "numeric":
+        values = batch.numeric.get(name)
+    else:
+        values = batch.categorical.get(name)
+    if feature.kind == "numeric":
+        if values is None:
+            return np.full(len(rows), np.nan)
+        if isinstance(values, pa.Array):
+            values = pc.cast(values, pa.float64(), safe=False).to_numpy(zero_copy_only=False)
+        return take_rows(np.asarray(values, dtype=np.float64), rows)
+    if values is None:
+        return pa.nulls(len(rows), pa.string())
+    if not isinstance(values, pa.Array):
+        values = pa.array(values, pa.float64())
+    canonical = pa.types.is_string(values.type) or pa.types.is_dictionary(values.type)
+    text = values if canonical else to_category_strings(values)
+    return take_rows(text, rows)
+
+
+def same_bins(a: Baseline, b: Baseline) -> bool:
+    """Whether two baselines count events into the same slots (so windows are comparable)."""
+
+    def layouts(baseline: Baseline) -> list[tuple[str, object]]:
+        return [(s.name, s.baseline.layout) for s in ModelLayout(baseline).subjects]
+
+    return layouts(a) == layouts(b)
+
+
+class ModelLayout:
+    """The slot layout of one model's baseline and the binning of batches into it."""
+
+    def __init__(self, baseline: Baseline) -> None:
+        self.baseline = baseline
+        subjects: list[Subject] = []
+        offset = 0
+        named = list(baseline.features.items())
+        if baseline.prediction is not None:
+            named.append((PREDICTION, baseline.prediction))
+        if baseline.label is not None:
+            named.append((LABEL, baseline.label))
+        for name, feature in named:
+            subjects.append(Subject(name, feature, offset))
+            offset += feature.n_slots
+        self.subjects: tuple[Subject, ...] = tuple(subjects)
+        self.by_name: Mapping[str, Subject] = {s.name: s for s in subjects}
+        self.size = offset
+        self.performance_size = _performance_size(baseline)
+
+    def slots(self, batch: EventBatch, rows: IntArray) -> list[IntArray]:
+        """Per subject, in order, the slot (within that subject) of each of the given rows."""
+        return [
+            subject.baseline.slots(_column(batch, subject.name, subject.baseline, rows))
+            for subject in self.subjects
+        ]
+
+    def counts(self, slots: list[IntArray], groups: IntArray | None, n_groups: int) -> IntArray:
+        """Slot counts of each group: shape ``(n_groups, size)``.
+
+        ``slots`` come from :meth:`slots`; ``groups`` holds each row's group in
+        ``range(n_groups)``, or is ``None`` when every row is in the one group. Each subject
+        is one ``np.bincount`` over group-major keys, so no rows × subjects matrix is built.
+        """
+        counts = np.empty((n_groups, self.size), dtype=np.int64)
+        for subject, found in zip(self.subjects, slots, strict=True):
+            width = subject.baseline.n_slots
+            keys = found if groups is None else groups * width + found
+            counts[:, subject.offset : subject.offset + width] = np.bincount(
+                keys, minlength=n_groups * width
+            ).reshape(n_groups, width)
+        return counts
+
+    def performance_contributions(
+        self, batch: EventBatch, rows: IntArray
+    ) -> tuple[IntArray, IntArray, IntArray] | None:
+        """Per-event additions to the performance accumulator: (row positions, slots, weights).
+
+        Only events that carry both a prediction and a label contribute; ``None`` when the
+        baseline has no task or the batch has no labels.
+        """
+        baseline = self.baseline
+        if not self.performance_size or batch.label is None or batch.prediction is None:
+            return None
+        if baseline.prediction is None or baseline.label is None:
+            return None
+        pred = _column(batch, PREDICTION, baseline.prediction, rows)
+        label = _column(batch, LABEL, baseline.label, rows)
+        if baseline.task == "classification":
+            scores = _scores(pred, baseline.positive_label)
+            truth = _label01(label, baseline.positive_label)
+            ok = ~np.isnan(scores) & (truth >= 0)
+            slots, weights = performance.classification_contributions(scores[ok], truth[ok])
+        else:
+            pred_f = np.asarray(pred, dtype=np.float64)
+            label_f = np.asarray(label, dtype=np.float64)
+            ok = ~np.isnan(pred_f) & ~np.isnan(label_f)
+            slots, weights = performance.regression_contributions(
+                pred_f[ok], label_f[ok], baseline.label.scale
+            )
+        positions = np.flatnonzero(ok)
+        # contributions come in blocks of one entry per event: entry i belongs to event i % n
+        owner = np.arange(len(slots), dtype=np.int64) % max(1, len(positions))
+        return positions[owner], slots, weights
+
+    def errors(self, batch: EventBatch, rows: IntArray) -> tuple[FloatArray, FloatArray]:
+        """Per event: 1.0 when the predicted class is wrong else 0.0 (NaN for regression or a
+        missing value), and the absolute error (score − 0/1 truth for classification)."""
+        baseline = self.baseline
+        assert baseline.prediction is not None and baseline.label is not None
+        pred = _column(batch, PREDICTION, baseline.prediction, rows)
+        label = _column(batch, LABEL, baseline.label, rows)
+        if baseline.task == "classification":
+            scores = _scores(pred, baseline.positive_label)
+            truth = _label01(label, baseline.positive_label).astype(np.float64)
+            truth[truth < 0] = np.nan
+            wrong = ((scores >= 0.5) != (truth == 1)).astype(np.float64)
+            wrong[np.isnan(scores) | np.isnan(truth)] = np.nan
+            return wrong, np.abs(scores - truth)
+        difference = np.asarray(pred, dtype=np.float64) - np.asarray(label, dtype=np.float64)
+        return np.full(len(rows), np.nan), np.abs(difference)
+
+
+def _scores(pred: np.ndarray | pa.Array, positive: str | None) -> np.ndarray:
+    if isinstance(pred, pa.Array):
+        return np.where(
+            pc.is_null(pred).to_numpy(zero_copy_only=False),
+            np.nan,
+            pc.equal(pred, positive or "1").fill_null(False).to_numpy(zero_copy_only=False),
+        ).astype(np.float64)
+    return np.asarray(pred, dtype=np.float64)
+
+
+def _label01(label: np.ndarray | pa.Array, positive: str | None) -> IntArray:
+    """1 for the positive class, 0 for the other, -1 where the label is missing."""
+    if isinstance(label, pa.Array):
+        missing = pc.is_null(label).to_numpy(zero_copy_only=False)
+        positive_mask = (
+            pc.equal(label, positive or "1").fill_null(False).to_numpy(zero_copy_only=False)
+        )
+        return np.where(missing, -1, positive_mask.astype(np.int64))
+    values = np.asarray(label, dtype=np.float64)
+    want = float(positive) if positive not in (None, "true") else 1.0
+    return np.where(np.isnan(values), -1, (values == want).astype(np.int64))
+
+
+def _performance_size(baseline: Baseline) -> int:
+    if baseline.task == "classification":
+        return performance.classification_layout_size()
+    if baseline.task == "regression":
+        return performance.REGRESSION_LAYOUT_SIZE
+    return 0
