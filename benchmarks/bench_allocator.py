@@ -36,8 +36,8 @@ from bench_replay import CACHE, Discard
 
 from baselines.build import build_baseline_file
 from monitor.allocator import keep_heap_top, tune_allocators
+from monitor.app import load_baselines
 from monitor.config import load_settings
-from monitor.loading import load_baselines
 from monitor.runtime.replay import replay_file
 
 # The peers benchmark's model name and data generator, so both benchmarks replay the same data.

@@ -325,8 +325,8 @@ def live_daemon(args: argparse.Namespace) -> dict[str, Any]:
     """The real daemon in-process, stopped by itself once its totals hold every message."""
     import monitor.runtime.daemon
     from monitor.allocator import tune_allocators
+    from monitor.app import load_baselines
     from monitor.config import load_settings
-    from monitor.loading import load_baselines
     from monitor.logs import configure_logging
     from monitor.runtime.daemon import Daemon
 
@@ -355,7 +355,7 @@ def live_daemon(args: argparse.Namespace) -> dict[str, Any]:
         def _step(self) -> None:
             clock.before_poll()
             super()._step()
-            totals = self.totals()
+            totals = self.pipeline.running_totals()
             if clock.after(sum(totals.events.values()) + sum(totals.rejected.values())):
                 self.stopping = True
 
@@ -378,7 +378,7 @@ def live_daemon(args: argparse.Namespace) -> dict[str, Any]:
         settings = load_settings(None, **config)
         daemon = StoppingDaemon(settings, load_baselines(settings))
         daemon.run()
-    totals = daemon.totals()
+    totals = daemon.pipeline.running_totals()
     return clock.result(
         "driftwarden daemon",
         args.max_poll_records,
@@ -401,10 +401,9 @@ def pipeline_alone(args: argparse.Namespace) -> dict[str, Any]:
     from bench_replay import CATEGORICAL, NUMERIC, events_table
 
     from monitor.allocator import tune_allocators
+    from monitor.app import build_pipeline, load_baselines
     from monitor.batches import RawRecords
     from monitor.config import load_settings
-    from monitor.loading import load_baselines
-    from monitor.pipeline import Pipeline
 
     tune_allocators()  # as the CLI does at start
 
@@ -416,7 +415,7 @@ def pipeline_alone(args: argparse.Namespace) -> dict[str, Any]:
         models=[{"name": "bench", "baseline": args.baseline}],
         decode={"threads": args.reader_threads or None},
     )
-    pipeline = Pipeline(settings, load_baselines(settings), [])
+    pipeline = build_pipeline(settings, load_baselines(settings), [])
     size = args.max_poll_records
     index = np.arange(args.expected, dtype=np.int64)
     now_ms = int(time.time() * 1000)

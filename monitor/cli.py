@@ -358,7 +358,7 @@ def _replay(args: argparse.Namespace) -> int:
 
     if args.openmetrics_step is not None and args.openmetrics is None:
         raise DriftwardenError("--openmetrics-step needs --openmetrics FILE")
-    from monitor.loading import load_baselines
+    from monitor.app import load_baselines
 
     overrides = _overrides(args)
     settings = _replay_settings(args, overrides)
@@ -522,8 +522,8 @@ def _history(
 
 
 def _run(args: argparse.Namespace) -> int:
+    from monitor.app import load_baselines
     from monitor.config import load_settings
-    from monitor.loading import load_baselines
     from monitor.logs import configure_logging
     from monitor.runtime.daemon import Daemon
 

@@ -1,8 +1,10 @@
-"""The composition root: decode → window → evaluate → levels → sinks, identical for replay and live.
+"""The stages chained: decode → join → window → evaluate → levels → sinks, for replay and live.
 
-``Pipeline`` owns every stage's state. Sources hand it raw records (Kafka, JSON Lines) or
-columnar record batches (Parquet, CSV); sinks receive the report objects of closed windows and
-level transitions in a deterministic order.
+``Pipeline`` owns every stage's state and offers the drivers what they need of it (running
+totals, raised checks, which partitions hold the watermark) through its own methods; the
+objects around it are built by the composition root, :mod:`monitor.app`. Sources hand it raw
+records (Kafka, JSON Lines) or columnar record batches (Parquet, CSV); sinks receive the report
+objects of closed windows and level transitions in a deterministic order.
 
 No message stops it. The decoder names what is wrong with a bad message (a reject reason); if
 decoding a batch still raises, the batch is decoded again in halves until the messages that
@@ -22,7 +24,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import numpy as np
 import pyarrow as pa
@@ -43,11 +45,13 @@ from monitor.evaluate.detector_feed import WindowStreams
 from monitor.evaluate.levels import CheckState, Level, step
 from monitor.evaluate.scoring import WindowScores, compare_windows, score_windows
 from monitor.join.label_join import LabelJoin, Pairs
-from monitor.loading import load_version_baselines
 from monitor.logs import RateLimitedLog
 from monitor.sinks.report import Thresholds, alert_record, window_record
 from monitor.window.slot_layout import PREDICTION, ModelLayout
 from monitor.window.windower import WindowCounts, Windower, WindowKey
+
+if TYPE_CHECKING:
+    from monitor.sinks.metrics import RunningTotals
 
 #: Where message ``i`` of a batch came from: (partition, offset, its bytes or a function of them).
 Origin = Callable[[int], tuple[int, int, bytes | Callable[[], bytes]]]
@@ -115,9 +119,7 @@ class Pipeline:
     ) -> None:
         self.settings = settings
         self.baselines = baselines
-        self.versions = (
-            load_version_baselines(settings, baselines) if versions is None else versions
-        )
+        self.versions = {} if versions is None else versions
         self.stable = {m.name: m.stable_version for m in settings.models if m.stable_version}
         if join_labels is None:
             join_labels = settings.kafka is not None and bool(settings.kafka.label_topics)
@@ -259,6 +261,47 @@ class Pipeline:
     def finish(self) -> None:
         """Close every open window (end of input) and emit them."""
         self._emit(self.windower.flush())
+
+    def running_totals(self) -> RunningTotals:
+        """Copies of every count since start: events, rejects, late events and labels, windows,
+        the label join's counters and the state caps' overflow."""
+        from monitor.sinks.metrics import RunningTotals  # only the daemon's endpoints read them
+
+        return RunningTotals(
+            dict(self.totals.events),
+            dict(self.totals.rejected),
+            dict(self.windower.late.by_model),
+            self.totals.windows,
+            self.join.stats.copy(),
+            dict(self.windower.late_labels.by_model),
+            self.cap_overflow(),
+        )
+
+    def raised(self) -> list[tuple[str, str, str, str, str, str]]:
+        """Checks now in warning or intervention, sorted: (model, version, segment, subject,
+        check, level)."""
+        return sorted(
+            (key.model, key.model_version, key.segment, subject, check, state.level.value)
+            for (key, subject, check), state in self.check_states.items()
+            if state.level in (Level.WARNING, Level.INTERVENTION)
+        )
+
+    def hold_partitions(self, partitions: set[int]) -> None:
+        """Source partitions now owned: the watermark waits for them until they deliver."""
+        self.windower.watermarks.hold(partitions)
+
+    def idle_partitions(self, partitions: set[int]) -> None:
+        """Owned partitions read to their end for a while: they stop holding the watermark."""
+        self.windower.watermarks.set_idle(partitions)
+
+    def forget_partitions(self, partitions: set[int]) -> None:
+        """Partitions owned no more: they take no part in the watermark."""
+        self.windower.watermarks.forget(partitions)
+
+    def keep_partitions(self, owned: set[int]) -> None:
+        """Forget every partition seen but not in ``owned`` (after a restore elsewhere)."""
+        watermarks = self.windower.watermarks
+        watermarks.forget(set(watermarks.seen) - owned)
 
     def cap_overflow(self) -> dict[str, int]:
         """Events past a state cap since start, by cap (counted under ``__other__`` instead):

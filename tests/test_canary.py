@@ -15,10 +15,10 @@ import pytest
 from baselines.build import build_baseline
 from baselines.errors import BaselineError
 from baselines.schema import Baseline
+from monitor.app import load_version_baselines
 from monitor.batches import RawRecords
 from monitor.config import Settings, load_settings
 from monitor.errors import ConfigError
-from monitor.loading import load_version_baselines
 from monitor.pipeline import Pipeline
 from monitor.window.slot_layout import same_bins
 from tests.conftest import training

@@ -21,8 +21,8 @@ import pytest
 import yaml
 
 from baselines.build import build_baseline
+from monitor.app import load_baselines
 from monitor.config import load_settings
-from monitor.loading import load_baselines
 from tests.conftest import training
 
 ROOT = Path(__file__).resolve().parents[1]

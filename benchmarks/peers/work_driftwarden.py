@@ -86,8 +86,8 @@ def replay(args: argparse.Namespace) -> None:
     with phases("import"):
         import monitor.runtime.replay
         from monitor.allocator import tune_allocators
+        from monitor.app import load_baselines
         from monitor.config import load_settings
-        from monitor.loading import load_baselines
         from monitor.runtime.replay import replay_to_file
 
         tune_allocators()

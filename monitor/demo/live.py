@@ -164,7 +164,7 @@ class _Conductor:
             return
         self.timeline.finish()
         self.ok = verdicts(self.timeline.alerts, self.console, self.timeline.error_detections)
-        totals = self.daemon.totals()
+        totals = self.daemon.pipeline.running_totals()
         self.console.print(
             f"\nthrough Kafka in {time.perf_counter() - started:.1f}s: {sent[False]:,} "
             f"predictions and {sent[True]:,} labels produced in {produced_s:.1f}s (then a flush "

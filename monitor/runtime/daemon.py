@@ -19,32 +19,23 @@ SIGTERM/SIGINT stop polling, checkpoint, commit and leave the group.
 
 from __future__ import annotations
 
-import os
 import signal
 import time
-from collections.abc import Mapping, Sequence
-from pathlib import Path
+from collections.abc import Callable, Mapping, Sequence
 from types import FrameType
 from typing import Any
 
 import structlog
-from kafka import AsyncConsumerRebalanceListener, KafkaConsumer, TopicPartition
-from kafka.coordinator.assignors.range import RangePartitionAssignor
+from kafka import AsyncConsumerRebalanceListener, TopicPartition
 from kafka.errors import KafkaError
 from kafka.structs import OffsetAndMetadata
-from prometheus_client import CollectorRegistry
 
 from baselines.schema import Baseline
+from monitor.app import build_live
 from monitor.config import KafkaConfig, Settings
 from monitor.errors import ConfigError, DriftwardenError, error_text
-from monitor.pipeline import Pipeline
-from monitor.runtime.http import MonitorServer, build_info
-from monitor.sinks.alertmanager import AlertmanagerSink
-from monitor.sinks.kafka_topics import AlertsTopic, DeadLetters, SharedProducer
-from monitor.sinks.metrics import DriftCollector, LatestWindows, RunningTotals
-from monitor.sinks.report import ReportWriter
-from monitor.sources.kafka import PartitionIds, to_raw_records
-from monitor.state.checkpoint import CheckpointStore, offset_key, parse_offset_key
+from monitor.sources.kafka import GroupConsumer, connect_group, to_raw_records
+from monitor.state.checkpoint import offset_key, parse_offset_key
 from monitor.state.snapshot import restore, snapshot
 
 log = structlog.get_logger()
@@ -54,42 +45,6 @@ OUTAGE_FLUSH_TIMEOUT_S = 1.0  # the same while an outage lasts, so the loop goes
 REVOKE_FLUSH_TIMEOUT_S = 5.0  # the same in a revocation, which holds up the client's IO thread
 COMMIT_TIMEOUT_MS = 10_000
 CLOSE_TIMEOUT_MS = 5_000
-
-
-class AlertLog:
-    """Sink that logs every level transition."""
-
-    def write(self, record: Mapping[str, Any]) -> None:
-        if record["kind"] == "alert":
-            log.warning("alert level changed", **{k: v for k, v in record.items() if k != "kind"})
-
-
-class AppendedReport:
-    """The daemon's report file: appended to, truncated back to a checkpoint's length on restore."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.writer = ReportWriter(path.open("ab"))
-
-    def write(self, record: Mapping[str, Any]) -> None:
-        self.writer.write(record)
-
-    def durable_length(self) -> int:
-        """Flush and fsync; the length everything written so far occupies."""
-        stream = self.writer.stream
-        stream.flush()
-        os.fsync(stream.fileno())
-        return stream.tell()
-
-    def truncate(self, length: int) -> None:
-        stream = self.writer.stream
-        stream.flush()
-        os.truncate(self.path, length)
-        stream.seek(length)
-
-    def close(self) -> None:
-        self.writer.close()
 
 
 class _Rebalance(AsyncConsumerRebalanceListener):  # type: ignore[misc]
@@ -118,42 +73,30 @@ class _Rebalance(AsyncConsumerRebalanceListener):  # type: ignore[misc]
 class Daemon:
     """The live loop and everything it owns: consumer, pipeline, endpoints, checkpoints."""
 
-    def __init__(self, settings: Settings, baselines: Mapping[str, Baseline]) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        baselines: Mapping[str, Baseline],
+        *,
+        connect: Callable[[KafkaConfig], GroupConsumer] = connect_group,
+    ) -> None:
+        """``connect`` makes the group member once the broker answers (raising
+        :class:`KafkaError` until then): the Kafka client, or a twin in tests."""
         if settings.kafka is None:
             raise ConfigError("driftwarden run needs a kafka section in the config")
         self.kafka: KafkaConfig = settings.kafka
         self.settings = settings
-        self.latest = LatestWindows(stale_after=settings.daemon.stale_after)
-        daemon = settings.daemon
-        self.report = AppendedReport(daemon.report_path) if daemon.report_path else None
-        sinks: list[Any] = [self.latest, AlertLog()]
-        if self.report is not None:
-            sinks.append(self.report)
+        self.connect = connect
         self.label_topics = frozenset(self.kafka.label_topics)
-        self.ids = PartitionIds([*self.kafka.prediction_topics, *self.label_topics])
-        needs_producer = bool(self.kafka.dead_letter_topic or self.kafka.alerts_topic)
-        self.producer = SharedProducer() if needs_producer else None
-        reject_sinks: list[Any] = []
-        if self.producer is not None and self.kafka.dead_letter_topic:
-            reject_sinks.append(DeadLetters(self.producer, self.kafka.dead_letter_topic, self.ids))
-        if self.producer is not None and self.kafka.alerts_topic:
-            sinks.append(AlertsTopic(self.producer, self.kafka.alerts_topic))
-        am = settings.alertmanager
-        self.alertmanager = (
-            AlertmanagerSink(
-                am.url,
-                resend_interval_s=am.resend_interval / 1000,
-                timeout_s=am.timeout / 1000,
-                runbook_base=am.runbook_base,
-                generator_url=am.generator_url,
-            )
-            if am.url
-            else None
-        )
-        if self.alertmanager is not None:
-            sinks.append(self.alertmanager)
-        self.pipeline = Pipeline(settings, baselines, sinks, reject_sinks)
-        self.store = CheckpointStore(daemon.checkpoint_path) if daemon.checkpoint_path else None
+        parts = build_live(settings, baselines, self.lag)
+        self.pipeline = parts.pipeline
+        self.ids = parts.ids
+        self.latest = parts.latest
+        self.server = parts.server
+        self.report = parts.report
+        self.producer = parts.producer
+        self.alertmanager = parts.alertmanager
+        self.store = parts.store
         self.positions: dict[TopicPartition, int] = {}
         self.restored = False  # False again when the state must rewind to the checkpoint
         self.assigned = False
@@ -166,40 +109,9 @@ class Daemon:
         self.stopping = False
         self.closing = False
         self.last_checkpoint = time.monotonic()
-        registry = CollectorRegistry()
-        DriftCollector(
-            self.latest,
-            self.totals,
-            max_segments=daemon.max_segments,
-            baseline_digests=lambda: {m: b.digest for m, b in baselines.items()},
-            lag_provider=self.lag,
-            registry=registry,
-        )
-        self.server = MonitorServer(
-            registry,
-            self.latest,
-            self.totals,
-            lag_provider=self.lag,
-            host=daemon.http_host,
-            port=daemon.http_port,
-            liveness_timeout=daemon.liveness_timeout / 1000,
-            build=build_info(self.pipeline.decoder.reader),
-        )
-        self.consumer: KafkaConsumer | None = None
+        self.consumer: GroupConsumer | None = None
         self._lag: dict[tuple[str, int], int] = {}
         self._caught_up_since: dict[TopicPartition, float] = {}
-
-    def totals(self) -> RunningTotals:
-        p = self.pipeline
-        return RunningTotals(
-            dict(p.totals.events),
-            dict(p.totals.rejected),
-            dict(p.windower.late.by_model),
-            p.totals.windows,
-            p.join.stats.copy(),
-            dict(p.windower.late_labels.by_model),
-            p.cap_overflow(),
-        )
 
     def lag(self) -> dict[tuple[str, int], int]:
         return dict(self._lag)
@@ -239,30 +151,19 @@ class Daemon:
         while not self.stopping and self.consumer is None:
             consumer = None
             try:
-                # short bootstrap attempts so a SIGTERM during an outage is honoured in seconds
-                options = {**self.kafka.client_options(), "bootstrap_timeout_ms": 5_000}
                 if self.producer is not None:
-                    self.producer.connect(options)
-                consumer = KafkaConsumer(
-                    **options,
-                    group_id=self.kafka.group_id,
-                    group_instance_id=self.kafka.group_instance_id,
-                    session_timeout_ms=self.kafka.session_timeout,
-                    enable_auto_commit=False,
-                    auto_offset_reset="earliest",
-                    max_poll_records=self.kafka.max_poll_records,
-                    max_partition_fetch_bytes=self.kafka.max_partition_fetch_bytes,
-                    # same partition numbers of every topic to the same member: labels keyed
-                    # like their predictions land in the process that holds the prediction
-                    partition_assignment_strategy=[RangePartitionAssignor],
-                )
+                    # short bootstrap attempts so a SIGTERM during an outage is honoured in seconds
+                    self.producer.connect(
+                        {**self.kafka.client_options(), "bootstrap_timeout_ms": 5_000}
+                    )
+                consumer = self.connect(self.kafka)
                 # the first join must know the partitions: an assignment made without them is
                 # empty, and kafka-python does not rejoin when they arrive (seen: no partitions
                 # for minutes on a topic created just before the start)
                 unknown = [t for t in topics if not consumer.partitions_for_topic(t)]
             except KafkaError as exc:
                 if consumer is not None:
-                    consumer.close()
+                    consumer.close(timeout_ms=CLOSE_TIMEOUT_MS)
                 log.error("kafka unreachable", error=str(exc), retry_in_s=delay)
                 self.server.set_ready(False, f"kafka unreachable: {exc}")
                 self._sleep(delay)
@@ -408,7 +309,7 @@ class Daemon:
                 self._caught_up_since.pop(tp, None)
             elif now - self._caught_up_since.setdefault(tp, now) >= idle_after:
                 idle.add(self.ids.id_of(tp.topic, tp.partition))
-        self.pipeline.windower.watermarks.set_idle(idle)
+        self.pipeline.idle_partitions(idle)
 
     def checkpoint(self) -> None:
         """Save state, offsets and report length together, then commit the offsets to Kafka;
@@ -502,7 +403,7 @@ class Daemon:
             self.positions.pop(tp, None)
             self._lag.pop((tp.topic, tp.partition), None)
             self._caught_up_since.pop(tp, None)
-        self.pipeline.windower.watermarks.forget(
+        self.pipeline.forget_partitions(
             {self.ids.id_of(tp.topic, tp.partition) for tp in partitions}
         )
 
@@ -517,9 +418,7 @@ class Daemon:
                 self.fatal = exc
                 self.stopping = True
                 return
-        self.pipeline.windower.watermarks.hold(
-            {self.ids.id_of(tp.topic, tp.partition) for tp in assigned}
-        )
+        self.pipeline.hold_partitions({self.ids.id_of(tp.topic, tp.partition) for tp in assigned})
         log.info(
             "partitions assigned", partitions=[f"{tp.topic}:{tp.partition}" for tp in assigned]
         )
@@ -540,9 +439,10 @@ class Daemon:
                 if (tp.topic, tp.partition) in offsets:
                     self.consumer.seek(tp, offsets[(tp.topic, tp.partition)])
                     self.positions[tp] = offsets[(tp.topic, tp.partition)]
-            owned = {self.ids.id_of(tp.topic, tp.partition) for tp in assigned}
-            watermarks = self.pipeline.windower.watermarks
-            watermarks.forget(set(watermarks.seen) - owned)  # partitions now owned elsewhere
+            # partitions now owned elsewhere take no part in the watermark
+            self.pipeline.keep_partitions(
+                {self.ids.id_of(tp.topic, tp.partition) for tp in assigned}
+            )
             log.info("restored checkpoint", saved_at=saved.saved_at)
         self.restored = True
         if saved is None:  # so a kill before the first interval is undone like any other

@@ -88,22 +88,18 @@ class GuardedPipeline:
         reject_sinks: Sequence[RejectSink] = (),
         *,
         hold: frozenset[int] = frozenset(),
+        versions: Mapping[str, Mapping[str, Baseline]] | None = None,
         interval_s: float = INTERVAL_S,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.sinks = list(sinks)
         self.reject_sinks = list(reject_sinks)
         self.staged = _Staged()
-        self.pipeline = Pipeline(settings, baselines, [self.staged], [self.staged])
-        self.pipeline.windower.watermarks.hold(set(hold))
         self._fresh = partial(
-            Pipeline,
-            settings,
-            baselines,
-            [self.staged],
-            [self.staged],
-            versions=self.pipeline.versions,
+            Pipeline, settings, baselines, [self.staged], [self.staged], versions=versions
         )
+        self.pipeline = self._fresh()
+        self.pipeline.hold_partitions(set(hold))
         self.interval_s = interval_s
         self.clock = clock
         self._saved = snapshot(self.pipeline)

@@ -17,7 +17,7 @@ from monitor.batches import RawRecords
 from monitor.config import Settings
 from monitor.evaluate.levels import Level
 from monitor.pipeline import Sink, event_schema
-from monitor.runtime.guarded import GuardedPipeline, Polled, batch_size
+from monitor.runtime.guarded import Polled, batch_size
 from monitor.sinks.report import ReportWriter
 from monitor.sources.files import count_rows, iter_file
 
@@ -137,8 +137,10 @@ def replay_batches(
     message whose processing raises is rejected as ``internal_error``, the rest replayed as if
     it had not been there (:class:`~monitor.runtime.guarded.GuardedPipeline`).
     """
+    from monitor.app import build_replay
+
     counting = _Counting()
-    guarded = GuardedPipeline(settings, baselines, [output, *also, counting], hold=hold)
+    guarded = build_replay(settings, baselines, [output, *also, counting], hold=hold)
     now_ms = int(time.time() * 1000)
     started = time.perf_counter()
     offset = 0
@@ -149,19 +151,14 @@ def replay_batches(
             offset += size
             advance(size)
         guarded.finish()
-    pipeline = guarded.pipeline
-    raised = sorted(
-        (key.model, key.model_version, key.segment, subject, check, state.level.value)
-        for (key, subject, check), state in pipeline.check_states.items()
-        if state.level in (Level.WARNING, Level.INTERVENTION)
-    )
+    totals = guarded.pipeline.running_totals()
     return ReplaySummary(
-        dict(pipeline.totals.events),
-        dict(pipeline.totals.rejected),
-        dict(pipeline.windower.late.by_model),
-        pipeline.totals.windows,
+        totals.events,
+        totals.rejected,
+        totals.late,
+        totals.windows,
         counting.transitions,
-        raised,
+        guarded.pipeline.raised(),
         time.perf_counter() - started,
         dict(counting.raises),
     )

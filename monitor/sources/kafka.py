@@ -11,11 +11,13 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 from kafka import KafkaConsumer, TopicPartition
+from kafka.coordinator.assignors.range import RangePartitionAssignor
 from kafka.errors import KafkaError
+from kafka.structs import OffsetAndMetadata
 
 from monitor.batches import RawRecords
 from monitor.config import KafkaConfig
@@ -76,9 +78,63 @@ class TopicSlice:
         return sum(max(0, self.end[tp] - self.start[tp]) for tp in self.end)
 
 
+class GroupConsumer(Protocol):
+    """What the daemon asks of a consumer-group client: kafka-python's :class:`KafkaConsumer`
+    (:func:`connect_group`) or an in-memory twin with the same behaviour (the tests')."""
+
+    def partitions_for_topic(self, topic: str) -> set[int] | None: ...
+
+    def subscribe(self, topics: list[str], listener: Any) -> None: ...
+
+    def poll(self, timeout_ms: int, max_records: int) -> Mapping[TopicPartition, Sequence[Any]]: ...
+
+    def assignment(self) -> set[TopicPartition]: ...
+
+    def highwater(self, partition: TopicPartition) -> int | None: ...
+
+    def position(self, partition: TopicPartition, timeout_ms: int | None = None) -> int | None: ...
+
+    def seek(self, partition: TopicPartition, offset: int) -> None: ...
+
+    def committed(self, partition: TopicPartition) -> int | None: ...
+
+    def commit(
+        self, offsets: Mapping[TopicPartition, OffsetAndMetadata], timeout_ms: int
+    ) -> None: ...
+
+    def commit_async(self, offsets: Mapping[TopicPartition, OffsetAndMetadata]) -> Any: ...
+
+    def close(self, timeout_ms: int) -> None: ...
+
+
+def kafka_client(config: KafkaConfig, **extra: Any) -> KafkaConsumer:
+    """The one place a :class:`KafkaConsumer` is made: the config's connection options plus
+    ``extra``; raises :class:`KafkaError` when the broker cannot be reached."""
+    return KafkaConsumer(**config.client_options(), **extra)
+
+
+def connect_group(config: KafkaConfig) -> GroupConsumer:
+    """The daemon's member of ``config.group_id``: manual commits, from the earliest offset
+    without one, and the range assignor, so the same partition number of every topic goes to
+    the same member (labels keyed like their predictions land where the prediction is)."""
+    client: GroupConsumer = kafka_client(
+        config,
+        bootstrap_timeout_ms=5_000,  # short, so a SIGTERM during an outage is honoured in seconds
+        group_id=config.group_id,
+        group_instance_id=config.group_instance_id,
+        session_timeout_ms=config.session_timeout,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        max_poll_records=config.max_poll_records,
+        max_partition_fetch_bytes=config.max_partition_fetch_bytes,
+        partition_assignment_strategy=[RangePartitionAssignor],
+    )
+    return client
+
+
 def _consumer(config: KafkaConfig, **extra: Any) -> KafkaConsumer:
     try:
-        return KafkaConsumer(**config.client_options(), **extra)
+        return kafka_client(config, **extra)
     except KafkaError as exc:
         raise SourceError(
             f"cannot reach Kafka at {','.join(config.bootstrap_servers)} ({exc}); "
