@@ -1,0 +1,206 @@
+"""The daemon's checkpoint and rebalance logic on an in-memory consumer group (no broker).
+
+The real-broker tests (test_daemon*.py) show the same with kafka-python; these pin the logic
+itself, step by step: checkpoints are an hour apart (so only the first assignment, a
+revocation, a stop and the checkpoints a test asks for save state), and rebalances and
+crashes happen at chosen polls.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import orjson
+import pytest
+from kafka import TopicPartition
+
+from baselines.schema import Baseline
+from monitor.config import Settings, load_settings
+from monitor.runtime.daemon import Daemon
+from tests.support.memory_consumer import MemoryConsumer, MemoryGroup
+
+HOUR = 3_600_000
+TOPIC = "predictions"
+PARTITIONS = [TopicPartition(TOPIC, 0), TopicPartition(TOPIC, 1)]
+
+
+class Crash(BaseException):
+    """Ends a run at a chosen poll without a final checkpoint, as ``kill -9`` would."""
+
+
+def _stream(n: int = 4_000, hours: int = 8) -> list[list[bytes]]:
+    """Two partitions of time-ordered events (event ``i`` to partition ``i % 2``); feature x
+    shifts from hour 4, so levels change mid-stream."""
+    rng = np.random.default_rng(5)
+    times = np.sort(rng.integers(0, hours * HOUR, n)).tolist()
+    parts: list[list[bytes]] = [[], []]
+    for i, t in enumerate(times):
+        x = float(rng.normal(2.0 if t >= 4 * HOUR else 0.0, 1))
+        event = {
+            "event_id": f"e{i}",
+            "model": "m",
+            "timestamp": t,
+            "features": {"x": x, "y": float(rng.uniform(0, 10)), "color": "red"},
+            "prediction": float(1 / (1 + np.exp(-x))),
+            "segments": {"platform": "ios" if i % 3 else "android"},
+        }
+        parts[i % 2].append(orjson.dumps(event))
+    return parts
+
+
+STREAM = _stream()
+
+
+def _settings(tmp_path: Path, baseline: Baseline, run: str) -> Settings:
+    baseline.save(tmp_path / "m.json")
+    return load_settings(
+        None,
+        models=[{"name": "m", "baseline": tmp_path / "m.json"}],
+        windows={"size": "1h", "allowed_lateness": "10m"},
+        segments={"fields": ["platform"]},
+        alerts={"min_events": 50},
+        kafka={
+            "bootstrap_servers": ["twin:9092"],
+            "prediction_topics": [TOPIC],
+            "group_id": "g",
+            "max_poll_records": 100,
+        },
+        daemon={
+            "http_host": "127.0.0.1",
+            "http_port": 0,
+            "checkpoint_path": tmp_path / run / "checkpoint.json",
+            "checkpoint_interval": "1h",
+            "report_path": tmp_path / run / "report.jsonl",
+        },
+    )
+
+
+def _run(
+    settings: Settings,
+    baseline: Baseline,
+    group: MemoryGroup,
+    before_poll: Callable[[Daemon, MemoryConsumer, int], None] = lambda d, c, n: None,
+) -> MemoryConsumer:
+    """One daemon process on the twin until the stream is drained (or ``before_poll`` raises)."""
+    daemon: Daemon | None = None
+
+    def drained() -> None:
+        assert daemon is not None
+        daemon.stop()
+
+    consumer = MemoryConsumer({TOPIC: STREAM}, group, on_drained=drained)
+    daemon = Daemon(settings, {"m": baseline}, connect=lambda kafka: consumer)
+    consumer.before_poll = lambda n: before_poll(daemon, consumer, n)
+    daemon.run()
+    return consumer
+
+
+def _report(settings: Settings) -> bytes:
+    assert settings.daemon.report_path is not None
+    return settings.daemon.report_path.read_bytes()
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory: pytest.TempPathFactory, baseline: Baseline) -> bytes:
+    """The report of one run from start to drain, with no rebalance."""
+    tmp_path = tmp_path_factory.mktemp("uninterrupted")
+    settings = _settings(tmp_path, baseline, "whole")
+    _run(settings, baseline, MemoryGroup())
+    return _report(settings)
+
+
+def test_the_uninterrupted_run_closes_windows_and_raises_levels(uninterrupted: bytes) -> None:
+    """The reference run is not empty: 7 hourly windows closed per segment, and the shift of x
+    from hour 4 moved some level (alert records)."""
+    records = [orjson.loads(line) for line in uninterrupted.splitlines()]
+    windows = [r for r in records if r["kind"] == "window"]
+    assert len(windows) == 7 * 3
+    assert any(r["kind"] == "alert" for r in records)
+
+
+def test_a_clean_stop_commits_every_offset_it_read(tmp_path: Path, baseline: Baseline) -> None:
+    """After SIGTERM-like stop at the end of the stream the group holds each partition's end."""
+    group = MemoryGroup()
+    _run(_settings(tmp_path, baseline, "clean"), baseline, group)
+    assert group.committed == {tp: len(STREAM[tp.partition]) for tp in PARTITIONS}
+
+
+def test_a_crash_restarts_from_the_checkpoint_into_the_same_report(
+    tmp_path: Path, baseline: Baseline, uninterrupted: bytes
+) -> None:
+    """A process ended at poll 25 without a final checkpoint, then started again from the
+    checkpoint of poll 10, writes the report of the uninterrupted run byte for byte (the lines
+    written after the checkpoint are cut and written again)."""
+    settings = _settings(tmp_path, baseline, "crash")
+    group = MemoryGroup()
+
+    def checkpoint_at_10_crash_at_25(daemon: Daemon, consumer: MemoryConsumer, n: int) -> None:
+        if n == 10:
+            daemon.checkpoint()
+        if n == 25:
+            raise Crash
+
+    with pytest.raises(Crash):
+        _run(settings, baseline, group, checkpoint_at_10_crash_at_25)
+    assert 0 < len(_report(settings)) < len(uninterrupted)
+    _run(settings, baseline, group)
+    assert _report(settings) == uninterrupted
+
+
+def test_a_revocation_commits_the_offsets_of_the_state_it_saved(
+    tmp_path: Path, baseline: Baseline, uninterrupted: bytes
+) -> None:
+    """Revoking every partition at poll 20 commits the offsets read so far; given back, the run
+    goes on from them and writes the uninterrupted report."""
+    settings = _settings(tmp_path, baseline, "revoke")
+    group = MemoryGroup()
+    seen: dict[TopicPartition, int] = {}
+
+    def revoke_at_poll_20(daemon: Daemon, consumer: MemoryConsumer, n: int) -> None:
+        if n == 20:
+            seen.update(consumer.positions)
+            consumer.rebalance(PARTITIONS)
+        if n == 21:
+            assert group.committed == seen
+
+    _run(settings, baseline, group, revoke_at_poll_20)
+    assert _report(settings) == uninterrupted
+
+
+def test_lost_partitions_rewind_the_state_to_the_last_checkpoint(
+    tmp_path: Path, baseline: Baseline, uninterrupted: bytes
+) -> None:
+    """Partitions lost at poll 20 (nothing can be committed) are read again from the offsets
+    committed at poll 10 into the state of that checkpoint: nothing is counted twice."""
+    settings = _settings(tmp_path, baseline, "lost")
+
+    def lose_at_poll_20(daemon: Daemon, consumer: MemoryConsumer, n: int) -> None:
+        if n == 10:
+            daemon.checkpoint()
+        if n == 20:
+            consumer.rebalance(PARTITIONS, lost=True)
+
+    _run(settings, baseline, MemoryGroup(), lose_at_poll_20)
+    assert _report(settings) == uninterrupted
+
+
+def test_a_revocation_whose_commit_fails_rewinds_at_the_next_assignment(
+    tmp_path: Path, baseline: Baseline, uninterrupted: bytes
+) -> None:
+    """When the commit of a revocation fails, the group's offsets (of poll 10) are behind the
+    state; the next assignment restores the checkpoint the revocation saved and seeks to its
+    offsets, so the report is unchanged."""
+    settings = _settings(tmp_path, baseline, "failed")
+    group = MemoryGroup()
+
+    def fail_the_revocation_at_poll_20(daemon: Daemon, consumer: MemoryConsumer, n: int) -> None:
+        if n == 10:
+            daemon.checkpoint()
+        group.fail_commits = n == 20
+        if n == 20:
+            consumer.rebalance(PARTITIONS)
+
+    _run(settings, baseline, group, fail_the_revocation_at_poll_20)
+    assert _report(settings) == uninterrupted
