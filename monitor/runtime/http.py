@@ -14,6 +14,7 @@ Any other path is 404.
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -209,6 +210,16 @@ class _Server(ThreadingHTTPServer):
     ) -> None:
         self.monitor = monitor
         super().__init__(address, handler)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A request that failed outside the endpoint's code: a client that hung up before the
+        answer was written is a debug line; anything else one log record with its traceback
+        (socketserver's default prints a traceback to stderr for both)."""
+        error = sys.exc_info()[1]
+        if isinstance(error, ConnectionError):
+            log.debug("http client went away", client=str(client_address), error=repr(error))
+        else:
+            log.exception("http request failed", client=str(client_address))
 
 
 class _Handler(BaseHTTPRequestHandler):
