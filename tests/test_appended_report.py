@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from monitor.runtime.daemon import AppendedReport
+from monitor.sinks.report_file import AppendedReport
 
 FIRST = {"kind": "window", "n": 1}
 SECOND = {"kind": "window", "n": 2}
