@@ -10,5 +10,6 @@ Pure data and numpy; never imports ``monitor``. Modules, in the order a build us
 - ``calibration``: null distributions of the statistics per window size.
 - ``build``: ``build_baseline`` / ``build_baseline_file`` (what the CLI calls).
 - ``schema`` and ``documents``: the baseline value types, their JSON shapes, save and load.
-- ``errors``: ``BaselineError``, raised with a one-line message for every user mistake.
+- ``errors``: the root of driftwarden's one exception hierarchy and ``BaselineError``, raised
+  with a one-line message for every user mistake.
 """

@@ -12,9 +12,8 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from baselines.errors import BaselineError
+from baselines.errors import DriftwardenError
 from monitor.allocator import tune_allocators
-from monitor.errors import DriftwardenError
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -399,12 +398,7 @@ def _replay_settings(args: argparse.Namespace, overrides: Mapping[str, Any]) -> 
         return load_settings(args.config, **overrides)
     if not args.baseline:
         raise DriftwardenError("replay needs --config FILE, or --baseline FILE [--window 1h]")
-    models = []
-    for path in args.baseline:
-        try:
-            models.append({"name": Baseline.load(path).model, "baseline": path})
-        except BaselineError as exc:
-            raise DriftwardenError(str(exc)) from None
+    models = [{"name": Baseline.load(path).model, "baseline": path} for path in args.baseline]
     quick = {"models": models, "windows": {"size": args.window or "1h"}}
     return load_settings(None, **merged(quick, overrides))
 
@@ -586,7 +580,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     try:
         return handlers[args.command](args)
-    except (DriftwardenError, BaselineError) as exc:
+    except DriftwardenError as exc:
         print(f"driftwarden: error: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:

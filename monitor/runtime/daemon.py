@@ -34,9 +34,10 @@ from kafka.errors import KafkaError
 from kafka.structs import OffsetAndMetadata
 from prometheus_client import CollectorRegistry
 
+from baselines.errors import DriftwardenError
 from baselines.schema import Baseline
 from monitor.config import KafkaConfig, Settings
-from monitor.errors import ConfigError, DriftwardenError, error_text
+from monitor.errors import ConfigError, error_text
 from monitor.pipeline import Pipeline
 from monitor.runtime.http import MonitorServer, build_info
 from monitor.sinks.alertmanager import AlertmanagerSink
