@@ -34,15 +34,15 @@ from baselines.errors import BaselineError
 from baselines.profile import BinnedColumn, bin_categorical, bin_numeric, rebin
 from baselines.progress import delayed_progress
 from baselines.reader import InputFile, read_table
-from baselines.schema import (
+from baselines.targets import Targets, resolve_targets
+from baselines.threads import map_columns
+from baselines.values import (
     PREDICTION_SUBJECT,
     Baseline,
     BuildParameters,
     SegmentBaseline,
     SourceInfo,
 )
-from baselines.targets import Targets, resolve_targets
-from baselines.threads import map_columns
 
 BoolArray = npt.NDArray[np.bool_]
 

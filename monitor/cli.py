@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
     from rich.console import Console
 
-    from baselines.schema import Baseline
+    from baselines.values import Baseline
     from monitor.config import Settings
     from monitor.runtime.replay import ReplaySummary
     from monitor.sinks.openmetrics import OpenMetricsHistory
@@ -313,7 +313,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def _baseline_build(args: argparse.Namespace) -> int:
     from baselines.build import build_baseline_file
-    from baselines.schema import Baseline, FeatureBaseline
+    from baselines.values import Baseline, FeatureBaseline
 
     bins_from = None if args.bins_from is None else Baseline.load(args.bins_from)
     baseline = build_baseline_file(
@@ -389,7 +389,7 @@ def _replay(args: argparse.Namespace) -> int:
 def _replay_settings(args: argparse.Namespace, overrides: Mapping[str, Any]) -> Settings:
     """The replay's configuration: --config, or a quick look from --baseline and --window, with
     ``overrides`` merged on top."""
-    from baselines.schema import Baseline
+    from baselines.values import Baseline
     from monitor.config import load_settings, merged
 
     if args.config is not None:

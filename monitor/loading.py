@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from baselines.errors import BaselineError
-from baselines.schema import Baseline
+from baselines.values import Baseline
 from monitor.config import Settings
 from monitor.errors import ConfigError
 from monitor.window.slot_layout import same_bins

@@ -28,7 +28,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from baselines.schema import Baseline
+from baselines.values import Baseline
 from detectors.online import DriftDetector, make_detector
 from detectors.thresholds import NullSummary
 from monitor.batches import DecodeResult, EventBatch, IntArray, RawRecords, Reject

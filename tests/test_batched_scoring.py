@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from baselines.binning import CategoricalLayout, NumericLayout
-from baselines.schema import Baseline, CategoricalSummary, FeatureBaseline, NumericSummary
+from baselines.values import Baseline, CategoricalSummary, FeatureBaseline, NumericSummary
 from detectors.statistics import DISTRIBUTION_STATISTICS, compute_all, rate
 from monitor.evaluate.scoring import (
     SubjectBlock,

@@ -19,7 +19,7 @@ from typing import Any
 from rich.console import Console
 
 from baselines.build import build_baseline_file
-from baselines.schema import Baseline
+from baselines.values import Baseline
 from monitor.config import Settings, load_settings
 from monitor.demo.data import (
     HOUR_MS,

@@ -16,7 +16,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from baselines.schema import Baseline, FeatureBaseline, SegmentBaseline
+from baselines.values import Baseline, FeatureBaseline, SegmentBaseline
 from detectors import performance as perf
 from detectors.statistics import compute_all, rate
 from monitor.window.slot_layout import LABEL, PREDICTION, ModelLayout

@@ -35,7 +35,7 @@ from kafka.structs import OffsetAndMetadata
 from prometheus_client import CollectorRegistry
 
 from baselines.errors import DriftwardenError
-from baselines.schema import Baseline
+from baselines.values import Baseline
 from monitor.config import KafkaConfig, Settings
 from monitor.errors import ConfigError, error_text
 from monitor.pipeline import Pipeline

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
-from baselines.schema import Baseline
+from baselines.values import Baseline
 from monitor.batches import RawRecords
 from monitor.config import Settings
 from monitor.evaluate.levels import Level

@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from baselines.binning import to_category_strings
-from baselines.schema import Baseline, FeatureBaseline
+from baselines.values import Baseline, FeatureBaseline
 from detectors import performance
 from monitor.batches import EventBatch, FloatArray, IntArray
 from monitor.columns import take_rows
