@@ -27,7 +27,8 @@ from detectors.statistics import DISTRIBUTION_STATISTICS, Statistic, compute_all
 from detectors.thresholds import NullSummary
 
 Task = Literal["classification", "regression"]
-#: Calibration subject name of the prediction (features use their own names).
+#: Subject name of the prediction in calibrations and the live slot layouts (features use their
+#: own names).
 PREDICTION_SUBJECT = "__prediction__"
 #: Summary quantiles of numeric features: name → probability.
 SUMMARY_QUANTILES = {

@@ -28,7 +28,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from baselines.values import Baseline
+from baselines.values import PREDICTION_SUBJECT, Baseline
 from detectors.online import DriftDetector, make_detector
 from detectors.thresholds import NullSummary
 from monitor.batches import DecodeResult, EventBatch, IntArray, RawRecords, Reject
@@ -46,7 +46,7 @@ from monitor.join.label_join import LabelJoin, Pairs
 from monitor.loading import load_version_baselines
 from monitor.logs import RateLimitedLog
 from monitor.sinks.report import Thresholds, alert_record, window_record
-from monitor.window.slot_layout import PREDICTION, ModelLayout
+from monitor.window.slot_layout import ModelLayout
 from monitor.window.windower import WindowCounts, Windower, WindowKey
 
 #: Where message ``i`` of a batch came from: (partition, offset, its bytes or a function of them).
@@ -402,7 +402,7 @@ class Pipeline:
             return out
         statistic = self.settings.alerts.drift.statistic
         for spec in self.settings.detectors.window_series:
-            name = f"{PREDICTION.strip('_')}_{statistic}_{spec.name}"
+            name = f"{PREDICTION_SUBJECT.strip('_')}_{statistic}_{spec.name}"
             detector = self.series.get((window.key, name))
             if detector is None:
                 detector = self.series[(window.key, name)] = make_detector(spec.name, **spec.params)
