@@ -12,8 +12,10 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from baselines.defaults import DEFAULT_BINS, DEFAULT_TOP_K, DEFAULT_WINDOW_SIZES
 from baselines.errors import DriftwardenError
 from monitor.allocator import tune_allocators
+from monitor.defaults import DEFAULT_HTTP_PORT
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -135,16 +137,23 @@ def _add_baseline(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         "--segments", type=_csv, default=(), help="columns to keep a baseline per value of"
     )
     build.add_argument(
-        "--bins", type=int, default=10, help="quantile bins per numeric feature (default 10)"
+        "--bins",
+        type=int,
+        default=DEFAULT_BINS,
+        help=f"quantile bins per numeric feature (default {DEFAULT_BINS})",
     )
     build.add_argument(
-        "--top-k", type=int, default=50, help="categories kept per feature (default 50)"
+        "--top-k",
+        type=int,
+        default=DEFAULT_TOP_K,
+        help=f"categories kept per feature (default {DEFAULT_TOP_K})",
     )
     build.add_argument(
         "--window-sizes",
         type=lambda v: tuple(int(x) for x in _csv(v)),
-        default=(100, 1000, 10_000),
-        help="window sizes (events) to calibrate null distributions for (default 100,1000,10000)",
+        default=DEFAULT_WINDOW_SIZES,
+        help="window sizes (events) to calibrate null distributions for (default "
+        f"{','.join(map(str, DEFAULT_WINDOW_SIZES))})",
     )
     build.add_argument(
         "--empty-is-value",
@@ -299,9 +308,9 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--http-port",
         type=int,
-        default=8000,
+        default=DEFAULT_HTTP_PORT,
         metavar="N",
-        help="port of /metrics and /status (default 8000; 0 picks a free one)",
+        help=f"port of /metrics and /status (default {DEFAULT_HTTP_PORT}; 0 picks a free one)",
     )
     demo.add_argument(
         "--keep-broker",
