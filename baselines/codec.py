@@ -195,7 +195,7 @@ def canonical_digest(content: Mapping[str, Any]) -> str:
     return "sha256:" + hashlib.sha256(canonical).hexdigest()
 
 
-def decode_baseline(doc: object, *, origin: str = "baseline") -> Baseline:
+def decode_baseline(doc: object, *, origin: str) -> Baseline:
     """Check format, digest and fields of a parsed document and rebuild the baseline.
 
     ``origin`` names the document in error messages (the file path when loading).
