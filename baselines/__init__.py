@@ -9,6 +9,10 @@ Pure data and numpy; never imports ``monitor``. Modules, in the order a build us
 - ``targets``: task inference, prediction scores and reference performance.
 - ``calibration``: null distributions of the statistics per window size.
 - ``build``: ``build_baseline`` / ``build_baseline_file`` (what the CLI calls).
-- ``schema`` and ``documents``: the baseline value types, their JSON shapes, save and load.
-- ``errors``: ``BaselineError``, raised with a one-line message for every user mistake.
+- ``values``: what a baseline is (frozen value types) and how it scores live counts.
+- ``codec``: the baseline's JSON document, typed once, to and from the values; its digest.
+- ``json_file`` and ``baseline_file``: reading a JSON file with one-line errors; the baseline
+  file's save and load.
+- ``errors``: the root of driftwarden's one exception hierarchy and ``BaselineError``, raised
+  with a one-line message for every user mistake.
 """

@@ -30,19 +30,21 @@ from baselines.columns import (
     no_values_error,
     numeric_values,
 )
+from baselines.defaults import DEFAULT_BINS, DEFAULT_TOP_K, DEFAULT_WINDOW_SIZES
 from baselines.errors import BaselineError
 from baselines.profile import BinnedColumn, bin_categorical, bin_numeric, rebin
 from baselines.progress import delayed_progress
 from baselines.reader import InputFile, read_table
-from baselines.schema import (
+from baselines.targets import Targets, resolve_targets
+from baselines.threads import map_columns
+from baselines.values import (
     PREDICTION_SUBJECT,
     Baseline,
     BuildParameters,
     SegmentBaseline,
     SourceInfo,
 )
-from baselines.targets import Targets, resolve_targets
-from baselines.threads import map_columns
+from detectors.statistics import DEFAULT_EPSILON
 
 BoolArray = npt.NDArray[np.bool_]
 
@@ -78,15 +80,15 @@ def build_baseline(
     exclude: Sequence[str] = (),
     categorical: Sequence[str] = (),
     segments: Sequence[str] = (),
-    bins: int = 10,
-    top_k: int = 50,
+    bins: int = DEFAULT_BINS,
+    top_k: int = DEFAULT_TOP_K,
     max_known_values: int = 10_000,
     max_segment_values: int = 20,
     min_segment_rows: int = 200,
-    window_sizes: Sequence[int] = (100, 1000, 10_000),
+    window_sizes: Sequence[int] = DEFAULT_WINDOW_SIZES,
     replicates: int = 1000,
     seed: int = 0,
-    epsilon: float = 1e-4,
+    epsilon: float = DEFAULT_EPSILON,
     bins_from: Baseline | None = None,
     progress: bool = False,
     source: InputFile | None = None,

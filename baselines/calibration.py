@@ -17,8 +17,8 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from baselines.schema import Calibration, FeatureBaseline
 from baselines.threads import map_columns
+from baselines.values import Calibration, FeatureBaseline
 from detectors.statistics import DISTRIBUTION_STATISTICS
 from detectors.thresholds import NullSummary, summarize_nulls
 

@@ -18,7 +18,7 @@ import pyarrow as pa
 
 from baselines.binning import FloatArray, to_category_strings
 from baselines.errors import BaselineError
-from baselines.schema import BuildParameters
+from baselines.values import BuildParameters
 
 Kind = Literal["numeric", "categorical"]
 

@@ -24,7 +24,7 @@ from baselines.binning import (
     value_frequencies,
 )
 from baselines.errors import BaselineError
-from baselines.schema import (
+from baselines.values import (
     SUMMARY_QUANTILES,
     CategoricalSummary,
     FeatureBaseline,

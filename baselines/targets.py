@@ -26,10 +26,9 @@ from baselines.columns import (
     no_values_error,
     numeric_values,
 )
-from baselines.documents import Task
 from baselines.errors import BaselineError
 from baselines.profile import BinnedColumn, bin_categorical, bin_numeric
-from baselines.schema import BuildParameters
+from baselines.values import BuildParameters, Task
 from detectors.performance import (
     classification_accumulate,
     classification_metrics,

@@ -73,7 +73,7 @@ import orjson
 from attempts import fitted_growth, rotation, spread
 
 if TYPE_CHECKING:
-    from baselines.schema import Baseline
+    from baselines.values import Baseline
 
 ROOT = Path(__file__).resolve().parent.parent
 KAFKA_SH = ROOT / "deploy" / "local" / "kafka.sh"

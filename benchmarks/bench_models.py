@@ -42,7 +42,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from baselines.build import build_baseline
-from baselines.schema import Baseline
+from baselines.values import Baseline
 from monitor.allocator import tune_allocators
 from monitor.config import Settings, load_settings
 from monitor.pipeline import Pipeline, event_schema

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from baselines.errors import BaselineError
-from baselines.schema import Baseline
+from baselines.values import Baseline
 from monitor.config import Settings
 from monitor.errors import ConfigError
 from monitor.pipeline import Pipeline, RejectSink, Sink

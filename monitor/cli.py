@@ -12,16 +12,17 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from baselines.errors import BaselineError
+from baselines.defaults import DEFAULT_BINS, DEFAULT_TOP_K, DEFAULT_WINDOW_SIZES
+from baselines.errors import DriftwardenError
 from monitor.allocator import tune_allocators
-from monitor.errors import DriftwardenError
+from monitor.defaults import DEFAULT_HTTP_PORT
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from rich.console import Console
 
-    from baselines.schema import Baseline
+    from baselines.values import Baseline
     from monitor.config import Settings
     from monitor.runtime.replay import ReplaySummary
     from monitor.sinks.openmetrics import OpenMetricsHistory
@@ -136,16 +137,23 @@ def _add_baseline(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         "--segments", type=_csv, default=(), help="columns to keep a baseline per value of"
     )
     build.add_argument(
-        "--bins", type=int, default=10, help="quantile bins per numeric feature (default 10)"
+        "--bins",
+        type=int,
+        default=DEFAULT_BINS,
+        help=f"quantile bins per numeric feature (default {DEFAULT_BINS})",
     )
     build.add_argument(
-        "--top-k", type=int, default=50, help="categories kept per feature (default 50)"
+        "--top-k",
+        type=int,
+        default=DEFAULT_TOP_K,
+        help=f"categories kept per feature (default {DEFAULT_TOP_K})",
     )
     build.add_argument(
         "--window-sizes",
         type=lambda v: tuple(int(x) for x in _csv(v)),
-        default=(100, 1000, 10_000),
-        help="window sizes (events) to calibrate null distributions for (default 100,1000,10000)",
+        default=DEFAULT_WINDOW_SIZES,
+        help="window sizes (events) to calibrate null distributions for (default "
+        f"{','.join(map(str, DEFAULT_WINDOW_SIZES))})",
     )
     build.add_argument(
         "--empty-is-value",
@@ -300,9 +308,9 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--http-port",
         type=int,
-        default=8000,
+        default=DEFAULT_HTTP_PORT,
         metavar="N",
-        help="port of /metrics and /status (default 8000; 0 picks a free one)",
+        help=f"port of /metrics and /status (default {DEFAULT_HTTP_PORT}; 0 picks a free one)",
     )
     demo.add_argument(
         "--keep-broker",
@@ -314,7 +322,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def _baseline_build(args: argparse.Namespace) -> int:
     from baselines.build import build_baseline_file
-    from baselines.schema import Baseline, FeatureBaseline
+    from baselines.values import Baseline, FeatureBaseline
 
     bins_from = None if args.bins_from is None else Baseline.load(args.bins_from)
     baseline = build_baseline_file(
@@ -390,7 +398,7 @@ def _replay(args: argparse.Namespace) -> int:
 def _replay_settings(args: argparse.Namespace, overrides: Mapping[str, Any]) -> Settings:
     """The replay's configuration: --config, or a quick look from --baseline and --window, with
     ``overrides`` merged on top."""
-    from baselines.schema import Baseline
+    from baselines.values import Baseline
     from monitor.config import load_settings, merged
 
     if args.config is not None:
@@ -399,12 +407,7 @@ def _replay_settings(args: argparse.Namespace, overrides: Mapping[str, Any]) -> 
         return load_settings(args.config, **overrides)
     if not args.baseline:
         raise DriftwardenError("replay needs --config FILE, or --baseline FILE [--window 1h]")
-    models = []
-    for path in args.baseline:
-        try:
-            models.append({"name": Baseline.load(path).model, "baseline": path})
-        except BaselineError as exc:
-            raise DriftwardenError(str(exc)) from None
+    models = [{"name": Baseline.load(path).model, "baseline": path} for path in args.baseline]
     quick = {"models": models, "windows": {"size": args.window or "1h"}}
     return load_settings(None, **merged(quick, overrides))
 
@@ -586,7 +589,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     try:
         return handlers[args.command](args)
-    except (DriftwardenError, BaselineError) as exc:
+    except DriftwardenError as exc:
         print(f"driftwarden: error: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:

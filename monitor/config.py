@@ -30,6 +30,8 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
+from detectors.statistics import DEFAULT_EPSILON
+from monitor.defaults import DEFAULT_HTTP_PORT
 from monitor.errors import ConfigError
 
 _UNITS_MS = {"ms": 1, "s": 1_000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
@@ -457,7 +459,9 @@ class DaemonConfig(_Section):
     """The live daemon (`driftwarden run`): endpoints, checkpoints and its own report file."""
 
     http_host: str = Field(default="0.0.0.0", description="Address of the HTTP endpoints.")
-    http_port: int = Field(default=8000, ge=0, le=65535, description="/metrics, /healthz, …")
+    http_port: int = Field(
+        default=DEFAULT_HTTP_PORT, ge=0, le=65535, description="/metrics, /healthz, …"
+    )
     liveness_timeout: DurationMs = Field(
         default=60_000, description="/healthz fails when the main loop is stuck this long."
     )
@@ -495,7 +499,9 @@ class Settings(BaseSettings):
     alerts: AlertConfig = AlertConfig()
     detectors: DetectorsConfig = DetectorsConfig()
     labels: LabelsConfig = LabelsConfig()
-    epsilon: float = Field(default=1e-4, gt=0, lt=0.1, description="Smoothing for empty bins.")
+    epsilon: float = Field(
+        default=DEFAULT_EPSILON, gt=0, lt=0.1, description="Smoothing for empty bins."
+    )
     daemon: DaemonConfig = DaemonConfig()
     alertmanager: AlertmanagerConfig = AlertmanagerConfig()
     kafka: KafkaConfig | None = Field(

@@ -1,20 +1,12 @@
-"""Errors the daemon raises for problems a user can fix; each message names the problem and the fix.
+"""The daemon's errors for problems a user can fix, and how any exception reads in one line.
 
-Hierarchy::
-
-    DriftwardenError          anything the CLI reports as a one-line error and exit code
-    ├── ConfigError           the configuration is invalid (field, value, fix)
-    ├── SourceError           an input file or topic cannot be read (path, fix)
-    └── CheckpointError       saved state cannot be loaded or written (path, fix)
-
-Bad events are not errors: the decoder turns them into counted rejects and carries on.
+They extend :class:`~baselines.errors.DriftwardenError`; the whole hierarchy is drawn in
+:mod:`baselines.errors`.
 """
 
 from __future__ import annotations
 
-
-class DriftwardenError(Exception):
-    """Base class of every error a user can act on."""
+from baselines.errors import DriftwardenError
 
 
 class ConfigError(DriftwardenError):

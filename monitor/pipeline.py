@@ -30,7 +30,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from baselines.schema import Baseline
+from baselines.values import PREDICTION_SUBJECT, Baseline
 from detectors.online import DriftDetector, make_detector
 from detectors.thresholds import NullSummary
 from monitor.batches import DecodeResult, EventBatch, IntArray, RawRecords, Reject
@@ -47,7 +47,7 @@ from monitor.evaluate.scoring import WindowScores, compare_windows, score_window
 from monitor.join.label_join import LabelJoin, Pairs
 from monitor.logs import RateLimitedLog
 from monitor.sinks.report import Thresholds, alert_record, window_record
-from monitor.window.slot_layout import PREDICTION, ModelLayout
+from monitor.window.slot_layout import ModelLayout
 from monitor.window.windower import WindowCounts, Windower, WindowKey
 
 if TYPE_CHECKING:
@@ -445,7 +445,7 @@ class Pipeline:
             return out
         statistic = self.settings.alerts.drift.statistic
         for spec in self.settings.detectors.window_series:
-            name = f"{PREDICTION.strip('_')}_{statistic}_{spec.name}"
+            name = f"{PREDICTION_SUBJECT.strip('_')}_{statistic}_{spec.name}"
             detector = self.series.get((window.key, name))
             if detector is None:
                 detector = self.series[(window.key, name)] = make_detector(spec.name, **spec.params)

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import settings
 
 from baselines.build import build_baseline
-from baselines.schema import Baseline
+from baselines.values import Baseline
 from monitor.batches import EventBatch
 
 pytest_plugins = ["tests.kafka_broker"]

@@ -31,7 +31,7 @@ import pytest
 import yaml
 from kafka import KafkaProducer
 
-from baselines.schema import Baseline
+from baselines.values import Baseline
 from monitor.demo.broker import free_loopback_ports
 from monitor.sinks.report import iso_ms
 from tests.grafana_dashboard import dashboard_queries, fill_in, load_dashboard, variables

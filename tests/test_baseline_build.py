@@ -18,7 +18,7 @@ import pytest
 from baselines.binning import CategoricalLayout, NumericLayout, slot_counts
 from baselines.build import build_baseline, build_baseline_file
 from baselines.errors import BaselineError
-from baselines.schema import Baseline, FeatureBaseline, NumericSummary
+from baselines.values import Baseline, FeatureBaseline, NumericSummary
 
 FAST: dict[str, Any] = {"window_sizes": (50,), "replicates": 10}
 

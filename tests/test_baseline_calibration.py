@@ -7,7 +7,7 @@ from scipy.stats import chi2
 
 from baselines.binning import CategoricalLayout, NumericLayout
 from baselines.calibration import calibrate
-from baselines.schema import Calibration, CategoricalSummary, FeatureBaseline, NumericSummary
+from baselines.values import Calibration, CategoricalSummary, FeatureBaseline, NumericSummary
 
 UNIFORM = FeatureBaseline(
     "x",

@@ -12,8 +12,9 @@ import pytest
 
 from baselines.binning import NumericLayout
 from baselines.build import build_baseline
+from baselines.codec import FORMAT, canonical_digest
 from baselines.errors import BaselineError
-from baselines.schema import FORMAT, Baseline, NumericSummary, canonical_digest
+from baselines.values import Baseline, NumericSummary
 
 REBUILD = "rebuild it with `driftwarden baseline build`"
 

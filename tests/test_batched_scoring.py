@@ -14,7 +14,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from baselines.binning import CategoricalLayout, NumericLayout
-from baselines.schema import Baseline, CategoricalSummary, FeatureBaseline, NumericSummary
+from baselines.values import PREDICTION_SUBJECT as PREDICTION
+from baselines.values import Baseline, CategoricalSummary, FeatureBaseline, NumericSummary
 from detectors.statistics import DISTRIBUTION_STATISTICS, compute_all, rate
 from monitor.evaluate.scoring import (
     SubjectBlock,
@@ -23,7 +24,7 @@ from monitor.evaluate.scoring import (
     score_blocks,
     score_windows,
 )
-from monitor.window.slot_layout import LABEL, PREDICTION, ModelLayout
+from monitor.window.slot_layout import LABEL, ModelLayout
 from monitor.window.windower import WindowCounts, WindowKey
 
 EPSILON = 1e-4

@@ -14,7 +14,7 @@ import pytest
 
 from baselines.build import build_baseline
 from baselines.errors import BaselineError
-from baselines.schema import Baseline
+from baselines.values import Baseline
 from monitor.app import load_version_baselines
 from monitor.batches import RawRecords
 from monitor.config import Settings, load_settings

@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 import pytest
 
-from baselines.schema import Baseline
+from baselines.values import Baseline
 from monitor.config import load_settings
 from monitor.errors import CheckpointError
 from monitor.pipeline import Pipeline

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from baselines.values import PREDICTION_SUBJECT as PREDICTION
 from detectors.thresholds import NullSummary, summarize_null, threshold_for_size
 from monitor.config import AlertConfig, TierThresholds
 from monitor.evaluate.checks import CANARY, PERFORMANCE, Versus, canary_checks, window_checks
 from monitor.evaluate.levels import CheckInput
 from monitor.evaluate.scoring import SubjectScores, WindowScores
-from monitor.window.slot_layout import PREDICTION
 from monitor.window.windower import WindowCounts, WindowKey
 
 NULL = summarize_null(np.random.default_rng(0).gamma(4.5, 0.002, 4000), n=1000)

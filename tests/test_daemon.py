@@ -19,7 +19,7 @@ import pytest
 import yaml
 from kafka import KafkaConsumer, KafkaProducer
 
-from baselines.schema import Baseline
+from baselines.values import Baseline
 from monitor.demo.broker import free_loopback_ports
 from tests.kafka_broker import create_topic
 from tests.malformed import CORPUS

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import orjson
 
-from baselines.schema import Baseline
+from baselines.values import Baseline
 from tests import test_daemon
 from tests.faults import fault_detail
 from tests.test_daemon import (

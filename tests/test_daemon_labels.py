@@ -13,7 +13,7 @@ import pytest
 import yaml
 from kafka import KafkaProducer
 
-from baselines.schema import Baseline
+from baselines.values import Baseline
 from monitor.config import load_settings
 from monitor.runtime.replay import replay_topics_to_file
 from tests.kafka_broker import create_topic

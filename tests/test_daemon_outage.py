@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 from kafka import KafkaConsumer, TopicPartition
 
-from baselines.schema import Baseline
+from baselines.values import Baseline
 from tests.kafka_broker import LocalBroker
 from tests.malformed import CORPUS
 from tests.test_daemon import (  # noqa: F401  (topic and uninterrupted are module fixtures)

@@ -12,7 +12,7 @@ import orjson
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.coordinator.assignors.range import RangePartitionAssignor
 
-from baselines.schema import Baseline
+from baselines.values import Baseline
 from tests.kafka_broker import create_topic
 from tests.test_daemon import (  # noqa: F401  (topic and uninterrupted are module fixtures)
     EVENTS,

@@ -16,7 +16,7 @@ import orjson
 import pytest
 from kafka import TopicPartition
 
-from baselines.schema import Baseline
+from baselines.values import Baseline
 from monitor.config import Settings, load_settings
 from monitor.runtime.daemon import Daemon
 from tests.support.memory_consumer import MemoryConsumer, MemoryGroup

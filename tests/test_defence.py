@@ -20,7 +20,7 @@ import pytest
 import yaml
 from structlog.testing import capture_logs
 
-from baselines.schema import Baseline
+from baselines.values import Baseline
 from monitor.batches import RawRecords, Reject
 from monitor.config import Settings
 from monitor.decode.isolate import INTERNAL_ERROR

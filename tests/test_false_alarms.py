@@ -12,7 +12,7 @@ import pytest
 import scipy.stats
 
 from baselines.build import build_baseline
-from baselines.schema import Baseline
+from baselines.values import Baseline
 from monitor.config import load_settings
 from monitor.pipeline import Pipeline
 from tests.conftest import training

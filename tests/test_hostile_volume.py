@@ -14,7 +14,7 @@ import numpy as np
 import orjson
 import pytest
 
-from baselines.schema import Baseline
+from baselines.values import Baseline
 from monitor.batches import RawRecords
 from monitor.config import load_settings
 from monitor.pipeline import Pipeline

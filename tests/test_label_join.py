@@ -15,7 +15,7 @@ from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.registry import CollectorRegistry
 
-from baselines.schema import Baseline
+from baselines.values import Baseline
 from monitor.batches import EventBatch, RawRecords
 from monitor.config import Settings, load_settings
 from monitor.join.label_join import DELAY_BUCKETS_S, Interner, JoinStats, LabelJoin

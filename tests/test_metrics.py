@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.registry import CollectorRegistry, DuplicateTimeseries
 
-from baselines.schema import Baseline
+from baselines.values import Baseline
 from monitor.batches import RawRecords
 from monitor.config import load_settings
 from monitor.evaluate.levels import Level

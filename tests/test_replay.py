@@ -10,7 +10,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from baselines.schema import Baseline
+from baselines.values import Baseline
 from monitor.config import Settings, load_settings
 from monitor.runtime.replay import replay_to_file
 

@@ -9,7 +9,7 @@ import orjson
 import pytest
 from kafka import KafkaProducer
 
-from baselines.schema import Baseline
+from baselines.values import Baseline
 from monitor.config import Settings
 from monitor.runtime.replay import replay_to_file, replay_topic_to_file
 from tests.kafka_broker import create_topic

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from baselines.schema import Baseline
+from baselines.values import Baseline
 from monitor.batches import RawRecords
 from monitor.config import Settings, load_settings
 from monitor.errors import CheckpointError

@@ -9,7 +9,7 @@ import pyarrow as pa
 import pytest
 
 from baselines.build import build_baseline
-from baselines.schema import Baseline
+from baselines.values import Baseline
 from monitor.batches import EventBatch
 from monitor.join.label_join import Pairs
 from monitor.window.slot_layout import ModelLayout

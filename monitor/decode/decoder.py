@@ -32,6 +32,7 @@ from monitor.decode.columns import Fields
 from monitor.decode.config import DecodeLimits, EventSchema, FieldMapping
 from monitor.decode.paths import EventPaths
 from monitor.decode.readers import JsonReader, json_reader
+from monitor.decode.reasons import OVERSIZE
 from monitor.decode.rules import Part, Parts, judge
 from monitor.decode.slow import Failure, fields_from_objects, parse_each
 from monitor.decode.table import fields_from_table
@@ -96,7 +97,7 @@ class EventDecoder:
         limit = self.limits.max_message_bytes
         kept = np.flatnonzero(lengths <= limit)
         failures: list[Failure] = [
-            (int(i), "oversize", f"{lengths[i]} bytes, more than max_message_bytes={limit}")
+            (int(i), OVERSIZE, f"{lengths[i]} bytes, more than max_message_bytes={limit}")
             for i in np.flatnonzero(lengths > limit)
         ]
         kept_values = values if len(kept) == len(values) else [values[i] for i in kept]

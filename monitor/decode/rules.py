@@ -28,6 +28,16 @@ from monitor.batches import BoolArray, IntArray
 from monitor.columns import text_codes
 from monitor.decode.columns import Column, Fields
 from monitor.decode.config import DecodeLimits, EventSchema, FieldMapping
+from monitor.decode.reasons import (
+    FUTURE_TIMESTAMP,
+    INVALID_TIMESTAMP,
+    MISSING_MODEL,
+    MISSING_TIMESTAMP,
+    NON_FINITE_NUMBER,
+    UNKNOWN_MODEL,
+    UNKNOWN_SCHEMA_VERSION,
+    WRONG_TYPE,
+)
 from monitor.decode.timestamps import in_event_time_range
 from monitor.decode.values import (
     Numbers,
@@ -185,17 +195,17 @@ def judge(
 def _judge_parts(parts: Parts, limits: DecodeLimits, verdicts: Verdicts) -> None:
     """Flag wrong schema versions, non-finite numbers and parts of the wrong type."""
     version = parts.versions
-    verdicts.flag(version.read.wrong, "wrong_type", f"{version.name}: expected an integer")
+    verdicts.flag(version.read.wrong, WRONG_TYPE, f"{version.name}: expected an integer")
     supported = sorted(limits.supported_schema_versions)
     unsupported = ~np.isin(version.read.values, supported)
     for value in np.unique(version.read.values[unsupported]):
         detail = f"{version.name} {value} is not supported (supported: {supported})"
-        verdicts.flag(version.read.values == value, "unknown_schema_version", detail)
+        verdicts.flag(version.read.values == value, UNKNOWN_SCHEMA_VERSION, detail)
     for name, flags in parts.non_finite():
         detail = f"{name}: NaN or infinity; leave the value empty when missing"
-        verdicts.flag(flags, "non_finite_number", detail)
+        verdicts.flag(flags, NON_FINITE_NUMBER, detail)
     for name, flags, expected in parts.wrong_types():
-        verdicts.flag(flags, "wrong_type", f"{name}: expected {expected}")
+        verdicts.flag(flags, WRONG_TYPE, f"{name}: expected {expected}")
 
 
 def _judge_model(
@@ -204,11 +214,11 @@ def _judge_model(
     """Flag events without a model, then events of a model the schema does not know."""
     codes, distinct = text_codes(names)
     detail = f"no {mapping.model}; set fields.default_model for a single-model stream"
-    verdicts.flag(codes < 0, "missing_model", detail)
+    verdicts.flag(codes < 0, MISSING_MODEL, detail)
     for code, name in enumerate(distinct):
         if name not in schema.models:
             detail = f"model {name!r} is not configured; add it to the models in the config"
-            verdicts.flag(codes == code, "unknown_model", detail)
+            verdicts.flag(codes == code, UNKNOWN_MODEL, detail)
 
 
 def _judge_time(
@@ -233,10 +243,10 @@ def _judge_time(
         if fallback
         else f"no {times.name}; set fields.timestamp_fallback to use the record timestamp"
     )
-    verdicts.flag(~present, "missing_timestamp", missing)
+    verdicts.flag(~present, MISSING_TIMESTAMP, missing)
     detail = f"{times.name}: expected RFC 3339 text or epoch milliseconds in 1970-2200"
-    verdicts.flag(invalid, "invalid_timestamp", detail)
+    verdicts.flag(invalid, INVALID_TIMESTAMP, detail)
     future = present & ~invalid & (ms > now_ms + limits.max_future_ms)
     detail = f"{times.name}: more than {limits.max_future_ms} ms ahead of now"
-    verdicts.flag(future, "future_timestamp", detail)
+    verdicts.flag(future, FUTURE_TIMESTAMP, detail)
     return ms

@@ -19,6 +19,7 @@ import pyarrow as pa
 from monitor.batches import IntArray
 from monitor.decode.columns import Column, Fields, Piece
 from monitor.decode.paths import EventPaths, Path, dotted
+from monitor.decode.reasons import INVALID_JSON, NON_FINITE_NUMBER, NOT_AN_OBJECT
 
 #: (position in the batch, reject reason, detail) of a message that is not a JSON object.
 Failure = tuple[int, str, str]
@@ -49,16 +50,16 @@ def parse_each(values: Sequence[bytes]) -> tuple[list[dict[str, Any]], IntArray,
         except orjson.JSONDecodeError as error:
             if _has_non_finite_literal(value):
                 detail = "NaN or Infinity in the message; send null for a missing value"
-                failures.append((position, "non_finite_number", detail))
+                failures.append((position, NON_FINITE_NUMBER, detail))
             else:
-                failures.append((position, "invalid_json", str(error)))
+                failures.append((position, INVALID_JSON, str(error)))
             continue
         if type(parsed) is dict:
             objects.append(parsed)
             positions.append(position)
         else:
             detail = f"the message is a JSON {_json_kind(parsed)}; send one object per message"
-            failures.append((position, "not_an_object", detail))
+            failures.append((position, NOT_AN_OBJECT, detail))
     return objects, np.array(positions, dtype=np.int64), failures
 
 

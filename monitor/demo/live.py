@@ -29,6 +29,7 @@ from kafka import KafkaProducer, TopicPartition
 from kafka.errors import KafkaError
 from rich.console import Console
 
+from monitor.defaults import DEFAULT_HTTP_PORT
 from monitor.demo.broker import create_topics, demo_broker, run_id
 from monitor.demo.data import (
     END_MS,
@@ -63,7 +64,7 @@ def run_kafka_demo(
     folder: Path,
     console: Console,
     *,
-    http_port: int = 8000,
+    http_port: int = DEFAULT_HTTP_PORT,
     stay: bool = True,
     keep_broker: bool = False,
 ) -> int:

@@ -19,7 +19,7 @@ from typing import Any
 from rich.console import Console
 
 from baselines.build import build_baseline_file
-from baselines.schema import Baseline
+from baselines.values import Baseline
 from monitor.config import Settings, load_settings
 from monitor.demo.data import (
     HOUR_MS,
@@ -30,6 +30,7 @@ from monitor.demo.data import (
     Incident,
     write_demo_files,
 )
+from monitor.evaluate.levels import Level
 from monitor.pipeline import Sink
 from monitor.runtime.replay import print_summary, replay_file
 from monitor.sinks.report import ReportWriter
@@ -150,16 +151,12 @@ def timeline_lines(alerts: list[Mapping[str, Any]]) -> list[str]:
             if len(segments) <= 2
             else f"{segments[0]} +{len(segments) - 1} segments"
         )
-        arrow = "▲" if _rank(after) > _rank(before) else "▼"
+        arrow = "▲" if Level(after).rank > Level(before).rank else "▼"
         lines.append(
             f"  w{window_of(end):02d} {arrow} {before:>12} → {after:<12} {subject}/{check} = "
             f"{first['value']:.3g} vs {first['threshold']:.3g}  [{where}]"
         )
     return lines
-
-
-def _rank(level: str) -> int:
-    return {"warning": 1, "intervention": 2}.get(level, 0)
 
 
 def verdicts(
@@ -170,7 +167,7 @@ def verdicts(
     """Print whether each incident was caught in time and the stable stretch stayed silent;
     return whether all of that held. With ``error_detections`` (labels came from a label
     topic and were joined), incidents marked ``error_stream`` must also be detected there."""
-    raised = [a for a in alerts if a["to"] in ("warning", "intervention")]
+    raised = [a for a in alerts if Level(a["to"]).rank > 0]
     ok = True
     console.print("\n[bold]incidents[/bold]")
     for incident in INCIDENTS:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from baselines.values import PREDICTION_SUBJECT
 from detectors.performance import METRIC_DIRECTION, relative_drop
 from detectors.thresholds import (
     NullSummary,
@@ -25,7 +26,6 @@ from detectors.thresholds import (
 from monitor.config import AlertConfig, DriftThresholds, TierThresholds
 from monitor.evaluate.levels import CheckInput
 from monitor.evaluate.scoring import SubjectScores, WindowScores
-from monitor.window.slot_layout import PREDICTION
 
 PERFORMANCE = "performance"
 CANARY = "canary_psi"
@@ -59,7 +59,7 @@ def window_checks(
     """Every check of one window, in a fixed order (features, prediction, performance)."""
     subjects: dict[str, SubjectScores] = dict(scores.features)
     if scores.prediction is not None:
-        subjects[PREDICTION] = scores.prediction
+        subjects[PREDICTION_SUBJECT] = scores.prediction
     chosen = {name: drift_statistic(s, alerts.drift.statistic) for name, s in subjects.items()}
     by_statistic: dict[str, dict[str, SubjectScores]] = {}
     for name, subject in subjects.items():

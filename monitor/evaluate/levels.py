@@ -25,7 +25,10 @@ class Level(StrEnum):
     @property
     def rank(self) -> int:
         """0 for ok/insufficient_data, 1 for warning, 2 for intervention (the metric value)."""
-        return {"warning": 1, "intervention": 2}.get(self.value, 0)
+        return _RANKS.get(self, 0)
+
+
+_RANKS = {Level.WARNING: 1, Level.INTERVENTION: 2}
 
 
 class CheckInput(NamedTuple):

@@ -16,10 +16,10 @@ from typing import NamedTuple
 
 import numpy as np
 
-from baselines.schema import Baseline, FeatureBaseline, SegmentBaseline
+from baselines.values import PREDICTION_SUBJECT, Baseline, FeatureBaseline, SegmentBaseline
 from detectors import performance as perf
 from detectors.statistics import compute_all, rate
-from monitor.window.slot_layout import LABEL, PREDICTION, ModelLayout
+from monitor.window.slot_layout import LABEL, ModelLayout
 from monitor.window.windower import WindowCounts
 
 
@@ -160,7 +160,7 @@ def score_windows(
     )
     out = []
     for (layout, window, _), segment, subjects in zip(windows, segments, scored, strict=True):
-        prediction = subjects.pop(PREDICTION, None)
+        prediction = subjects.pop(PREDICTION_SUBJECT, None)
         label = subjects.pop(LABEL, None)
         metrics: dict[str, float] = {}
         if layout.performance_size and window.performance[_n_index(layout)] > 0:
@@ -241,7 +241,7 @@ def _scales(features: Sequence[FeatureBaseline]) -> np.ndarray:
 
 
 def _reference(baseline: SegmentBaseline, name: str) -> FeatureBaseline:
-    ref = {PREDICTION: baseline.prediction, LABEL: baseline.label}.get(
+    ref = {PREDICTION_SUBJECT: baseline.prediction, LABEL: baseline.label}.get(
         name
     ) or baseline.features.get(name)
     if ref is None:

@@ -30,10 +30,11 @@ from kafka import AsyncConsumerRebalanceListener, TopicPartition
 from kafka.errors import KafkaError
 from kafka.structs import OffsetAndMetadata
 
-from baselines.schema import Baseline
+from baselines.errors import DriftwardenError
+from baselines.values import Baseline
 from monitor.app import build_live
 from monitor.config import KafkaConfig, Settings
-from monitor.errors import ConfigError, DriftwardenError, error_text
+from monitor.errors import ConfigError, error_text
 from monitor.sources.kafka import GroupConsumer, connect_group, to_raw_records
 from monitor.state.checkpoint import offset_key, parse_offset_key
 from monitor.state.snapshot import restore, snapshot

@@ -24,7 +24,7 @@ from typing import Any, TypeAlias
 
 import pyarrow as pa
 
-from baselines.schema import Baseline
+from baselines.values import Baseline
 from monitor.batches import RawRecords, Reject
 from monitor.config import Settings
 from monitor.decode.decoder import row_json

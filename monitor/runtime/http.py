@@ -28,6 +28,7 @@ import structlog
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.registry import CollectorRegistry
 
+from monitor.defaults import DEFAULT_HTTP_PORT
 from monitor.errors import ConfigError
 from monitor.evaluate.levels import Level
 from monitor.sinks.metrics import ConsumerLag, LatestWindows, RunningTotals, Snapshot
@@ -113,7 +114,7 @@ class MonitorServer:
         *,
         lag_provider: Callable[[], ConsumerLag] | None = None,
         host: str = "0.0.0.0",
-        port: int = 8000,
+        port: int = DEFAULT_HTTP_PORT,
         liveness_timeout: float = 60.0,
         clock: Callable[[], float] = time.monotonic,
         build: Mapping[str, str] | None = None,

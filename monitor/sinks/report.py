@@ -12,10 +12,10 @@ from typing import IO, Any
 
 import orjson
 
+from baselines.values import PREDICTION_SUBJECT
 from monitor.evaluate.checks import PERFORMANCE, Versus
 from monitor.evaluate.levels import CheckInput, Level, Step
 from monitor.evaluate.scoring import SubjectScores, WindowScores
-from monitor.window.slot_layout import PREDICTION
 from monitor.window.windower import WindowKey
 
 
@@ -103,7 +103,9 @@ def window_record(
     }
     if scores.prediction is not None:
         record["prediction"] = _subject(
-            scores.prediction, by_subject.get(PREDICTION, {}), limits.get(PREDICTION, {})
+            scores.prediction,
+            by_subject.get(PREDICTION_SUBJECT, {}),
+            limits.get(PREDICTION_SUBJECT, {}),
         )
     if scores.label is not None:
         record["label"] = _subject(scores.label, {}, {})
@@ -119,7 +121,7 @@ def window_record(
         }
     if versus is not None:
         compared = dict(versus.subjects)
-        prediction = compared.pop(PREDICTION, None)
+        prediction = compared.pop(PREDICTION_SUBJECT, None)
         record["versus"] = {
             "model_version": versus.stable_version,
             "features": {name: _statistics(s) for name, s in compared.items()},
@@ -143,7 +145,7 @@ def alert_record(
         "model": key.model,
         "model_version": key.model_version,
         "segment": key.segment,
-        "subject": "prediction" if check.subject == PREDICTION else check.subject,
+        "subject": "prediction" if check.subject == PREDICTION_SUBJECT else check.subject,
         "check": check.check,
         "from": step.before.value,
         "to": step.after.value,

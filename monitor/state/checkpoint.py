@@ -24,10 +24,17 @@ from typing import Any
 
 import orjson
 
+from baselines.json_file import JsonFile
 from monitor.errors import CheckpointError
 from monitor.sinks.report import iso_ms
 
 _FRESH = "delete it to start fresh"
+_CHECKPOINT_FILE = JsonFile(
+    name="checkpoint",
+    error=CheckpointError,
+    unreadable_fix="check its permissions",
+    not_json=f"is damaged (not JSON: {{problem}}); {_FRESH}",
+)
 
 
 @dataclass(frozen=True)
@@ -94,19 +101,9 @@ class CheckpointStore:
     def load(self) -> Checkpoint | None:
         """The saved checkpoint, or None when there is none yet."""
         try:
-            data = self.path.read_bytes()
+            document: Any = _CHECKPOINT_FILE.read(self.path)
         except FileNotFoundError:
             return None
-        except OSError as exc:
-            raise CheckpointError(
-                f"cannot read checkpoint {self.path} ({exc.strerror or exc}); check its permissions"
-            ) from None
-        try:
-            document = orjson.loads(data)
-        except orjson.JSONDecodeError as exc:
-            raise CheckpointError(
-                f"checkpoint {self.path} is damaged (not JSON: {exc}); {_FRESH}"
-            ) from None
         problem = _problem(document)
         if problem:
             raise CheckpointError(

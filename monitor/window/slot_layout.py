@@ -17,12 +17,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from baselines.binning import to_category_strings
-from baselines.schema import Baseline, FeatureBaseline
+from baselines.values import PREDICTION_SUBJECT, Baseline, FeatureBaseline
 from detectors import performance
 from monitor.batches import EventBatch, FloatArray, IntArray
 from monitor.columns import take_rows
 
-PREDICTION = "__prediction__"
 LABEL = "__label__"
 
 
@@ -38,7 +37,7 @@ class Subject:
 def _column(
     batch: EventBatch, name: str, feature: FeatureBaseline, rows: IntArray
 ) -> np.ndarray | pa.Array:
-    if name == PREDICTION:
+    if name == PREDICTION_SUBJECT:
         values = batch.prediction
     elif name == LABEL:
         values = batch.label
@@ -79,7 +78,7 @@ class ModelLayout:
         offset = 0
         named = list(baseline.features.items())
         if baseline.prediction is not None:
-            named.append((PREDICTION, baseline.prediction))
+            named.append((PREDICTION_SUBJECT, baseline.prediction))
         if baseline.label is not None:
             named.append((LABEL, baseline.label))
         for name, feature in named:
@@ -126,7 +125,7 @@ class ModelLayout:
             return None
         if baseline.prediction is None or baseline.label is None:
             return None
-        pred = _column(batch, PREDICTION, baseline.prediction, rows)
+        pred = _column(batch, PREDICTION_SUBJECT, baseline.prediction, rows)
         label = _column(batch, LABEL, baseline.label, rows)
         if baseline.task == "classification":
             scores = _scores(pred, baseline.positive_label)
@@ -150,7 +149,7 @@ class ModelLayout:
         missing value), and the absolute error (score − 0/1 truth for classification)."""
         baseline = self.baseline
         assert baseline.prediction is not None and baseline.label is not None
-        pred = _column(batch, PREDICTION, baseline.prediction, rows)
+        pred = _column(batch, PREDICTION_SUBJECT, baseline.prediction, rows)
         label = _column(batch, LABEL, baseline.label, rows)
         if baseline.task == "classification":
             scores = _scores(pred, baseline.positive_label)

@@ -25,11 +25,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from baselines.values import PREDICTION_SUBJECT
 from monitor.batches import BoolArray, EventBatch, IntArray
 from monitor.columns import take_rows, text_codes
 from monitor.evaluate.detector_feed import WindowStreams
 from monitor.join.label_join import Pairs
-from monitor.window.slot_layout import PREDICTION, ModelLayout
+from monitor.window.slot_layout import ModelLayout
 from monitor.window.watermark import Watermarks
 
 OTHER = "__other__"
@@ -356,7 +357,7 @@ class Windower:
         versions: pa.Array,
     ) -> None:
         """Buffer each version's prediction scores for its detectors, fed when windows close."""
-        prediction = layout.by_name.get(PREDICTION)
+        prediction = layout.by_name.get(PREDICTION_SUBJECT)
         if not self.score_streams.specs or prediction is None:
             return
         if prediction.baseline.kind != "numeric" or not isinstance(batch.prediction, np.ndarray):
