@@ -452,7 +452,7 @@ def _soak(
 
 
 def _free_port() -> list[int]:
-    from monitor.demo.broker import free_loopback_ports
+    from tests.support.ports import free_loopback_ports
 
     return free_loopback_ports(1)
 
