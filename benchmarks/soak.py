@@ -5,12 +5,12 @@ Run: ``.venv/bin/python benchmarks/soak.py [--events 20000000] [--rate 12000]
 [--output benchmarks/results/soak.json]``; a smoke run: ``--events 200000 --rate 2000
 --rebalance-every-s 20 --pause-every-s 60 --pause-s 20 --output /tmp/soak-smoke.json``.
 
-One broker of its own (``tests.kafka_broker.LocalBroker``), one prediction topic of
+One broker of its own (``tests.support.kafka.LocalBroker``), one prediction topic of
 ``--partitions`` partitions. The stream is **paced, produced while the daemon consumes**, at most
 ``--rate`` messages/s (after a broker pause the producer catches up as fast as it can): a run of
 20M messages then lasts ~30 minutes, long enough for the rebalances and pauses to hit it at every
 stage. Message ``i`` goes to partition ``i % partitions``; every 100th message is a bad one from
-``tests.malformed.CORPUS`` (the 25 kinds in turn, so 1%), the rest are good events of model
+``tests.support.malformed.CORPUS`` (the 25 kinds in turn, so 1%), the rest are good events of model
 ``m`` (16 numeric + 4 categorical features, seeded per chunk) evenly spread over 24 hours of event
 time, so every partition is in event-time order.
 
@@ -60,8 +60,8 @@ sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
 from bench_kafka import proc_status_kib  # noqa: E402
 from bench_replay import NUMERIC, START_MS, columns  # noqa: E402
 
-from tests.kafka_broker import LocalBroker  # noqa: E402
-from tests.malformed import CORPUS  # noqa: E402
+from tests.support.kafka import LocalBroker  # noqa: E402
+from tests.support.malformed import CORPUS  # noqa: E402
 
 BAD_EVERY = 100
 CHUNK = 10_000
@@ -452,7 +452,7 @@ def _soak(
 
 
 def _free_port() -> list[int]:
-    from monitor.demo.broker import free_loopback_ports
+    from tests.support.ports import free_loopback_ports
 
     return free_loopback_ports(1)
 

@@ -18,9 +18,9 @@ from typing import Any
 import pytest
 import yaml
 
-from monitor.demo.broker import free_loopback_ports
 from monitor.sinks.alertmanager import DRIFT_CHECKS, runbook_anchor
-from tests.prometheus_stack import Service, http_get, install_binaries, start_alertmanager
+from tests.support.ports import free_loopback_ports
+from tests.support.prometheus import Service, http_get, install_binaries, start_alertmanager
 
 ROOT = Path(__file__).resolve().parents[1]
 RULES = ROOT / "helm" / "driftwarden" / "files" / "prometheus-rules.yaml"

@@ -7,7 +7,7 @@ notification. Nothing depends on how fast the machine is; every wait has one gen
 fails with what it was waiting for. The daemon levels after one window of 50 events; Prometheus
 scrapes it every second and evaluates the project's own rules; Alertmanager routes with the
 project's own config to a webhook receiver of this test. Rule and routing durations, which are
-wall-clock times, are divided by ``TIME_SCALE`` (see tests/prometheus_stack.py), nothing else
+wall-clock times, are divided by ``TIME_SCALE`` (see tests/support/prometheus.py), nothing else
 changes. The stream is normal, then feature ``x`` shifts by one standard deviation
 (PSI ≈ 0.9: intervention) and 35 % of ``y`` is drawn from its lower half only (PSI ≈ 0.14:
 warning), then it is normal again. Then every Grafana panel's query runs against this
@@ -32,11 +32,11 @@ import yaml
 from kafka import KafkaProducer
 
 from baselines.values import Baseline
-from monitor.demo.broker import free_loopback_ports
 from monitor.sinks.report import iso_ms
-from tests.grafana_dashboard import dashboard_queries, fill_in, load_dashboard, variables
-from tests.kafka_broker import create_topic
-from tests.prometheus_stack import (
+from tests.support.dashboard import dashboard_queries, fill_in, load_dashboard, variables
+from tests.support.kafka import create_topic
+from tests.support.ports import free_loopback_ports
+from tests.support.prometheus import (
     RULES,
     Service,
     WebhookReceiver,

@@ -1,7 +1,7 @@
 """The Alertmanager sink's posts as a real Alertmanager reads them back.
 
 Debian's Alertmanager (``deploy/local/prometheus.sh``) runs the project's example config, its
-routing times divided by ``TIME_SCALE`` (tests/prometheus_stack.py), with a webhook receiver of
+routing times divided by ``TIME_SCALE`` (tests/support/prometheus.py), with a webhook receiver of
 this test behind it. The sink posts each transition of check ``psi`` of feature ``car_value``;
 the test reads ``GET /api/v2/alerts`` (the alerts Alertmanager holds as active) and the
 notifications it sends. Each test uses its own model, so the tests share one Alertmanager.
@@ -19,9 +19,9 @@ from typing import Any
 
 import pytest
 
-from monitor.demo.broker import free_loopback_ports
 from monitor.sinks.alertmanager import AlertmanagerSink
-from tests.prometheus_stack import (
+from tests.support.ports import free_loopback_ports
+from tests.support.prometheus import (
     WebhookReceiver,
     alertmanager_config,
     http_get,

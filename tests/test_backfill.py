@@ -16,15 +16,15 @@ import pytest
 import yaml
 
 from baselines.build import build_baseline_file
-from monitor.demo.broker import free_loopback_ports
 from monitor.demo.data import MODEL, write_demo_files
 from monitor.demo.scenario import demo_settings
 from monitor.evaluate.levels import Level
 from monitor.runtime.replay import replay_file
 from monitor.sinks.metrics import LEVEL_VALUES, epoch_seconds
 from monitor.sinks.openmetrics import PROCESS_FAMILIES, OpenMetricsHistory
-from tests.grafana_dashboard import dashboard_queries
-from tests.prometheus_stack import (
+from tests.support.dashboard import dashboard_queries
+from tests.support.ports import free_loopback_ports
+from tests.support.prometheus import (
     RULES,
     install_binaries,
     query,

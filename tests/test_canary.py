@@ -21,7 +21,7 @@ from monitor.config import Settings, load_settings
 from monitor.errors import ConfigError
 from monitor.pipeline import Pipeline
 from monitor.window.slot_layout import same_bins
-from tests.conftest import training
+from tests.support.builders import training
 
 HOUR = 3_600_000
 T0 = 1_554_076_800_000

@@ -15,7 +15,7 @@ from monitor.errors import CheckpointError
 from monitor.pipeline import Pipeline
 from monitor.state.checkpoint import Checkpoint, CheckpointStore, offset_key, parse_offset_key
 from monitor.state.snapshot import restore, snapshot
-from tests.conftest import make_batch
+from tests.support.builders import make_batch
 
 SAVED_AT = 1554199872.345  # 2019-04-02T10:11:12.345Z
 STATE: dict[str, Any] = {"format": "driftwarden.state/1", "open": [{"counts": [1, 0, 2]}]}

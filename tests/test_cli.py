@@ -9,7 +9,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from tests.conftest import training
+from tests.support.builders import training
 
 CLI = [sys.executable, "-m", "monitor.cli"]
 

@@ -4,156 +4,33 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
-import time
-import urllib.request
 import uuid
 from collections import Counter
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import orjson
-import pytest
 import yaml
-from kafka import KafkaConsumer, KafkaProducer
+from kafka import KafkaProducer
 
 from baselines.values import Baseline
-from monitor.demo.broker import free_loopback_ports
-from tests.kafka_broker import create_topic
-from tests.malformed import CORPUS
-from tests.test_replay import _events
-
-EVENTS = 20_000
-
-
-def _produce(bootstrap: str, messages: list[bytes]) -> str:
-    """A fresh one-partition topic holding ``messages`` in order."""
-    name = create_topic(bootstrap, "live")
-    _append(bootstrap, name, messages)
-    return name
-
-
-def _append(bootstrap: str, name: str, messages: list[bytes]) -> None:
-    """Write ``messages`` to topic ``name`` in order, all acknowledged when this returns."""
-    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=20)
-    try:
-        for message in messages:
-            producer.send(name, message)
-        producer.flush(timeout=60)
-    finally:
-        producer.close()
-
-
-def _good() -> list[bytes]:
-    return [orjson.dumps(e) for e in _events(EVENTS, hours=8, shift_from_hour=3)]
-
-
-def _mixed() -> list[bytes]:
-    """The clean stream with the 25 kinds of bad message spread evenly through it."""
-    good = _good()
-    stride = len(good) // len(CORPUS)
-    mixed: list[bytes] = []
-    for i, message in enumerate(good):
-        if i % stride == 0 and i // stride < len(CORPUS):
-            mixed.append(CORPUS[i // stride][0])
-        mixed.append(message)
-    return mixed
-
-
-@pytest.fixture(scope="module")
-def topic(kafka_bootstrap: str) -> str:
-    """A one-partition topic holding a stream with a shift from hour 3."""
-    return _produce(kafka_bootstrap, _good())
-
-
-def _config(
-    tmp_path: Path, baseline: Baseline, bootstrap: str, topic: str, run: str, **kafka: Any
-) -> tuple[Path, int]:
-    baseline.save(tmp_path / "m.json")
-    (port,) = free_loopback_ports(1)
-    config = {
-        "models": [{"name": "m", "baseline": "m.json"}],
-        "windows": {"size": "1h", "allowed_lateness": "0s"},
-        "segments": {"fields": ["platform"]},
-        "alerts": {"min_events": 50, "performance": {"min_labels": 50}},
-        "kafka": {
-            "bootstrap_servers": [bootstrap],
-            "prediction_topics": [topic],
-            "group_id": f"g-{run}",
-            "group_instance_id": f"i-{run}",
-            "max_poll_records": 100,
-            "poll_timeout": "200ms",
-            **kafka,
-        },
-        "decode": {"max_message_bytes": 10_000},
-        "daemon": {
-            "http_host": "127.0.0.1",
-            "http_port": port,
-            "checkpoint_path": f"{run}/checkpoint.json",
-            "checkpoint_interval": "100ms",
-            "report_path": f"{run}/report.jsonl",
-        },
-    }
-    path = tmp_path / f"{run}.yaml"
-    path.write_text(yaml.safe_dump(config))
-    return path, port
-
-
-def _start(config: Path, stderr: Any = subprocess.PIPE) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "monitor.cli", "run", "--config", str(config)],
-        stdout=subprocess.DEVNULL,
-        stderr=stderr,
-    )
-
-
-def _get(port: int, path: str) -> tuple[int, bytes]:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=2) as response:
-            return response.status, response.read()
-    except urllib.error.HTTPError as error:
-        return error.code, error.read()
-    except OSError:
-        return 0, b""
-
-
-def _events_seen(port: int) -> int:
-    status, body = _get(port, "/status")
-    return sum(orjson.loads(body)["totals"]["events"].values()) if status == 200 else -1
-
-
-def _wait(predicate: Any, what: str, timeout_s: float = 120.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def _terminate(process: subprocess.Popen[bytes]) -> None:
-    process.send_signal(signal.SIGTERM)
-    assert process.wait(timeout=30) == 0, process.stderr.read().decode() if process.stderr else ""
-
-
-def _run_to_end(
-    config: Path,
-    port: int,
-    progress: Callable[[int], Any] = _events_seen,
-    expected: Any = EVENTS,
-    timeout_s: float = 120.0,
-) -> None:
-    """Run the daemon until ``progress(port) == expected``, then stop it with SIGTERM."""
-    process = _start(config)
-    try:
-        _wait(lambda: progress(port) == expected, f"progress {expected}", timeout_s)
-    except AssertionError:
-        process.kill()
-        _, stderr = process.communicate(timeout=10)
-        raise AssertionError(f"saw {progress(port)}; log:\n{stderr.decode()[-3000:]}") from None
-    _terminate(process)
+from tests.support.daemon import EVENTS
+from tests.support.daemon import daemon_config as _config
+from tests.support.daemon import events_seen as _events_seen
+from tests.support.daemon import get_endpoint as _get
+from tests.support.daemon import good_messages as _good
+from tests.support.daemon import mixed_messages as _mixed
+from tests.support.daemon import run_to_end as _run_to_end
+from tests.support.daemon import start_daemon_process as _start
+from tests.support.daemon import status_document as _status
+from tests.support.daemon import terminate as _terminate
+from tests.support.daemon import wait_for as _wait
+from tests.support.kafka import append as _append
+from tests.support.kafka import create_topic
+from tests.support.kafka import produce as _produce
+from tests.support.kafka import read_all as _read_all
+from tests.support.malformed import CORPUS
+from tests.support.ports import free_loopback_ports
 
 
 def test_daemon_exposes_metrics_and_status(
@@ -175,19 +52,6 @@ def test_daemon_exposes_metrics_and_status(
         assert any(r["subject"] == "x" and r["level"] == "intervention" for r in raised)
     finally:
         _terminate(process)
-
-
-@pytest.fixture(scope="module")
-def uninterrupted(
-    tmp_path_factory: pytest.TempPathFactory, baseline: Baseline, kafka_bootstrap: str, topic: str
-) -> bytes:
-    """The report of a daemon that consumed the whole clean stream without interruption."""
-    folder = tmp_path_factory.mktemp("whole")
-    config, port = _config(folder, baseline, kafka_bootstrap, topic, "whole")
-    _run_to_end(config, port)
-    report = (folder / "whole" / "report.jsonl").read_bytes()
-    assert report.count(b'"kind":"window"') > 0
-    return report
 
 
 def test_kill_minus_nine_and_restart_gives_the_uninterrupted_report(
@@ -274,28 +138,6 @@ def test_malformed_messages_are_counted_and_dead_lettered_without_disturbing_goo
     assert sorted(m.value for m in letters) == sorted(m for m, _ in CORPUS)
     reasons = Counter(dict(m.headers)["driftwarden-reason"].decode() for m in letters)
     assert reasons == expected
-
-
-def _status(port: int) -> dict[str, Any]:
-    status, body = _get(port, "/status")
-    assert status == 200
-    result: dict[str, Any] = orjson.loads(body)
-    return result
-
-
-def _read_all(bootstrap: str, topic: str, count: int) -> list[Any]:
-    consumer = KafkaConsumer(
-        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", consumer_timeout_ms=10_000
-    )
-    try:
-        messages = []
-        for message in consumer:
-            messages.append(message)
-            if len(messages) == count:
-                break
-        return messages
-    finally:
-        consumer.close()
 
 
 def _window_events(report: bytes) -> Counter[tuple[str, str, str]]:

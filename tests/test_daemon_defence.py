@@ -10,25 +10,19 @@ from pathlib import Path
 import orjson
 
 from baselines.values import Baseline
-from tests import test_daemon
-from tests.faults import fault_detail
-from tests.test_daemon import (
-    EVENTS,
-    _config,
-    _events_seen,
-    _get,
-    _good,
-    _produce,
-    _read_all,
-    _status,
-    _terminate,
-    _wait,
-)
+from tests.support.daemon import EVENTS
+from tests.support.daemon import daemon_config as _config
+from tests.support.daemon import events_seen as _events_seen
+from tests.support.daemon import get_endpoint as _get
+from tests.support.daemon import good_messages as _good
+from tests.support.daemon import status_document as _status
+from tests.support.daemon import terminate as _terminate
+from tests.support.daemon import wait_for as _wait
+from tests.support.faults import fault_detail
+from tests.support.kafka import produce as _produce
+from tests.support.kafka import read_all as _read_all
 
 POISON = "poison"
-#: The clean stream's topic and the report a daemon writes of it, shared with the daemon tests.
-topic = test_daemon.topic
-uninterrupted = test_daemon.uninterrupted
 
 
 def test_a_message_whose_decoding_raises_is_dead_lettered_and_the_daemon_carries_on(
@@ -45,7 +39,7 @@ def test_a_message_whose_decoding_raises_is_dead_lettered_and_the_daemon_carries
         tmp_path, baseline, kafka_bootstrap, name, "defence", dead_letter_topic=dead
     )
     process = subprocess.Popen(
-        [sys.executable, "-m", "tests.faults", POISON, "run", "--config", str(config)],
+        [sys.executable, "-m", "tests.support.faults", POISON, "run", "--config", str(config)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
@@ -79,7 +73,7 @@ def test_a_message_whose_counting_raises_rewinds_and_is_the_only_one_lost(
     config, port = _config(
         tmp_path, baseline, kafka_bootstrap, name, "rewind", dead_letter_topic=dead
     )
-    command = [sys.executable, "-m", "tests.faults", "--after-decoding", POISON]
+    command = [sys.executable, "-m", "tests.support.faults", "--after-decoding", POISON]
     process = subprocess.Popen(
         [*command, "run", "--config", str(config)],
         stdout=subprocess.DEVNULL,

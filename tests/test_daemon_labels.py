@@ -16,9 +16,15 @@ from kafka import KafkaProducer
 from baselines.values import Baseline
 from monitor.config import load_settings
 from monitor.runtime.replay import replay_topics_to_file
-from tests.kafka_broker import create_topic
-from tests.test_daemon import _config, _get, _run_to_end, _start, _terminate, _wait
-from tests.test_label_join import HOUR, T0, _stream
+from tests.support.daemon import daemon_config as _config
+from tests.support.daemon import get_endpoint as _get
+from tests.support.daemon import run_to_end as _run_to_end
+from tests.support.daemon import start_daemon_process as _start
+from tests.support.daemon import terminate as _terminate
+from tests.support.daemon import wait_for as _wait
+from tests.support.kafka import create_topic
+from tests.support.label_stream import HOUR, T0
+from tests.support.label_stream import labelled_stream as _stream
 
 N = 12_000
 

@@ -18,23 +18,18 @@ import orjson
 from kafka import KafkaConsumer, TopicPartition
 
 from baselines.values import Baseline
-from tests.kafka_broker import LocalBroker
-from tests.malformed import CORPUS
-from tests.test_daemon import (  # noqa: F401  (topic and uninterrupted are module fixtures)
-    EVENTS,
-    _append,
-    _config,
-    _events_seen,
-    _get,
-    _mixed,
-    _produce,
-    _status,
-    _terminate,
-    _wait,
-    topic,
-    uninterrupted,
-)
-from tests.test_daemon_rebalance import _log_events, _start_logged
+from tests.support.daemon import EVENTS
+from tests.support.daemon import daemon_config as _config
+from tests.support.daemon import get_endpoint as _get
+from tests.support.daemon import log_events as _log_events
+from tests.support.daemon import mixed_messages as _mixed
+from tests.support.daemon import start_logged_daemon as _start_logged
+from tests.support.daemon import terminate as _terminate
+from tests.support.daemon import wait_for as _wait
+from tests.support.kafka import LocalBroker
+from tests.support.kafka import append as _append
+from tests.support.kafka import produce as _produce
+from tests.support.malformed import CORPUS
 
 PAUSE_S = int(os.environ.get("DRIFTWARDEN_TEST_PAUSE_S", "90"))  # benchmarks/outage.py: 600
 
@@ -110,7 +105,7 @@ def test_a_paused_broker_is_ridden_out(
     tmp_path: Path,
     baseline: Baseline,
     own_broker: LocalBroker,
-    uninterrupted: bytes,  # noqa: F811
+    uninterrupted: bytes,
 ) -> None:
     """The broker frozen with SIGSTOP for 90 s mid-stream: no exit, /healthz 200 throughout,
     /readyz 503 with the reason during the pause, and the uninterrupted report after."""
@@ -133,7 +128,7 @@ def test_a_broker_stopped_and_restarted_with_its_data_is_ridden_out(
     tmp_path: Path,
     baseline: Baseline,
     own_broker: LocalBroker,
-    uninterrupted: bytes,  # noqa: F811
+    uninterrupted: bytes,
 ) -> None:
     """The broker stopped mid-stream and started again on its storage: no exit, not ready while
     it is away, and the uninterrupted report after."""

@@ -2,49 +2,25 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import threading
 from pathlib import Path
-from typing import Any
 
-import orjson
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.coordinator.assignors.range import RangePartitionAssignor
 
 from baselines.values import Baseline
-from tests.kafka_broker import create_topic
-from tests.test_daemon import (  # noqa: F401  (topic and uninterrupted are module fixtures)
-    EVENTS,
-    _config,
-    _events_seen,
-    _get,
-    _good,
-    _terminate,
-    _wait,
-    topic,
-    uninterrupted,
-)
+from tests.support.daemon import EVENTS
+from tests.support.daemon import daemon_config as _config
+from tests.support.daemon import events_seen as _events_seen
+from tests.support.daemon import get_endpoint as _get
+from tests.support.daemon import good_messages as _good
+from tests.support.daemon import log_events as _log_events
+from tests.support.daemon import start_logged_daemon as _start_logged
+from tests.support.daemon import terminate as _terminate
+from tests.support.daemon import wait_for as _wait
+from tests.support.kafka import create_topic
 
 REBALANCES = 30
-
-
-def _start_logged(config: Path, log: Path) -> subprocess.Popen[bytes]:
-    """The daemon as a process whose JSON log lines go to ``log``."""
-    with log.open("wb") as stderr:
-        return subprocess.Popen(
-            [sys.executable, "-m", "monitor.cli", "run", "--config", str(config)],
-            stdout=subprocess.DEVNULL,
-            stderr=stderr,
-        )
-
-
-def _log_events(log: Path) -> list[dict[str, Any]]:
-    events = []
-    for line in log.read_bytes().splitlines():
-        if line.startswith(b"{"):
-            events.append(orjson.loads(line))
-    return events
 
 
 def _assignments(log: Path) -> list[list[str]]:
@@ -100,7 +76,7 @@ def test_thirty_rebalances_while_a_producer_writes_give_the_uninterrupted_report
     tmp_path: Path,
     baseline: Baseline,
     kafka_bootstrap: str,
-    uninterrupted: bytes,  # noqa: F811
+    uninterrupted: bytes,
 ) -> None:
     """A member joins and leaves 15 times as the stream is written: 30 rebalances, each one
     completes, no commit fails, and the report is byte-identical to an uninterrupted run's."""

@@ -103,18 +103,20 @@ def _report(settings: Settings) -> bytes:
 
 
 @pytest.fixture(scope="module")
-def uninterrupted(tmp_path_factory: pytest.TempPathFactory, baseline: Baseline) -> bytes:
+def twin_uninterrupted(tmp_path_factory: pytest.TempPathFactory, baseline: Baseline) -> bytes:
     """The report of one run from start to drain, with no rebalance."""
-    tmp_path = tmp_path_factory.mktemp("uninterrupted")
+    tmp_path = tmp_path_factory.mktemp("twin_uninterrupted")
     settings = _settings(tmp_path, baseline, "whole")
     _run(settings, baseline, MemoryGroup())
     return _report(settings)
 
 
-def test_the_uninterrupted_run_closes_windows_and_raises_levels(uninterrupted: bytes) -> None:
+def test_the_twin_uninterrupted_run_closes_windows_and_raises_levels(
+    twin_uninterrupted: bytes,
+) -> None:
     """The reference run is not empty: 7 hourly windows closed per segment, and the shift of x
     from hour 4 moved some level (alert records)."""
-    records = [orjson.loads(line) for line in uninterrupted.splitlines()]
+    records = [orjson.loads(line) for line in twin_uninterrupted.splitlines()]
     windows = [r for r in records if r["kind"] == "window"]
     assert len(windows) == 7 * 3
     assert any(r["kind"] == "alert" for r in records)
@@ -128,10 +130,10 @@ def test_a_clean_stop_commits_every_offset_it_read(tmp_path: Path, baseline: Bas
 
 
 def test_a_crash_restarts_from_the_checkpoint_into_the_same_report(
-    tmp_path: Path, baseline: Baseline, uninterrupted: bytes
+    tmp_path: Path, baseline: Baseline, twin_uninterrupted: bytes
 ) -> None:
     """A process ended at poll 25 without a final checkpoint, then started again from the
-    checkpoint of poll 10, writes the report of the uninterrupted run byte for byte (the lines
+    checkpoint of poll 10, writes the report of the twin_uninterrupted run byte for byte (the lines
     written after the checkpoint are cut and written again)."""
     settings = _settings(tmp_path, baseline, "crash")
     group = MemoryGroup()
@@ -144,16 +146,16 @@ def test_a_crash_restarts_from_the_checkpoint_into_the_same_report(
 
     with pytest.raises(Crash):
         _run(settings, baseline, group, checkpoint_at_10_crash_at_25)
-    assert 0 < len(_report(settings)) < len(uninterrupted)
+    assert 0 < len(_report(settings)) < len(twin_uninterrupted)
     _run(settings, baseline, group)
-    assert _report(settings) == uninterrupted
+    assert _report(settings) == twin_uninterrupted
 
 
 def test_a_revocation_commits_the_offsets_of_the_state_it_saved(
-    tmp_path: Path, baseline: Baseline, uninterrupted: bytes
+    tmp_path: Path, baseline: Baseline, twin_uninterrupted: bytes
 ) -> None:
     """Revoking every partition at poll 20 commits the offsets read so far; given back, the run
-    goes on from them and writes the uninterrupted report."""
+    goes on from them and writes the twin_uninterrupted report."""
     settings = _settings(tmp_path, baseline, "revoke")
     group = MemoryGroup()
     seen: dict[TopicPartition, int] = {}
@@ -166,11 +168,11 @@ def test_a_revocation_commits_the_offsets_of_the_state_it_saved(
             assert group.committed == seen
 
     _run(settings, baseline, group, revoke_at_poll_20)
-    assert _report(settings) == uninterrupted
+    assert _report(settings) == twin_uninterrupted
 
 
 def test_lost_partitions_rewind_the_state_to_the_last_checkpoint(
-    tmp_path: Path, baseline: Baseline, uninterrupted: bytes
+    tmp_path: Path, baseline: Baseline, twin_uninterrupted: bytes
 ) -> None:
     """Partitions lost at poll 20 (nothing can be committed) are read again from the offsets
     committed at poll 10 into the state of that checkpoint: nothing is counted twice."""
@@ -183,11 +185,11 @@ def test_lost_partitions_rewind_the_state_to_the_last_checkpoint(
             consumer.rebalance(PARTITIONS, lost=True)
 
     _run(settings, baseline, MemoryGroup(), lose_at_poll_20)
-    assert _report(settings) == uninterrupted
+    assert _report(settings) == twin_uninterrupted
 
 
 def test_a_revocation_whose_commit_fails_rewinds_at_the_next_assignment(
-    tmp_path: Path, baseline: Baseline, uninterrupted: bytes
+    tmp_path: Path, baseline: Baseline, twin_uninterrupted: bytes
 ) -> None:
     """When the commit of a revocation fails, the group's offsets (of poll 10) are behind the
     state; the next assignment restores the checkpoint the revocation saved and seeks to its
@@ -203,4 +205,4 @@ def test_a_revocation_whose_commit_fails_rewinds_at_the_next_assignment(
             consumer.rebalance(PARTITIONS)
 
     _run(settings, baseline, group, fail_the_revocation_at_poll_20)
-    assert _report(settings) == uninterrupted
+    assert _report(settings) == twin_uninterrupted

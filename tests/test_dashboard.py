@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from monitor.sinks.metrics import DriftCollector, LatestWindows, RunningTotals
-from tests.grafana_dashboard import load_dashboard, panels, variables
+from tests.support.dashboard import load_dashboard, panels, variables
 
 DATASOURCE = "${datasource}"
 METRIC_NAME = re.compile(r"\bdriftwarden_[a-z0-9_]+\b")

@@ -9,27 +9,19 @@ from typing import Any
 import numpy as np
 import orjson
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
-from monitor.batches import EventBatch, RawRecords
-from monitor.decode import DecodeLimits, EventDecoder, EventSchema, FieldMapping
+from monitor.batches import EventBatch
+from monitor.decode import DecodeLimits, EventDecoder, FieldMapping
 from monitor.decode.columns import Fields
 from monitor.decode.fast import FastJsonReader
 from monitor.decode.paths import EventPaths
 from monitor.decode.slow import fields_from_objects
-from tests.test_decode import assert_same_events
+from tests.support.both_paths import PROPERTY, SCHEMA, records
+from tests.support.decoding import T0, assert_same_events
 
-T0 = 1_554_199_872_345
 DAY = 86_400_000
-SCHEMA = EventSchema(
-    models=frozenset({"m"}),
-    numeric_features=("x", "y"),
-    categorical_features=("color",),
-    prediction_kind="numeric",
-    label_kind="categorical",
-    segment_fields=("platform",),
-)
 ABSENT = object()
 
 floats = st.floats(-1e12, 1e12, allow_nan=False)
@@ -60,8 +52,6 @@ KINDS = {
     "label": ["text", "int", "bool"],
 }
 REQUIRED = {"timestamp"}
-#: The property tests' settings (they take pytest's monkeypatch, a function-scoped fixture).
-PROPERTY = settings(max_examples=150, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
 def _rfc3339(ms: int) -> str:
@@ -111,11 +101,6 @@ def _message(value: dict[str, Any]) -> bytes:
     event["features"] = features
     event["segments"] = present(["platform"])
     return orjson.dumps(event)
-
-
-def records(values: list[bytes]) -> RawRecords:
-    n = len(values)
-    return RawRecords(values, np.zeros(n, np.int64), np.arange(n, dtype=np.int64), np.full(n, -1))
 
 
 class PerRecordCalls:

@@ -12,7 +12,7 @@ import pytest
 
 from monitor.batches import DecodeResult, RawRecords
 from monitor.decode import EventDecoder, EventSchema, FieldMapping
-from tests.test_decode import CONTRACT, NOW, SCHEMA, T0, assert_same_events
+from tests.support.decoding import CONTRACT, NOW, SCHEMA, T0, assert_same_events
 
 CONTRACT_ROW = {
     "event_id": ["a1b2"],

@@ -1,7 +1,7 @@
 """The last line of defence: a message whose decoding raises costs only itself.
 
-Each test injects a decoding failure for one message (``tests/faults.py``) and compares with the
-same stream without that message: the same report, the same other rejects, plus one
+Each test injects a decoding failure for one message (``tests/support/faults.py``) and compares
+with the same stream without that message: the same report, the same other rejects, plus one
 ``internal_error`` reject carrying the message's bytes.
 """
 
@@ -26,11 +26,14 @@ from monitor.config import Settings
 from monitor.decode.isolate import INTERNAL_ERROR
 from monitor.pipeline import Pipeline
 from monitor.runtime.guarded import GuardedPipeline
-from tests import test_label_join as labels_test
-from tests.faults import fail_counting_of, fail_decoding_of, fault_detail
-from tests.test_replay import _events, _flat_table
-from tests.test_state import BATCH, NOW_MS, Collect, _settings
-from tests.test_state import _events as _state_events
+from tests.support import label_stream
+from tests.support.faults import fail_counting_of, fail_decoding_of, fault_detail
+from tests.support.replay_stream import drifting_events as _events
+from tests.support.replay_stream import flat_table as _flat_table
+from tests.support.state_stream import BATCH, NOW_MS
+from tests.support.state_stream import state_lines as _state_events
+from tests.support.state_stream import state_settings as _settings
+from tests.test_state import Collect  # the sinks part of issue 14 replaces it with a ListSink
 
 POISON = "poison"
 
@@ -164,17 +167,17 @@ def test_a_label_whose_decoding_raises_is_the_only_one_lost(
 ) -> None:
     """A label event that cannot be decoded leaves the other labels' joins and report as they
     are without it."""
-    predictions, labels = labels_test._stream(n=2_000, hours=4)
+    predictions, labels = label_stream.labelled_stream(n=2_000, hours=4)
     at = 900
     labels[at] = {**labels[at], "event_id": POISON}
-    settings = labels_test._settings()
-    records = [labels_test._records(predictions, labels_test.PREDICTIONS)]
+    settings = label_stream.label_settings()
+    records = [label_stream.object_records(predictions, label_stream.PREDICTIONS)]
     lines = [orjson.dumps(label) for label in labels]
-    now_ms = labels_test.NOW_MS
-    without = _batches(lines, drop=(at,), partition=labels_test.LABELS)
+    now_ms = label_stream.NOW_MS
+    without = _batches(lines, drop=(at,), partition=label_stream.LABELS)
     clean, clean_report, _ = _run(baseline, settings, records, without, now_ms)
     fail_decoding_of(POISON, monkeypatch.setattr)
-    every = _batches(lines, partition=labels_test.LABELS)
+    every = _batches(lines, partition=label_stream.LABELS)
     pipeline, report, rejects = _run(baseline, settings, records, every, now_ms)
     assert report.lines == clean_report.lines
     assert pipeline.join.stats == clean.join.stats
@@ -224,7 +227,7 @@ def test_replay_of_a_file_skips_only_the_message_whose_processing_raises(
         return done, output.read_bytes()
 
     _, clean_report = replay(clean, "monitor.cli")
-    done, report = replay(poisoned, "tests.faults", *fault, POISON)
+    done, report = replay(poisoned, "tests.support.faults", *fault, POISON)
     assert report == clean_report
     assert "1 rejected (1 internal_error)" in done.stdout
     logged = done.stdout + done.stderr  # replay leaves structlog's default: the console

@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 from rich.console import Console
 
 from monitor.cli import main
-from monitor.demo.broker import demo_broker, free_loopback_ports
+from monitor.demo.broker import demo_broker
 from monitor.demo.data import (
     END_MS,
     INCIDENTS,
@@ -35,12 +35,13 @@ from monitor.demo.data import (
     live_messages,
 )
 from monitor.demo.scenario import ERROR_STREAMS, window_of
-from tests.kafka_broker import (
+from tests.support.kafka import (
     BOOTSTRAP_ENV,
     JAVA_MISSING,
     SCRIPT,
     run_script,
 )
+from tests.support.ports import free_loopback_ports
 
 CONCEPT = next(i for i in INCIDENTS if i.name == "concept-drift")
 CONCEPT_WINDOWS = range(CONCEPT.first, CONCEPT.last + 2)  # its labels arrive up to 90 min later

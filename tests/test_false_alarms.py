@@ -15,7 +15,7 @@ from baselines.build import build_baseline
 from baselines.values import Baseline
 from monitor.config import load_settings
 from monitor.pipeline import Pipeline
-from tests.conftest import training
+from tests.support.builders import training
 
 WINDOWS = 200
 PER_WINDOW = 1_000

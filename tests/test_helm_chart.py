@@ -23,7 +23,7 @@ import yaml
 from baselines.build import build_baseline
 from monitor.app import load_baselines
 from monitor.config import load_settings
-from tests.conftest import training
+from tests.support.builders import training
 
 ROOT = Path(__file__).resolve().parents[1]
 CHART = ROOT / "helm/driftwarden"

@@ -28,7 +28,7 @@ UNCONFIGURED = 1_000
 LABELS = 20_000
 BATCH = 10_000
 CAPS = {"versions": 5, "segments": 4, "unknown": 10, "pending": 1_000, "orphans": 500}
-#: Segment values the baseline has a reference for come first (tests/conftest.py).
+#: Segment values the baseline has a reference for come first (tests/support/builders.py).
 PREFERRED_SEGMENTS = ["ios", "android"]
 
 

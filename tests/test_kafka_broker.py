@@ -12,8 +12,8 @@ import orjson
 import pytest
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 
-from monitor.demo.broker import free_loopback_ports
-from tests.kafka_broker import run_script
+from tests.support.kafka import run_script
+from tests.support.ports import free_loopback_ports
 
 PARTITIONS = 3
 MESSAGES = 1_000

@@ -21,7 +21,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from baselines.build import build_baseline_file
-from tests.conftest import training
+from tests.support.builders import training
 
 ROOT = Path(__file__).resolve().parents[1]
 WHEELHOUSE = ROOT / ".cache" / "wheelhouse"

@@ -19,6 +19,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from detectors.statistics import DEFAULT_EPSILON, js_distance, psi
+from tests.support.evidently import evidently_psi, evidently_zero_share
 
 FIXTURE = json.loads(
     (Path(__file__).parent / "fixtures" / "peer_agreement.json").read_text(encoding="utf-8")
@@ -34,14 +35,6 @@ NANNYML_LEFTOVER = [case for case in NANNYML if case["leftover_bin"]]
 
 def name(case: dict[str, Any]) -> str:
     return str(case["name"])
-
-
-def evidently_zero_share(shares: np.ndarray) -> float | None:
-    """Evidently's replacement for zero shares on one side: 1e-4, or min share / 1e6 if <= 1e-4."""
-    if np.all(shares > 0):
-        return None
-    smallest = float(shares[shares > 0].min())
-    return smallest / 1e6 if smallest <= 1e-4 else 1e-4
 
 
 @pytest.mark.parametrize("case", EVIDENTLY, ids=name)
@@ -128,14 +121,6 @@ def test_a_separate_leftover_bin_scores_out_of_range_mass_higher_than_folding_it
     ours = float(js_distance(case["reference_counts"][:-1], folded))
     assert round(case["js"], 4) == 0.3172
     assert round(ours, 4) == 0.2143
-
-
-def evidently_psi(reference: np.ndarray, current: np.ndarray) -> float:
-    """Evidently's _psi on counts (shares, zero-share replacement, sum), written out in numpy."""
-    ref, cur = reference / reference.sum(), current / current.sum()
-    ref = np.where(ref == 0, evidently_zero_share(ref) or 0.0, ref)
-    cur = np.where(cur == 0, evidently_zero_share(cur) or 0.0, cur)
-    return float(np.sum((ref - cur) * np.log(ref / cur)))
 
 
 @given(

@@ -6,75 +6,15 @@ import gzip
 from pathlib import Path
 
 import orjson
-import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
 from baselines.values import Baseline
-from monitor.config import Settings, load_settings
 from monitor.runtime.replay import replay_to_file
-
-HOUR = 3_600_000
-
-
-def _events(
-    n: int = 3_000, *, hours: int = 6, shift_from_hour: int = 99
-) -> list[dict[str, object]]:
-    import numpy as np
-
-    rng = np.random.default_rng(8)
-    times = np.sort(rng.integers(0, hours * HOUR, n))
-    out = []
-    for i, t in enumerate(times.tolist()):
-        x = float(rng.normal(2.0 if t >= shift_from_hour * HOUR else 0.0, 1))
-        out.append(
-            {
-                "event_id": f"e{i}",
-                "model": "m",
-                "model_version": "v1",
-                "timestamp": t,
-                "features": {
-                    "x": x,
-                    "y": float(rng.uniform(0, 10)),
-                    "color": str(rng.choice(["red", "green", "blue"])),
-                },
-                "prediction": float(1 / (1 + np.exp(-x))),
-                "label": int(rng.random() < 0.5),
-                "segments": {"platform": str(rng.choice(["ios", "android"]))},
-            }
-        )
-    return out
-
-
-def _write_jsonl(path: Path, events: list[dict[str, object]]) -> Path:
-    path.write_bytes(b"".join(orjson.dumps(e) + b"\n" for e in events))
-    return path
-
-
-def _flat_table(events: list[dict[str, object]]) -> pa.Table:
-    """The events as flat-file rows: features and segments become columns of their own."""
-    return pa.Table.from_pylist(
-        [
-            {
-                **{k: v for k, v in e.items() if k not in ("features", "segments")},
-                **e["features"],  # type: ignore[dict-item]
-                **e["segments"],  # type: ignore[dict-item]
-            }
-            for e in events
-        ]
-    )
-
-
-def _settings(tmp_path: Path, baseline: Baseline) -> Settings:
-    path = tmp_path / "m.json"
-    baseline.save(path)
-    return load_settings(
-        None,
-        models=[{"name": "m", "baseline": path}],
-        windows={"size": "1h", "allowed_lateness": "0s"},
-        segments={"fields": ["platform"]},
-        alerts={"min_events": 50, "performance": {"min_labels": 50}},
-    )
+from tests.support.replay_stream import drifting_events as _events
+from tests.support.replay_stream import flat_table as _flat_table
+from tests.support.replay_stream import replay_settings as _settings
+from tests.support.replay_stream import write_jsonl as _write_jsonl
 
 
 def _replay(tmp_path: Path, baseline: Baseline, source: Path, batch_size: int) -> bytes:

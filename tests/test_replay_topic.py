@@ -12,8 +12,10 @@ from kafka import KafkaProducer
 from baselines.values import Baseline
 from monitor.config import Settings
 from monitor.runtime.replay import replay_to_file, replay_topic_to_file
-from tests.kafka_broker import create_topic
-from tests.test_replay import _events, _settings, _write_jsonl
+from tests.support.kafka import create_topic
+from tests.support.replay_stream import drifting_events as _events
+from tests.support.replay_stream import replay_settings as _settings
+from tests.support.replay_stream import write_jsonl as _write_jsonl
 
 
 def _topic(bootstrap: str, events: list[dict[str, object]], partitions: int = 1) -> str:

@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from baselines.build import build_baseline_file
-from tests.conftest import training
+from tests.support.builders import training
 
 #: Runs the CLI in a fresh interpreter, then prints the top-level packages it imported.
 _PROBE = """

@@ -29,7 +29,7 @@ from detectors.statistics import (
     rate,
     wasserstein,
 )
-from tests.test_peer_agreement import evidently_psi
+from tests.support.evidently import evidently_psi
 
 FloatArray = NDArray[np.float64]
 

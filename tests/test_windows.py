@@ -21,7 +21,7 @@ from monitor.window.windower import (
     Windower,
     WindowKey,
 )
-from tests.conftest import make_batch, training
+from tests.support.builders import make_batch, training
 
 HOUR = 3_600_000
 

@@ -1,4 +1,4 @@
-"""The chart's Grafana dashboard as data: its panels, variables and queries (for the tests).
+"""The chart's Grafana dashboard as data: its panels, variables and queries.
 
 Used by ``tests/test_dashboard.py`` (static checks), ``tests/test_alerting_e2e.py`` (every query
 against a live Prometheus) and ``tests/test_backfill.py`` (every query against backfilled
@@ -13,7 +13,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-DASHBOARD = Path(__file__).resolve().parents[1] / "helm/driftwarden/files/grafana-dashboard.json"
+DASHBOARD = Path(__file__).resolve().parents[2] / "helm/driftwarden/files/grafana-dashboard.json"
 VARIABLE = re.compile(r"\$(\w+)")
 
 

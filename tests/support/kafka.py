@@ -1,34 +1,32 @@
-"""Pytest plugin: a real Kafka broker for the tests that ask for ``kafka_bootstrap``.
+"""A real Kafka broker for the tests: started with ``deploy/local/kafka.sh``, and topics on it.
 
-Register it once in ``tests/conftest.py`` with ``pytest_plugins = ["tests.kafka_broker"]``.
-
-With ``KAFKA_BOOTSTRAP_SERVERS`` set, tests use that broker as is. Otherwise the session
-starts its own single-node broker on free loopback ports with ``deploy/local/kafka.sh``
-(which fetches the jars with Maven on first use), then stops it and deletes its data when
-the session ends; a broker that fails to start keeps ``.cache/kafka/run-<port>/broker.log``.
-Tests that need a broker carry the ``kafka`` marker (``-m "not kafka"`` deselects them) and
-are skipped only when no ``java`` is on PATH; any other failure to start is a test error.
-
-Tests that pause, stop or restart a broker ask for ``own_broker`` instead: a broker of their
-module alone (:class:`LocalBroker`), always resumed, stopped and purged at the end.
+With ``KAFKA_BOOTSTRAP_SERVERS`` set, tests use that broker as is (the ``kafka_bootstrap``
+fixture in ``tests/conftest.py``). Otherwise the session starts its own single-node broker on
+free loopback ports (:func:`session_broker`, which fetches the jars with Maven on first use),
+then stops it and deletes its data when the session ends; a broker that fails to start keeps
+``.cache/kafka/run-<port>/broker.log``. Tests that pause, stop or restart a broker have one of
+their own (:class:`LocalBroker`, the ``own_broker`` fixture). Topic creation is the demo's
+(:func:`monitor.demo.broker.create_topics`), so tests and demo make topics the same way.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import signal
 import subprocess
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
-import pytest
+from kafka import KafkaConsumer, KafkaProducer
 
-from monitor.demo.broker import create_topics, free_loopback_ports
+from monitor.demo.broker import create_topics
+from tests.support.ports import free_loopback_ports
 
 BOOTSTRAP_ENV = "KAFKA_BOOTSTRAP_SERVERS"
-SCRIPT = Path(__file__).resolve().parents[1] / "deploy" / "local" / "kafka.sh"
+SCRIPT = Path(__file__).resolve().parents[2] / "deploy" / "local" / "kafka.sh"
 JAVA_MISSING = (
     "java not found on PATH: install Java 17+ (apt-get install openjdk-17-jre-headless) "
     f"or set {BOOTSTRAP_ENV} to run the tests that need a Kafka broker"
@@ -36,29 +34,6 @@ JAVA_MISSING = (
 START_TIMEOUT_S = 300  # the first start downloads the jars with Maven
 READY_TIMEOUT_S = 90
 STOP_TIMEOUT_S = 30
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    """Register the ``kafka`` marker."""
-    config.addinivalue_line("markers", "kafka: the test needs a real Kafka broker")
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark every test that uses ``kafka_bootstrap`` or ``own_broker`` with ``kafka``."""
-    for item in items:
-        if {"kafka_bootstrap", "own_broker"} & set(getattr(item, "fixturenames", ())):
-            item.add_marker(pytest.mark.kafka)
-
-
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    """Say why broker tests were skipped, even under ``-q``."""
-    skipped = [
-        report
-        for report in terminalreporter.stats.get("skipped", [])
-        if JAVA_MISSING in str(getattr(report, "longrepr", ""))
-    ]
-    if skipped:
-        terminalreporter.write_line(f"kafka: {len(skipped)} test(s) skipped: {JAVA_MISSING}")
 
 
 def run_script(*args: str, timeout_s: float) -> subprocess.CompletedProcess[str]:
@@ -72,15 +47,10 @@ def run_script(*args: str, timeout_s: float) -> subprocess.CompletedProcess[str]
     )
 
 
-@pytest.fixture(scope="session")
-def kafka_bootstrap() -> Iterator[str]:
-    """Bootstrap servers of a running broker: ``$KAFKA_BOOTSTRAP_SERVERS`` or our own."""
-    external = os.environ.get(BOOTSTRAP_ENV, "").strip()
-    if external:
-        yield external
-        return
-    if shutil.which("java") is None:
-        pytest.skip(JAVA_MISSING)
+@contextlib.contextmanager
+def session_broker() -> Iterator[str]:
+    """Bootstrap servers of a broker started for the block, stopped and purged after it (and
+    stopped too if this process dies first)."""
     port, controller_port = (str(p) for p in free_loopback_ports(2))
     started = run_script(
         "start",
@@ -115,11 +85,43 @@ def kafka_bootstrap() -> Iterator[str]:
 
 def create_topic(bootstrap: str, prefix: str, partitions: int = 1) -> str:
     """A new uniquely named topic with ``partitions`` partitions, ready when this returns."""
-    import uuid
-
     name = f"{prefix}-{uuid.uuid4().hex[:8]}"
     create_topics(bootstrap, [name], partitions)
     return name
+
+
+def produce(bootstrap: str, messages: list[bytes]) -> str:
+    """A fresh one-partition topic holding ``messages`` in order."""
+    name = create_topic(bootstrap, "live")
+    append(bootstrap, name, messages)
+    return name
+
+
+def append(bootstrap: str, name: str, messages: list[bytes]) -> None:
+    """Write ``messages`` to topic ``name`` in order, all acknowledged when this returns."""
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=20)
+    try:
+        for message in messages:
+            producer.send(name, message)
+        producer.flush(timeout=60)
+    finally:
+        producer.close()
+
+
+def read_all(bootstrap: str, topic: str, count: int) -> list[Any]:
+    """The first ``count`` messages of ``topic`` (fewer if none comes for 10 s)."""
+    consumer = KafkaConsumer(
+        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", consumer_timeout_ms=10_000
+    )
+    try:
+        messages = []
+        for message in consumer:
+            messages.append(message)
+            if len(messages) == count:
+                break
+        return messages
+    finally:
+        consumer.close()
 
 
 class LocalBroker:
@@ -163,16 +165,3 @@ class LocalBroker:
 
     def _pid(self) -> int:
         return int(self.pidfile.read_text())
-
-
-@pytest.fixture(scope="module")
-def own_broker() -> Iterator[LocalBroker]:
-    """A broker of this test module alone, stopped and deleted when the module ends."""
-    if shutil.which("java") is None:
-        pytest.skip(JAVA_MISSING)
-    broker = LocalBroker()
-    broker.start()
-    try:
-        yield broker
-    finally:
-        broker.stop(purge=True)

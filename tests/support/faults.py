@@ -5,8 +5,9 @@ whenever a batch it decodes holds the message of one event id (a JSON message wh
 that id as a string, or a flat-file row with that ``event_id``), as a defect of the decoder
 would. :func:`fail_counting_of` makes :class:`~monitor.window.windower.Windower` raise *after*
 it counted a batch holding that event (its windows counted, closed ones not yet emitted): a
-defect past decoding that leaves the state half-updated. ``python -m tests.faults [--after-decoding]
-EVENT_ID ARGS…`` runs ``driftwarden ARGS…`` so, which puts the fault into a real process.
+defect past decoding that leaves the state half-updated. ``python -m tests.support.faults
+[--after-decoding] EVENT_ID ARGS…`` runs ``driftwarden ARGS…`` so, which puts the fault into a
+real process.
 """
 
 from __future__ import annotations
