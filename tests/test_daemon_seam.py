@@ -105,13 +105,13 @@ def _report(settings: Settings) -> bytes:
 @pytest.fixture(scope="module")
 def twin_uninterrupted(tmp_path_factory: pytest.TempPathFactory, baseline: Baseline) -> bytes:
     """The report of one run from start to drain, with no rebalance."""
-    tmp_path = tmp_path_factory.mktemp("twin_uninterrupted")
+    tmp_path = tmp_path_factory.mktemp("uninterrupted")
     settings = _settings(tmp_path, baseline, "whole")
     _run(settings, baseline, MemoryGroup())
     return _report(settings)
 
 
-def test_the_twin_uninterrupted_run_closes_windows_and_raises_levels(
+def test_the_uninterrupted_run_closes_windows_and_raises_levels(
     twin_uninterrupted: bytes,
 ) -> None:
     """The reference run is not empty: 7 hourly windows closed per segment, and the shift of x
