@@ -1,7 +1,7 @@
 """The composition root: decode → window → evaluate → levels → sinks, identical for replay and live.
 
 ``Pipeline`` owns every stage's state. Sources hand it raw records (Kafka, JSON Lines) or
-columnar record batches (Parquet, CSV); sinks receive the report objects of closed windows and
+columnar record batches (Parquet, CSV); sinks receive the records of closed windows and
 level transitions in a deterministic order.
 
 No message stops it. The decoder names what is wrong with a bad message (a reject reason); if
@@ -22,7 +22,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
 import numpy as np
 import pyarrow as pa
@@ -45,24 +45,13 @@ from monitor.evaluate.scoring import WindowScores, compare_windows, score_window
 from monitor.join.label_join import LabelJoin, Pairs
 from monitor.loading import load_version_baselines
 from monitor.logs import RateLimitedLog
+from monitor.sinks.base import AlertRecord, RejectSink, Sink
 from monitor.sinks.report import Thresholds, alert_record, window_record
 from monitor.window.slot_layout import PREDICTION, ModelLayout
 from monitor.window.windower import WindowCounts, Windower, WindowKey
 
 #: Where message ``i`` of a batch came from: (partition, offset, its bytes or a function of them).
 Origin = Callable[[int], tuple[int, int, bytes | Callable[[], bytes]]]
-
-
-class Sink(Protocol):
-    """Where report objects go (report file, summary table, metrics, alerts topic)."""
-
-    def write(self, record: Mapping[str, Any]) -> None: ...
-
-
-class RejectSink(Protocol):
-    """Where rejected messages go besides the counters and the log (the dead-letter topic)."""
-
-    def reject(self, reject: Reject) -> None: ...
 
 
 @dataclass
@@ -325,10 +314,11 @@ class Pipeline:
             levels, thresholds, alerts = self._levels(scores, versus)
             detectors = self._detectors(window, scores)
             self.totals.windows += 1
+            record = window_record(scores, levels, detectors, thresholds, versus)
             for sink in self.sinks:
-                sink.write(window_record(scores, levels, detectors, thresholds, versus))
-                for record in alerts:
-                    sink.write(record)
+                sink.write(record)
+                for alert in alerts:
+                    sink.write(alert)
         if closed:
             self.error_streams.discard_through(self.windower.closed_through)
             current = self.windower.watermarks.current()
@@ -360,7 +350,7 @@ class Pipeline:
 
     def _levels(
         self, scores: WindowScores, versus: Versus | None
-    ) -> tuple[dict[tuple[str, str], Level], Thresholds, list[dict[str, Any]]]:
+    ) -> tuple[dict[tuple[str, str], Level], Thresholds, list[AlertRecord]]:
         key = scores.window.key
         alerts_config = self.settings.alerts
         calibration = self.calibration.get((key.model, key.model_version))
@@ -374,7 +364,7 @@ class Pipeline:
             checks.extend(canary_checks(versus, alerts_config.canary))
         levels: dict[tuple[str, str], Level] = {}
         thresholds = {(c.subject, c.check): (c.warning, c.intervention) for c in checks}
-        transitions: list[dict[str, Any]] = []
+        transitions: list[AlertRecord] = []
         states = self.check_states
         for check in checks:
             where = (key, check.subject, check.check)

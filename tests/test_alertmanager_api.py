@@ -21,6 +21,7 @@ import pytest
 
 from monitor.demo.broker import free_loopback_ports
 from monitor.sinks.alertmanager import AlertmanagerSink
+from monitor.sinks.report import read_record
 from tests.prometheus_stack import (
     WebhookReceiver,
     alertmanager_config,
@@ -110,7 +111,7 @@ def transition(
 def post(sink: AlertmanagerSink, record: dict[str, Any]) -> None:
     """Hand ``record`` to the sink and wait until Alertmanager accepted every post."""
     sent = sink.sent
-    sink.write(record)
+    sink.write(read_record(record))
     assert sink.flush(WAIT_S), f"the sink's post did not finish in {WAIT_S} s"
     assert (sink.sent - sent, sink.failed) == (1, 0), "Alertmanager refused a post"
 

@@ -40,8 +40,10 @@ from monitor.errors import ConfigError, DriftwardenError, error_text
 from monitor.pipeline import Pipeline
 from monitor.runtime.http import MonitorServer, build_info
 from monitor.sinks.alertmanager import AlertmanagerSink
+from monitor.sinks.base import AlertRecord, Record
+from monitor.sinks.collector import DriftCollector, RunningTotals
 from monitor.sinks.kafka_topics import AlertsTopic, DeadLetters, SharedProducer
-from monitor.sinks.metrics import DriftCollector, LatestWindows, RunningTotals
+from monitor.sinks.latest_windows import LatestWindows
 from monitor.sinks.report import ReportWriter
 from monitor.sources.kafka import PartitionIds, to_raw_records
 from monitor.state.checkpoint import CheckpointStore, offset_key, parse_offset_key
@@ -59,9 +61,11 @@ CLOSE_TIMEOUT_MS = 5_000
 class AlertLog:
     """Sink that logs every level transition."""
 
-    def write(self, record: Mapping[str, Any]) -> None:
-        if record["kind"] == "alert":
-            log.warning("alert level changed", **{k: v for k, v in record.items() if k != "kind"})
+    def write(self, record: Record) -> None:
+        if isinstance(record, AlertRecord):
+            log.warning(
+                "alert level changed", **{k: v for k, v in record.report.items() if k != "kind"}
+            )
 
 
 class AppendedReport:
@@ -72,7 +76,7 @@ class AppendedReport:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.writer = ReportWriter(path.open("ab"))
 
-    def write(self, record: Mapping[str, Any]) -> None:
+    def write(self, record: Record) -> None:
         self.writer.write(record)
 
     def durable_length(self) -> int:
