@@ -3,6 +3,8 @@ once, whose typed values are those of its report object."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pyarrow as pa
 import pytest
@@ -16,6 +18,13 @@ from tests.conftest import training
 
 HOUR = 3_600_000
 PER_HOUR = 600
+#: Hourly windows per platform, alerts after one window, two prediction detectors.
+SECTIONS: dict[str, Any] = {
+    "windows": {"size": "1h", "allowed_lateness": "0s"},
+    "segments": {"fields": ["platform"]},
+    "alerts": {"min_events": 50, "consecutive": 1, "performance": {"min_labels": 50}},
+    "detectors": {"prediction": [{"name": "page_hinkley_np"}, {"name": "adwin"}]},
+}
 
 
 @pytest.fixture(scope="module")
@@ -24,14 +33,7 @@ def sinks(tmp_path_factory: pytest.TempPathFactory, baseline: Baseline) -> tuple
     hour 3 on."""
     path = tmp_path_factory.mktemp("records") / "m.json"
     baseline.save(path)
-    settings = load_settings(
-        None,
-        models=[{"name": "m", "baseline": path}],
-        windows={"size": "1h", "allowed_lateness": "0s"},
-        segments={"fields": ["platform"]},
-        alerts={"min_events": 50, "consecutive": 1, "performance": {"min_labels": 50}},
-        detectors={"prediction": [{"name": "page_hinkley_np"}, {"name": "adwin"}]},
-    )
+    settings = load_settings(None, models=[{"name": "m", "baseline": path}], **SECTIONS)
     events = training(6 * PER_HOUR, seed=5)
     events = events.rename_columns(["x", "y", "color", "platform", "prediction", "label"])
     times = np.arange(6 * PER_HOUR) * (HOUR // PER_HOUR)
