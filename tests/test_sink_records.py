@@ -76,3 +76,12 @@ def test_every_sink_receives_the_same_records_in_the_same_order(
     first, second = sinks
     assert len(first.records) == len(second.records)
     assert all(a is b for a, b in zip(first.records, second.records, strict=True))
+
+
+def test_a_report_object_without_a_field_is_refused_naming_it() -> None:
+    """Reading back a window object without its end fails with a message naming the field."""
+    window = {"kind": "window", "model": "m", "model_version": "", "segment": ""}
+    with pytest.raises(
+        ValueError, match=r"^not a report object of driftwarden: it has no field 'end'$"
+    ):
+        read_record({**window, "start": "2019-04-02T12:00:00Z", "events": 1, "features": {}})

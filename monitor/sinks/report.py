@@ -225,7 +225,19 @@ def read_record(report: Mapping[str, Any]) -> Record:
     ...     "value": 0.3, "threshold": 0.1, "window_end": "2019-04-02T12:00:00Z"})
     >>> alert.after, alert.window_end_ms
     (<Level.WARNING: 'warning'>, 1554206400000)
+    >>> read_record({"kind": "alert", "model": "m"})
+    Traceback (most recent call last):
+    ValueError: not a report object of driftwarden: it has no field 'model_version'
     """
+    try:
+        return _read_record(report)
+    except KeyError as missing:
+        raise ValueError(f"not a report object of driftwarden: it has no field {missing}") from None
+    except ValueError as error:
+        raise ValueError(f"not a report object of driftwarden: {error}") from None
+
+
+def _read_record(report: Mapping[str, Any]) -> Record:
     key = WindowKey(report["model"], report["model_version"], report["segment"])
     if report["kind"] == "alert":
         return AlertRecord(
