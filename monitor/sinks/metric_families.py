@@ -17,7 +17,7 @@ from prometheus_client.metrics_core import (
 )
 
 PREFIX = "driftwarden_"
-KEY_LABELS = ("model", "model_version", "segment")
+_KEY_LABELS = ("model", "model_version", "segment")
 
 # report field of a subject → (metric suffix, help text)
 SUBJECT_STATISTICS: dict[str, tuple[str, str]] = {
@@ -71,9 +71,9 @@ class MetricFamilies:
     def __init__(self) -> None:
         self.subjects: dict[tuple[str, str], GaugeMetricFamily] = {}
         for subject, labels in (
-            ("feature", [*KEY_LABELS, "feature"]),
-            ("prediction", list(KEY_LABELS)),
-            ("label", list(KEY_LABELS)),
+            ("feature", [*_KEY_LABELS, "feature"]),
+            ("prediction", list(_KEY_LABELS)),
+            ("label", list(_KEY_LABELS)),
         ):
             for stat, (suffix, text) in SUBJECT_STATISTICS.items():
                 self.subjects[(subject, stat)] = GaugeMetricFamily(
@@ -81,7 +81,7 @@ class MetricFamilies:
                     f"{text} ({subject}, latest closed window)",
                     labels=labels,
                 )
-        key = list(KEY_LABELS)
+        key = list(_KEY_LABELS)
         self.performance = GaugeMetricFamily(
             f"{PREFIX}performance",
             "Model performance metric on the latest window's labeled events",
