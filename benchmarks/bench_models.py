@@ -47,6 +47,7 @@ from monitor.allocator import tune_allocators
 from monitor.config import Settings, load_settings
 from monitor.pipeline import Pipeline, event_schema
 from monitor.runtime.replay import DEFAULT_BATCH_SIZE
+from monitor.sinks.base import Record
 from monitor.sources.files import iter_file
 
 FEATURES = [f"f{i:02d}" for i in range(20)]
@@ -137,8 +138,8 @@ class Discard:
     def __init__(self) -> None:
         self.bytes = 0
 
-    def write(self, record: Mapping[str, Any]) -> None:
-        self.bytes += len(orjson.dumps(record))
+    def write(self, record: Record) -> None:
+        self.bytes += len(orjson.dumps(record.report))
 
 
 def timed(method: Callable[..., None], clock: list[float]) -> Callable[..., None]:

@@ -59,6 +59,7 @@ from monitor.allocator import tune_allocators
 from monitor.config import load_settings
 from monitor.pipeline import Pipeline
 from monitor.runtime.replay import replay_file
+from monitor.sinks.base import Record
 
 NUMERIC = [f"n{i:02d}" for i in range(16)]
 CATEGORICAL = [f"c{i}" for i in range(4)]
@@ -93,8 +94,8 @@ class Discard:
     def __init__(self) -> None:
         self.bytes = 0
 
-    def write(self, record: Mapping[str, Any]) -> None:
-        self.bytes += len(orjson.dumps(record))
+    def write(self, record: Record) -> None:
+        self.bytes += len(orjson.dumps(record.report))
 
 
 def decoded_batches(batches: list[pa.RecordBatch], baseline: Any) -> list[list[Decoded]]:

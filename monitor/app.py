@@ -20,8 +20,9 @@ from baselines.errors import BaselineError
 from baselines.values import Baseline
 from monitor.config import Settings
 from monitor.errors import ConfigError
-from monitor.pipeline import Pipeline, RejectSink, Sink
+from monitor.pipeline import Pipeline
 from monitor.runtime.guarded import GuardedPipeline
+from monitor.sinks.base import RejectSink, Sink
 from monitor.window.slot_layout import same_bins
 
 if TYPE_CHECKING:  # the live parts are imported by build_live only: a replay never loads them
@@ -29,8 +30,9 @@ if TYPE_CHECKING:  # the live parts are imported by build_live only: a replay ne
 
     from monitor.runtime.http import MonitorServer
     from monitor.sinks.alertmanager import AlertmanagerSink
+    from monitor.sinks.collector import ConsumerLag
     from monitor.sinks.kafka_topics import SharedProducer
-    from monitor.sinks.metrics import ConsumerLag, LatestWindows
+    from monitor.sinks.latest_windows import LatestWindows
     from monitor.sinks.report_file import AppendedReport
     from monitor.sources.kafka import PartitionIds
     from monitor.state.checkpoint import CheckpointStore
@@ -124,7 +126,7 @@ def build_live(
     from monitor.runtime.http import MonitorServer, build_info
     from monitor.sinks.alert_log import AlertLog
     from monitor.sinks.kafka_topics import AlertsTopic, DeadLetters, SharedProducer
-    from monitor.sinks.metrics import LatestWindows
+    from monitor.sinks.latest_windows import LatestWindows
     from monitor.sinks.report_file import AppendedReport
     from monitor.sources.kafka import PartitionIds
     from monitor.state.checkpoint import CheckpointStore
@@ -186,7 +188,7 @@ def _registry(
     """A registry whose one collector builds the drift series at every scrape."""
     from prometheus_client import CollectorRegistry
 
-    from monitor.sinks.metrics import DriftCollector
+    from monitor.sinks.collector import DriftCollector
 
     registry = CollectorRegistry()
     DriftCollector(

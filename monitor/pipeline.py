@@ -3,8 +3,8 @@
 ``Pipeline`` owns every stage's state and offers the drivers what they need of it (running
 totals, raised checks, which partitions hold the watermark) through its own methods; the
 objects around it are built by the composition root, :mod:`monitor.app`. Sources hand it raw
-records (Kafka, JSON Lines) or columnar record batches (Parquet, CSV); sinks receive the report
-objects of closed windows and level transitions in a deterministic order.
+records (Kafka, JSON Lines) or columnar record batches (Parquet, CSV); sinks receive the records
+of closed windows and level transitions in a deterministic order.
 
 No message stops it. The decoder names what is wrong with a bad message (a reject reason); if
 decoding a batch still raises, the batch is decoded again in halves until the messages that
@@ -24,7 +24,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pyarrow as pa
@@ -46,27 +46,16 @@ from monitor.evaluate.levels import CheckState, Level, step
 from monitor.evaluate.scoring import WindowScores, compare_windows, score_windows
 from monitor.join.label_join import LabelJoin, Pairs
 from monitor.logs import RateLimitedLog
+from monitor.sinks.base import AlertRecord, RejectSink, Sink
 from monitor.sinks.report import Thresholds, alert_record, window_record
 from monitor.window.slot_layout import ModelLayout
 from monitor.window.windower import WindowCounts, Windower, WindowKey
 
 if TYPE_CHECKING:
-    from monitor.sinks.metrics import RunningTotals
+    from monitor.sinks.collector import RunningTotals
 
 #: Where message ``i`` of a batch came from: (partition, offset, its bytes or a function of them).
 Origin = Callable[[int], tuple[int, int, bytes | Callable[[], bytes]]]
-
-
-class Sink(Protocol):
-    """Where report objects go (report file, summary table, metrics, alerts topic)."""
-
-    def write(self, record: Mapping[str, Any]) -> None: ...
-
-
-class RejectSink(Protocol):
-    """Where rejected messages go besides the counters and the log (the dead-letter topic)."""
-
-    def reject(self, reject: Reject) -> None: ...
 
 
 @dataclass
@@ -265,7 +254,7 @@ class Pipeline:
     def running_totals(self) -> RunningTotals:
         """Copies of every count since start: events, rejects, late events and labels, windows,
         the label join's counters and the state caps' overflow."""
-        from monitor.sinks.metrics import RunningTotals  # only the daemon's endpoints read them
+        from monitor.sinks.collector import RunningTotals  # only the daemon's endpoints read them
 
         return RunningTotals(
             dict(self.totals.events),
@@ -368,10 +357,11 @@ class Pipeline:
             levels, thresholds, alerts = self._levels(scores, versus)
             detectors = self._detectors(window, scores)
             self.totals.windows += 1
+            record = window_record(scores, levels, detectors, thresholds, versus)
             for sink in self.sinks:
-                sink.write(window_record(scores, levels, detectors, thresholds, versus))
-                for record in alerts:
-                    sink.write(record)
+                sink.write(record)
+                for alert in alerts:
+                    sink.write(alert)
         if closed:
             self.error_streams.discard_through(self.windower.closed_through)
             current = self.windower.watermarks.current()
@@ -403,7 +393,7 @@ class Pipeline:
 
     def _levels(
         self, scores: WindowScores, versus: Versus | None
-    ) -> tuple[dict[tuple[str, str], Level], Thresholds, list[dict[str, Any]]]:
+    ) -> tuple[dict[tuple[str, str], Level], Thresholds, list[AlertRecord]]:
         key = scores.window.key
         alerts_config = self.settings.alerts
         calibration = self.calibration.get((key.model, key.model_version))
@@ -417,7 +407,7 @@ class Pipeline:
             checks.extend(canary_checks(versus, alerts_config.canary))
         levels: dict[tuple[str, str], Level] = {}
         thresholds = {(c.subject, c.check): (c.warning, c.intervention) for c in checks}
-        transitions: list[dict[str, Any]] = []
+        transitions: list[AlertRecord] = []
         states = self.check_states
         for check in checks:
             where = (key, check.subject, check.check)

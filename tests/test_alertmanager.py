@@ -18,7 +18,8 @@ from structlog.testing import capture_logs
 
 from monitor.errors import ConfigError
 from monitor.sinks.alertmanager import SEVERITY, AlertmanagerSink
-from monitor.sinks.report import iso_ms
+from monitor.sinks.base import Record
+from monitor.sinks.report import iso_ms, read_record
 
 NOW = 1_554_199_872.0  # 2019-04-02T10:11:12Z
 WAIT = 2.0  # bound on every wait for the background thread or the server
@@ -124,23 +125,23 @@ def make_sink(alertmanager: FakeAlertmanager, clock: Clock) -> Iterator[Factory]
         sink.close(timeout_s=WAIT)
 
 
-def transition(
-    before: str, after: str, *, subject: str = "car_value", segment: str = ""
-) -> dict[str, Any]:
+def transition(before: str, after: str, *, subject: str = "car_value", segment: str = "") -> Record:
     """An ``alert`` report object as the pipeline writes it."""
-    return {
-        "kind": "alert",
-        "model": "car-loan",
-        "model_version": "v3",
-        "segment": segment,
-        "subject": subject,
-        "check": "psi",
-        "from": before,
-        "to": after,
-        "value": 0.3,
-        "threshold": 0.25,
-        "window_end": "2019-04-02T10:00:00Z",
-    }
+    return read_record(
+        {
+            "kind": "alert",
+            "model": "car-loan",
+            "model_version": "v3",
+            "segment": segment,
+            "subject": subject,
+            "check": "psi",
+            "from": before,
+            "to": after,
+            "value": 0.3,
+            "threshold": 0.25,
+            "window_end": "2019-04-02T10:00:00Z",
+        }
+    )
 
 
 def labels(severity: str, **extra: str) -> dict[str, str]:
@@ -240,7 +241,9 @@ def test_generator_url_is_sent_only_when_configured(
 def test_window_records_post_nothing(make_sink: Factory, alertmanager: FakeAlertmanager) -> None:
     """Report objects other than alerts are ignored."""
     sink = make_sink()
-    sink.write({"kind": "window", "model": "car-loan"})
+    window = {"kind": "window", "model": "car-loan", "model_version": "v3", "segment": ""}
+    times = {"start": "2019-04-02T09:00:00Z", "end": "2019-04-02T10:00:00Z"}
+    sink.write(read_record({**window, **times, "events": 0, "features": {}}))
     assert delivered(sink, alertmanager) == []
 
 

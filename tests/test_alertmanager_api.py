@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 from monitor.sinks.alertmanager import AlertmanagerSink
+from monitor.sinks.report import read_record
 from tests.support.ports import free_loopback_ports
 from tests.support.prometheus import (
     WebhookReceiver,
@@ -110,7 +111,7 @@ def transition(
 def post(sink: AlertmanagerSink, record: dict[str, Any]) -> None:
     """Hand ``record`` to the sink and wait until Alertmanager accepted every post."""
     sent = sink.sent
-    sink.write(record)
+    sink.write(read_record(record))
     assert sink.flush(WAIT_S), f"the sink's post did not finish in {WAIT_S} s"
     assert (sink.sent - sent, sink.failed) == (1, 0), "Alertmanager refused a post"
 

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from monitor.evaluate.levels import Level
+from monitor.sinks.base import AlertRecord, WindowRecord
 from monitor.sinks.report_file import AppendedReport
+from monitor.window.windower import WindowKey
 
-FIRST = {"kind": "window", "n": 1}
-SECOND = {"kind": "window", "n": 2}
-THIRD = {"kind": "alert", "n": 3}
+KEY = WindowKey("m", "", "")
+FIRST = WindowRecord(KEY, 0, 0, 0, {}, {}, {"kind": "window", "n": 1})
+SECOND = WindowRecord(KEY, 0, 0, 0, {}, {}, {"kind": "window", "n": 2})
+THIRD = AlertRecord(KEY, "x", "psi", Level.OK, Level.OK, 0.0, 0.0, 0, {"kind": "alert", "n": 3})
 
 
 def test_durable_length_is_what_the_written_lines_occupy(tmp_path: Path) -> None:

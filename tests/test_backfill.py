@@ -20,8 +20,9 @@ from monitor.demo.data import MODEL, write_demo_files
 from monitor.demo.scenario import demo_settings
 from monitor.evaluate.levels import Level
 from monitor.runtime.replay import replay_file
-from monitor.sinks.metrics import LEVEL_VALUES, epoch_seconds
+from monitor.sinks.memory import ListSink
 from monitor.sinks.openmetrics import PROCESS_FAMILIES, OpenMetricsHistory
+from monitor.sinks.report import epoch_seconds
 from tests.support.dashboard import dashboard_queries
 from tests.support.ports import free_loopback_ports
 from tests.support.prometheus import (
@@ -48,16 +49,6 @@ INCIDENTS = {
     ),
     "bad model push": ("DriftwardenPredictionDrift", "critical", "prediction", "psi"),
 }
-
-
-class _Records:
-    """Sink keeping the replay's report records."""
-
-    def __init__(self) -> None:
-        self.records: list[Mapping[str, Any]] = []
-
-    def write(self, record: Mapping[str, Any]) -> None:
-        self.records.append(record)
 
 
 @dataclass(frozen=True)
@@ -101,7 +92,7 @@ def backfilled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backfilled]
         baseline_digests={MODEL: baseline.digest},
         step_s=STEP_S,
     )
-    report = _Records()
+    report = ListSink()
     replay_file(settings, {MODEL: baseline}, events, report, also=[history])
     written = history.close()
     assert written.first_s is not None and written.last_s is not None
@@ -119,7 +110,7 @@ def backfilled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backfilled]
         binaries, folder / "prometheus", "global: {}\n", port, "--storage.tsdb.retention.time=100y"
     )
     try:
-        yield Backfilled(prometheus.url, report.records, written.first_s, written.last_s)
+        yield Backfilled(prometheus.url, report.reports(), written.first_s, written.last_s)
     finally:
         prometheus.stop()
 
@@ -138,7 +129,7 @@ def test_every_level_change_shows_at_its_window_end(backfilled: Backfilled) -> N
         end = epoch_seconds(record["window_end"])
         for at, level in ((end, record["to"]), (end - 1, record["from"])):
             got = [float(r["value"][1]) for r in query(backfilled.prometheus, selector, at)]
-            if level != Level.INSUFFICIENT_DATA.value and got != [LEVEL_VALUES[Level(level)]]:
+            if level != Level.INSUFFICIENT_DATA.value and got != [Level(level).rank]:
                 wrong.append((record["subject"], record["check"], at, level, got))
     assert wrong == []
 

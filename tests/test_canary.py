@@ -20,20 +20,13 @@ from monitor.batches import RawRecords
 from monitor.config import Settings, load_settings
 from monitor.errors import ConfigError
 from monitor.pipeline import Pipeline
+from monitor.sinks.memory import ListSink
 from monitor.window.slot_layout import same_bins
 from tests.support.builders import training
 
 HOUR = 3_600_000
 T0 = 1_554_076_800_000
 NOW_MS = T0 + 400 * HOUR
-
-
-class Collect:
-    def __init__(self) -> None:
-        self.records: list[dict[str, Any]] = []
-
-    def write(self, record: Mapping[str, Any]) -> None:
-        self.records.append(dict(record))
 
 
 def _shifted(table: pa.Table, by: float) -> pa.Table:
@@ -96,8 +89,8 @@ def _run(
     settings: Settings,
     lines: list[bytes],
     versions: Mapping[str, Mapping[str, Baseline]],
-) -> list[dict[str, Any]]:
-    sink = Collect()
+) -> list[Mapping[str, Any]]:
+    sink = ListSink()
     pipeline = Pipeline(settings, {"m": baseline}, [sink], versions=versions)
     order = sorted(range(len(lines)), key=lambda i: orjson.loads(lines[i])["timestamp"])
     ordered = [lines[i] for i in order]
@@ -106,10 +99,10 @@ def _run(
         RawRecords(ordered, np.zeros(n, np.int64), np.arange(n), np.full(n, -1)), NOW_MS
     )
     pipeline.finish()
-    return sink.records
+    return sink.reports()
 
 
-def _windows(records: list[dict[str, Any]], version: str) -> list[dict[str, Any]]:
+def _windows(records: list[Mapping[str, Any]], version: str) -> list[Mapping[str, Any]]:
     return [
         r
         for r in records
@@ -171,7 +164,7 @@ def test_canary_psi_equals_the_psi_of_the_two_windows_counts(
     from detectors.statistics import psi
 
     lines = _events("v1", shift=0.0) + _events("v2", shift=1.0, seed=1)
-    sink = Collect()
+    sink = ListSink()
     pipeline = Pipeline(
         _settings(stable_version="v1"), {"m": baseline}, [sink], versions={"m": {"v2": v2_baseline}}
     )
@@ -190,7 +183,7 @@ def test_canary_psi_equals_the_psi_of_the_two_windows_counts(
         epsilon=1e-4,
     )
     pipeline._emit(sorted(windows.values(), key=lambda w: w.key))
-    (canary,) = _windows(sink.records, "v2")
+    (canary,) = _windows(sink.reports(), "v2")
     assert canary["versus"]["features"]["x"]["psi"] == pytest.approx(expected, rel=1e-12)
 
 

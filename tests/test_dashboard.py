@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from monitor.sinks.metrics import DriftCollector, LatestWindows, RunningTotals
+from monitor.sinks.collector import DriftCollector, RunningTotals
+from monitor.sinks.latest_windows import LatestWindows
 from tests.support.dashboard import load_dashboard, panels, variables
 
 DATASOURCE = "${datasource}"
@@ -126,7 +127,7 @@ def test_every_panel_and_target_uses_the_datasource_variable(dashboard: dict[str
 def test_every_metric_the_dashboard_uses_is_exported_by_the_daemon(
     dashboard: dict[str, Any],
 ) -> None:
-    """Panels and variables only name metrics the collector in monitor/sinks/metrics.py exposes."""
+    """Panels and variables only name metrics the collector (monitor/sinks/collector.py) exposes."""
     queries = [t["expr"] for p in panels(dashboard) for t in p["targets"]]
     queries += [v["definition"] for v in variables(dashboard).values() if v["type"] == "query"]
     used = {name for query in queries for name in METRIC_NAME.findall(query)}

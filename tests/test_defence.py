@@ -21,33 +21,27 @@ import yaml
 from structlog.testing import capture_logs
 
 from baselines.values import Baseline
-from monitor.batches import RawRecords, Reject
+from monitor.batches import RawRecords
 from monitor.config import Settings
 from monitor.decode.isolate import INTERNAL_ERROR
 from monitor.pipeline import Pipeline
 from monitor.runtime.guarded import GuardedPipeline
+from monitor.sinks.memory import ListSink
 from tests.support import label_stream
 from tests.support.faults import fail_counting_of, fail_decoding_of, fault_detail
 from tests.support.replay_stream import drifting_events as _events
 from tests.support.replay_stream import flat_table as _flat_table
 from tests.support.state_stream import BATCH, NOW_MS
+from tests.support.state_stream import report_lines as _lines
 from tests.support.state_stream import state_lines as _state_events
 from tests.support.state_stream import state_settings as _settings
-from tests.test_state import Collect  # the sinks part of issue 14 replaces it with a ListSink
 
 POISON = "poison"
 
 
-class Rejects:
-    """Reject sink keeping (reason, detail, partition, offset, bytes)."""
-
-    def __init__(self) -> None:
-        self.kept: list[tuple[str, str, int, int, bytes]] = []
-
-    def reject(self, reject: Reject) -> None:
-        self.kept.append(
-            (reject.reason, reject.detail, reject.partition, reject.offset, reject.raw)
-        )
+def _kept(sink: ListSink) -> list[tuple[str, str, int, int, bytes]]:
+    """(reason, detail, partition, offset, bytes) of each reject the sink received."""
+    return [(r.reason, r.detail, r.partition, r.offset, r.raw) for r in sink.rejects]
 
 
 def _poisoned(lines: list[bytes], at: int) -> list[bytes]:
@@ -62,9 +56,9 @@ def _run(
     records: Sequence[RawRecords],
     labels: Sequence[RawRecords] = (),
     now_ms: int = NOW_MS,
-) -> tuple[Pipeline, Collect, Rejects]:
+) -> tuple[Pipeline, ListSink, ListSink]:
     """Feed prediction batches, then label batches, to a fresh pipeline; then finish."""
-    report, rejects = Collect(), Rejects()
+    report, rejects = ListSink(), ListSink()
     pipeline = Pipeline(settings, {"m": baseline}, [report], [rejects])
     for batch in records:
         pipeline.process_records(batch, now_ms)
@@ -108,10 +102,10 @@ def test_a_message_whose_decoding_raises_is_the_only_one_lost(
     fail_decoding_of(POISON, monkeypatch.setattr)
     with capture_logs() as logs:
         pipeline, report, rejects = _run(baseline, _settings(), _batches(lines))
-    assert report.lines == clean_report.lines
-    assert [r for r in rejects.kept if r[0] != INTERNAL_ERROR] == clean_rejects.kept
-    assert [r for r in rejects.kept if r[0] == INTERNAL_ERROR] == [_internal_error(lines[at], at)]
-    assert pipeline.totals.rejected == Counter(r[0] for r in clean_rejects.kept) + Counter(
+    assert _lines(report) == _lines(clean_report)
+    assert [r for r in _kept(rejects) if r[0] != INTERNAL_ERROR] == _kept(clean_rejects)
+    assert [r for r in _kept(rejects) if r[0] == INTERNAL_ERROR] == [_internal_error(lines[at], at)]
+    assert pipeline.totals.rejected == Counter(r[0] for r in _kept(clean_rejects)) + Counter(
         {INTERNAL_ERROR: 1}
     )
     (error,) = [entry for entry in logs if entry["log_level"] == "error"]
@@ -130,8 +124,8 @@ def test_every_message_of_a_batch_raising_leaves_the_others_untouched(
     _, clean_report, _ = _run(baseline, _settings(), _batches(lines, drop=poisoned))
     fail_decoding_of(POISON, monkeypatch.setattr)
     _, report, rejects = _run(baseline, _settings(), _batches(lines))
-    assert report.lines == clean_report.lines
-    failed = [r for r in rejects.kept if r[0] == INTERNAL_ERROR]
+    assert _lines(report) == _lines(clean_report)
+    failed = [r for r in _kept(rejects) if r[0] == INTERNAL_ERROR]
     assert failed == [_internal_error(lines[at], at) for at in poisoned]
 
 
@@ -145,19 +139,19 @@ def test_a_flat_file_row_whose_decoding_raises_is_the_only_one_lost(
     table = _flat_table(events)
     clean = pa.concat_tables([table.slice(0, at), table.slice(at + 1)])
 
-    def replay(rows: pa.Table) -> tuple[list[bytes], Rejects]:
-        report, rejects = Collect(), Rejects()
+    def replay(rows: pa.Table) -> tuple[list[bytes], ListSink]:
+        report, rejects = ListSink(), ListSink()
         pipeline = Pipeline(_settings(), {"m": baseline}, [report], [rejects])
         for start in range(0, rows.num_rows, 97):
             pipeline.process_table(rows.slice(start, 97), first_offset=start, now_ms=NOW_MS)
         pipeline.finish()
-        return report.lines, rejects
+        return _lines(report), rejects
 
     clean_lines, _ = replay(clean)
     fail_decoding_of(POISON, monkeypatch.setattr)
     lines, rejects = replay(table)
     assert lines == clean_lines
-    ((reason, detail, partition, offset, raw),) = rejects.kept
+    ((reason, detail, partition, offset, raw),) = _kept(rejects)
     assert (reason, detail, partition, offset) == (INTERNAL_ERROR, fault_detail(POISON), 0, at)
     assert orjson.loads(raw)["event_id"] == POISON
 
@@ -179,9 +173,9 @@ def test_a_label_whose_decoding_raises_is_the_only_one_lost(
     fail_decoding_of(POISON, monkeypatch.setattr)
     every = _batches(lines, partition=label_stream.LABELS)
     pipeline, report, rejects = _run(baseline, settings, records, every, now_ms)
-    assert report.lines == clean_report.lines
+    assert _lines(report) == _lines(clean_report)
     assert pipeline.join.stats == clean.join.stats
-    assert [r[:2] for r in rejects.kept] == [(INTERNAL_ERROR, fault_detail(POISON))]
+    assert [r[:2] for r in _kept(rejects)] == [(INTERNAL_ERROR, fault_detail(POISON))]
 
 
 @pytest.mark.parametrize(
@@ -247,15 +241,15 @@ def test_a_message_whose_counting_raises_in_a_replay_is_the_only_one_lost(
         lines = _poisoned(lines, at)
     _, clean_report, clean_rejects = _run(baseline, _settings(), _batches(lines, drop=poisoned))
     fail_counting_of(POISON, monkeypatch.setattr)
-    report, rejects = Collect(), Rejects()
+    report, rejects = ListSink(), ListSink()
     guarded = GuardedPipeline(
         _settings(), {"m": baseline}, [report], [rejects], interval_s=interval_s
     )
     for batch in _batches(lines):
         guarded.feed(batch, 0, NOW_MS)
     guarded.finish()
-    assert report.lines == clean_report.lines
-    assert [r for r in rejects.kept if r[0] != INTERNAL_ERROR] == clean_rejects.kept
-    failed = [(r[0], r[3], r[4]) for r in rejects.kept if r[0] == INTERNAL_ERROR]
+    assert _lines(report) == _lines(clean_report)
+    assert [r for r in _kept(rejects) if r[0] != INTERNAL_ERROR] == _kept(clean_rejects)
+    failed = [(r[0], r[3], r[4]) for r in _kept(rejects) if r[0] == INTERNAL_ERROR]
     assert failed == [(INTERNAL_ERROR, at, lines[at]) for at in poisoned]
     assert guarded.pipeline.totals.rejected[INTERNAL_ERROR] == 2

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -15,22 +14,13 @@ from baselines.build import build_baseline
 from baselines.values import Baseline
 from monitor.config import load_settings
 from monitor.pipeline import Pipeline
+from monitor.sinks.memory import ListSink
 from tests.support.builders import training
 
 WINDOWS = 200
 PER_WINDOW = 1_000
 HOUR = 3_600_000
 DRIFT_CHECKS = {"psi", "js"}
-
-
-class Collect:
-    """Sink keeping every report object."""
-
-    def __init__(self) -> None:
-        self.records: list[Mapping[str, Any]] = []
-
-    def write(self, record: Mapping[str, Any]) -> None:
-        self.records.append(record)
 
 
 @pytest.fixture(scope="module")
@@ -66,12 +56,12 @@ def _levels(
         windows={"size": "1h", "allowed_lateness": "0s"},
         alerts={"drift": drift, "consecutive": 1, "hysteresis": 0.0},
     )
-    sink = Collect()
+    sink = ListSink()
     pipeline = Pipeline(settings, {"m": baseline}, [sink])
     for offset in range(0, table.num_rows, 50_000):
         pipeline.process_table(table.slice(offset, 50_000), first_offset=offset, now_ms=10**13)
     pipeline.finish()
-    windows = [r for r in sink.records if r["kind"] == "window"]
+    windows = [r for r in sink.reports() if r["kind"] == "window"]
     assert len(windows) == WINDOWS
     statistic = drift.get("statistic", "psi")
     return [

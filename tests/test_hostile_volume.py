@@ -18,7 +18,8 @@ from baselines.values import Baseline
 from monitor.batches import RawRecords
 from monitor.config import load_settings
 from monitor.pipeline import Pipeline
-from monitor.sinks.metrics import DriftCollector, LatestWindows, RunningTotals
+from monitor.sinks.collector import DriftCollector, RunningTotals
+from monitor.sinks.latest_windows import LatestWindows
 from monitor.window.windower import OTHER
 
 HOUR = 3_600_000

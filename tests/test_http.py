@@ -18,8 +18,9 @@ from prometheus_client.registry import CollectorRegistry
 
 from monitor.errors import ConfigError
 from monitor.runtime.http import MonitorServer, build_info
-from monitor.sinks.metrics import DriftCollector, LatestWindows, RunningTotals
-from monitor.sinks.report import iso_ms
+from monitor.sinks.collector import DriftCollector, RunningTotals
+from monitor.sinks.latest_windows import LatestWindows
+from monitor.sinks.report import iso_ms, read_record
 
 HOUR = 3_600_000
 
@@ -173,32 +174,36 @@ def test_status_lists_raised_checks_windows_lag_and_totals(
     """/status shows the raised checks, the last overall window, the lag and the totals."""
     for segment, level in (("", "warning"), ("platform=ios", "ok")):
         latest.write(
-            {
-                "kind": "window",
-                "model": "m",
-                "model_version": "v1",
-                "segment": segment,
-                "start": iso_ms(0),
-                "end": iso_ms(HOUR),
-                "events": 800,
-                "features": {"x": {"psi": 0.15, "levels": {"psi": level}}},
-                "detectors": {},
-            }
+            read_record(
+                {
+                    "kind": "window",
+                    "model": "m",
+                    "model_version": "v1",
+                    "segment": segment,
+                    "start": iso_ms(0),
+                    "end": iso_ms(HOUR),
+                    "events": 800,
+                    "features": {"x": {"psi": 0.15, "levels": {"psi": level}}},
+                    "detectors": {},
+                }
+            )
         )
     latest.write(
-        {
-            "kind": "alert",
-            "model": "m",
-            "model_version": "v1",
-            "segment": "",
-            "subject": "x",
-            "check": "psi",
-            "from": "ok",
-            "to": "warning",
-            "value": 0.15,
-            "threshold": 0.1,
-            "window_end": iso_ms(HOUR),
-        }
+        read_record(
+            {
+                "kind": "alert",
+                "model": "m",
+                "model_version": "v1",
+                "segment": "",
+                "subject": "x",
+                "check": "psi",
+                "from": "ok",
+                "to": "warning",
+                "value": 0.15,
+                "threshold": 0.1,
+                "window_end": iso_ms(HOUR),
+            }
+        )
     )
     response = get(server, "/status")
     assert (response.status, response.content_type) == (200, "application/json")

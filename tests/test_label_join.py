@@ -20,7 +20,9 @@ from monitor.batches import EventBatch, RawRecords
 from monitor.config import Settings
 from monitor.join.label_join import DELAY_BUCKETS_S, Interner, JoinStats, LabelJoin
 from monitor.pipeline import Pipeline
-from monitor.sinks.metrics import DriftCollector, LatestWindows, RunningTotals
+from monitor.sinks.collector import DriftCollector, RunningTotals
+from monitor.sinks.latest_windows import LatestWindows
+from monitor.sinks.memory import ListSink
 from monitor.state.snapshot import restore, snapshot
 from tests.support.label_stream import HOUR, LABELS, NOW_MS, PREDICTIONS, T0
 from tests.support.label_stream import label_settings as _settings
@@ -28,26 +30,18 @@ from tests.support.label_stream import labelled_stream as _stream
 from tests.support.label_stream import object_records as _records
 
 
-class Collect:
-    """A sink keeping report objects."""
-
-    def __init__(self) -> None:
-        self.records: list[dict[str, Any]] = []
-
-    def write(self, record: Mapping[str, Any]) -> None:
-        self.records.append(dict(record))
-
-    def windows(self, segment: str = "") -> list[dict[str, Any]]:
-        return [r for r in self.records if r["kind"] == "window" and r["segment"] == segment]
+def _windows(sink: ListSink, segment: str = "") -> list[Mapping[str, Any]]:
+    """The report objects of the windows of one segment the sink received."""
+    return [w.report for w in sink.windows() if w.key.segment == segment]
 
 
 def _run(
     baseline: Baseline,
     steps: list[tuple[str, list[dict[str, Any]]]],
     settings: Settings | None = None,
-) -> tuple[Pipeline, Collect]:
+) -> tuple[Pipeline, ListSink]:
     """Feed ("predictions" | "labels", objects) steps in order, then finish."""
-    sink = Collect()
+    sink = ListSink()
     pipeline = Pipeline(settings or _settings(), {"m": baseline}, [sink])
     for kind, objects in steps:
         if kind == "predictions":
@@ -68,8 +62,8 @@ def _interleaved(
     return steps
 
 
-def _performance(sink: Collect) -> list[tuple[str, Any]]:
-    return [(w["start"], w.get("performance", {}).get("metrics")) for w in sink.windows()]
+def _performance(sink: ListSink) -> list[tuple[str, Any]]:
+    return [(w["start"], w.get("performance", {}).get("metrics")) for w in _windows(sink)]
 
 
 def test_labels_without_delay_score_like_labels_carried_in_the_events(baseline: Baseline) -> None:
@@ -87,14 +81,14 @@ def test_labels_arriving_before_their_predictions_join_the_same(baseline: Baseli
     predictions, labels = _stream()
     after = _interleaved(predictions, labels)
     before = [step for pair in zip(after[1::2], after[::2], strict=True) for step in pair]
-    assert _run(baseline, before)[1].records == _run(baseline, after)[1].records
+    assert _run(baseline, before)[1].reports() == _run(baseline, after)[1].reports()
 
 
 def test_pairs_are_dated_by_their_label(baseline: Baseline) -> None:
     """Labels an hour late make each window's performance that of the previous hour's events."""
     predictions, labels = _stream(delay_ms=HOUR)
     pipeline, sink = _run(baseline, _interleaved(predictions, labels))
-    first, second = sink.windows()[:2]
+    first, second = _windows(sink)[:2]
     assert "performance" not in first
     hour_one = sum(1 for p in predictions if p["timestamp"] < T0 + HOUR)
     assert second["performance"]["labeled"] == hour_one
@@ -106,13 +100,13 @@ def test_a_concept_drift_is_caught_by_performance_and_error_detectors(baseline: 
     fire the error-stream detectors, and no feature or prediction check."""
     predictions, labels = _stream(n=12_000, hours=12, flip_from_hour=6)
     _, sink = _run(baseline, _interleaved(predictions, labels))
-    alerts = [r for r in sink.records if r["kind"] == "alert" and r["segment"] == ""]
+    alerts = [r for r in sink.reports() if r["kind"] == "alert" and r["segment"] == ""]
     raised = {(a["subject"], a["check"], a["to"]) for a in alerts}
     assert ("performance", "accuracy", "intervention") in raised
     assert {a["subject"] for a in alerts} == {"performance"}
     fired = {
         name
-        for w in sink.windows()
+        for w in _windows(sink)
         if w["start"] >= "2019-04-01T06"
         for name, verdict in w["detectors"].items()
         if name.startswith(("error_", "abs_error_")) and verdict.get("detections", 0)
@@ -126,7 +120,7 @@ def test_stable_labels_fire_no_error_detector(baseline: Baseline) -> None:
     _, sink = _run(baseline, _interleaved(predictions, labels))
     fired = [
         (w["start"], name)
-        for w in sink.windows()
+        for w in _windows(sink)
         for name in w["detectors"]
         if name.startswith(("error_", "abs_error_"))
     ]
@@ -203,14 +197,10 @@ def test_a_rejected_label_carries_its_own_message(baseline: Baseline) -> None:
         np.array([4, 5, 5, 6, 6], np.int64),
         np.full(5, -1, np.int64),
     )
-    kept: list[tuple[str, int, int, bytes]] = []
-
-    class Keep:
-        def reject(self, reject: Any) -> None:
-            kept.append((reject.reason, reject.partition, reject.offset, reject.raw))
-
-    pipeline = Pipeline(_settings(), {"m": baseline}, [Collect()], reject_sinks=[Keep()])
+    sink = ListSink()
+    pipeline = Pipeline(_settings(), {"m": baseline}, [sink], reject_sinks=[sink])
     pipeline.process_labels(records, NOW_MS)
+    kept = [(r.reason, r.partition, r.offset, r.raw) for r in sink.rejects]
     assert kept[1:] == [
         ("label_missing_event_id", 1, 5, records.values[2]),
         ("label_missing_label", 0, 6, records.values[3]),
@@ -225,21 +215,21 @@ def test_a_restored_pipeline_continues_the_join_exactly(baseline: Baseline) -> N
     steps = _interleaved(predictions, labels)
     cut = len(steps) // 2 + 1
     _, whole = _run(baseline, steps)
-    first = Collect()
+    first = ListSink()
     pipeline = Pipeline(_settings(), {"m": baseline}, [first])
     for kind, objects in steps[:cut]:
         feed = pipeline.process_records if kind == "predictions" else pipeline.process_labels
         feed(_records(objects, PREDICTIONS if kind == "predictions" else LABELS), NOW_MS)
     state = orjson.loads(orjson.dumps(snapshot(pipeline)))
     assert state["labels"]["join"]["pending"]["ids"]
-    second = Collect()
+    second = ListSink()
     resumed = Pipeline(_settings(), {"m": baseline}, [second])
     restore(resumed, state)
     for kind, objects in steps[cut:]:
         feed = resumed.process_records if kind == "predictions" else resumed.process_labels
         feed(_records(objects, PREDICTIONS if kind == "predictions" else LABELS), NOW_MS)
     resumed.finish()
-    assert first.records + second.records == whole.records
+    assert first.reports() + second.reports() == whole.reports()
 
 
 def test_the_join_is_exported_as_prometheus_metrics(baseline: Baseline) -> None:
@@ -341,12 +331,12 @@ def test_a_prediction_carrying_its_own_label_waits_for_none() -> None:
 def test_a_restored_pipeline_keeps_the_late_label_count(baseline: Baseline) -> None:
     """Labels whose window had closed are counted as late, and a restore keeps that count."""
     predictions, labels = _stream(n=600, hours=6)
-    pipeline = Pipeline(_settings(), {"m": baseline}, [Collect()])
+    pipeline = Pipeline(_settings(), {"m": baseline}, [ListSink()])
     pipeline.process_records(_records(predictions, PREDICTIONS), NOW_MS)
     pipeline.process_labels(_records(labels, LABELS), NOW_MS)
     late = dict(pipeline.windower.late_labels.by_model)
     assert late["m"] > 0
-    resumed = Pipeline(_settings(), {"m": baseline}, [Collect()])
+    resumed = Pipeline(_settings(), {"m": baseline}, [ListSink()])
     restore(resumed, orjson.loads(orjson.dumps(snapshot(pipeline))))
     assert resumed.windower.late_labels.by_model == late
 
@@ -574,13 +564,13 @@ def test_labels_of_two_models_in_one_batch_count_each_for_its_own_model(
         if event["event_id"] in other:
             event["model"] = "n"
     models = [{"name": "m", "baseline": "m.json"}, {"name": "n", "baseline": "n.json"}]
-    report = Collect()
+    report = ListSink()
     pipeline = Pipeline(_settings(models=models), {"m": baseline, "n": baseline}, [report])
     pipeline.process_records(_records(predictions, PREDICTIONS), NOW_MS)
     pipeline.process_labels(_records(labels, LABELS), NOW_MS)
     pipeline.finish()
     labeled: Counter[str] = Counter()
-    for window in report.windows():
+    for window in _windows(report):
         labeled[window["model"]] += window.get("performance", {}).get("labeled", 0)
     joined, late = pipeline.join.stats.joined, pipeline.windower.late_labels.by_model
     assert joined == {"m": 2_000 - len(other), "n": len(other)}
@@ -596,7 +586,7 @@ def test_a_pair_without_a_segment_value_counts_only_for_the_overall_window(
     predictions, labels = _stream(n=2_000, hours=1, delay_ms=0)  # one window, no label late
     for event in predictions[::4]:
         del event["segments"]
-    report = Collect()
+    report = ListSink()
     pipeline = Pipeline(_settings(), {"m": baseline}, [report])
     pipeline.process_records(_records(predictions, PREDICTIONS), NOW_MS)
     pipeline.process_labels(_records(labels, LABELS), NOW_MS)
@@ -605,7 +595,7 @@ def test_a_pair_without_a_segment_value_counts_only_for_the_overall_window(
     def labeled(segments: tuple[str, ...]) -> int:
         return sum(
             r.get("performance", {}).get("labeled", 0)
-            for r in report.records
+            for r in report.reports()
             if r["kind"] == "window" and r["segment"] in segments
         )
 

@@ -22,17 +22,11 @@ from monitor.config import load_settings
 from monitor.evaluate.levels import Level
 from monitor.pipeline import Pipeline
 from monitor.runtime.http import MonitorServer
-from monitor.sinks.metrics import (
-    SUBJECT_STATISTICS,
-    DriftCollector,
-    HeldLevel,
-    LatestWindows,
-    RunningTotals,
-    epoch_seconds,
-    kept_segments,
-    segment_field,
-)
-from monitor.sinks.report import iso_ms
+from monitor.sinks.collector import DriftCollector, RunningTotals, kept_segments, segment_field
+from monitor.sinks.latest_windows import HeldLevel, LatestWindows
+from monitor.sinks.memory import ListSink
+from monitor.sinks.metric_families import SUBJECT_STATISTICS
+from monitor.sinks.report import epoch_seconds, iso_ms, read_record
 
 HOUR = 3_600_000
 Samples = dict[str, dict[tuple[tuple[str, str], ...], float]]
@@ -64,7 +58,7 @@ class Exporter:
 
     def feed(self, *records: Mapping[str, Any]) -> Samples:
         for record in records:
-            self.latest.write(record)
+            self.latest.write(read_record(record))
         return scrape(self.server)
 
 
@@ -159,13 +153,13 @@ def _messages(rng: np.random.Generator, hours: int, per_hour: int) -> list[bytes
 class Replay:
     """What a replay reported, its pipeline, and a scrape of the collector fed by it."""
 
-    records: list[dict[str, Any]]
+    records: list[Mapping[str, Any]]
     pipeline: Pipeline
     samples: Samples
     digest: str
 
-    def latest_windows(self) -> dict[tuple[str, str, str], dict[str, Any]]:
-        latest: dict[tuple[str, str, str], dict[str, Any]] = {}
+    def latest_windows(self) -> dict[tuple[str, str, str], Mapping[str, Any]]:
+        latest: dict[tuple[str, str, str], Mapping[str, Any]] = {}
         for r in self.records:
             if r["kind"] == "window":
                 latest[(r["model"], r["model_version"], r["segment"])] = r
@@ -184,14 +178,9 @@ def replay(tmp_path_factory: pytest.TempPathFactory, baseline: Baseline) -> Iter
         segments={"fields": ["platform"]},
         alerts={"min_events": 50, "performance": {"min_labels": 50}},
     )
-    records: list[dict[str, Any]] = []
-
-    class Keep:
-        def write(self, record: Mapping[str, Any]) -> None:
-            records.append(dict(record))
-
+    kept = ListSink()
     latest = LatestWindows()
-    pipeline = Pipeline(settings, {"m": baseline}, [latest, Keep()])
+    pipeline = Pipeline(settings, {"m": baseline}, [latest, kept])
     late = orjson.dumps({"model": "m", "timestamp": 10, "features": {"x": 0.0}})
     values = [
         *_messages(np.random.default_rng(5), 4, 300),
@@ -223,7 +212,7 @@ def replay(tmp_path_factory: pytest.TempPathFactory, baseline: Baseline) -> Iter
         registry=registry,
     )
     with MonitorServer(registry, latest, totals, host="127.0.0.1", port=0) as server:
-        yield Replay(records, pipeline, scrape(server), baseline.digest)
+        yield Replay(kept.reports(), pipeline, scrape(server), baseline.digest)
 
 
 def test_feature_gauges_equal_the_latest_window_report(replay: Replay) -> None:
@@ -507,7 +496,7 @@ def test_thresholds_are_exported_for_every_exported_level(replay: Replay) -> Non
 def _kept_segments(latest: LatestWindows, *records: Mapping[str, Any]) -> set[str]:
     """The segments whose latest window is still exported after ``records`` were written."""
     for record in records:
-        latest.write(record)
+        latest.write(read_record(record))
     return {w.key.segment for w in latest.snapshot().windows}
 
 
@@ -549,16 +538,16 @@ def test_stale_after_is_one_window_by_default_and_may_be_zero() -> None:
 def test_a_key_two_windows_behind_its_model_is_dropped() -> None:
     """With 1-hour windows and stale_after 1, a version two hours behind the newest is dropped."""
     latest = LatestWindows(stale_after=1)
-    latest.write(window(10, version="v1"))
-    latest.write(window(12, version="v2"))
+    latest.write(read_record(window(10, version="v1")))
+    latest.write(read_record(window(12, version="v2")))
     assert _keys(latest) == [("m", "v2", "")]
 
 
 def test_a_stale_key_arriving_last_is_dropped_too() -> None:
     """A window that is already stale against its model's newest end is not kept."""
     latest = LatestWindows(stale_after=1)
-    latest.write(window(5, version="v1"))
-    latest.write(window(1, version="v2"))
+    latest.write(read_record(window(5, version="v1")))
+    latest.write(read_record(window(1, version="v2")))
     assert _keys(latest) == [("m", "v1", "")]
 
 
@@ -566,17 +555,17 @@ def test_a_forgotten_model_starts_again_from_its_next_window() -> None:
     """After forget_model the model's newest end is forgotten too, so an earlier window is kept."""
     latest = LatestWindows()
     latest.forget_model("never-seen")
-    latest.write(window(10))
+    latest.write(read_record(window(10)))
     latest.forget_model("m")
-    latest.write(window(1))
+    latest.write(read_record(window(1)))
     assert _keys(latest) == [("m", "v1", "")]
 
 
 def test_a_window_with_the_same_end_replaces_the_latest() -> None:
     """A second report of the same window end replaces the first (only older ones are ignored)."""
     latest = LatestWindows()
-    latest.write(window(3, psi=0.01))
-    latest.write(window(3, psi=0.2))
+    latest.write(read_record(window(3, psi=0.01)))
+    latest.write(read_record(window(3, psi=0.2)))
     (kept,) = latest.snapshot().windows
     assert kept.record["features"]["x"]["psi"] == 0.2
 
@@ -586,17 +575,17 @@ def test_detections_of_window_reports_add_up_per_model_and_detector() -> None:
     latest = LatestWindows()
     first = {**window(0), "detectors": {"adwin": {"detections": 2, "drift": True}}}
     second = {**window(1), "detectors": {"adwin": {"detections": 1}, "kswin": {"drift": False}}}
-    latest.write(first)
-    latest.write(second)
+    latest.write(read_record(first))
+    latest.write(read_record(second))
     assert latest.snapshot().detections == {("m", "adwin"): 4}
 
 
 def test_alerts_count_transitions_and_set_the_held_level_since_their_window() -> None:
     """Two alerts to warning count two transitions; the check holds warning since the last one."""
     latest = LatestWindows()
-    latest.write(window(0))
-    latest.write(alert(0, "warning"))
-    latest.write(alert(0, "warning"))
+    latest.write(read_record(window(0)))
+    latest.write(read_record(alert(0, "warning")))
+    latest.write(read_record(alert(0, "warning")))
     snapshot = latest.snapshot()
     assert snapshot.transitions == {("m", "warning"): 2}
     (kept,) = snapshot.windows
@@ -607,6 +596,6 @@ def test_a_window_report_without_detectors_is_kept() -> None:
     """A window report that has no ``detectors`` object is kept and counts no detection."""
     latest = LatestWindows()
     record = {k: v for k, v in window(0).items() if k != "detectors"}
-    latest.write(record)
+    latest.write(read_record(record))
     snapshot = latest.snapshot()
     assert (len(snapshot.windows), snapshot.detections) == (1, {})

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,21 +16,13 @@ from monitor.batches import RawRecords
 from monitor.config import Settings
 from monitor.errors import CheckpointError
 from monitor.pipeline import Pipeline
+from monitor.sinks.memory import ListSink
 from monitor.sources.files import iter_file
 from monitor.state.snapshot import STATE_FORMAT, restore, snapshot
 from tests.support.state_stream import BATCH, HOUR, NOW_MS
+from tests.support.state_stream import report_lines as _lines
 from tests.support.state_stream import state_lines as _events
 from tests.support.state_stream import state_settings as _settings
-
-
-class Collect:
-    """Sink keeping each report object as orjson bytes."""
-
-    def __init__(self) -> None:
-        self.lines: list[bytes] = []
-
-    def write(self, record: Mapping[str, Any]) -> None:
-        self.lines.append(orjson.dumps(record))
 
 
 def _batches(source: Path, size: int) -> list[RawRecords]:
@@ -43,8 +34,8 @@ def _batches(source: Path, size: int) -> list[RawRecords]:
     return batches
 
 
-def _pipeline(baseline: Baseline, config: Settings | None = None) -> tuple[Pipeline, Collect]:
-    sink = Collect()
+def _pipeline(baseline: Baseline, config: Settings | None = None) -> tuple[Pipeline, ListSink]:
+    sink = ListSink()
     return Pipeline(config or _settings(), {"m": baseline}, [sink]), sink
 
 
@@ -62,7 +53,7 @@ def _continue(
     for batch in batches:
         pipeline.process_records(batch, NOW_MS)
     pipeline.finish()
-    return sink.lines, orjson.dumps(snapshot(pipeline))
+    return _lines(sink), orjson.dumps(snapshot(pipeline))
 
 
 @dataclass(frozen=True)
@@ -88,15 +79,15 @@ def recorded(tmp_path_factory: pytest.TempPathFactory, baseline: Baseline) -> Re
     for batch in batches:
         pipeline.process_records(batch, NOW_MS)
         states.append(_round_trip(snapshot(pipeline)))
-        emitted.append(len(sink.lines))
+        emitted.append(len(sink.records))
     pipeline.finish()
     return Recorded(
         source,
         batches,
-        b"".join(sink.lines),
+        b"".join(_lines(sink)),
         orjson.dumps(snapshot(pipeline)),
         states,
-        sink.lines,
+        _lines(sink),
         emitted,
     )
 
@@ -133,7 +124,7 @@ def test_snapshots_do_not_change_the_run(recorded: Recorded, baseline: Baseline)
     for batch in recorded.batches:
         pipeline.process_records(batch, NOW_MS)
     pipeline.finish()
-    assert b"".join(sink.lines) == recorded.report
+    assert b"".join(_lines(sink)) == recorded.report
     assert orjson.dumps(snapshot(pipeline)) == recorded.final_state
 
 
@@ -159,7 +150,7 @@ def test_restore_continues_exactly_for_any_batching(
     for batch in batches[:cut]:
         pipeline.process_records(batch, NOW_MS)
     lines, final_state = _continue(baseline, _round_trip(snapshot(pipeline)), batches[cut:])
-    assert b"".join(sink.lines + lines) == recorded.report
+    assert b"".join(_lines(sink) + lines) == recorded.report
     assert final_state == recorded.final_state
 
 

@@ -35,7 +35,7 @@ state|monitor/state/snapshot.py monitor/state/checkpoint.py|monitor.state.snapsh
 statistics|detectors/statistics.py|detectors.statistics.*|tests/test_statistics.py tests/test_batched_scoring.py::test_windows_of_two_models_equal_each_subject_scored_against_its_segment tests/test_batched_scoring.py::test_canary_comparisons_equal_each_subject_against_the_stable_window_alone detectors/statistics.py
 thresholds|detectors/thresholds.py|detectors.thresholds.*|tests/test_thresholds.py detectors/thresholds.py
 rules|monitor/decode/rules.py|monitor.decode.rules.*|tests/test_decode.py tests/test_decode_table.py tests/test_decode_timestamps.py tests/test_decode_hostile.py::test_flat_file_columns_of_any_arrow_type_are_events_or_rejects
-metrics|monitor/sinks/metrics.py|monitor.sinks.metrics.x?LatestWindows?*|tests/test_metrics.py monitor/sinks/metrics.py
+metrics|monitor/sinks/latest_windows.py|monitor.sinks.latest_windows.*|tests/test_metrics.py monitor/sinks/latest_windows.py
 "
 
 toml_list() { printf '"%s", ' "$@" | sed 's/, $//'; }

@@ -31,8 +31,8 @@ from monitor.demo.data import (
     write_demo_files,
 )
 from monitor.evaluate.levels import Level
-from monitor.pipeline import Sink
 from monitor.runtime.replay import print_summary, replay_file
+from monitor.sinks.base import AlertRecord, Record, Sink
 from monitor.sinks.report import ReportWriter
 
 CAUGHT_WITHIN = 3  # windows after an incident starts
@@ -104,15 +104,15 @@ class Timeline:
         self._pending: list[Mapping[str, Any]] = []
         self._lock = threading.Lock()
 
-    def write(self, record: Mapping[str, Any]) -> None:
+    def write(self, record: Record) -> None:
         with self._lock:
-            if record["kind"] == "alert":
-                self.alerts.append(record)
-                self._pending.append(record)
+            if isinstance(record, AlertRecord):
+                self.alerts.append(record.report)
+                self._pending.append(record.report)
                 return
-            if not record["segment"]:
-                self._count_detections(record)
-            if self._pending and self._pending[0]["window_end"] < record["end"]:
+            if not record.key.segment:
+                self._count_detections(record.report)
+            if self._pending and self._pending[0]["window_end"] < record.report["end"]:
                 self._print_pending()
 
     def finish(self) -> None:
@@ -223,7 +223,7 @@ class _Tee:
     def __init__(self, *sinks: Sink) -> None:
         self.sinks = sinks
 
-    def write(self, record: Mapping[str, Any]) -> None:
+    def write(self, record: Record) -> None:
         for sink in self.sinks:
             sink.write(record)
 

@@ -30,7 +30,9 @@ from monitor.config import Settings
 from monitor.decode.decoder import row_json
 from monitor.decode.isolate import INTERNAL_ERROR
 from monitor.errors import error_text
-from monitor.pipeline import Pipeline, RejectSink, Sink
+from monitor.pipeline import Pipeline
+from monitor.sinks.base import RejectSink, Sink
+from monitor.sinks.memory import ListSink
 from monitor.state.snapshot import restore, snapshot
 
 Polled: TypeAlias = tuple[RawRecords, RawRecords]
@@ -38,21 +40,6 @@ Polled: TypeAlias = tuple[RawRecords, RawRecords]
 Batch: TypeAlias = "RawRecords | pa.RecordBatch | Polled"
 #: Seconds of processing between two snapshots (and between two hand-overs to the sinks).
 INTERVAL_S = 5.0
-
-
-@dataclass
-class _Staged:
-    """Sink that holds report records and rejects until the state that produced them is
-    snapshotted (so a rewind drops them, and every one reaches the sinks once)."""
-
-    records: list[Mapping[str, Any]] = field(default_factory=list)
-    rejects: list[Reject] = field(default_factory=list)
-
-    def write(self, record: Mapping[str, Any]) -> None:
-        self.records.append(record)
-
-    def reject(self, reject: Reject) -> None:
-        self.rejects.append(reject)
 
 
 @dataclass(frozen=True)
@@ -94,7 +81,9 @@ class GuardedPipeline:
     ) -> None:
         self.sinks = list(sinks)
         self.reject_sinks = list(reject_sinks)
-        self.staged = _Staged()
+        # records and rejects are held until the state that produced them is snapshotted (so a
+        # rewind drops them, and every one reaches the sinks once)
+        self.staged = ListSink()
         self._fresh = partial(
             Pipeline, settings, baselines, [self.staged], [self.staged], versions=versions
         )
@@ -132,8 +121,7 @@ class GuardedPipeline:
         for reject in self.staged.rejects:
             for reject_sink in self.reject_sinks:
                 reject_sink.reject(reject)
-        self.staged.records.clear()
-        self.staged.rejects.clear()
+        self.staged.clear()
 
     def _mark(self) -> tuple[int, int]:
         return len(self.staged.records), len(self.staged.rejects)

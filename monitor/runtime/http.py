@@ -31,7 +31,8 @@ from prometheus_client.registry import CollectorRegistry
 from monitor.defaults import DEFAULT_HTTP_PORT
 from monitor.errors import ConfigError
 from monitor.evaluate.levels import Level
-from monitor.sinks.metrics import ConsumerLag, LatestWindows, RunningTotals, Snapshot
+from monitor.sinks.collector import ConsumerLag, RunningTotals
+from monitor.sinks.latest_windows import LatestWindows, Snapshot
 
 log = structlog.get_logger(__name__)
 JSON = "application/json"

@@ -16,8 +16,9 @@ from baselines.values import PREDICTION_SUBJECT, Baseline
 from monitor.batches import RawRecords
 from monitor.config import Settings
 from monitor.evaluate.levels import Level
-from monitor.pipeline import Sink, event_schema
+from monitor.pipeline import event_schema
 from monitor.runtime.guarded import Polled, batch_size
+from monitor.sinks.base import AlertRecord, Record, Sink
 from monitor.sinks.report import ReportWriter
 from monitor.sources.files import count_rows, iter_file
 
@@ -54,12 +55,11 @@ class _Counting:
         self.transitions = 0
         self.raises: Counter[tuple[str, str, Level]] = Counter()
 
-    def write(self, record: Mapping[str, Any]) -> None:
-        if record["kind"] == "alert":
+    def write(self, record: Record) -> None:
+        if isinstance(record, AlertRecord):
             self.transitions += 1
-            to = Level(record["to"])
-            if to.rank > Level(record["from"]).rank:
-                self.raises[(record["model"], record["check"], to)] += 1
+            if record.after.rank > record.before.rank:
+                self.raises[(record.key.model, record.check, record.after)] += 1
 
 
 @contextmanager

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
 import structlog
+
+from monitor.sinks.base import AlertRecord, Record
 
 log = structlog.get_logger()
 
@@ -13,6 +12,8 @@ log = structlog.get_logger()
 class AlertLog:
     """Sink that logs every level transition."""
 
-    def write(self, record: Mapping[str, Any]) -> None:
-        if record["kind"] == "alert":
-            log.warning("alert level changed", **{k: v for k, v in record.items() if k != "kind"})
+    def write(self, record: Record) -> None:
+        if isinstance(record, AlertRecord):
+            log.warning(
+                "alert level changed", **{k: v for k, v in record.report.items() if k != "kind"}
+            )

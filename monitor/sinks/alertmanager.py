@@ -1,6 +1,6 @@
 """Level transitions posted straight to Alertmanager's v2 API, for teams without Prometheus rules.
 
-Every ``alert`` report object becomes ``POST /api/v2/alerts`` with a JSON list of alerts
+Every alert record becomes ``POST /api/v2/alerts`` with a JSON list of alerts
 (``labels``, ``annotations``, ``startsAt``, ``endsAt``, ``generatorURL``):
 
 - A check entering ``warning`` or ``intervention`` fires the alert whose labels are
@@ -39,6 +39,7 @@ import orjson
 
 from monitor.errors import ConfigError
 from monitor.logs import RateLimitedLog
+from monitor.sinks.base import AlertRecord, Record
 from monitor.sinks.report import iso_ms
 
 API_PATH = "/api/v2/alerts"
@@ -165,7 +166,7 @@ def _key(labels: Mapping[str, str]) -> _Key:
 class AlertmanagerSink:
     """Report sink that keeps Alertmanager's view of every check's level current.
 
-    ``url`` is Alertmanager's base URL. The daemon calls :meth:`write` with every report object,
+    ``url`` is Alertmanager's base URL. The daemon calls :meth:`write` with every record,
     :meth:`tick` once per loop iteration and :meth:`close` on shutdown. ``clock`` is the wall
     clock in epoch seconds (``startsAt``/``endsAt`` are absolute times); ``post`` sends one
     request (urllib by default); ``runbook_base`` is where ``docs/runbook.md`` is served;
@@ -220,23 +221,24 @@ class AlertmanagerSink:
         """How far ahead of a post a firing alert's ``endsAt`` lies."""
         return EXPIRY_INTERVALS * self.resend_interval_s
 
-    def write(self, record: Mapping[str, Any]) -> None:
-        """Post the alerts an ``alert`` record resolves and fires; other records are ignored."""
-        if record.get("kind") != "alert":
+    def write(self, record: Record) -> None:
+        """Post the alerts an alert record resolves and fires; window records are ignored."""
+        if not isinstance(record, AlertRecord):
             return
         now = self.clock()
-        annotations = alert_annotations(record, self.runbook_base)
+        report = record.report
+        annotations = alert_annotations(report, self.runbook_base)
         changes: list[dict[str, Any]] = []
-        left, entered = SEVERITY.get(record["from"]), SEVERITY.get(record["to"])
+        left, entered = SEVERITY.get(record.before), SEVERITY.get(record.after)
         if left is not None:
-            labels = alert_labels(record, left)
+            labels = alert_labels(report, left)
             key = _key(labels)
             alert = self._firing.pop(key, None) or _Alert(labels, annotations, starts_at=now)
             alert.annotations, alert.ends_at = annotations, now
             self._resolved[key] = alert
             changes.append(self._payload(alert, now))
         if entered is not None:
-            labels = alert_labels(record, entered)
+            labels = alert_labels(report, entered)
             key = _key(labels)
             self._resolved.pop(key, None)
             alert = self._firing.setdefault(key, _Alert(labels, annotations, starts_at=now))

@@ -20,6 +20,7 @@ from kafka.errors import KafkaError
 
 from monitor.batches import Reject
 from monitor.errors import error_text
+from monitor.sinks.base import AlertRecord, Record
 from monitor.sources.kafka import PartitionIds
 
 REASON_HEADER = "driftwarden-reason"
@@ -141,14 +142,14 @@ class DeadLetters:
 
 
 class AlertsTopic:
-    """Report sink: every level transition as a JSON message keyed by model."""
+    """Sink: every level transition as its JSON report object, keyed by model."""
 
     def __init__(self, producer: SharedProducer, topic: str) -> None:
         self.producer = producer
         self.topic = topic
 
-    def write(self, record: Mapping[str, Any]) -> None:
-        if record["kind"] == "alert":
+    def write(self, record: Record) -> None:
+        if isinstance(record, AlertRecord):
             self.producer.send(
-                self.topic, value=orjson.dumps(record), key=str(record["model"]).encode()
+                self.topic, value=orjson.dumps(record.report), key=record.key.model.encode()
             )

@@ -1,15 +1,15 @@
 """History into Prometheus: what the daemon would have exported, stamped in the past.
 
-A replay writes one report record per closed window. Live, the daemon turns the same records
-into series (:class:`~monitor.sinks.metrics.DriftCollector`) that Prometheus scrapes every few
+A replay writes one report record per closed window. Live, the daemon turns the same records into
+series (:class:`~monitor.sinks.collector.DriftCollector`) that Prometheus scrapes every few
 seconds. :class:`OpenMetricsHistory` is a pipeline sink that re-enacts that scraping over event
 time: it keeps the records, and at the end it feeds them, in window-end order, to a
-:class:`~monitor.sinks.metrics.LatestWindows` and a ``DriftCollector`` configured as the daemon's,
-"scrapes" the collector at every window end and every ``step_s`` seconds in between, and writes
-each scrape's samples with that time as their timestamp, in the OpenMetrics text format that
-``promtool tsdb create-blocks-from openmetrics FILE DIR`` turns into TSDB blocks. So a key's
-series holds its latest window's values until its next window closes, goes stale as
-``daemon.stale_after`` says, and folds segments past ``daemon.max_segments`` — as live.
+:class:`~monitor.sinks.latest_windows.LatestWindows` and a ``DriftCollector`` configured as the
+daemon's, "scrapes" the collector at every window end and every ``step_s`` seconds in between, and
+writes each scrape's samples with that time as their timestamp, in the OpenMetrics text format that
+``promtool tsdb create-blocks-from openmetrics FILE DIR`` turns into TSDB blocks. So a key's series
+holds its latest window's values until its next window closes, goes stale as ``daemon.stale_after``
+says, and folds segments past ``daemon.max_segments`` — as live.
 
 Left out are the families that count the process's own work rather than the past (events,
 rejects, late events and windows closed since start, the label join's counters and delays,
@@ -26,18 +26,14 @@ import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from prometheus_client.metrics_core import Metric
 from prometheus_client.utils import floatToGoString
 
-from monitor.sinks.metrics import (
-    PREFIX,
-    DriftCollector,
-    LatestWindows,
-    RunningTotals,
-    epoch_seconds,
-)
+from monitor.sinks.base import Record, WindowRecord
+from monitor.sinks.collector import DriftCollector, RunningTotals
+from monitor.sinks.latest_windows import LatestWindows
+from monitor.sinks.metric_families import PREFIX
 
 #: Families of the process's own running totals: not part of the history.
 PROCESS_FAMILIES = frozenset(
@@ -134,12 +130,11 @@ class OpenMetricsHistory:
         self.stale_after = stale_after
         self.baseline_digests = dict(baseline_digests)
         self.step_s = step_s
-        self.records: list[Mapping[str, Any]] = []
+        self.records: list[Record] = []
 
-    def write(self, record: Mapping[str, Any]) -> None:
-        """Keep a window or alert record (the only kinds the collector reads)."""
-        if record.get("kind") in ("window", "alert"):
-            self.records.append(record)
+    def write(self, record: Record) -> None:
+        """Keep a window or alert record."""
+        self.records.append(record)
 
     def close(self) -> HistoryWritten:
         """Scrape the re-enacted collector over event time and write the OpenMetrics file."""
@@ -191,5 +186,5 @@ class OpenMetricsHistory:
         )
 
 
-def _end_s(record: Mapping[str, Any]) -> float:
-    return epoch_seconds(record["end"] if record["kind"] == "window" else record["window_end"])
+def _end_s(record: Record) -> float:
+    return (record.end_ms if isinstance(record, WindowRecord) else record.window_end_ms) / 1000

@@ -1,6 +1,10 @@
 """The replay report (JSON Lines): one ``window`` object per closed window, one ``alert`` object per
 level transition. Field order is fixed and floats are printed by orjson's shortest round-trip
 form, so the same input gives the same bytes.
+
+:func:`window_record` and :func:`alert_record` build the typed records of
+:mod:`monitor.sinks.base` with their report objects; :func:`read_record` reads a report object
+back into its record (the report file as input, e.g. for tests and tools).
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from baselines.values import PREDICTION_SUBJECT
 from monitor.evaluate.checks import PERFORMANCE, Versus
 from monitor.evaluate.levels import CheckInput, Level, Step
 from monitor.evaluate.scoring import SubjectScores, WindowScores
+from monitor.sinks.base import AlertRecord, Record, WindowRecord
 from monitor.window.windower import WindowKey
 
 
@@ -29,6 +34,24 @@ def iso_ms(epoch_ms: int) -> str:
     text = moment.strftime("%Y-%m-%dT%H:%M:%S")
     millis = epoch_ms % 1000
     return f"{text}.{millis:03d}Z" if millis else f"{text}Z"
+
+
+def epoch_seconds(text: str) -> float:
+    """Epoch seconds of an RFC 3339 instant of the report.
+
+    >>> epoch_seconds("2019-04-02T12:00:00Z"), epoch_seconds("1970-01-01T00:00:00.250Z")
+    (1554206400.0, 0.25)
+    """
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+
+def _epoch_ms(text: str) -> int:
+    """Epoch milliseconds of an instant :func:`iso_ms` wrote (exact: it has whole milliseconds).
+
+    >>> _epoch_ms(iso_ms(1554199872345)), _epoch_ms(iso_ms(-1))
+    (1554199872345, -1)
+    """
+    return round(epoch_seconds(text) * 1000)
 
 
 def worst(levels: Iterable[Level]) -> Level:
@@ -79,8 +102,8 @@ def window_record(
     detectors: Mapping[str, Any],
     thresholds: Thresholds,
     versus: Versus | None = None,
-) -> dict[str, Any]:
-    """The report object of one closed window (levels and thresholds keyed by (subject, check))."""
+) -> WindowRecord:
+    """The record of one closed window (levels and thresholds keyed by (subject, check))."""
     window = scores.window
     by_subject: dict[str, dict[str, Level]] = {}
     for (subject, check), level in levels.items():
@@ -129,23 +152,39 @@ def window_record(
         if prediction is not None:
             record["versus"]["prediction"] = _statistics(prediction)
     record["detectors"] = dict(detectors)
-    return record
+    named = [(name, name) for name in scores.features]  # (subject, as alert records name it)
+    if scores.prediction is not None:
+        named.append((PREDICTION_SUBJECT, "prediction"))
+    if scores.performance:
+        named.append((PERFORMANCE, PERFORMANCE))
+    return WindowRecord(
+        window.key,
+        window.start_ms,
+        window.end_ms,
+        window.events,
+        {
+            (reported, check): level
+            for subject, reported in named
+            for check, level in by_subject.get(subject, {}).items()
+        },
+        firings(detectors),
+        record,
+    )
 
 
 def _statistics(scores: SubjectScores) -> dict[str, Any]:
     return {"events": scores.events, **scores.statistics}
 
 
-def alert_record(
-    key: WindowKey, check: CheckInput, step: Step, window_end_ms: int
-) -> dict[str, Any]:
-    """The report object of one level transition."""
-    return {
+def alert_record(key: WindowKey, check: CheckInput, step: Step, window_end_ms: int) -> AlertRecord:
+    """The record of one level transition."""
+    subject = "prediction" if check.subject == PREDICTION_SUBJECT else check.subject
+    report = {
         "kind": "alert",
         "model": key.model,
         "model_version": key.model_version,
         "segment": key.segment,
-        "subject": "prediction" if check.subject == PREDICTION_SUBJECT else check.subject,
+        "subject": subject,
         "check": check.check,
         "from": step.before.value,
         "to": step.after.value,
@@ -153,10 +192,86 @@ def alert_record(
         "threshold": step.threshold,
         "window_end": iso_ms(window_end_ms),
     }
+    return AlertRecord(
+        key,
+        subject,
+        check.check,
+        step.before,
+        step.after,
+        check.value,
+        step.threshold,
+        window_end_ms,
+        report,
+    )
+
+
+def firings(detectors: Mapping[str, Mapping[str, Any]]) -> dict[str, int]:
+    """Per detector of a window report, its detections plus one for a drift verdict; detectors
+    that did not fire are left out.
+
+    >>> firings({"adwin": {"detections": 2, "drift": True}, "kswin": {"drift": False}})
+    {'adwin': 3}
+    """
+    fired = {
+        name: int(verdict.get("detections", 0)) + int(bool(verdict.get("drift", False)))
+        for name, verdict in detectors.items()
+    }
+    return {name: n for name, n in fired.items() if n}
+
+
+def read_record(report: Mapping[str, Any]) -> Record:
+    """The record of a report object (a line of the report file, parsed).
+
+    >>> alert = read_record({"kind": "alert", "model": "m", "model_version": "v1",
+    ...     "segment": "", "subject": "x", "check": "psi", "from": "ok", "to": "warning",
+    ...     "value": 0.3, "threshold": 0.1, "window_end": "2019-04-02T12:00:00Z"})
+    >>> alert.after, alert.window_end_ms
+    (<Level.WARNING: 'warning'>, 1554206400000)
+    >>> read_record({"kind": "alert", "model": "m"})
+    Traceback (most recent call last):
+    ValueError: not a report object of driftwarden: it has no field 'model_version'
+    """
+    try:
+        return _read_record(report)
+    except KeyError as missing:
+        raise ValueError(f"not a report object of driftwarden: it has no field {missing}") from None
+    except ValueError as error:
+        raise ValueError(f"not a report object of driftwarden: {error}") from None
+
+
+def _read_record(report: Mapping[str, Any]) -> Record:
+    key = WindowKey(report["model"], report["model_version"], report["segment"])
+    if report["kind"] == "alert":
+        return AlertRecord(
+            key,
+            report["subject"],
+            report["check"],
+            Level(report["from"]),
+            Level(report["to"]),
+            report["value"],
+            report["threshold"],
+            _epoch_ms(report["window_end"]),
+            report,
+        )
+    subjects: list[tuple[str, Mapping[str, Any]]] = list(report["features"].items())
+    subjects += [(name, report[name]) for name in ("prediction", "performance") if name in report]
+    return WindowRecord(
+        key,
+        _epoch_ms(report["start"]),
+        _epoch_ms(report["end"]),
+        report["events"],
+        {
+            (subject, check): Level(level)
+            for subject, part in subjects
+            for check, level in part.get("levels", {}).items()
+        },
+        firings(report.get("detectors", {})),
+        report,
+    )
 
 
 class ReportWriter:
-    """Appends report objects as JSON Lines to a file (or any binary stream)."""
+    """Sink appending report objects as JSON Lines to a file (or any binary stream)."""
 
     def __init__(self, stream: IO[bytes]) -> None:
         self.stream = stream
@@ -165,8 +280,8 @@ class ReportWriter:
     def open(cls, path: Path) -> ReportWriter:
         return cls(path.open("wb"))
 
-    def write(self, record: Mapping[str, Any]) -> None:
-        self.stream.write(orjson.dumps(record, option=orjson.OPT_APPEND_NEWLINE))
+    def write(self, record: Record) -> None:
+        self.stream.write(orjson.dumps(record.report, option=orjson.OPT_APPEND_NEWLINE))
 
     def close(self) -> None:
         self.stream.close()

@@ -7,10 +7,9 @@ so the lines written after the checkpoint (and read again after it) are written 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
+from monitor.sinks.base import Record
 from monitor.sinks.report import ReportWriter
 
 
@@ -22,7 +21,7 @@ class AppendedReport:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.writer = ReportWriter(path.open("ab"))
 
-    def write(self, record: Mapping[str, Any]) -> None:
+    def write(self, record: Record) -> None:
         self.writer.write(record)
 
     def durable_length(self) -> int:

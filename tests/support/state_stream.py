@@ -9,6 +9,7 @@ import numpy as np
 import orjson
 
 from monitor.config import Settings, load_settings
+from monitor.sinks.memory import ListSink
 
 HOUR = 3_600_000
 NOW_MS = 100 * HOUR
@@ -68,3 +69,8 @@ def state_settings(**overrides: Any) -> Settings:
     }
     options.update(overrides)
     return load_settings(None, **options)
+
+
+def report_lines(sink: ListSink) -> list[bytes]:
+    """Each report object the sink received, as orjson bytes."""
+    return [orjson.dumps(report) for report in sink.reports()]
