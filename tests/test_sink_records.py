@@ -8,13 +8,13 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pytest
-from baselines.schema import Baseline
 
+from baselines.values import Baseline
 from monitor.config import load_settings
 from monitor.pipeline import Pipeline
 from monitor.sinks.memory import ListSink
 from monitor.sinks.report import read_record
-from tests.conftest import training
+from tests.support.builders import training
 
 HOUR = 3_600_000
 PER_HOUR = 600
