@@ -20,8 +20,9 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from monitor.batches import EventBatch
-from monitor.decode import REJECT_REASONS, EventDecoder, EventSchema
+from monitor.decode import EventDecoder, EventSchema
 from monitor.decode.config import CONTAINER_FIELDS, SCALAR_FIELDS
+from monitor.decode.reasons import REJECT_REASONS
 from tests.support.both_paths import PROPERTY, SCHEMA, records
 from tests.support.decoding import T0
 

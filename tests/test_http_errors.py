@@ -7,7 +7,8 @@ from prometheus_client.registry import CollectorRegistry
 from structlog.testing import capture_logs
 
 from monitor.runtime.http import MonitorServer
-from monitor.sinks.metrics import LatestWindows, RunningTotals
+from monitor.sinks.collector import RunningTotals
+from monitor.sinks.latest_windows import LatestWindows
 
 
 def _server() -> MonitorServer:
