@@ -30,6 +30,8 @@ Task = Literal["classification", "regression"]
 #: Subject name of the prediction in calibrations and the live slot layouts (features use their
 #: own names).
 PREDICTION_SUBJECT = "__prediction__"
+#: The name reports, metrics and alerts give the prediction subject.
+PREDICTION_NAME = "prediction"
 #: Summary quantiles of numeric features: name → probability.
 SUMMARY_QUANTILES = {
     "p01": 0.01,

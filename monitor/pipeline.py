@@ -30,7 +30,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from baselines.values import PREDICTION_SUBJECT, Baseline
+from baselines.values import PREDICTION_NAME, Baseline
 from detectors.online import DriftDetector, make_detector
 from detectors.thresholds import NullSummary
 from monitor.batches import DecodeResult, EventBatch, IntArray, RawRecords, Reject
@@ -435,7 +435,7 @@ class Pipeline:
             return out
         statistic = self.settings.alerts.drift.statistic
         for spec in self.settings.detectors.window_series:
-            name = f"{PREDICTION_SUBJECT.strip('_')}_{statistic}_{spec.name}"
+            name = f"{PREDICTION_NAME}_{statistic}_{spec.name}"
             detector = self.series.get((window.key, name))
             if detector is None:
                 detector = self.series[(window.key, name)] = make_detector(spec.name, **spec.params)

@@ -11,30 +11,27 @@ from monitor.sinks.collector import RunningTotals
 from monitor.sinks.latest_windows import LatestWindows
 
 
-def _server() -> MonitorServer:
-    return MonitorServer(
+def _handled(error: BaseException) -> list[dict[str, object]]:
+    """The log records of the HTTP server handling ``error`` as if a request had just raised it."""
+    server = MonitorServer(
         CollectorRegistry(), LatestWindows(), RunningTotals, host="127.0.0.1", port=0
     )
-
-
-def _fail_with(error: BaseException, server: MonitorServer) -> None:
-    """Let the HTTP server handle ``error`` as if a request had just raised it."""
     try:
-        raise error
-    except BaseException:
-        server._httpd.handle_error(None, ("127.0.0.1", 5555))
+        with capture_logs() as logs:
+            try:
+                raise error
+            except BaseException:
+                server._httpd.handle_error(None, ("127.0.0.1", 5555))
+    finally:
+        server.stop()
+    return logs
 
 
 def test_a_client_that_hangs_up_is_a_debug_line_not_a_traceback(
     capfd: pytest.CaptureFixture[str],
 ) -> None:
     """A BrokenPipeError from a client gone before the answer was written logs one debug line."""
-    server = _server()
-    try:
-        with capture_logs() as logs:
-            _fail_with(BrokenPipeError(32, "Broken pipe"), server)
-    finally:
-        server.stop()
+    logs = _handled(BrokenPipeError(32, "Broken pipe"))
     assert [(r["event"], r["log_level"]) for r in logs] == [("http client went away", "debug")]
     assert capfd.readouterr().err == ""
 
@@ -43,12 +40,7 @@ def test_any_other_request_failure_is_logged_with_its_traceback(
     capfd: pytest.CaptureFixture[str],
 ) -> None:
     """A failure that is not a hang-up is one error record carrying the exception."""
-    server = _server()
-    try:
-        with capture_logs() as logs:
-            _fail_with(ValueError("bad request line"), server)
-    finally:
-        server.stop()
+    logs = _handled(ValueError("bad request line"))
     assert [(r["event"], r["log_level"]) for r in logs] == [("http request failed", "error")]
     assert logs[0]["exc_info"] is True
     assert capfd.readouterr().err == ""

@@ -35,7 +35,12 @@ from baselines.values import Baseline
 from monitor.app import build_live
 from monitor.config import KafkaConfig, Settings
 from monitor.errors import ConfigError, error_text
-from monitor.sources.kafka import GroupConsumer, connect_group, to_raw_records
+from monitor.sources.kafka import (
+    BOOTSTRAP_TIMEOUT_MS,
+    GroupConsumer,
+    connect_group,
+    to_raw_records,
+)
 from monitor.state.checkpoint import offset_key, parse_offset_key
 from monitor.state.snapshot import restore, snapshot
 
@@ -155,7 +160,10 @@ class Daemon:
                 if self.producer is not None:
                     # short bootstrap attempts so a SIGTERM during an outage is honoured in seconds
                     self.producer.connect(
-                        {**self.kafka.client_options(), "bootstrap_timeout_ms": 5_000}
+                        {
+                            **self.kafka.client_options(),
+                            "bootstrap_timeout_ms": BOOTSTRAP_TIMEOUT_MS,
+                        }
                     )
                 consumer = self.connect(self.kafka)
                 # the first join must know the partitions: an assignment made without them is

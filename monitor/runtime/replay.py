@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
-from baselines.values import PREDICTION_SUBJECT, Baseline
+from baselines.values import PREDICTION_NAME, PREDICTION_SUBJECT, Baseline
 from monitor.batches import RawRecords
 from monitor.config import Settings
 from monitor.evaluate.levels import Level
@@ -204,7 +204,7 @@ def summary_table(summary: ReplaySummary) -> Table:
     for column in ("model", "version", "segment", "subject", "check", "level now"):
         table.add_column(column)
     for row in summary.raised:
-        table.add_row(*[(c or "-").replace(PREDICTION_SUBJECT, "prediction") for c in row])
+        table.add_row(*[(c or "-").replace(PREDICTION_SUBJECT, PREDICTION_NAME) for c in row])
     if not summary.raised:
         table.add_row("-", "-", "-", "-", "-", "all ok")
     return table

@@ -16,7 +16,7 @@ from typing import IO, Any
 
 import orjson
 
-from baselines.values import PREDICTION_SUBJECT
+from baselines.values import PREDICTION_NAME, PREDICTION_SUBJECT
 from monitor.evaluate.checks import PERFORMANCE, Versus
 from monitor.evaluate.levels import CheckInput, Level, Step
 from monitor.evaluate.scoring import SubjectScores, WindowScores
@@ -154,7 +154,7 @@ def window_record(
     record["detectors"] = dict(detectors)
     named = [(name, name) for name in scores.features]  # (subject, as alert records name it)
     if scores.prediction is not None:
-        named.append((PREDICTION_SUBJECT, "prediction"))
+        named.append((PREDICTION_SUBJECT, PREDICTION_NAME))
     if scores.performance:
         named.append((PERFORMANCE, PERFORMANCE))
     return WindowRecord(
@@ -178,7 +178,7 @@ def _statistics(scores: SubjectScores) -> dict[str, Any]:
 
 def alert_record(key: WindowKey, check: CheckInput, step: Step, window_end_ms: int) -> AlertRecord:
     """The record of one level transition."""
-    subject = "prediction" if check.subject == PREDICTION_SUBJECT else check.subject
+    subject = PREDICTION_NAME if check.subject == PREDICTION_SUBJECT else check.subject
     report = {
         "kind": "alert",
         "model": key.model,

@@ -24,6 +24,9 @@ from monitor.config import KafkaConfig
 from monitor.errors import SourceError
 
 _TOPIC_STRIDE = 100_000  # partition ids: topic index × stride + partition
+BOOTSTRAP_TIMEOUT_MS = 5_000
+"""How long the daemon's clients try to reach the broker per attempt: short, so that a SIGTERM
+during an outage is honoured in seconds (the daemon retries with a backoff)."""
 
 
 class PartitionIds:
@@ -119,7 +122,7 @@ def connect_group(config: KafkaConfig) -> GroupConsumer:
     the same member (labels keyed like their predictions land where the prediction is)."""
     client: GroupConsumer = kafka_client(
         config,
-        bootstrap_timeout_ms=5_000,  # short, so a SIGTERM during an outage is honoured in seconds
+        bootstrap_timeout_ms=BOOTSTRAP_TIMEOUT_MS,
         group_id=config.group_id,
         group_instance_id=config.group_instance_id,
         session_timeout_ms=config.session_timeout,
