@@ -36,9 +36,8 @@ from bench_replay import CACHE, Discard
 
 from baselines.build import build_baseline_file
 from monitor.allocator import keep_heap_top, tune_allocators
-from monitor.app import load_baselines
+from monitor.app import load_baselines, replay_file
 from monitor.config import load_settings
-from monitor.runtime.replay import replay_file
 
 # The peers benchmark's model name and data generator, so both benchmarks replay the same data.
 sys.path.insert(0, str(Path(__file__).resolve().parent / "peers"))

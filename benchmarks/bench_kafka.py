@@ -325,10 +325,9 @@ def live_daemon(args: argparse.Namespace) -> dict[str, Any]:
     """The real daemon in-process, stopped by itself once its totals hold every message."""
     import monitor.runtime.daemon
     from monitor.allocator import tune_allocators
-    from monitor.app import load_baselines
+    from monitor.app import build_daemon, load_baselines
     from monitor.config import load_settings
     from monitor.logs import configure_logging
-    from monitor.runtime.daemon import Daemon
 
     tune_allocators()  # as `driftwarden run` does at start
     clock = Clock(args.expected)
@@ -342,22 +341,6 @@ def live_daemon(args: argparse.Namespace) -> dict[str, Any]:
             return out
 
         return call
-
-    class StoppingDaemon(Daemon):
-        """The daemon whose loop ends once /status's totals hold every message."""
-
-        def __init__(self, settings: Any, baselines: Mapping[str, Baseline]) -> None:
-            super().__init__(settings, baselines)
-            self.pipeline.process_records = timed(  # type: ignore[method-assign]
-                "pipeline", self.pipeline.process_records
-            )
-
-        def _step(self) -> None:
-            clock.before_poll()
-            super()._step()
-            totals = self.pipeline.running_totals()
-            if clock.after(sum(totals.events.values()) + sum(totals.rejected.values())):
-                self.stopping = True
 
     configure_logging("warning", json=True)
     # the name the daemon's loop calls, re-bound to a timed wrapper
@@ -376,7 +359,20 @@ def live_daemon(args: argparse.Namespace) -> dict[str, Any]:
             port,
         )
         settings = load_settings(None, **config)
-        daemon = StoppingDaemon(settings, load_baselines(settings))
+        daemon = build_daemon(settings, load_baselines(settings))
+        daemon.pipeline.process_records = timed(  # type: ignore[method-assign]
+            "pipeline", daemon.pipeline.process_records
+        )
+        step = daemon._step
+
+        def step_until_every_message_is_counted() -> None:
+            clock.before_poll()
+            step()
+            totals = daemon.pipeline.running_totals()
+            if clock.after(sum(totals.events.values()) + sum(totals.rejected.values())):
+                daemon.stopping = True
+
+        daemon._step = step_until_every_message_is_counted  # type: ignore[method-assign]
         daemon.run()
     totals = daemon.pipeline.running_totals()
     return clock.result(

@@ -56,9 +56,9 @@ from attempts import spread, timed_rounds
 
 from baselines.build import build_baseline
 from monitor.allocator import tune_allocators
+from monitor.app import replay_file
 from monitor.config import load_settings
 from monitor.pipeline import Pipeline
-from monitor.runtime.replay import replay_file
 from monitor.sinks.base import Record
 
 NUMERIC = [f"n{i:02d}" for i in range(16)]

@@ -1,41 +1,48 @@
 """The composition root: every object of a run is built here, for live, replay and demo alike.
 
-The drivers (:mod:`monitor.runtime`) only loop; what they loop over comes from here:
+The drivers (:mod:`monitor.runtime`) only loop, and never import this module; what they loop
+over comes from here:
 
 - :func:`load_baselines` / :func:`load_version_baselines` read and check the configured files;
 - :func:`build_pipeline` wires the stages for a set of models (:class:`~monitor.pipeline.Pipeline`);
-- :func:`build_replay` wraps one for a replay (:class:`~monitor.runtime.guarded.GuardedPipeline`);
-- :func:`build_live` builds the daemon's pipeline with its sinks (report file, ``/metrics`` store,
-  alert log, Alertmanager, dead-letter and alerts topics), its HTTP endpoints and its checkpoint
-  store (:class:`LiveParts`).
+- :func:`replay_batches` and the ``replay_*`` functions build a guarded pipeline, its sinks and
+  its source (a file, a topic, the configured topics) and hand them to the replay loop
+  (:func:`monitor.runtime.replay.drive`);
+- :func:`build_daemon` builds the daemon's pipeline with its sinks (report file, ``/metrics``
+  store, alert log, Alertmanager, dead-letter and alerts topics), its HTTP endpoints and its
+  checkpoint store, and the :class:`~monitor.runtime.daemon.Daemon` that loops over them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
 
 from baselines.errors import BaselineError
 from baselines.values import Baseline
+from monitor.batches import RawRecords
 from monitor.config import Settings
 from monitor.errors import ConfigError
-from monitor.pipeline import Pipeline
-from monitor.runtime.guarded import GuardedPipeline
+from monitor.pipeline import Pipeline, event_schema
+from monitor.runtime.guarded import GuardedPipeline, Polled
+from monitor.runtime.replay import DEFAULT_BATCH_SIZE, ReplaySummary, drive
 from monitor.sinks.base import RejectSink, Sink
+from monitor.sinks.report import ReportWriter
+from monitor.sources.files import count_rows, iter_file
 from monitor.window.slot_layout import same_bins
 
-if TYPE_CHECKING:  # the live parts are imported by build_live only: a replay never loads them
+if TYPE_CHECKING:  # the live parts are imported by build_daemon only: a replay never loads them
     from prometheus_client import CollectorRegistry
 
-    from monitor.runtime.http import MonitorServer
+    from monitor.config import KafkaConfig
+    from monitor.runtime.daemon import Daemon
     from monitor.sinks.alertmanager import AlertmanagerSink
     from monitor.sinks.collector import ConsumerLag
-    from monitor.sinks.kafka_topics import SharedProducer
     from monitor.sinks.latest_windows import LatestWindows
-    from monitor.sinks.report_file import AppendedReport
-    from monitor.sources.kafka import PartitionIds
-    from monitor.state.checkpoint import CheckpointStore
+    from monitor.sources.kafka import GroupConsumer
 
 
 def load_baselines(settings: Settings) -> dict[str, Baseline]:
@@ -104,35 +111,167 @@ def build_replay(
     return GuardedPipeline(settings, baselines, sinks, hold=hold, versions=versions)
 
 
-@dataclass
-class LiveParts:
-    """What ``driftwarden run`` loops over, besides its consumer."""
+def replay_batches(
+    settings: Settings,
+    baselines: Mapping[str, Baseline],
+    batches: Iterable[RawRecords | pa.RecordBatch | Polled],
+    output: Sink,
+    *,
+    total: int | None = None,
+    progress: bool = False,
+    also: Sequence[Sink] = (),
+    hold: frozenset[int] = frozenset(),
+) -> ReplaySummary:
+    """Feed file or topic batches through a fresh pipeline; close every window at the end.
 
-    pipeline: Pipeline
-    ids: PartitionIds
-    latest: LatestWindows
-    server: MonitorServer
-    report: AppendedReport | None
-    producer: SharedProducer | None
-    alertmanager: AlertmanagerSink | None
-    store: CheckpointStore | None
+    A batch is raw messages (a JSON Lines file, a prediction topic), a columnar record batch
+    (Parquet, CSV), or one poll of prediction and label topics, fed as the daemon feeds it:
+    predictions, then labels. ``output`` and the sinks in ``also`` receive every report record.
+    The partitions in ``hold`` hold the watermark back until they deliver, as the daemon's
+    assigned partitions do, so a topic read ahead of another does not make its events late. A
+    message whose processing raises is rejected as ``internal_error``, the rest replayed as if
+    it had not been there (:class:`~monitor.runtime.guarded.GuardedPipeline`).
+    """
+    return drive(
+        lambda sinks: build_replay(settings, baselines, [output, *also, *sinks], hold=hold),
+        batches,
+        total=total,
+        progress=progress,
+    )
 
 
-def build_live(
-    settings: Settings, baselines: Mapping[str, Baseline], lag: Callable[[], ConsumerLag]
-) -> LiveParts:
-    """The daemon's pipeline, sinks, endpoints and checkpoint store (``settings.kafka`` set);
-    ``lag`` gives the consumer lag that ``/metrics`` and ``/status`` show."""
+def replay_file(
+    settings: Settings,
+    baselines: Mapping[str, Baseline],
+    input_path: Path,
+    output: Sink,
+    *,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    progress: bool = False,
+    also: Sequence[Sink] = (),
+) -> ReplaySummary:
+    """Feed every event of ``input_path`` through a fresh pipeline, close all windows at the end."""
+    return replay_batches(
+        settings,
+        baselines,
+        iter_file(
+            input_path,
+            batch_size,
+            categories=event_schema(settings, baselines).categorical_features,
+            empty_is_missing=settings.decode.csv_empty_is_missing,
+        ),
+        output,
+        total=count_rows(input_path),
+        progress=progress,
+        also=also,
+    )
+
+
+def replay_to_file(
+    settings: Settings,
+    baselines: Mapping[str, Baseline],
+    input_path: Path,
+    output_path: Path,
+    **options: Any,
+) -> ReplaySummary:
+    """Replay into a JSON Lines report file."""
+    writer = ReportWriter.open(output_path)
+    try:
+        return replay_file(settings, baselines, input_path, writer, **options)
+    finally:
+        writer.close()
+
+
+def replay_topic_to_file(
+    settings: Settings,
+    baselines: Mapping[str, Baseline],
+    topic: str,
+    output_path: Path,
+    *,
+    from_ms: int | None = None,
+    to_ms: int | None = None,
+    progress: bool = False,
+    also: Sequence[Sink] = (),
+) -> ReplaySummary:
+    """Replay a bounded slice of a Kafka topic into a JSON Lines report file."""
+    from monitor.sources.kafka import read_topic
+
+    assert settings.kafka is not None
+    writer = ReportWriter.open(output_path)
+    try:
+        batches = read_topic(settings.kafka, topic, from_ms=from_ms, to_ms=to_ms)
+        return replay_batches(settings, baselines, batches, writer, progress=progress, also=also)
+    finally:
+        writer.close()
+
+
+def replay_topics_to_file(
+    settings: Settings,
+    baselines: Mapping[str, Baseline],
+    output_path: Path,
+    *,
+    from_ms: int | None = None,
+    to_ms: int | None = None,
+    progress: bool = False,
+    also: Sequence[Sink] = (),
+) -> ReplaySummary:
+    """Replay the configured prediction and label topics over a time range, as the daemon reads
+    them, into a JSON Lines report file.
+
+    Predictions are read from ``from_ms`` to ``to_ms``, labels to ``labels.horizon`` past
+    ``to_ms`` so that the range's predictions get theirs. The partitions get the daemon's ids
+    and each poll is fed as the daemon feeds it, so the windows are the daemon's.
+    """
+    from monitor.sources.kafka import PartitionIds, plan_topics, read_slice
+
+    kafka = settings.kafka
+    if kafka is None:
+        raise ValueError("replaying the configured topics needs a kafka section")
+    label_to = None if to_ms is None else to_ms + settings.labels.horizon
+    ranges = {topic: (from_ms, to_ms) for topic in kafka.prediction_topics}
+    ranges.update({topic: (from_ms, label_to) for topic in kafka.label_topics})
+    plan = plan_topics(kafka, ranges)
+    ids = PartitionIds([*kafka.prediction_topics, *kafka.label_topics])
+    delivering = frozenset(
+        ids.id_of(tp.topic, tp.partition) for tp in plan.end if plan.end[tp] > plan.start[tp]
+    )
+    writer = ReportWriter.open(output_path)
+    try:
+        polls = read_slice(kafka, plan, ids, label_topics=frozenset(kafka.label_topics))
+        return replay_batches(
+            settings,
+            baselines,
+            polls,
+            writer,
+            total=plan.total,
+            progress=progress,
+            also=also,
+            hold=delivering,
+        )
+    finally:
+        writer.close()
+
+
+def build_daemon(
+    settings: Settings,
+    baselines: Mapping[str, Baseline],
+    *,
+    connect: Callable[[KafkaConfig], GroupConsumer] | None = None,
+) -> Daemon:
+    """``driftwarden run``: the daemon's pipeline, sinks, endpoints and checkpoint store, and the
+    loop over them; ``connect`` makes its consumer-group member (default: the Kafka client)."""
+    from monitor.runtime.daemon import Daemon, DaemonParts
     from monitor.runtime.http import MonitorServer, build_info
     from monitor.sinks.alert_log import AlertLog
     from monitor.sinks.kafka_topics import AlertsTopic, DeadLetters, SharedProducer
     from monitor.sinks.latest_windows import LatestWindows
     from monitor.sinks.report_file import AppendedReport
-    from monitor.sources.kafka import PartitionIds
+    from monitor.sources.kafka import PartitionIds, connect_group
     from monitor.state.checkpoint import CheckpointStore
 
     kafka, daemon = settings.kafka, settings.daemon
-    assert kafka is not None
+    if kafka is None:
+        raise ConfigError("driftwarden run needs a kafka section in the config")
     latest = LatestWindows(stale_after=daemon.stale_after)
     report = AppendedReport(daemon.report_path) if daemon.report_path else None
     sinks: list[Any] = [latest, AlertLog(), *([report] if report is not None else [])]
@@ -147,19 +286,25 @@ def build_live(
     if alertmanager is not None:
         sinks.append(alertmanager)
     pipeline = build_pipeline(settings, baselines, sinks, reject_sinks)
-    registry = _registry(latest, pipeline, baselines, lag, max_segments=daemon.max_segments)
+    lag: dict[tuple[str, int], int] = {}
+
+    def lag_now() -> ConsumerLag:
+        return dict(lag)
+
+    registry = _registry(latest, pipeline, baselines, lag_now, max_segments=daemon.max_segments)
     server = MonitorServer(
         registry,
         latest,
         pipeline.running_totals,
-        lag_provider=lag,
+        lag_provider=lag_now,
         host=daemon.http_host,
         port=daemon.http_port,
         liveness_timeout=daemon.liveness_timeout / 1000,
         build=build_info(pipeline.decoder.reader),
     )
     store = CheckpointStore(daemon.checkpoint_path) if daemon.checkpoint_path else None
-    return LiveParts(pipeline, ids, latest, server, report, producer, alertmanager, store)
+    parts = DaemonParts(pipeline, ids, server, report, producer, alertmanager, store, lag)
+    return Daemon(settings, parts, connect=connect or connect_group)
 
 
 def _alertmanager(settings: Settings) -> AlertmanagerSink | None:

@@ -420,12 +420,8 @@ def _replay_once(
     history: OpenMetricsHistory | None,
 ) -> ReplaySummary:
     """Replay the file or topic slice of ``args`` with ``settings`` into the report ``output``."""
-    from monitor.runtime.replay import (
-        DEFAULT_BATCH_SIZE,
-        replay_to_file,
-        replay_topic_to_file,
-        replay_topics_to_file,
-    )
+    from monitor.app import replay_to_file, replay_topic_to_file, replay_topics_to_file
+    from monitor.runtime.replay import DEFAULT_BATCH_SIZE
 
     progress = not args.no_progress and sys.stderr.isatty()
     also = [] if history is None else [history]
@@ -525,14 +521,13 @@ def _history(
 
 
 def _run(args: argparse.Namespace) -> int:
-    from monitor.app import load_baselines
+    from monitor.app import build_daemon, load_baselines
     from monitor.config import load_settings
     from monitor.logs import configure_logging
-    from monitor.runtime.daemon import Daemon
 
     configure_logging(args.log_level)
     settings = load_settings(args.config)
-    return Daemon(settings, load_baselines(settings)).run()
+    return build_daemon(settings, load_baselines(settings)).run()
 
 
 def _config(args: argparse.Namespace) -> int:

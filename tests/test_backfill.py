@@ -16,10 +16,10 @@ import pytest
 import yaml
 
 from baselines.build import build_baseline_file
+from monitor.app import replay_file
 from monitor.demo.data import MODEL, write_demo_files
 from monitor.demo.scenario import demo_settings
 from monitor.evaluate.levels import Level
-from monitor.runtime.replay import replay_file
 from monitor.sinks.memory import ListSink
 from monitor.sinks.openmetrics import PROCESS_FAMILIES, OpenMetricsHistory
 from monitor.sinks.report import epoch_seconds

@@ -14,8 +14,8 @@ import yaml
 from kafka import KafkaProducer
 
 from baselines.values import Baseline
+from monitor.app import replay_topics_to_file
 from monitor.config import load_settings
-from monitor.runtime.replay import replay_topics_to_file
 from tests.support.daemon import daemon_config as _config
 from tests.support.daemon import get_endpoint as _get
 from tests.support.daemon import run_to_end as _run_to_end

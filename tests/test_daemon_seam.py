@@ -17,6 +17,7 @@ import pytest
 from kafka import TopicPartition
 
 from baselines.values import Baseline
+from monitor.app import build_daemon
 from monitor.config import Settings, load_settings
 from monitor.runtime.daemon import Daemon
 from tests.support.memory_consumer import MemoryConsumer, MemoryGroup
@@ -91,7 +92,7 @@ def _run(
         daemon.stop()
 
     consumer = MemoryConsumer({TOPIC: STREAM}, group, on_drained=drained)
-    daemon = Daemon(settings, {"m": baseline}, connect=lambda kafka: consumer)
+    daemon = build_daemon(settings, {"m": baseline}, connect=lambda kafka: consumer)
     consumer.before_poll = lambda n: before_poll(daemon, consumer, n)
     daemon.run()
     return consumer

@@ -10,7 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from baselines.values import Baseline
-from monitor.runtime.replay import replay_to_file
+from monitor.app import replay_to_file
 from tests.support.replay_stream import drifting_events as _events
 from tests.support.replay_stream import flat_table as _flat_table
 from tests.support.replay_stream import replay_settings as _settings

@@ -10,8 +10,8 @@ import pytest
 from kafka import KafkaProducer
 
 from baselines.values import Baseline
+from monitor.app import replay_to_file, replay_topic_to_file
 from monitor.config import Settings
-from monitor.runtime.replay import replay_to_file, replay_topic_to_file
 from tests.support.kafka import create_topic
 from tests.support.replay_stream import drifting_events as _events
 from tests.support.replay_stream import replay_settings as _settings

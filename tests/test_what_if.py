@@ -13,11 +13,10 @@ import orjson
 import pytest
 
 from baselines.build import build_baseline_file
-from monitor.app import load_baselines
+from monitor.app import load_baselines, replay_to_file
 from monitor.config import load_settings, merged
 from monitor.demo.data import MODEL, write_demo_files
 from monitor.evaluate.levels import Level
-from monitor.runtime.replay import replay_to_file
 
 
 @pytest.fixture(scope="module")

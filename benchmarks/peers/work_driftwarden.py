@@ -86,9 +86,8 @@ def replay(args: argparse.Namespace) -> None:
     with phases("import"):
         import monitor.runtime.replay
         from monitor.allocator import tune_allocators
-        from monitor.app import load_baselines
+        from monitor.app import load_baselines, replay_to_file
         from monitor.config import load_settings
-        from monitor.runtime.replay import replay_to_file
 
         tune_allocators()
         read = monitor.runtime.replay.iter_file

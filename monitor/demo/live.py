@@ -29,6 +29,7 @@ from kafka import KafkaProducer, TopicPartition
 from kafka.errors import KafkaError
 from rich.console import Console
 
+from monitor.app import build_daemon
 from monitor.defaults import DEFAULT_HTTP_PORT
 from monitor.demo.broker import create_topics, demo_broker, run_id
 from monitor.demo.data import (
@@ -99,7 +100,7 @@ def run_kafka_demo(
         )
         configure_logging("error")
         try:
-            daemon = Daemon(settings, {MODEL: baseline})
+            daemon = build_daemon(settings, {MODEL: baseline})
         except ConfigError as exc:  # the HTTP port is taken
             raise ConfigError(f"{exc}: driftwarden demo --http-port N (0: any free port)") from None
         timeline = Timeline(console)

@@ -20,6 +20,7 @@ from rich.console import Console
 
 from baselines.build import build_baseline_file
 from baselines.values import Baseline
+from monitor.app import replay_file
 from monitor.config import Settings, load_settings
 from monitor.demo.data import (
     HOUR_MS,
@@ -31,7 +32,7 @@ from monitor.demo.data import (
     write_demo_files,
 )
 from monitor.evaluate.levels import Level
-from monitor.runtime.replay import print_summary, replay_file
+from monitor.runtime.replay import print_summary
 from monitor.sinks.base import AlertRecord, Record, Sink
 from monitor.sinks.report import ReportWriter
 

@@ -22,8 +22,9 @@ from __future__ import annotations
 import signal
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 from kafka import AsyncConsumerRebalanceListener, TopicPartition
@@ -31,8 +32,6 @@ from kafka.errors import KafkaError
 from kafka.structs import OffsetAndMetadata
 
 from baselines.errors import DriftwardenError
-from baselines.values import Baseline
-from monitor.app import build_live
 from monitor.config import KafkaConfig, Settings
 from monitor.errors import ConfigError, error_text
 from monitor.sources.kafka import (
@@ -44,6 +43,15 @@ from monitor.sources.kafka import (
 from monitor.state.checkpoint import offset_key, parse_offset_key
 from monitor.state.snapshot import restore, snapshot
 
+if TYPE_CHECKING:
+    from monitor.pipeline import Pipeline
+    from monitor.runtime.http import MonitorServer
+    from monitor.sinks.alertmanager import AlertmanagerSink
+    from monitor.sinks.kafka_topics import SharedProducer
+    from monitor.sinks.report_file import AppendedReport
+    from monitor.sources.kafka import PartitionIds
+    from monitor.state.checkpoint import CheckpointStore
+
 log = structlog.get_logger()
 
 FLUSH_TIMEOUT_S = 10.0  # a checkpoint waits this long for the producer, then is postponed
@@ -51,6 +59,22 @@ OUTAGE_FLUSH_TIMEOUT_S = 1.0  # the same while an outage lasts, so the loop goes
 REVOKE_FLUSH_TIMEOUT_S = 5.0  # the same in a revocation, which holds up the client's IO thread
 COMMIT_TIMEOUT_MS = 10_000
 CLOSE_TIMEOUT_MS = 5_000
+
+
+@dataclass
+class DaemonParts:
+    """What the loop works on, built by :func:`monitor.app.build_daemon`."""
+
+    pipeline: Pipeline
+    ids: PartitionIds
+    server: MonitorServer
+    report: AppendedReport | None
+    producer: SharedProducer | None
+    alertmanager: AlertmanagerSink | None
+    store: CheckpointStore | None
+    lag: dict[tuple[str, int], int]
+    """Records behind the end of each owned (topic, partition), written by the loop and read by
+    the endpoints."""
 
 
 class _Rebalance(AsyncConsumerRebalanceListener):  # type: ignore[misc]
@@ -82,22 +106,21 @@ class Daemon:
     def __init__(
         self,
         settings: Settings,
-        baselines: Mapping[str, Baseline],
+        parts: DaemonParts,
         *,
         connect: Callable[[KafkaConfig], GroupConsumer] = connect_group,
     ) -> None:
-        """``connect`` makes the group member once the broker answers (raising
-        :class:`KafkaError` until then): the Kafka client, or a twin in tests."""
+        """Loop over ``parts`` (built by :func:`monitor.app.build_daemon`); ``connect`` makes the
+        group member once the broker answers (raising :class:`KafkaError` until then): the
+        Kafka client, or a twin in tests."""
         if settings.kafka is None:
             raise ConfigError("driftwarden run needs a kafka section in the config")
         self.kafka: KafkaConfig = settings.kafka
         self.settings = settings
         self.connect = connect
         self.label_topics = frozenset(self.kafka.label_topics)
-        parts = build_live(settings, baselines, self.lag)
         self.pipeline = parts.pipeline
         self.ids = parts.ids
-        self.latest = parts.latest
         self.server = parts.server
         self.report = parts.report
         self.producer = parts.producer
@@ -116,11 +139,8 @@ class Daemon:
         self.closing = False
         self.last_checkpoint = time.monotonic()
         self.consumer: GroupConsumer | None = None
-        self._lag: dict[tuple[str, int], int] = {}
+        self._lag = parts.lag  # records behind the end per owned partition, as /metrics shows
         self._caught_up_since: dict[TopicPartition, float] = {}
-
-    def lag(self) -> dict[tuple[str, int], int]:
-        return dict(self._lag)
 
     def stop(self, signum: int = 0, frame: FrameType | None = None) -> None:
         """Ask the loop to stop after the current poll (signal handler)."""
