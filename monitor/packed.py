@@ -1,17 +1,21 @@
-"""Per-event arrays as compact JSON text: base64 of their little-endian bytes.
+"""Per-event arrays as compact JSON text: the base64 of their little-endian bytes.
 
 A checkpoint holds every buffered value of the open windows and every prediction waiting for
 its label: millions of numbers at full load. As JSON lists each number becomes a Python object
 on the way out and on the way back, several times the memory of the array itself. Packed, an
-array is one string, the base64 of its raw bytes: exact to the bit (NaN, -0.0, subnormals),
-equal arrays give equal text, and packing costs two copies of the bytes.
+array is one string, ``<numpy type>:<base64 of the bytes>``: exact to the bit (NaN, -0.0,
+subnormals), equal arrays give equal text, and packing costs a few copies of the bytes.
+Integers are stored in the narrowest of 1, 2, 4 or 8 bytes that holds all of them (codes and
+lengths are small), and widened back on reading.
 
 >>> pack(np.array([1.5, np.nan]))
-'AAAAAAAA+D8AAAAAAAD4fw=='
+'<f8:AAAAAAAA+D8AAAAAAAD4fw=='
 >>> unpack(pack(np.array([1.5, np.nan])), np.float64).tolist()
 [1.5, nan]
+>>> pack(np.array([3, -1, 300]))
+'<i2:AwD//ywB'
 >>> pack_column(pa.array(["é", "ab"]))
-{'utf8': 'w6lhYg==', 'lengths': 'AgAAAAAAAAACAAAAAAAAAA=='}
+{'utf8': '|u1:w6lhYg==', 'lengths': '|i1:AgI='}
 >>> unpack_column(pack_column(pa.array(["é", "ab"]))).to_pylist()
 ['é', 'ab']
 """
@@ -30,25 +34,47 @@ Packed = dict[str, str]
 """An Arrow column: ``{"int64": text}``, or ``{"utf8": text, "lengths": text}`` for strings."""
 
 
+_STORED = {t.str: t for t in map(np.dtype, ("<i1", "<i2", "<i4", "<i8", "<u1", "<f8"))}
+"""The types a packed array may be stored as, by their text code."""
+
+
 def pack(values: np.ndarray) -> str:
-    """The base64 of a numeric array's little-endian bytes."""
-    little = values.astype(values.dtype.newbyteorder("<"), copy=False)
-    return base64.b64encode(little.tobytes()).decode("ascii")
+    """``<type>:<base64>`` of a numeric array's little-endian bytes (integers narrowed)."""
+    stored = _narrowest(values)
+    little = values.astype(stored, copy=False)
+    return f"{stored.str}:{base64.b64encode(little.tobytes()).decode('ascii')}"
 
 
 def unpack(text: str, dtype: npt.DTypeLike) -> np.ndarray:
     """Back from :func:`pack`: a new writable array of ``dtype``.
 
-    Raises ValueError when ``text`` is not base64 of whole values of that type.
+    Raises ValueError when ``text`` is not a packed array whose values ``dtype`` holds.
     """
     native = np.dtype(dtype)
+    code, _, body = text.partition(":") if isinstance(text, str) else ("", "", "")
+    stored = _STORED.get(code)
+    if stored is None or not np.can_cast(stored, native):
+        raise ValueError(f"a packed array of type {code!r} cannot be read as {native}")
     try:
-        raw = base64.b64decode(text, validate=True)
-    except (binascii.Error, TypeError) as exc:
+        raw = base64.b64decode(body, validate=True)
+    except binascii.Error as exc:
         raise ValueError(f"a packed array is not base64 ({exc})") from None
-    if len(raw) % native.itemsize:
-        raise ValueError(f"a packed array's {len(raw)} bytes are not whole {native} values")
-    return np.frombuffer(raw, native.newbyteorder("<")).astype(native)
+    if len(raw) % stored.itemsize:
+        raise ValueError(f"a packed array's {len(raw)} bytes are not whole {stored} values")
+    return np.frombuffer(raw, stored).astype(native)
+
+
+def _narrowest(values: np.ndarray) -> np.dtype[np.generic]:
+    """The little-endian type to store ``values`` in: for integers, the narrowest that holds
+    them all."""
+    if values.dtype.kind != "i" or not len(values):
+        return values.dtype.newbyteorder("<")
+    low, high = int(values.min()), int(values.max())
+    for width in ("<i1", "<i2", "<i4"):
+        limits = np.iinfo(width)
+        if limits.min <= low and high <= limits.max:
+            return np.dtype(width)
+    return np.dtype("<i8")
 
 
 def pack_column(values: pa.Array) -> Packed:
@@ -64,8 +90,8 @@ def pack_column(values: pa.Array) -> Packed:
         pa.LargeListArray.from_arrays([0, len(text)], text), pa.scalar("", pa.large_string())
     )
     lengths = pc.binary_length(text).to_numpy(zero_copy_only=False).astype(np.int64)
-    utf8 = base64.b64encode(whole[0].as_buffer()).decode("ascii")
-    return {"utf8": utf8, "lengths": pack(lengths)}
+    utf8 = np.frombuffer(whole[0].as_buffer(), np.uint8)
+    return {"utf8": pack(utf8), "lengths": pack(lengths)}
 
 
 def unpack_column(packed: Packed) -> pa.Array:
