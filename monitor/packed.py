@@ -28,7 +28,6 @@ import binascii
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
-import pyarrow.compute as pc
 
 Packed = dict[str, str]
 """An Arrow column: ``{"int64": text}``, or ``{"utf8": text, "lengths": text}`` for strings."""
@@ -85,13 +84,10 @@ def pack_column(values: pa.Array) -> Packed:
         return {"int64": pack(values.to_numpy(zero_copy_only=False))}
     if not pa.types.is_string(values.type):
         raise ValueError(f"only int64 and string columns are packed, not {values.type}")
-    text = values.cast(pa.large_string())
-    whole = pc.binary_join(
-        pa.LargeListArray.from_arrays([0, len(text)], text), pa.scalar("", pa.large_string())
-    )
-    lengths = pc.binary_length(text).to_numpy(zero_copy_only=False).astype(np.int64)
-    utf8 = np.frombuffer(whole[0].as_buffer(), np.uint8)
-    return {"utf8": pack(utf8), "lengths": pack(lengths)}
+    _, offset_buffer, data_buffer = values.buffers()
+    ends = np.frombuffer(offset_buffer, np.int32)[values.offset : values.offset + len(values) + 1]
+    data = np.frombuffer(data_buffer or b"", np.uint8)[ends[0] : ends[-1]]
+    return {"utf8": pack(data), "lengths": pack(np.diff(ends).astype(np.int64))}
 
 
 def unpack_column(packed: Packed) -> pa.Array:
