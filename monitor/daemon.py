@@ -36,6 +36,7 @@ from prometheus_client import CollectorRegistry
 
 from baselines.schema import Baseline
 from monitor.alertmanager import AlertmanagerSink
+from monitor.allocator import release_free_memory
 from monitor.checkpoint import CheckpointStore, offset_key, parse_offset_key
 from monitor.config import KafkaConfig, Settings
 from monitor.errors import ConfigError, DriftwardenError, error_text
@@ -416,6 +417,7 @@ class Daemon:
         self.last_checkpoint = time.monotonic()
         if not self._save(FLUSH_TIMEOUT_S if self.outage is None else OUTAGE_FLUSH_TIMEOUT_S):
             return
+        release_free_memory()  # the snapshot's copies, freed by now
         if self.consumer is not None and self.positions:
             try:
                 self.consumer.commit(self._offsets(), timeout_ms=COMMIT_TIMEOUT_MS)
@@ -547,6 +549,9 @@ class Daemon:
         self.restored = True
         if saved is None:  # so a kill before the first interval is undone like any other
             self.checkpoint()
+        else:
+            del saved  # the loaded document, freed before its memory is released
+            release_free_memory()
 
     def _shutdown(self, *, save: bool) -> None:
         try:
