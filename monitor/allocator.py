@@ -15,6 +15,12 @@ Every batch allocates and frees the same few megabytes of arrays, through two al
 (4M-row replays: the pad alone 1.34x faster with a quarter of the page faults; with jemalloc
 too, 1.32x and 315 instead of 345 MiB peak; figures in benchmarks/README.md).
 
+After a checkpoint's save or restore the daemon calls :func:`release_free_memory`: the state's
+transient copies (the packed text, the serialised file, the loaded document: several hundred MiB
+under load) are freed by then but would stay resident in both allocators' free lists, raising
+the resident set by 100 MiB and more after a restore until reused (seen in the 20M soak;
+``benchmarks/README.md``).
+
 An operator's own choice wins: with ``MALLOC_TOP_PAD_`` or a ``glibc.malloc.top_pad`` tunable,
 the pad is left as set; with ``ARROW_DEFAULT_MEMORY_POOL``, pyarrow's pool is. Other C
 libraries (musl, macOS) keep their malloc settings.
@@ -98,6 +104,20 @@ def use_jemalloc_for_arrow(environ: Mapping[str, str] = os.environ) -> bool:
         return False
     pa.set_memory_pool(pool)
     return True
+
+
+def release_free_memory() -> bool:
+    """Return the free memory both allocators hold to the kernel, glibc keeping its top pad;
+    True when glibc's malloc released some."""
+    import pyarrow as pa
+
+    pa.default_memory_pool().release_unused()
+    if not _is_glibc():
+        return False
+    trim = ctypes.CDLL(None).malloc_trim
+    trim.argtypes = (ctypes.c_size_t,)
+    trim.restype = ctypes.c_int
+    return bool(trim(TOP_PAD_BYTES))
 
 
 def _is_glibc() -> bool:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ctypes
 import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import pyarrow as pa
 import pytest
@@ -13,6 +15,7 @@ from monitor.allocator import (
     TOP_PAD_BYTES,
     keep_heap_top,
     operator_sets_top_pad,
+    release_free_memory,
     tune_allocators,
     use_jemalloc_for_arrow,
 )
@@ -91,3 +94,32 @@ def test_every_command_tunes_the_allocators_first(
     assert monitor.cli.main(["config", "reference"]) == 0
     assert calls == ["tuned"]
     assert capsys.readouterr().out
+
+
+def _resident_mib() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError("no VmRSS")
+
+
+@pytest.mark.skipif(not GLIBC, reason="malloc_trim is glibc's")
+def test_free_memory_inside_the_heap_goes_back_to_the_kernel() -> None:
+    """Memory freed between live blocks of glibc's heap stays resident until
+    release_free_memory, which returns it."""
+    libc = ctypes.CDLL(None)
+    libc.malloc.argtypes, libc.malloc.restype = (ctypes.c_size_t,), ctypes.c_void_p
+    libc.free.argtypes, libc.free.restype = (ctypes.c_void_p,), None
+    size = 100_000  # below the 128 KiB at which malloc maps a block of its own
+    blocks = [libc.malloc(size) for _ in range(2_000)]
+    for block in blocks:
+        ctypes.memset(block, 1, size)
+    for block in blocks[::2]:  # 100 MB free, each piece between two live blocks
+        libc.free(block)
+    try:
+        before = _resident_mib()
+        assert release_free_memory() is True
+        assert before - _resident_mib() > 50
+    finally:
+        for block in blocks[1::2]:
+            libc.free(block)

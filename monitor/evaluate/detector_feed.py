@@ -21,6 +21,7 @@ import pyarrow.compute as pc
 
 from detectors.online import DriftDetector, detector_from_state, make_detector
 from monitor.batches import EventBatch, FloatArray, IntArray
+from monitor.packed import pack, pack_column, unpack, unpack_column
 from monitor.window.slot_layout import ModelLayout
 
 Part = tuple[IntArray, pa.Array, dict[str, FloatArray]]
@@ -118,7 +119,8 @@ class WindowStreams:
             del self.buffers[key]
 
     def state(self) -> dict[str, Any]:
-        """Buffered values and detector states as JSON data, in sorted order."""
+        """Buffered values (packed, :mod:`monitor.packed`) and detector states as JSON data, in
+        sorted order."""
         streams = sorted({stream for stream, _, _ in self.specs})
         return {
             "buffers": [
@@ -126,11 +128,9 @@ class WindowStreams:
                     "model": model,
                     "model_version": version,
                     "start_ms": start,
-                    "time": np.concatenate([p[0] for p in parts]).tolist(),
-                    "tie": pa.concat_arrays([p[1] for p in parts]).to_pylist(),
-                    "values": {
-                        s: _floats(np.concatenate([p[2][s] for p in parts])) for s in streams
-                    },
+                    "time": pack(np.concatenate([p[0] for p in parts])),
+                    "tie": pack_column(pa.concat_arrays([p[1] for p in parts])),
+                    "values": {s: pack(np.concatenate([p[2][s] for p in parts])) for s in streams},
                 }
                 for (model, version, start), parts in sorted(self.buffers.items())
             ],
@@ -149,23 +149,11 @@ class WindowStreams:
     def _restore(self, state: Mapping[str, Any]) -> None:
         for b in state["buffers"]:
             part = (
-                np.asarray(b["time"], np.int64),
-                pa.array(b["tie"]),
-                {s: _unfloats(v) for s, v in b["values"].items()},
+                unpack(b["time"], np.int64),
+                unpack_column(b["tie"]),
+                {s: unpack(v, np.float64) for s, v in b["values"].items()},
             )
             self.buffers[(b["model"], b["model_version"], int(b["start_ms"]))] = [part]
         for d in state["detectors"]:
             key = (d["model"], d["model_version"], d["name"])
             self.detectors[key] = detector_from_state(d["detector"])
-
-
-def _floats(values: FloatArray) -> list[float | None]:
-    """JSON numbers, null for NaN."""
-    out = values.astype(object)
-    out[np.isnan(values)] = None
-    return out.tolist()  # type: ignore[no-any-return]
-
-
-def _unfloats(values: list[float | None]) -> FloatArray:
-    """Back from :func:`_floats`."""
-    return np.asarray(values, dtype=object).astype(np.float64)

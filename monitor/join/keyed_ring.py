@@ -16,8 +16,10 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+import pyarrow as pa
 
 from monitor.batches import BoolArray, IntArray
+from monitor.packed import pack, pack_column, unpack, unpack_column
 
 
 class KeyedRing:
@@ -116,19 +118,19 @@ class KeyedRing:
         return {name: column[slots] for name, column in self.columns.items()}
 
     def state(self) -> dict[str, Any]:
-        """The live rows oldest first, as JSON data (numbers as lists)."""
+        """The live rows oldest first, as JSON data (packed, :mod:`monitor.packed`)."""
         order = self._age_order()
         return {
-            "ids": self.ids[order].tolist(),
-            "columns": {name: column[order].tolist() for name, column in self.columns.items()},
+            "ids": pack_column(pa.array(self.ids[order], pa.string())),
+            "columns": {name: pack(column[order]) for name, column in self.columns.items()},
         }
 
     def restore(self, state: Mapping[str, Any]) -> None:
         """Put back the rows of :meth:`state` (into an empty ring)."""
         columns = state["columns"]
         self.put(
-            list(state["ids"]),
-            {name: np.asarray(columns[name], dtype) for name, dtype in self.dtypes.items()},
+            unpack_column(state["ids"]).to_pylist(),
+            {name: unpack(columns[name], dtype) for name, dtype in self.dtypes.items()},
         )
 
     def _age_order(self) -> IntArray:

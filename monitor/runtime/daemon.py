@@ -32,6 +32,7 @@ from kafka.errors import KafkaError
 from kafka.structs import OffsetAndMetadata
 
 from baselines.errors import DriftwardenError
+from monitor.allocator import release_free_memory
 from monitor.config import KafkaConfig, Settings
 from monitor.errors import ConfigError, error_text
 from monitor.sources.kafka import (
@@ -346,6 +347,7 @@ class Daemon:
         self.last_checkpoint = time.monotonic()
         if not self._save(FLUSH_TIMEOUT_S if self.outage is None else OUTAGE_FLUSH_TIMEOUT_S):
             return
+        release_free_memory()  # the snapshot's copies, freed by now
         if self.consumer is not None and self.positions:
             try:
                 self.consumer.commit(self._offsets(), timeout_ms=COMMIT_TIMEOUT_MS)
@@ -476,6 +478,9 @@ class Daemon:
         self.restored = True
         if saved is None:  # so a kill before the first interval is undone like any other
             self.checkpoint()
+        else:
+            del saved  # the loaded document, freed before its memory is released
+            release_free_memory()
 
     def _shutdown(self, *, save: bool) -> None:
         try:

@@ -3,7 +3,7 @@
 A snapshot holds everything that shapes the pipeline's future output, so that a pipeline
 restored from it continues exactly like the one it was taken from::
 
-    {"format": "driftwarden.state/4",
+    {"format": "driftwarden.state/5",
      "baselines": {model: "sha256:…"},           what it was taken with: restore refuses when
      "version_baselines": {model: {version: "sha256:…"}},
      "settings": {"windows.size": ms, …},         a digest or one of these settings differs
@@ -26,6 +26,8 @@ restored from it continues exactly like the one it was taken from::
                 "late": {model: pairs dated in a closed window},
                 "errors": open windows' pair errors and error-stream detectors}}
 
+Per-event arrays (the buffered scores and pair errors with their times and tie-breaks, the
+join's waiting rows) are packed as base64 of their bytes (:mod:`monitor.packed`), not as lists.
 Lists are sorted by their keys and mappings built in sorted order, so equal states serialise to
 equal bytes. Models loaded now that the snapshot does not know simply start fresh.
 """
@@ -46,7 +48,7 @@ from monitor.pipeline import Pipeline, Totals
 from monitor.window.slot_layout import ModelLayout
 from monitor.window.windower import WindowCounts, WindowKey
 
-STATE_FORMAT = "driftwarden.state/4"
+STATE_FORMAT = "driftwarden.state/5"
 
 _FRESH = "delete the checkpoint to start fresh"
 
