@@ -16,8 +16,11 @@ Around them: :mod:`monitor.pipeline` chains the stages, :mod:`monitor.app` build
 and its sinks (the one composition root), :mod:`monitor.state` persists the pipeline's state,
 :mod:`monitor.runtime` holds the drivers that only loop (``run``, ``replay``, the HTTP
 endpoints), :mod:`monitor.demo` the demos, and :mod:`monitor.cli` the command line. Shared by
-all: :mod:`monitor.config` (the settings), :mod:`monitor.batches` and :mod:`monitor.columns`
-(what stages pass each other), :mod:`monitor.errors`, :mod:`monitor.logs`.
+all: :mod:`monitor.config` (the settings; :mod:`monitor.config_reference` renders their
+reference, :mod:`monitor.defaults` holds what ``--help`` needs before anything heavy loads),
+:mod:`monitor.batches` and :mod:`monitor.columns` (what stages pass each other),
+:mod:`monitor.packed` (per-event arrays in a snapshot, as bytes), :mod:`monitor.errors`,
+:mod:`monitor.logs` and :mod:`monitor.allocator` (memory allocators tuned at start).
 
 A stage imports the stages before it, never the ones after it.
 """
