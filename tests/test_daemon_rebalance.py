@@ -15,6 +15,7 @@ from tests.support.daemon import events_seen as _events_seen
 from tests.support.daemon import get_endpoint as _get
 from tests.support.daemon import good_messages as _good
 from tests.support.daemon import log_events as _log_events
+from tests.support.daemon import running_log_events
 from tests.support.daemon import start_logged_daemon as _start_logged
 from tests.support.daemon import terminate as _terminate
 from tests.support.daemon import wait_for as _wait
@@ -174,7 +175,7 @@ def test_two_daemons_joining_a_busy_one_settle_with_every_partition_assigned_onc
     failures = [
         e
         for log in logs
-        for e in _log_events(log)
+        for e in running_log_events(log)
         if e["event"] in ("poll failed", "offset commit failed") or e.get("level") == "error"
     ]
     assert failures == []

@@ -100,6 +100,14 @@ def log_events(log: Path) -> list[dict[str, Any]]:
     return events
 
 
+def running_log_events(log: Path) -> list[dict[str, Any]]:
+    """The daemon's log events before it began to stop: closing the client cancels requests
+    in flight (``Metadata refresh: failed Cancelled``), which is not a failure of the run."""
+    events = log_events(log)
+    stops = [i for i, e in enumerate(events) if e["event"] == "stopping"]
+    return events[: stops[0]] if stops else events
+
+
 def get_endpoint(port: int, path: str) -> tuple[int, bytes]:
     """Status and body of the daemon's ``path``; status 0 while nothing answers."""
     return http_get(f"http://127.0.0.1:{port}{path}")
