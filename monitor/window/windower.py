@@ -1,9 +1,10 @@
 """Event-time tumbling windows of exact integer slot counts, keyed by (model, version, segment).
 
 Each accepted event adds to the overall window of its model and version (segment ``""``) and to
-one window per configured segment field (``platform=ios``). A batch is binned once per subject
-(``ModelLayout.slots``) and given a group index per (window start, version, segment); all windows
-of the batch are then updated by one ``np.bincount`` per subject (``ModelLayout.counts``).
+one window per configured segment field (``platform=ios``). Each event is given a group per
+(model, window start, version, segment); a batch of all models is binned once per subject name
+(``ModelSet.positions``), and the windows of every model in the batch are updated by one
+``np.bincount`` over (group, slot) codes.
 Windows close when the watermark minus the allowed lateness passes their end; ``flush`` closes
 the rest at end of input.
 Counts are integers, so partial windows merge exactly (``WindowCounts.merge``).
@@ -29,6 +30,7 @@ from monitor.batches import BoolArray, EventBatch, IntArray
 from monitor.columns import take_rows, text_codes
 from monitor.evaluate.detector_feed import WindowStreams
 from monitor.join.label_join import Pairs
+from monitor.window.model_set import ModelSet
 from monitor.window.slot_layout import PREDICTION, ModelLayout
 from monitor.window.watermark import Watermarks
 
@@ -156,6 +158,8 @@ class Windower:
             model: SegmentValues(max_versions, preferred.get(model, ())) for model in layouts
         }
         self.capped: Counter[str] = Counter()
+        self.model_set = ModelSet(list(layouts.values()))
+        self.model_index = {model: i for i, model in enumerate(layouts)}
         self.score_streams = WindowStreams(
             tuple(("score", name, dict(params)) for name, params in prediction_detectors),
             size_ms,
@@ -170,11 +174,13 @@ class Windower:
         watermark = self.watermarks.advance(batch.event_time_ms, batch.partition)
         starts = batch.event_time_ms // self.size_ms * self.size_ms
         late = starts + self.size_ms <= self._horizon(watermark)
-        for model, layout, mine in self._by_model(batch.model):
+        parts = []
+        for model, _, mine in self._by_model(batch.model):
             self.late.add(model, int(np.count_nonzero(mine & late)))
             rows = np.flatnonzero(mine & ~late)
             if len(rows):
-                self._count(model, layout, batch, rows, starts[rows])
+                parts.append((model, rows))
+        self._count(batch, parts, starts)
         if pairs is not None:
             self._count_pairs(pairs, watermark)
         return self._close_at_watermark()
@@ -244,11 +250,13 @@ class Windower:
         joined = pairs.batch
         starts = joined.event_time_ms // self.size_ms * self.size_ms
         late = starts + self.size_ms <= self._horizon(watermark[pairs.trigger])
+        parts = []
         for model, layout, mine in self._by_model(joined.model):
             self.late_labels.add(model, int(np.count_nonzero(mine & late)))
             rows = np.flatnonzero(mine & ~late)
             if len(rows) and layout.performance_size:
-                self._count(model, layout, joined, rows, starts[rows], labeled=True)
+                parts.append((model, rows))
+        self._count(joined, parts, starts, labeled=True)
 
     def flush(self) -> list[WindowCounts]:
         """Close every open window (end of a replay)."""
@@ -272,80 +280,83 @@ class Windower:
 
     def _count(
         self,
-        model: str,
-        layout: ModelLayout,
         batch: EventBatch,
-        rows: IntArray,
+        parts: list[tuple[str, IntArray]],
         starts: IntArray,
         *,
         labeled: bool = False,
     ) -> None:
-        """Count events into their windows; ``labeled`` pairs add performance only."""
-        slots = None if labeled else layout.slots(batch, rows)
-        versions = take_rows(batch.model_version, rows).fill_null("")
+        """Count the ``(model, rows)`` of a batch into their windows, every model at once;
+        ``labeled`` pairs add performance only."""
+        if not parts:
+            return
+        groups = _Groups()
+        for model, rows in parts:
+            layout = self.layouts[model]
+            versions = take_rows(batch.model_version, rows).fill_null("")
+            groups.add_model(
+                model,
+                layout,
+                self._memberships(model, batch, rows, versions, starts[rows]),
+                layout.performance_contributions(batch, rows),
+            )
+            if not labeled:
+                self._detect(model, layout, batch, rows, versions)
+        base = groups.base
+        if labeled:
+            counts = np.zeros(int(base[-1]), dtype=np.int64)
+        else:
+            rows = np.concatenate([rows for _, rows in parts])
+            model_of = np.repeat(
+                np.array([self.model_index[model] for model, _ in parts], dtype=np.int64),
+                [len(rows) for _, rows in parts],
+            )
+            counts = groups.counts(self.model_set.positions(batch, rows, model_of))
+        for i, (key, start) in enumerate(groups.keys):
+            part = WindowCounts(
+                key,
+                start,
+                start + self.size_ms,
+                0 if labeled else groups.events[i],
+                counts[base[i] : base[i + 1]],
+                groups.performance[i],
+            )
+            existing = self.open.get((key, start))
+            self.open[(key, start)] = part if existing is None else existing.merge(part)
+
+    def _memberships(
+        self, model: str, batch: EventBatch, rows: IntArray, versions: pa.Array, starts: IntArray
+    ) -> list[tuple[IntArray, list[WindowKey], list[int]]]:
+        """Per membership (overall, then one per segment field): each row's group (-1 when
+        it has no value for the field), and the key and start of each group."""
         version_codes, version_names = text_codes(versions)
-        memberships: list[tuple[IntArray, list[str]]] = [
-            (np.zeros(len(rows), dtype=np.int64), [""])
-        ]
+        segments: list[tuple[IntArray, list[str]]] = [(np.zeros(len(rows), dtype=np.int64), [""])]
         for f in self.segment_fields:
             column = batch.segments.get(f)
             if column is None:
                 continue
             codes, names = self.segment_values[(model, f)].codes(take_rows(column, rows))
-            memberships.append((codes, [f"{f}={name}" for name in names]))
-        perf = layout.performance_contributions(batch, rows)
+            segments.append((codes, [f"{f}={name}" for name in names]))
         first = int(starts.min())
         used_windows, window_index = _compact((starts - first) // self.size_ms)
-        window_starts = used_windows * self.size_ms + first
+        window_starts = (used_windows * self.size_ms + first).tolist()
         base = window_index * len(version_names) + version_codes
-        for segment_codes, segment_names in memberships:
+        out = []
+        for segment_codes, segment_names in segments:
             group = np.where(segment_codes >= 0, base * len(segment_names) + segment_codes, -1)
-            self._add_groups(
-                model, layout, group, slots, perf, (window_starts, version_names, segment_names)
-            )
-        if not labeled:
-            self._detect(model, layout, batch, rows, versions)
-
-    def _add_groups(
-        self,
-        model: str,
-        layout: ModelLayout,
-        group: IntArray,
-        slots: list[IntArray] | None,
-        perf: tuple[IntArray, IntArray, IntArray] | None,
-        names: tuple[IntArray, list[str], list[str]],
-    ) -> None:
-        """Add the events of each group (-1 = not in this segment field) to its open window."""
-        present = group >= 0
-        everyone = bool(present.all())
-        used, local = _compact(group if everyone else group[present])
-        if slots is None:  # label pairs: performance only
-            counts = np.zeros((len(used), layout.size), dtype=np.int64)
-            events = np.zeros(len(used), dtype=np.int64)
-        else:
-            mine = slots if everyone else [found[present] for found in slots]
-            counts = layout.counts(mine, local if len(used) > 1 else None, len(used))
-            events = np.bincount(local, minlength=len(used))
-        perf_totals = np.zeros((len(used), layout.performance_size), dtype=np.int64)
-        if perf is not None:
-            positions, perf_slots, weights = perf
-            owner = group[positions]
-            keep = owner >= 0
-            np.add.at(
-                perf_totals, (np.searchsorted(used, owner[keep]), perf_slots[keep]), weights[keep]
-            )
-        window_starts, version_names, segment_names = names
-        n_segments, n_versions = len(segment_names), len(version_names)
-        for i, g in enumerate(used.tolist()):
-            window, rest = divmod(g, n_versions * n_segments)
-            version, segment = divmod(rest, n_segments)
-            start = int(window_starts[window])
-            key = WindowKey(model, version_names[version], segment_names[segment])
-            part = WindowCounts(
-                key, start, start + self.size_ms, int(events[i]), counts[i], perf_totals[i]
-            )
-            existing = self.open.get((key, start))
-            self.open[(key, start)] = part if existing is None else existing.merge(part)
+            present = group >= 0
+            used, local = _compact(group if present.all() else group[present])
+            found = np.full(len(rows), -1, dtype=np.int64)
+            found[present] = local
+            keys, window_of = [], []
+            n_segments, n_versions = len(segment_names), len(version_names)
+            for g in used.tolist():
+                window, rest = divmod(g, n_versions * n_segments)
+                version, segment = divmod(rest, n_segments)
+                keys.append(WindowKey(model, version_names[version], segment_names[segment]))
+                window_of.append(window_starts[window])
+            out.append((found, keys, window_of))
+        return out
 
     def _detect(
         self,
@@ -372,6 +383,64 @@ class Windower:
                 pa.array(tiebreak[mine]),
                 {"score": scores[mine]},
             )
+
+
+class _Groups:
+    """The windows one batch adds to, every model's in a row: their keys, events and
+    performance, and where each one's counts sit in one flat vector (``base[i]`` on)."""
+
+    def __init__(self) -> None:
+        self.keys: list[tuple[WindowKey, int]] = []
+        self.sizes: list[int] = []
+        self.events: list[int] = []
+        self.performance: list[IntArray] = []
+        self.rows: list[list[IntArray]] = []  # per model, per membership: each row's group
+
+    def add_model(
+        self,
+        model: str,
+        layout: ModelLayout,
+        memberships: list[tuple[IntArray, list[WindowKey], list[int]]],
+        perf: tuple[IntArray, IntArray, IntArray] | None,
+    ) -> None:
+        """Take one model's groups (see ``Windower._memberships``) and their performance."""
+        found = []
+        for group, keys, starts in memberships:
+            n = len(keys)
+            self.keys.extend(zip(keys, starts, strict=True))
+            self.sizes.extend([layout.size] * n)
+            present = group >= 0
+            self.events.extend(np.bincount(group[present], minlength=n).tolist())
+            totals = np.zeros((n, layout.performance_size), dtype=np.int64)
+            if perf is not None:
+                positions, slots, weights = perf
+                owner = group[positions]
+                keep = owner >= 0
+                np.add.at(totals, (owner[keep], slots[keep]), weights[keep])
+            self.performance.extend(totals)
+            found.append(np.where(present, group + (len(self.keys) - n), -1))
+        self.rows.append(found)
+
+    @property
+    def base(self) -> IntArray:
+        """Where each group's counts start in the flat vector, and (last) its length."""
+        return np.concatenate([[0], np.cumsum(self.sizes, dtype=np.int64)])
+
+    def counts(self, positions: list[tuple[IntArray | None, IntArray]]) -> IntArray:
+        """The flat vector of every group's slot counts, from where each row counts per subject
+        (``ModelSet.positions``): one ``np.bincount`` for every model, subject and group."""
+        base = self.base
+        memberships = [np.concatenate(rows) for rows in zip(*self.rows, strict=True)]
+        codes = []
+        for which, position in positions:
+            for group in memberships:
+                mine = group if which is None else group[which]
+                if not len(mine) or int(mine.min()) >= 0:
+                    codes.append(base[mine] + position)
+                else:
+                    keep = mine >= 0
+                    codes.append(base[mine[keep]] + position[keep])
+        return np.bincount(np.concatenate(codes), minlength=int(base[-1]))
 
 
 def _compact(groups: IntArray) -> tuple[IntArray, IntArray]:

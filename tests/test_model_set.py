@@ -1,0 +1,57 @@
+"""Events of several models in one batch are counted as each model alone would count them."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from baselines.build import build_baseline
+from baselines.schema import Baseline
+from monitor.window.slot_layout import ModelLayout, column
+from monitor.window.windower import Windower, WindowKey
+from tests.conftest import make_batch, training
+
+HOUR = 3_600_000
+
+
+@pytest.fixture(scope="module")
+def shifted() -> Baseline:
+    """A second model whose bins differ from the shared fixture's (its ``x`` is shifted)."""
+    table = training(seed=11)
+    table = table.set_column(0, "x", pa.array(table.column("x").to_numpy() * 3 + 2))
+    return build_baseline(
+        table, model="n", prediction="score", label="label", window_sizes=(100,), replicates=50
+    )
+
+
+def test_interleaved_models_count_into_their_own_bins(
+    baseline: Baseline, shifted: Baseline
+) -> None:
+    """Each model's window holds, slot by slot, the counts of its own events binned alone."""
+    layouts = {"m": ModelLayout(baseline), "n": ModelLayout(shifted)}
+    assert layouts["m"].by_name["x"].baseline.layout != layouts["n"].by_name["x"].baseline.layout
+    n = 400
+    owner = np.random.default_rng(5).choice(["m", "n"], n)
+    x = np.random.default_rng(6).normal(1, 3, n)
+    x[::17] = np.nan
+    batch = replace(make_batch(np.arange(n) * 1000, x=x), model=pa.array(owner))
+    windower = Windower(layouts, size_ms=HOUR, allowed_lateness_ms=0)
+    windower.add(batch)
+    closed = {w.key: w for w in windower.flush()}
+    for model, layout in layouts.items():
+        rows = np.flatnonzero(owner == model)
+        expected = np.concatenate(
+            [
+                np.bincount(
+                    s.baseline.slots(column(batch, s.name, s.baseline, rows)),
+                    minlength=s.baseline.n_slots,
+                )
+                for s in layout.subjects
+            ]
+        )
+        window = closed[WindowKey(model, "v1", "")]
+        assert window.counts.tolist() == expected.tolist()
+        assert window.events == len(rows)
