@@ -160,6 +160,9 @@ class Windower:
         self.capped: Counter[str] = Counter()
         self.model_set = ModelSet(list(layouts.values()))
         self.model_index = {model: i for i, model in enumerate(layouts)}
+        self.scored = np.array(  # models whose numeric prediction feeds the score detectors
+            [_numeric_prediction(layout) for layout in layouts.values()], dtype=np.bool_
+        )
         self.score_streams = WindowStreams(
             tuple(("score", name, dict(params)) for name, params in prediction_detectors),
             size_ms,
@@ -300,8 +303,6 @@ class Windower:
                 self._memberships(model, batch, rows, versions, starts[rows]),
                 layout.performance_contributions(batch, rows),
             )
-            if not labeled:
-                self._detect(model, layout, batch, rows, versions)
         base = groups.base
         if labeled:
             counts = np.zeros(int(base[-1]), dtype=np.int64)
@@ -312,6 +313,7 @@ class Windower:
                 [len(rows) for _, rows in parts],
             )
             counts = groups.counts(self.model_set.positions(batch, rows, model_of))
+            self._detect(batch, rows, model_of)
         for i, (key, start) in enumerate(groups.keys):
             part = WindowCounts(
                 key,
@@ -358,28 +360,27 @@ class Windower:
             out.append((found, keys, window_of))
         return out
 
-    def _detect(
-        self,
-        model: str,
-        layout: ModelLayout,
-        batch: EventBatch,
-        rows: IntArray,
-        versions: pa.Array,
-    ) -> None:
-        """Buffer each version's prediction scores for its detectors, fed when windows close."""
-        prediction = layout.by_name.get(PREDICTION)
-        if not self.score_streams.specs or prediction is None:
-            return
-        if prediction.baseline.kind != "numeric" or not isinstance(batch.prediction, np.ndarray):
+    def _detect(self, batch: EventBatch, rows: IntArray, model_of: IntArray) -> None:
+        """Buffer each model version's prediction scores for its detectors, fed when windows
+        close; ``model_of`` is each row's model, as for ``ModelSet.positions``."""
+        if not self.score_streams.specs or not isinstance(batch.prediction, np.ndarray):
             return
         scores = batch.prediction[rows]
+        keep = self.scored[model_of] & ~np.isnan(scores)
+        rows, model_of, scores = rows[keep], model_of[keep], scores[keep]
+        versions = batch.model_version.take(pa.array(rows)).fill_null("")
+        version_codes, version_names = text_codes(versions)
+        group = model_of * len(version_names) + version_codes
+        order = np.argsort(group, kind="stable")
+        bounds = np.flatnonzero(np.diff(group[order])) + 1
+        models = list(self.layouts)
         tiebreak = batch.partition[rows] * _OFFSETS + batch.offset[rows]
-        for version in pc.unique(versions).to_pylist():
-            mine = pc.equal(versions, version).to_numpy(zero_copy_only=False) & ~np.isnan(scores)
+        for mine in np.split(order, bounds) if len(order) else []:
+            model, version = divmod(int(group[mine[0]]), len(version_names))
             self.score_streams.add(
-                model,
-                version,
-                batch.event_time_ms[rows][mine],
+                models[model],
+                version_names[version],
+                batch.event_time_ms[rows[mine]],
                 pa.array(tiebreak[mine]),
                 {"score": scores[mine]},
             )
@@ -462,6 +463,11 @@ def _compact(groups: IntArray) -> tuple[IntArray, IntArray]:
     used = np.flatnonzero(seen)
     lookup = np.cumsum(seen) - 1
     return used, lookup[groups]
+
+
+def _numeric_prediction(layout: ModelLayout) -> bool:
+    prediction = layout.by_name.get(PREDICTION)
+    return prediction is not None and prediction.baseline.kind == "numeric"
 
 
 def _preferred(layout: ModelLayout, field_name: str) -> tuple[str, ...]:
