@@ -419,17 +419,13 @@ class Pipeline:
         thresholds = {(c.subject, c.check): (c.warning, c.intervention) for c in checks}
         transitions: list[dict[str, Any]] = []
         states = self.check_states
+        consecutive, hysteresis = alerts_config.consecutive, alerts_config.hysteresis
         for check in checks:
             where = (key, check.subject, check.check)
             state = states.get(where)
             if state is None:
                 state = states[where] = CheckState()
-            moved = step(
-                state,
-                check,
-                consecutive=alerts_config.consecutive,
-                hysteresis=alerts_config.hysteresis,
-            )
+            moved = step(state, check, consecutive=consecutive, hysteresis=hysteresis)
             levels[(check.subject, check.check)] = moved.reported
             if moved.after is not moved.before:
                 transitions.append(alert_record(key, check, moved, scores.window.end_ms))
