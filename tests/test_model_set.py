@@ -55,3 +55,29 @@ def test_interleaved_models_count_into_their_own_bins(
         window = closed[WindowKey(model, "v1", "")]
         assert window.counts.tolist() == expected.tolist()
         assert window.events == len(rows)
+
+
+def test_interleaved_models_keep_their_own_first_segment_values(shifted: Baseline) -> None:
+    """With room for one platform each, each model keeps the first platform of its own events."""
+    layouts = {"m": ModelLayout(shifted), "n": ModelLayout(shifted)}  # no preferred platforms
+    owner = ["n", "m", "n", "m", "m", "n"]
+    platform = ["ios", "android", "web", "ios", "android", "ios"]
+    batch = replace(make_batch(np.arange(6) * 1000, platform=list(platform)), model=pa.array(owner))
+    windower = Windower(
+        layouts,
+        size_ms=HOUR,
+        allowed_lateness_ms=0,
+        segment_fields=("platform",),
+        max_segment_values=1,
+    )
+    windower.add(windower.fold(batch))
+    segments = sorted((w.key.model, w.key.segment, w.events) for w in windower.flush())
+    assert segments == [
+        ("m", "", 3),
+        ("m", "platform=__other__", 1),
+        ("m", "platform=android", 2),
+        ("n", "", 3),
+        ("n", "platform=__other__", 1),
+        ("n", "platform=ios", 2),
+    ]
+    assert windower.capped["segment_values"] == 2

@@ -99,18 +99,51 @@ class SegmentValues:
         >>> codes.tolist(), names
         ([0, 1, -1, 2, 0], ['a', 'b', '__other__'])
         """
+        codes, names = codes_by_owner([self], values, np.zeros(len(values), dtype=np.int64))
+        return codes, names[0]
+
+    def learn(self, arrived: list[str]) -> None:
+        """Give the first of the values not yet known (in order of arrival) the room left."""
         room = self.cap - len(self.known)
-        if room > 0:  # the first values not yet known take the room left, in order of arrival
-            distinct = pc.unique(values.drop_null())
-            known = pa.array(list(self.known), pa.string())
-            new = distinct.filter(pc.invert(pc.is_in(distinct, value_set=known)))
-            for value in new.slice(0, room).to_pylist():
+        for value in arrived:
+            if room <= 0:
+                return
+            if value not in self.known:
                 self.known[value] = len(self.known)
-        names = [*self.known, OTHER]
-        index = pc.index_in(values, value_set=pa.array(list(self.known), pa.string()))
-        codes = index.fill_null(len(self.known)).to_numpy(zero_copy_only=False).astype(np.int64)
-        codes[pc.is_null(values).to_numpy(zero_copy_only=False)] = -1
-        return codes, names
+                room -= 1
+
+
+def codes_by_owner(
+    owners: list[SegmentValues], values: pa.Array, owner: IntArray
+) -> tuple[IntArray, list[list[str]]]:
+    """``SegmentValues.codes`` of each row under its own owner (``owner[i]`` indexes
+    ``owners``; -1 for a row of none), for all owners in one pass over the rows; and each
+    owner's code names.
+
+    >>> owners, values = [SegmentValues(1), SegmentValues(2)], pa.array(["x", "y", "y", "x"])
+    >>> codes, names = codes_by_owner(owners, values, np.array([0, 0, 1, 1]))
+    >>> codes.tolist(), names
+    ([0, 1, 0, 1], [['x', '__other__'], ['y', 'x', '__other__']])
+    """
+    text, distinct = text_codes(values)
+    width = len(distinct)
+    valid = (text >= 0) & (owner >= 0)
+    pairs = owner[valid] * width + text[valid]
+    seen, first = np.unique(pairs, return_index=True)
+    arrival = seen[np.argsort(first, kind="stable")].tolist()  # (owner, value) by first row
+    by_owner: dict[int, list[str]] = {}
+    for pair in arrival:
+        by_owner.setdefault(pair // width, []).append(distinct[pair % width])
+    table = np.full((len(owners), width + 1), -1, dtype=np.int64)  # last column: null
+    names = []
+    for i, values_of in enumerate(owners):
+        values_of.learn(by_owner.get(i, []))
+        other = len(values_of.known)
+        table[i, :width] = [values_of.known.get(value, other) for value in distinct]
+        names.append([*values_of.known, OTHER])
+    codes = table[owner, text]  # text -1 (null) reads the last column
+    codes[owner < 0] = -1
+    return codes, names
 
 
 @dataclass
@@ -196,19 +229,21 @@ class Windower:
             return batch
         capped = [("model_version", batch.model_version)]
         capped += [(f, batch.segments[f]) for f in self.segment_fields if f in batch.segments]
-        by_model = self._by_model(batch.model)
+        owner = self._owner(batch.model)
         folded = {}
         for name, column in capped:
-            other = np.zeros(len(batch), dtype=np.bool_)
-            for model, _, mine in by_model:
-                rows = np.flatnonzero(mine)
-                values = (
+            codes, names = codes_by_owner(
+                [
                     self.version_values[model]
                     if name == "model_version"
                     else self.segment_values[(model, name)]
-                )
-                codes, names = values.codes(take_rows(column, rows))
-                other[rows] = codes == len(names) - 1
+                    for model in self.layouts
+                ],
+                column,
+                owner,
+            )
+            last = np.array([len(of_model) - 1 for of_model in names], dtype=np.int64)
+            other = (owner >= 0) & (codes == last[owner])
             count = int(np.count_nonzero(other))
             self.capped["model_versions" if name == "model_version" else "segment_values"] += count
             if count:
@@ -226,6 +261,12 @@ class Windower:
             if pairs is not None:
                 self._count_pairs(pairs, watermark)
         return self._close_at_watermark()
+
+    def _owner(self, models: pa.Array) -> IntArray:
+        """Each row's model as an index into ``layouts`` (-1 for a model not configured)."""
+        codes, names = text_codes(models)
+        lookup = [self.model_index.get(name, -1) for name in names]
+        return np.array([*lookup, -1], dtype=np.int64)[codes]
 
     def _by_model(self, models: pa.Array) -> list[tuple[str, ModelLayout, BoolArray]]:
         """``(model, layout, rows of that model)`` for each configured model, in config order."""
@@ -293,6 +334,14 @@ class Windower:
         ``labeled`` pairs add performance only."""
         if not parts:
             return
+        owner = np.full(len(batch), -1, dtype=np.int64)
+        for model, rows in parts:
+            owner[rows] = self.model_index[model]
+        segments = [
+            (f, *codes_by_owner([self.segment_values[(m, f)] for m in self.layouts], column, owner))
+            for f in self.segment_fields
+            if (column := batch.segments.get(f)) is not None
+        ]
         groups = _Groups()
         for model, rows in parts:
             layout = self.layouts[model]
@@ -300,7 +349,7 @@ class Windower:
             groups.add_model(
                 model,
                 layout,
-                self._memberships(model, batch, rows, versions, starts[rows]),
+                self._memberships(model, rows, versions, starts[rows], segments),
                 layout.performance_contributions(batch, rows),
             )
         base = groups.base
@@ -327,18 +376,20 @@ class Windower:
             self.open[(key, start)] = part if existing is None else existing.merge(part)
 
     def _memberships(
-        self, model: str, batch: EventBatch, rows: IntArray, versions: pa.Array, starts: IntArray
+        self,
+        model: str,
+        rows: IntArray,
+        versions: pa.Array,
+        starts: IntArray,
+        fields: list[tuple[str, IntArray, list[list[str]]]],
     ) -> list[tuple[IntArray, list[WindowKey], list[int]]]:
-        """Per membership (overall, then one per segment field): each row's group (-1 when
-        it has no value for the field), and the key and start of each group."""
+        """Per membership (overall, then one per segment field of ``fields``: its codes for
+        the batch's rows and each model's code names): each row's group (-1 when it has no
+        value for the field), and the key and start of each group."""
         version_codes, version_names = text_codes(versions)
         segments: list[tuple[IntArray, list[str]]] = [(np.zeros(len(rows), dtype=np.int64), [""])]
-        for f in self.segment_fields:
-            column = batch.segments.get(f)
-            if column is None:
-                continue
-            codes, names = self.segment_values[(model, f)].codes(take_rows(column, rows))
-            segments.append((codes, [f"{f}={name}" for name in names]))
+        for f, codes, names in fields:
+            segments.append((codes[rows], [f"{f}={n}" for n in names[self.model_index[model]]]))
         first = int(starts.min())
         used_windows, window_index = _compact((starts - first) // self.size_ms)
         window_starts = (used_windows * self.size_ms + first).tolist()
