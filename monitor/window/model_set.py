@@ -72,9 +72,7 @@ class ModelSet:
             values = column(batch, numeric.name, numeric.feature, every_row)[
                 rows if which is None else rows[which]
             ]
-            slot = np.zeros(len(values), dtype=np.int64)
-            for boundary in numeric.boundaries:
-                slot += values >= boundary[mine]
+            slot = _at_or_above(numeric.boundaries, values, mine)
             missing = np.isnan(values)
             slot[missing] = numeric.missing[mine[missing]]
             out.append((which, slot + (offset if which is None else offset[which])))
@@ -88,6 +86,22 @@ class ModelSet:
                         (which, at + feature.slots(column(batch, name, feature, rows[lo:hi])))
                     )
         return out
+
+
+def _at_or_above(boundaries: np.ndarray, values: np.ndarray, model_of: IntArray) -> IntArray:
+    """How many of its own model's ``boundaries`` (a row each, a column per model) each value
+    is at or above; one comparison pass per row, as ``baselines.binning`` bins one model."""
+    if not len(values):
+        return np.zeros(0, dtype=np.int64)
+    one = int(model_of[0]) if model_of[0] == model_of[-1] else None  # rows are in model order
+    count = np.zeros(len(values), dtype=np.uint8 if len(boundaries) < 256 else np.int64)
+    at_or_above = np.empty(len(values), dtype=np.bool_)
+    for boundary in boundaries:
+        np.greater_equal(
+            values, boundary.take(model_of) if one is None else boundary[one], out=at_or_above
+        )
+        np.add(count, at_or_above.view(np.uint8), out=count)
+    return count.astype(np.int64)
 
 
 def _numeric_name(

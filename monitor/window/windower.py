@@ -126,24 +126,33 @@ def codes_by_owner(
     ([0, 1, 0, 1], [['x', '__other__'], ['y', 'x', '__other__']])
     """
     text, distinct = text_codes(values)
-    width = len(distinct)
-    valid = (text >= 0) & (owner >= 0)
-    pairs = owner[valid] * width + text[valid]
-    seen, first = np.unique(pairs, return_index=True)
-    arrival = seen[np.argsort(first, kind="stable")].tolist()  # (owner, value) by first row
-    by_owner: dict[int, list[str]] = {}
-    for pair in arrival:
-        by_owner.setdefault(pair // width, []).append(distinct[pair % width])
-    table = np.full((len(owners), width + 1), -1, dtype=np.int64)  # last column: null
-    names = []
-    for i, values_of in enumerate(owners):
-        values_of.learn(by_owner.get(i, []))
-        other = len(values_of.known)
-        table[i, :width] = [values_of.known.get(value, other) for value in distinct]
-        names.append([*values_of.known, OTHER])
-    codes = table[owner, text]  # text -1 (null) reads the last column
+    codes = _known_codes(owners, distinct)[owner, text]  # text -1 (null) reads the last column
+    other = np.array([len(of_owner.known) for of_owner in owners], dtype=np.int64)
+    room = np.array([of_owner.cap > len(of_owner.known) for of_owner in owners], dtype=np.bool_)
+    new = (owner >= 0) & (text >= 0) & room[owner] & (codes == other[owner])
+    if new.any():  # only until every owner's values are known or its room is taken
+        width = len(distinct)
+        seen, first = np.unique(owner[new] * width + text[new], return_index=True)
+        arrival = seen[np.argsort(first, kind="stable")].tolist()  # (owner, value) by first row
+        by_owner: dict[int, list[str]] = {}
+        for pair in arrival:
+            by_owner.setdefault(pair // width, []).append(distinct[pair % width])
+        for i, arrived in by_owner.items():
+            owners[i].learn(arrived)
+        codes = _known_codes(owners, distinct)[owner, text]
+    names = [[*of_owner.known, OTHER] for of_owner in owners]
     codes[owner < 0] = -1
     return codes, names
+
+
+def _known_codes(owners: list[SegmentValues], distinct: list[str]) -> IntArray:
+    """Per owner, the code of each distinct value (``__other__``'s when unknown), then -1 for
+    null."""
+    table = np.full((len(owners), len(distinct) + 1), -1, dtype=np.int64)
+    for i, of_owner in enumerate(owners):
+        other = len(of_owner.known)
+        table[i, : len(distinct)] = [of_owner.known.get(value, other) for value in distinct]
+    return table
 
 
 @dataclass
@@ -482,17 +491,22 @@ class _Groups:
         """The flat vector of every group's slot counts, from where each row counts per subject
         (``ModelSet.positions``): one ``np.bincount`` for every model, subject and group."""
         base = self.base
-        memberships = [np.concatenate(rows) for rows in zip(*self.rows, strict=True)]
-        codes = []
-        for which, position in positions:
-            for group in memberships:
-                mine = group if which is None else group[which]
+        starts = []  # per membership: where each row's group starts (-1: no group)
+        for rows in zip(*self.rows, strict=True):
+            group = np.concatenate(rows)
+            starts.append(np.where(group >= 0, base[group], -1))
+        counts = np.zeros(int(base[-1]), dtype=np.int64)
+        for which, position in positions:  # a subject at a time: the codes stay in cache
+            codes = []
+            for start in starts:
+                mine = start if which is None else start[which]
                 if not len(mine) or int(mine.min()) >= 0:
-                    codes.append(base[mine] + position)
+                    codes.append(mine + position)
                 else:
                     keep = mine >= 0
-                    codes.append(base[mine[keep]] + position[keep])
-        return np.bincount(np.concatenate(codes), minlength=int(base[-1]))
+                    codes.append(mine[keep] + position[keep])
+            counts += np.bincount(np.concatenate(codes), minlength=len(counts))
+        return counts
 
 
 def _compact(groups: IntArray) -> tuple[IntArray, IntArray]:
