@@ -34,6 +34,7 @@ from baselines.schema import Baseline
 from detectors.online import DriftDetector, make_detector
 from detectors.thresholds import NullSummary
 from monitor.batches import DecodeResult, EventBatch, IntArray, RawRecords, Reject
+from monitor.collector import collector_paused
 from monitor.columns import text_codes
 from monitor.config import Settings
 from monitor.decode import DecodeLimits, EventDecoder, EventSchema, FieldMapping
@@ -347,6 +348,7 @@ class Pipeline:
             for sink in self.reject_sinks:
                 sink.reject(reject)
 
+    @collector_paused()
     def _emit(self, closed: list[WindowCounts]) -> None:
         scored = score_windows(
             [
