@@ -245,6 +245,7 @@ class Pipeline:
             else:
                 yield part
 
+    @collector_paused()
     def _accept_labels(self, records: RawRecords, result: DecodeResult) -> None:
         labels = result.events
         unusable = pc.is_null(labels.event_id).to_numpy(zero_copy_only=False)
@@ -309,6 +310,7 @@ class Pipeline:
         ``model_versions``, ``segment_values``, ``unknown_features``."""
         return {**self.decoder.capped, **self.windower.capped}
 
+    @collector_paused()
     def _accept(self, result: DecodeResult) -> None:
         self.reject(result.rejects)
         events = self.windower.fold(result.events)
