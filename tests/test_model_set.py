@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import fields, replace
 
 import numpy as np
 import pyarrow as pa
@@ -10,6 +10,7 @@ import pytest
 
 from baselines.build import build_baseline
 from baselines.schema import Baseline
+from monitor.batches import EventBatch
 from monitor.window.slot_layout import ModelLayout, column
 from monitor.window.windower import Windower, WindowKey
 from tests.conftest import make_batch, training
@@ -81,3 +82,50 @@ def test_interleaved_models_keep_their_own_first_segment_values(shifted: Baselin
         ("n", "platform=ios", 2),
     ]
     assert windower.capped["segment_values"] == 2
+
+
+def _rows(batch: EventBatch, rows: np.ndarray) -> EventBatch:
+    """The given rows of every column of ``batch``."""
+
+    def take(value: object) -> object:
+        if isinstance(value, dict):
+            return {name: take(column) for name, column in value.items()}
+        if isinstance(value, np.ndarray):
+            return value[rows]
+        if isinstance(value, pa.Array):
+            return value.take(pa.array(rows))
+        return value
+
+    return EventBatch(**{f.name: take(getattr(batch, f.name)) for f in fields(batch)})
+
+
+def test_interleaved_models_count_what_each_counts_alone(
+    baseline: Baseline, shifted: Baseline
+) -> None:
+    """Every window of interleaved models (counts, events and performance from inline labels,
+    per version and platform) equals the window of that model's events counted alone."""
+    layouts = {"m": ModelLayout(baseline), "n": ModelLayout(shifted)}
+    n = 600
+    rng = np.random.default_rng(8)
+    owner = rng.choice(["m", "n"], n)
+    batch = replace(
+        make_batch(np.sort(rng.integers(0, 3 * HOUR, n)), seed=9),
+        model=pa.array(owner),
+        model_version=pa.array(rng.choice(["v1", "v2"], n)),
+    )
+    options = {"size_ms": HOUR, "allowed_lateness_ms": 0, "segment_fields": ("platform",)}
+    together = Windower(layouts, **options)  # type: ignore[arg-type]
+    together.add(batch)
+    found = {(w.key, w.start_ms): w for w in together.flush()}
+    expected = {}
+    for model, layout in layouts.items():
+        alone = Windower({model: layout}, **options)  # type: ignore[arg-type]
+        alone.add(_rows(batch, np.flatnonzero(owner == model)))
+        expected.update({(w.key, w.start_ms): w for w in alone.flush()})
+    assert sorted(found) == sorted(expected)
+    assert any(w.performance.any() for w in found.values())
+    for where, window in expected.items():
+        got = found[where]
+        assert got.events == window.events
+        assert got.counts.tolist() == window.counts.tolist()
+        assert got.performance.tolist() == window.performance.tolist()

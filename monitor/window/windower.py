@@ -27,7 +27,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from monitor.batches import BoolArray, EventBatch, IntArray
-from monitor.columns import take_rows, text_codes
+from monitor.columns import text_codes
 from monitor.evaluate.detector_feed import WindowStreams
 from monitor.join.label_join import Pairs
 from monitor.window.model_set import ModelSet
@@ -343,35 +343,19 @@ class Windower:
         ``labeled`` pairs add performance only."""
         if not parts:
             return
-        owner = np.full(len(batch), -1, dtype=np.int64)
-        for model, rows in parts:
-            owner[rows] = self.model_index[model]
-        segments = [
-            (f, *codes_by_owner([self.segment_values[(m, f)] for m in self.layouts], column, owner))
-            for f in self.segment_fields
-            if (column := batch.segments.get(f)) is not None
-        ]
-        groups = _Groups()
-        for model, rows in parts:
-            layout = self.layouts[model]
-            versions = take_rows(batch.model_version, rows).fill_null("")
-            groups.add_model(
-                model,
-                layout,
-                self._memberships(model, rows, versions, starts[rows], segments),
-                layout.performance_contributions(batch, rows),
-            )
-        base = groups.base
+        rows = np.concatenate([rows for _, rows in parts])
+        model_of = np.repeat(
+            np.array([self.model_index[model] for model, _ in parts], dtype=np.int64),
+            [len(rows) for _, rows in parts],
+        )
+        groups = _Groups(self._memberships(batch, rows, model_of, starts[rows]), self.layouts)
+        groups.add_performance(self._performance(batch, parts))
         if labeled:
-            counts = np.zeros(int(base[-1]), dtype=np.int64)
+            counts = np.zeros(int(groups.base[-1]), dtype=np.int64)
         else:
-            rows = np.concatenate([rows for _, rows in parts])
-            model_of = np.repeat(
-                np.array([self.model_index[model] for model, _ in parts], dtype=np.int64),
-                [len(rows) for _, rows in parts],
-            )
             counts = groups.counts(self.model_set.positions(batch, rows, model_of))
             self._detect(batch, rows, model_of)
+        base, perf_base = groups.base, groups.perf_base
         for i, (key, start) in enumerate(groups.keys):
             part = WindowCounts(
                 key,
@@ -379,46 +363,71 @@ class Windower:
                 start + self.size_ms,
                 0 if labeled else groups.events[i],
                 counts[base[i] : base[i + 1]],
-                groups.performance[i],
+                groups.performance[perf_base[i] : perf_base[i + 1]],
             )
             existing = self.open.get((key, start))
             self.open[(key, start)] = part if existing is None else existing.merge(part)
 
     def _memberships(
-        self,
-        model: str,
-        rows: IntArray,
-        versions: pa.Array,
-        starts: IntArray,
-        fields: list[tuple[str, IntArray, list[list[str]]]],
-    ) -> list[tuple[IntArray, list[WindowKey], list[int]]]:
-        """Per membership (overall, then one per segment field of ``fields``: its codes for
-        the batch's rows and each model's code names): each row's group (-1 when it has no
-        value for the field), and the key and start of each group."""
+        self, batch: EventBatch, rows: IntArray, model_of: IntArray, starts: IntArray
+    ) -> list[tuple[IntArray, list[tuple[WindowKey, int]]]]:
+        """Per membership (overall, then one per segment field): each row's group (-1 when it
+        has no value for the field), and the key and window start of each group; ``rows`` are
+        in model order, ``model_of`` holds each one's model."""
+        owner = np.full(len(batch), -1, dtype=np.int64)
+        owner[rows] = model_of
+        models = list(self.layouts)
+        segments: list[tuple[IntArray, list[list[str]]]] = [
+            (np.zeros(len(rows), dtype=np.int64), [[""]] * len(models))
+        ]
+        for f in self.segment_fields:
+            column = batch.segments.get(f)
+            if column is not None:
+                owners = [self.segment_values[(m, f)] for m in models]
+                codes, names = codes_by_owner(owners, column, owner)
+                segments.append((codes[rows], [[f"{f}={n}" for n in of_m] for of_m in names]))
+        versions = batch.model_version.take(pa.array(rows)).fill_null("")
         version_codes, version_names = text_codes(versions)
-        segments: list[tuple[IntArray, list[str]]] = [(np.zeros(len(rows), dtype=np.int64), [""])]
-        for f, codes, names in fields:
-            segments.append((codes[rows], [f"{f}={n}" for n in names[self.model_index[model]]]))
         first = int(starts.min())
         used_windows, window_index = _compact((starts - first) // self.size_ms)
         window_starts = (used_windows * self.size_ms + first).tolist()
-        base = window_index * len(version_names) + version_codes
+        n_versions = len(version_names)
+        base = (model_of * len(used_windows) + window_index) * n_versions + version_codes
         out = []
         for segment_codes, segment_names in segments:
-            group = np.where(segment_codes >= 0, base * len(segment_names) + segment_codes, -1)
+            width = max(len(names) for names in segment_names)
+            group = np.where(segment_codes >= 0, base * width + segment_codes, -1)
             present = group >= 0
             used, local = _compact(group if present.all() else group[present])
             found = np.full(len(rows), -1, dtype=np.int64)
             found[present] = local
-            keys, window_of = [], []
-            n_segments, n_versions = len(segment_names), len(version_names)
+            keys = []
             for g in used.tolist():
-                window, rest = divmod(g, n_versions * n_segments)
-                version, segment = divmod(rest, n_segments)
-                keys.append(WindowKey(model, version_names[version], segment_names[segment]))
-                window_of.append(window_starts[window])
-            out.append((found, keys, window_of))
+                rest, segment = divmod(g, width)
+                rest, version = divmod(rest, n_versions)
+                model, window = divmod(rest, len(used_windows))
+                key = WindowKey(
+                    models[model], version_names[version], segment_names[model][segment]
+                )
+                keys.append((key, window_starts[window]))
+            out.append((found, keys))
         return out
+
+    def _performance(
+        self, batch: EventBatch, parts: list[tuple[str, IntArray]]
+    ) -> tuple[IntArray, IntArray, IntArray]:
+        """Every model's additions to the performance accumulators: (position among the rows
+        of all ``parts``, slot, weight)."""
+        found = [(np.zeros(0, dtype=np.int64),) * 3]
+        offset = 0
+        for model, rows in parts:
+            perf = self.layouts[model].performance_contributions(batch, rows)
+            if perf is not None:
+                positions, slots, weights = perf
+                found.append((positions + offset, slots, weights))
+            offset += len(rows)
+        positions, slots, weights = (np.concatenate(column) for column in zip(*found, strict=True))
+        return positions, slots, weights
 
     def _detect(self, batch: EventBatch, rows: IntArray, model_of: IntArray) -> None:
         """Buffer each model version's prediction scores for its detectors, fed when windows
@@ -447,54 +456,44 @@ class Windower:
 
 
 class _Groups:
-    """The windows one batch adds to, every model's in a row: their keys, events and
-    performance, and where each one's counts sit in one flat vector (``base[i]`` on)."""
+    """The windows one batch adds to, every model's: their keys and events, and where each
+    one's slot counts (``base[i]`` on) and performance (``perf_base[i]`` on) sit in two flat
+    vectors."""
 
-    def __init__(self) -> None:
-        self.keys: list[tuple[WindowKey, int]] = []
-        self.sizes: list[int] = []
-        self.events: list[int] = []
-        self.performance: list[IntArray] = []
-        self.rows: list[list[IntArray]] = []  # per model, per membership: each row's group
-
-    def add_model(
+    def __init__(
         self,
-        model: str,
-        layout: ModelLayout,
-        memberships: list[tuple[IntArray, list[WindowKey], list[int]]],
-        perf: tuple[IntArray, IntArray, IntArray] | None,
+        memberships: list[tuple[IntArray, list[tuple[WindowKey, int]]]],
+        layouts: Mapping[str, ModelLayout],
     ) -> None:
-        """Take one model's groups (see ``Windower._memberships``) and their performance."""
-        found = []
-        for group, keys, starts in memberships:
-            n = len(keys)
-            self.keys.extend(zip(keys, starts, strict=True))
-            self.sizes.extend([layout.size] * n)
+        self.keys = [key for _, keys in memberships for key in keys]
+        self.rows = []  # per membership: each row's group among all (-1: none)
+        events, first = [], 0
+        for group, keys in memberships:
             present = group >= 0
-            self.events.extend(np.bincount(group[present], minlength=n).tolist())
-            totals = np.zeros((n, layout.performance_size), dtype=np.int64)
-            if perf is not None:
-                positions, slots, weights = perf
-                owner = group[positions]
-                keep = owner >= 0
-                np.add.at(totals, (owner[keep], slots[keep]), weights[keep])
-            self.performance.extend(totals)
-            found.append(np.where(present, group + (len(self.keys) - n), -1))
-        self.rows.append(found)
+            events.append(np.bincount(group[present], minlength=len(keys)))
+            self.rows.append(np.where(present, group + first, -1))
+            first += len(keys)
+        self.events: list[int] = np.concatenate(events).tolist()
+        sizes = [
+            (layouts[key.model].size, layouts[key.model].performance_size) for key, _ in self.keys
+        ]
+        self.base = _starts([size for size, _ in sizes])
+        self.perf_base = _starts([size for _, size in sizes])
+        self.performance = np.zeros(int(self.perf_base[-1]), dtype=np.int64)
 
-    @property
-    def base(self) -> IntArray:
-        """Where each group's counts start in the flat vector, and (last) its length."""
-        return np.concatenate([[0], np.cumsum(self.sizes, dtype=np.int64)])
+    def add_performance(self, perf: tuple[IntArray, IntArray, IntArray]) -> None:
+        """Add performance contributions: (position among the rows, slot, weight)."""
+        positions, slots, weights = perf
+        for group in self.rows:
+            owner = group[positions]
+            keep = owner >= 0
+            np.add.at(self.performance, self.perf_base[owner[keep]] + slots[keep], weights[keep])
 
     def counts(self, positions: list[tuple[IntArray | None, IntArray]]) -> IntArray:
         """The flat vector of every group's slot counts, from where each row counts per subject
-        (``ModelSet.positions``): one ``np.bincount`` for every model, subject and group."""
+        (``ModelSet.positions``): one ``np.bincount`` per subject for every model and group."""
         base = self.base
-        starts = []  # per membership: where each row's group starts (-1: no group)
-        for rows in zip(*self.rows, strict=True):
-            group = np.concatenate(rows)
-            starts.append(np.where(group >= 0, base[group], -1))
+        starts = [np.where(group >= 0, base[group], -1) for group in self.rows]
         counts = np.zeros(int(base[-1]), dtype=np.int64)
         for which, position in positions:  # a subject at a time: the codes stay in cache
             codes = []
@@ -507,6 +506,11 @@ class _Groups:
                     codes.append(mine[keep] + position[keep])
             counts += np.bincount(np.concatenate(codes), minlength=len(counts))
         return counts
+
+
+def _starts(sizes: list[int]) -> IntArray:
+    """Where each of consecutive blocks of these sizes starts, then their total."""
+    return np.concatenate([[0], np.cumsum(sizes, dtype=np.int64)])
 
 
 def _compact(groups: IntArray) -> tuple[IntArray, IntArray]:
