@@ -4,7 +4,7 @@ Each accepted event adds to the overall window of its model and version (segment
 one window per configured segment field (``platform=ios``). Each event is given a group per
 (model, window start, version, segment); a batch of all models is binned once per subject name
 (``ModelSet.positions``), and the windows of every model in the batch are updated by one
-``np.bincount`` over (group, slot) codes.
+``np.bincount`` per subject over (group, slot) codes.
 Windows close when the watermark minus the allowed lateness passes their end; ``flush`` closes
 the rest at end of input.
 Counts are integers, so partial windows merge exactly (``WindowCounts.merge``).
