@@ -62,20 +62,22 @@ class ModelSet:
         the rows of one model are together.
         """
         out: list[tuple[IntArray | None, IntArray]] = []
+        one = len(model_of) > 0 and model_of[0] == model_of[-1]  # one model: scalars suffice
         for numeric in self.numeric:
-            offset = numeric.offset[model_of]
+            offset = numeric.offset[model_of[:1] if one else model_of]
             has = offset >= 0
-            every = bool(has.all())
-            which = None if every else np.flatnonzero(has)
+            if one and not has[0]:
+                continue
+            which = None if one or bool(has.all()) else np.flatnonzero(has)
             mine = model_of if which is None else model_of[which]
-            every_row = np.arange(len(batch))  # rows are in model order, not sorted
-            values = column(batch, numeric.name, numeric.feature, every_row)[
-                rows if which is None else rows[which]
-            ]
+            values = column(
+                batch, numeric.name, numeric.feature, rows if which is None else rows[which]
+            )
             slot = _at_or_above(numeric.boundaries, values, mine)
             missing = np.isnan(values)
             slot[missing] = numeric.missing[mine[missing]]
-            out.append((which, slot + (offset if which is None else offset[which])))
+            slot += offset if which is None else offset[which]
+            out.append((which, slot))
         if self.categorical:
             starts = np.searchsorted(model_of, np.arange(len(self.layouts) + 1))
             for m, at, feature, name in self.categorical:

@@ -27,7 +27,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from monitor.batches import BoolArray, EventBatch, IntArray
-from monitor.columns import text_codes
+from monitor.columns import take_rows, text_codes
 from monitor.evaluate.detector_feed import WindowStreams
 from monitor.join.label_join import Pairs
 from monitor.window.model_set import ModelSet
@@ -386,7 +386,7 @@ class Windower:
                 owners = [self.segment_values[(m, f)] for m in models]
                 codes, names = codes_by_owner(owners, column, owner)
                 segments.append((codes[rows], [[f"{f}={n}" for n in of_m] for of_m in names]))
-        versions = batch.model_version.take(pa.array(rows)).fill_null("")
+        versions = take_rows(batch.model_version, rows).fill_null("")
         version_codes, version_names = text_codes(versions)
         first = int(starts.min())
         used_windows, window_index = _compact((starts - first) // self.size_ms)
@@ -436,20 +436,27 @@ class Windower:
             return
         scores = batch.prediction[rows]
         keep = self.scored[model_of] & ~np.isnan(scores)
-        rows, model_of, scores = rows[keep], model_of[keep], scores[keep]
-        versions = batch.model_version.take(pa.array(rows)).fill_null("")
+        if not keep.all():
+            rows, model_of, scores = rows[keep], model_of[keep], scores[keep]
+        versions = take_rows(batch.model_version, rows).fill_null("")
         version_codes, version_names = text_codes(versions)
         group = model_of * len(version_names) + version_codes
-        order = np.argsort(group, kind="stable")
-        bounds = np.flatnonzero(np.diff(group[order])) + 1
-        models = list(self.layouts)
+        times = batch.event_time_ms[rows]
         tiebreak = batch.partition[rows] * _OFFSETS + batch.offset[rows]
-        for mine in np.split(order, bounds) if len(order) else []:
-            model, version = divmod(int(group[mine[0]]), len(version_names))
+        if not len(group):
+            return
+        if group.min() == group.max():  # one model, one version: no sort
+            found: list[IntArray | slice] = [slice(None)]
+        else:
+            order = np.argsort(group, kind="stable")
+            found = list(np.split(order, np.flatnonzero(np.diff(group[order])) + 1))
+        models = list(self.layouts)
+        for mine in found:
+            model, version = divmod(int(group[mine][0]), len(version_names))
             self.score_streams.add(
                 models[model],
                 version_names[version],
-                batch.event_time_ms[rows[mine]],
+                times[mine],
                 pa.array(tiebreak[mine]),
                 {"score": scores[mine]},
             )
@@ -494,17 +501,19 @@ class _Groups:
         (``ModelSet.positions``): one ``np.bincount`` per subject for every model and group."""
         base = self.base
         starts = [np.where(group >= 0, base[group], -1) for group in self.rows]
+        everyone = [bool((group >= 0).all()) for group in self.rows]
         counts = np.zeros(int(base[-1]), dtype=np.int64)
         for which, position in positions:  # a subject at a time: the codes stay in cache
             codes = []
-            for start in starts:
+            for start, all_in in zip(starts, everyone, strict=True):
                 mine = start if which is None else start[which]
-                if not len(mine) or int(mine.min()) >= 0:
+                if all_in:
                     codes.append(mine + position)
                 else:
                     keep = mine >= 0
                     codes.append(mine[keep] + position[keep])
-            counts += np.bincount(np.concatenate(codes), minlength=len(counts))
+            found = codes[0] if len(codes) == 1 else np.concatenate(codes)
+            counts += np.bincount(found, minlength=len(counts))
         return counts
 
 
