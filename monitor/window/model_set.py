@@ -83,7 +83,7 @@ class ModelSet:
             for m, at, feature, name in self.categorical:
                 lo, hi = int(starts[m]), int(starts[m + 1])
                 if lo < hi:
-                    which = np.arange(lo, hi)
+                    which = None if hi - lo == len(rows) else np.arange(lo, hi)
                     out.append(
                         (which, at + feature.slots(column(batch, name, feature, rows[lo:hi])))
                     )

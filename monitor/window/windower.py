@@ -375,7 +375,8 @@ class Windower:
         has no value for the field), and the key and window start of each group; ``rows`` are
         in model order, ``model_of`` holds each one's model."""
         owner = np.full(len(batch), -1, dtype=np.int64)
-        owner[rows] = model_of
+        if self.segment_fields:
+            owner[rows] = model_of
         models = list(self.layouts)
         segments: list[tuple[IntArray, list[list[str]]]] = [
             (np.zeros(len(rows), dtype=np.int64), [[""]] * len(models))
