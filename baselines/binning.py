@@ -244,12 +244,12 @@ class NumericLayout:
         >>> NumericLayout((0.0, 1.0, 3.0)).slots(np.array([-1, 0, 1, 3, 4, np.nan])).tolist()
         [0, 1, 2, 2, 3, 4]
         """
-        slots = _count_at_or_below(self._boundaries, values)
+        slots = _count_at_or_below(self.boundaries, values)
         slots[np.isnan(values)] = self.missing_slot
         return slots
 
     @cached_property
-    def _boundaries(self) -> FloatArray:
+    def boundaries(self) -> FloatArray:
         """``[e_0 … e_{k-1}, next float above e_k]``: one right-sided search gives every slot.
 
         Below ``e_0`` lands on 0, ``[e_i, e_{i+1})`` on ``i + 1``, ``e_k`` itself on ``k`` (the

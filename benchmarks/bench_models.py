@@ -105,6 +105,7 @@ def events_path(events: int, models: int, regions: int) -> Path:
     path = CACHE / f"events-{events}-m{models}-r{regions}.parquet"
     if path.exists():
         return path
+    CACHE.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(7)
     owner = rng.integers(0, models, events)
     shift = np.where(rng.uniform(0, 1, events) < 0.5, 0.0, 0.2)  # v2 drifts a little

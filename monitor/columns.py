@@ -14,16 +14,19 @@ Column = TypeVar("Column", pa.Array, FloatArray)
 
 
 def take_rows(values: Column, rows: IntArray) -> Column:
-    """The ``rows`` (sorted, distinct positions) of an arrow or numpy column; the column itself
-    when they are every row, as they are for a batch without rejects or late events.
+    """The ``rows`` (distinct positions, in the order given) of an arrow or numpy column; the
+    column itself when they are every row in order, as they are for a batch without rejects or
+    late events.
 
     >>> column = np.array([5.0, 6.0, 7.0])
     >>> take_rows(column, np.array([0, 1, 2])) is column, take_rows(column, np.array([2])).tolist()
     (True, [7.0])
+    >>> take_rows(column, np.array([2, 0, 1])).tolist()
+    [7.0, 5.0, 6.0]
     >>> take_rows(pa.array(["a", "b"]), np.array([1])).to_pylist()
     ['b']
     """
-    if len(rows) == len(values):
+    if len(rows) == len(values) and bool((rows[1:] > rows[:-1]).all()):
         return values
     if isinstance(values, np.ndarray):
         kept: FloatArray = values[rows]

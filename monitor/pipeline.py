@@ -44,6 +44,7 @@ from monitor.evaluate.checks import Versus, canary_checks, drift_statistic, wind
 from monitor.evaluate.detector_feed import WindowStreams
 from monitor.evaluate.levels import CheckState, Level, step
 from monitor.evaluate.scoring import WindowScores, compare_windows, score_windows
+from monitor.gc_pause import collector_paused
 from monitor.join.label_join import LabelJoin, Pairs
 from monitor.logs import RateLimitedLog
 from monitor.sinks.base import AlertRecord, RejectSink, Sink
@@ -233,6 +234,7 @@ class Pipeline:
             else:
                 yield part
 
+    @collector_paused()
     def _accept_labels(self, records: RawRecords, result: DecodeResult) -> None:
         labels = result.events
         unusable = pc.is_null(labels.event_id).to_numpy(zero_copy_only=False)
@@ -297,6 +299,7 @@ class Pipeline:
         ``model_versions``, ``segment_values``, ``unknown_features``."""
         return {**self.decoder.capped, **self.windower.capped}
 
+    @collector_paused()
     def _accept(self, result: DecodeResult) -> None:
         self.reject(result.rejects)
         events = self.windower.fold(result.events)
@@ -336,6 +339,7 @@ class Pipeline:
             for sink in self.reject_sinks:
                 sink.reject(reject)
 
+    @collector_paused()
     def _emit(self, closed: list[WindowCounts]) -> None:
         scored = score_windows(
             [
@@ -409,17 +413,13 @@ class Pipeline:
         thresholds = {(c.subject, c.check): (c.warning, c.intervention) for c in checks}
         transitions: list[AlertRecord] = []
         states = self.check_states
+        consecutive, hysteresis = alerts_config.consecutive, alerts_config.hysteresis
         for check in checks:
             where = (key, check.subject, check.check)
             state = states.get(where)
             if state is None:
                 state = states[where] = CheckState()
-            moved = step(
-                state,
-                check,
-                consecutive=alerts_config.consecutive,
-                hysteresis=alerts_config.hysteresis,
-            )
+            moved = step(state, check, consecutive=consecutive, hysteresis=hysteresis)
             levels[(check.subject, check.check)] = moved.reported
             if moved.after is not moved.before:
                 transitions.append(alert_record(key, check, moved, scores.window.end_ms))

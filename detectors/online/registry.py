@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import inspect
 import types
 import typing
@@ -46,7 +47,7 @@ def make_detector(name: str, **params: Any) -> DriftDetector:
     PageHinkleyNumpy(min_instances=30, delta=0.005, threshold=10.0, alpha=0.9999, mode='both')
     """
     cls = detector_class(name)
-    hints = typing.get_type_hints(cls.__init__)
+    hints = _hints(cls)
     for key, value in params.items():
         if key in hints and not _accepts(hints[key], value):
             raise ValueError(
@@ -83,6 +84,13 @@ def detector_from_state(state: Mapping[str, Any]) -> DriftDetector:
     'CUSUMNumpy'
     """
     return detector_class(str(state.get("name"))).from_state(state)
+
+
+@functools.cache
+def _hints(cls: type[DriftDetector]) -> dict[str, Any]:
+    """The constructor's annotations, resolved once per class (a model version and segment
+    makes its own detectors, and resolving them takes longer than building one)."""
+    return typing.get_type_hints(cls.__init__)
 
 
 def _parameter_names(cls: type[DriftDetector]) -> list[str]:

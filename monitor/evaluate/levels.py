@@ -77,6 +77,10 @@ def step(state: CheckState, check: CheckInput, *, consecutive: int, hysteresis: 
     before = state.level
     if not check.sufficient:
         return Step(Level.INSUFFICIENT_DATA, before, before, 0.0)
+    value = check.value
+    if before is Level.OK and value < check.warning and value < check.intervention:
+        state.above_warning = state.above_intervention = 0  # the usual window: nothing moves
+        return Step(before, before, before, check.warning)
     state.above_warning = state.above_warning + 1 if check.value >= check.warning else 0
     state.above_intervention = (
         state.above_intervention + 1 if check.value >= check.intervention else 0

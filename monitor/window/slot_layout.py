@@ -1,10 +1,8 @@
 """How one model's events become slot counts: the flat count vector of a window.
 
 A window's counts are one int64 vector: every feature's slots (see ``baselines.binning``) one
-after the other, then the prediction's, then the label's. ``ModelLayout.slots`` bins a batch of
-decoded events with one vectorised call per subject, and ``ModelLayout.counts`` turns those slots
-into the count vectors of any number of groups (windows × versions × segment values) with one
-``np.bincount`` per subject.
+after the other, then the prediction's, then the label's. ``ModelLayout`` says where each subject
+sits in it; :mod:`monitor.window.model_set` bins the events of all models into these vectors.
 """
 
 from __future__ import annotations
@@ -34,9 +32,11 @@ class Subject:
     offset: int
 
 
-def _column(
+def column(
     batch: EventBatch, name: str, feature: FeatureBaseline, rows: IntArray
 ) -> np.ndarray | pa.Array:
+    """The ``rows`` of subject ``name``'s column as ``feature`` bins them: float64 numpy for a
+    numeric feature (NaN where missing), canonical text for a categorical one."""
     if name == PREDICTION_SUBJECT:
         values = batch.prediction
     elif name == LABEL:
@@ -89,29 +89,6 @@ class ModelLayout:
         self.size = offset
         self.performance_size = _performance_size(baseline)
 
-    def slots(self, batch: EventBatch, rows: IntArray) -> list[IntArray]:
-        """Per subject, in order, the slot (within that subject) of each of the given rows."""
-        return [
-            subject.baseline.slots(_column(batch, subject.name, subject.baseline, rows))
-            for subject in self.subjects
-        ]
-
-    def counts(self, slots: list[IntArray], groups: IntArray | None, n_groups: int) -> IntArray:
-        """Slot counts of each group: shape ``(n_groups, size)``.
-
-        ``slots`` come from :meth:`slots`; ``groups`` holds each row's group in
-        ``range(n_groups)``, or is ``None`` when every row is in the one group. Each subject
-        is one ``np.bincount`` over group-major keys, so no rows × subjects matrix is built.
-        """
-        counts = np.empty((n_groups, self.size), dtype=np.int64)
-        for subject, found in zip(self.subjects, slots, strict=True):
-            width = subject.baseline.n_slots
-            keys = found if groups is None else groups * width + found
-            counts[:, subject.offset : subject.offset + width] = np.bincount(
-                keys, minlength=n_groups * width
-            ).reshape(n_groups, width)
-        return counts
-
     def performance_contributions(
         self, batch: EventBatch, rows: IntArray
     ) -> tuple[IntArray, IntArray, IntArray] | None:
@@ -125,8 +102,8 @@ class ModelLayout:
             return None
         if baseline.prediction is None or baseline.label is None:
             return None
-        pred = _column(batch, PREDICTION_SUBJECT, baseline.prediction, rows)
-        label = _column(batch, LABEL, baseline.label, rows)
+        pred = column(batch, PREDICTION_SUBJECT, baseline.prediction, rows)
+        label = column(batch, LABEL, baseline.label, rows)
         if baseline.task == "classification":
             scores = _scores(pred, baseline.positive_label)
             truth = _label01(label, baseline.positive_label)
@@ -149,8 +126,8 @@ class ModelLayout:
         missing value), and the absolute error (score − 0/1 truth for classification)."""
         baseline = self.baseline
         assert baseline.prediction is not None and baseline.label is not None
-        pred = _column(batch, PREDICTION_SUBJECT, baseline.prediction, rows)
-        label = _column(batch, LABEL, baseline.label, rows)
+        pred = column(batch, PREDICTION_SUBJECT, baseline.prediction, rows)
+        label = column(batch, LABEL, baseline.label, rows)
         if baseline.task == "classification":
             scores = _scores(pred, baseline.positive_label)
             truth = _label01(label, baseline.positive_label).astype(np.float64)

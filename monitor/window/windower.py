@@ -1,9 +1,10 @@
 """Event-time tumbling windows of exact integer slot counts, keyed by (model, version, segment).
 
 Each accepted event adds to the overall window of its model and version (segment ``""``) and to
-one window per configured segment field (``platform=ios``). A batch is binned once per subject
-(``ModelLayout.slots``) and given a group index per (window start, version, segment); all windows
-of the batch are then updated by one ``np.bincount`` per subject (``ModelLayout.counts``).
+one window per configured segment field (``platform=ios``). Each event is given a group per
+(model, window start, version, segment); a batch of all models is binned once per subject name
+(``ModelSet.positions``), and the windows of every model in the batch are updated by one
+``np.bincount`` per subject over (group, slot) codes.
 Windows close when the watermark minus the allowed lateness passes their end; ``flush`` closes
 the rest at end of input.
 Counts are integers, so partial windows merge exactly (``WindowCounts.merge``).
@@ -30,6 +31,7 @@ from monitor.batches import BoolArray, EventBatch, IntArray
 from monitor.columns import take_rows, text_codes
 from monitor.evaluate.detector_feed import WindowStreams
 from monitor.join.label_join import Pairs
+from monitor.window.model_set import ModelSet
 from monitor.window.slot_layout import ModelLayout
 from monitor.window.watermark import Watermarks
 
@@ -98,18 +100,60 @@ class SegmentValues:
         >>> codes.tolist(), names
         ([0, 1, -1, 2, 0], ['a', 'b', '__other__'])
         """
+        codes, names = codes_by_owner([self], values, np.zeros(len(values), dtype=np.int64))
+        return codes, names[0]
+
+    def learn(self, arrived: list[str]) -> None:
+        """Give the first of the values not yet known (in order of arrival) the room left."""
         room = self.cap - len(self.known)
-        if room > 0:  # the first values not yet known take the room left, in order of arrival
-            distinct = pc.unique(values.drop_null())
-            known = pa.array(list(self.known), pa.string())
-            new = distinct.filter(pc.invert(pc.is_in(distinct, value_set=known)))
-            for value in new.slice(0, room).to_pylist():
+        for value in arrived:
+            if room <= 0:
+                return
+            if value not in self.known:
                 self.known[value] = len(self.known)
-        names = [*self.known, OTHER]
-        index = pc.index_in(values, value_set=pa.array(list(self.known), pa.string()))
-        codes = index.fill_null(len(self.known)).to_numpy(zero_copy_only=False).astype(np.int64)
-        codes[pc.is_null(values).to_numpy(zero_copy_only=False)] = -1
-        return codes, names
+                room -= 1
+
+
+def codes_by_owner(
+    owners: list[SegmentValues], values: pa.Array, owner: IntArray
+) -> tuple[IntArray, list[list[str]]]:
+    """``SegmentValues.codes`` of each row under its own owner (``owner[i]`` indexes
+    ``owners``; -1 for a row of none), for all owners in one pass over the rows; and each
+    owner's code names.
+
+    >>> owners, values = [SegmentValues(1), SegmentValues(2)], pa.array(["x", "y", "y", "x"])
+    >>> codes, names = codes_by_owner(owners, values, np.array([0, 0, 1, 1]))
+    >>> codes.tolist(), names
+    ([0, 1, 0, 1], [['x', '__other__'], ['y', 'x', '__other__']])
+    """
+    text, distinct = text_codes(values)
+    codes = _known_codes(owners, distinct)[owner, text]  # text -1 (null) reads the last column
+    other = np.array([len(of_owner.known) for of_owner in owners], dtype=np.int64)
+    room = np.array([of_owner.cap > len(of_owner.known) for of_owner in owners], dtype=np.bool_)
+    new = (owner >= 0) & (text >= 0) & room[owner] & (codes == other[owner])
+    if new.any():  # only until every owner's values are known or its room is taken
+        width = len(distinct)
+        seen, first = np.unique(owner[new] * width + text[new], return_index=True)
+        arrival = seen[np.argsort(first, kind="stable")].tolist()  # (owner, value) by first row
+        by_owner: dict[int, list[str]] = {}
+        for pair in arrival:
+            by_owner.setdefault(pair // width, []).append(distinct[pair % width])
+        for i, arrived in by_owner.items():
+            owners[i].learn(arrived)
+        codes = _known_codes(owners, distinct)[owner, text]
+    names = [[*of_owner.known, OTHER] for of_owner in owners]
+    codes[owner < 0] = -1
+    return codes, names
+
+
+def _known_codes(owners: list[SegmentValues], distinct: list[str]) -> IntArray:
+    """Per owner, the code of each distinct value (``__other__``'s when unknown), then -1 for
+    null."""
+    table = np.full((len(owners), len(distinct) + 1), -1, dtype=np.int64)
+    for i, of_owner in enumerate(owners):
+        other = len(of_owner.known)
+        table[i, : len(distinct)] = [of_owner.known.get(value, other) for value in distinct]
+    return table
 
 
 @dataclass
@@ -157,6 +201,11 @@ class Windower:
             model: SegmentValues(max_versions, preferred.get(model, ())) for model in layouts
         }
         self.capped: Counter[str] = Counter()
+        self.model_set = ModelSet(list(layouts.values()))
+        self.model_index = {model: i for i, model in enumerate(layouts)}
+        self.scored = np.array(  # models whose numeric prediction feeds the score detectors
+            [_numeric_prediction(layout) for layout in layouts.values()], dtype=np.bool_
+        )
         self.score_streams = WindowStreams(
             tuple(("score", name, dict(params)) for name, params in prediction_detectors),
             size_ms,
@@ -171,11 +220,13 @@ class Windower:
         watermark = self.watermarks.advance(batch.event_time_ms, batch.partition)
         starts = batch.event_time_ms // self.size_ms * self.size_ms
         late = starts + self.size_ms <= self._horizon(watermark)
-        for model, layout, mine in self._by_model(batch.model):
+        parts = []
+        for model, _, mine in self._by_model(batch.model):
             self.late.add(model, int(np.count_nonzero(mine & late)))
             rows = np.flatnonzero(mine & ~late)
             if len(rows):
-                self._count(model, layout, batch, rows, starts[rows])
+                parts.append((model, rows))
+        self._count(batch, parts, starts)
         if pairs is not None:
             self._count_pairs(pairs, watermark)
         return self._close_at_watermark()
@@ -188,19 +239,21 @@ class Windower:
             return batch
         capped = [("model_version", batch.model_version)]
         capped += [(f, batch.segments[f]) for f in self.segment_fields if f in batch.segments]
-        by_model = self._by_model(batch.model)
+        owner = self._owner(batch.model)
         folded = {}
         for name, column in capped:
-            other = np.zeros(len(batch), dtype=np.bool_)
-            for model, _, mine in by_model:
-                rows = np.flatnonzero(mine)
-                values = (
+            codes, names = codes_by_owner(
+                [
                     self.version_values[model]
                     if name == "model_version"
                     else self.segment_values[(model, name)]
-                )
-                codes, names = values.codes(take_rows(column, rows))
-                other[rows] = codes == len(names) - 1
+                    for model in self.layouts
+                ],
+                column,
+                owner,
+            )
+            last = np.array([len(of_model) - 1 for of_model in names], dtype=np.int64)
+            other = (owner >= 0) & (codes == last[owner])
             count = int(np.count_nonzero(other))
             self.capped["model_versions" if name == "model_version" else "segment_values"] += count
             if count:
@@ -218,6 +271,12 @@ class Windower:
             if pairs is not None:
                 self._count_pairs(pairs, watermark)
         return self._close_at_watermark()
+
+    def _owner(self, models: pa.Array) -> IntArray:
+        """Each row's model as an index into ``layouts`` (-1 for a model not configured)."""
+        codes, names = text_codes(models)
+        lookup = [self.model_index.get(name, -1) for name in names]
+        return np.array([*lookup, -1], dtype=np.int64)[codes]
 
     def _by_model(self, models: pa.Array) -> list[tuple[str, ModelLayout, BoolArray]]:
         """``(model, layout, rows of that model)`` for each configured model, in config order."""
@@ -245,11 +304,13 @@ class Windower:
         joined = pairs.batch
         starts = joined.event_time_ms // self.size_ms * self.size_ms
         late = starts + self.size_ms <= self._horizon(watermark[pairs.trigger])
+        parts = []
         for model, layout, mine in self._by_model(joined.model):
             self.late_labels.add(model, int(np.count_nonzero(mine & late)))
             rows = np.flatnonzero(mine & ~late)
             if len(rows) and layout.performance_size:
-                self._count(model, layout, joined, rows, starts[rows], labeled=True)
+                parts.append((model, rows))
+        self._count(joined, parts, starts, labeled=True)
 
     def flush(self) -> list[WindowCounts]:
         """Close every open window (end of a replay)."""
@@ -273,106 +334,194 @@ class Windower:
 
     def _count(
         self,
-        model: str,
-        layout: ModelLayout,
         batch: EventBatch,
-        rows: IntArray,
+        parts: list[tuple[str, IntArray]],
         starts: IntArray,
         *,
         labeled: bool = False,
     ) -> None:
-        """Count events into their windows; ``labeled`` pairs add performance only."""
-        slots = None if labeled else layout.slots(batch, rows)
-        versions = take_rows(batch.model_version, rows).fill_null("")
-        version_codes, version_names = text_codes(versions)
-        memberships: list[tuple[IntArray, list[str]]] = [
-            (np.zeros(len(rows), dtype=np.int64), [""])
-        ]
-        for f in self.segment_fields:
-            column = batch.segments.get(f)
-            if column is None:
-                continue
-            codes, names = self.segment_values[(model, f)].codes(take_rows(column, rows))
-            memberships.append((codes, [f"{f}={name}" for name in names]))
-        perf = layout.performance_contributions(batch, rows)
-        first = int(starts.min())
-        used_windows, window_index = _compact((starts - first) // self.size_ms)
-        window_starts = used_windows * self.size_ms + first
-        base = window_index * len(version_names) + version_codes
-        for segment_codes, segment_names in memberships:
-            group = np.where(segment_codes >= 0, base * len(segment_names) + segment_codes, -1)
-            self._add_groups(
-                model, layout, group, slots, perf, (window_starts, version_names, segment_names)
-            )
-        if not labeled:
-            self._detect(model, layout, batch, rows, versions)
-
-    def _add_groups(
-        self,
-        model: str,
-        layout: ModelLayout,
-        group: IntArray,
-        slots: list[IntArray] | None,
-        perf: tuple[IntArray, IntArray, IntArray] | None,
-        names: tuple[IntArray, list[str], list[str]],
-    ) -> None:
-        """Add the events of each group (-1 = not in this segment field) to its open window."""
-        present = group >= 0
-        everyone = bool(present.all())
-        used, local = _compact(group if everyone else group[present])
-        if slots is None:  # label pairs: performance only
-            counts = np.zeros((len(used), layout.size), dtype=np.int64)
-            events = np.zeros(len(used), dtype=np.int64)
+        """Count the ``(model, rows)`` of a batch into their windows, every model at once;
+        ``labeled`` pairs add performance only."""
+        if not parts:
+            return
+        rows = np.concatenate([rows for _, rows in parts])
+        model_of = np.repeat(
+            np.array([self.model_index[model] for model, _ in parts], dtype=np.int64),
+            [len(rows) for _, rows in parts],
+        )
+        groups = _Groups(self._memberships(batch, rows, model_of, starts[rows]), self.layouts)
+        groups.add_performance(self._performance(batch, parts))
+        if labeled:
+            counts = np.zeros(int(groups.base[-1]), dtype=np.int64)
         else:
-            mine = slots if everyone else [found[present] for found in slots]
-            counts = layout.counts(mine, local if len(used) > 1 else None, len(used))
-            events = np.bincount(local, minlength=len(used))
-        perf_totals = np.zeros((len(used), layout.performance_size), dtype=np.int64)
-        if perf is not None:
-            positions, perf_slots, weights = perf
-            owner = group[positions]
-            keep = owner >= 0
-            np.add.at(
-                perf_totals, (np.searchsorted(used, owner[keep]), perf_slots[keep]), weights[keep]
-            )
-        window_starts, version_names, segment_names = names
-        n_segments, n_versions = len(segment_names), len(version_names)
-        for i, g in enumerate(used.tolist()):
-            window, rest = divmod(g, n_versions * n_segments)
-            version, segment = divmod(rest, n_segments)
-            start = int(window_starts[window])
-            key = WindowKey(model, version_names[version], segment_names[segment])
+            counts = groups.counts(self.model_set.positions(batch, rows, model_of))
+            self._detect(batch, rows, model_of)
+        base, perf_base = groups.base, groups.perf_base
+        for i, (key, start) in enumerate(groups.keys):
             part = WindowCounts(
-                key, start, start + self.size_ms, int(events[i]), counts[i], perf_totals[i]
+                key,
+                start,
+                start + self.size_ms,
+                0 if labeled else groups.events[i],
+                counts[base[i] : base[i + 1]],
+                groups.performance[perf_base[i] : perf_base[i + 1]],
             )
             existing = self.open.get((key, start))
             self.open[(key, start)] = part if existing is None else existing.merge(part)
 
-    def _detect(
-        self,
-        model: str,
-        layout: ModelLayout,
-        batch: EventBatch,
-        rows: IntArray,
-        versions: pa.Array,
-    ) -> None:
-        """Buffer each version's prediction scores for its detectors, fed when windows close."""
-        prediction = layout.by_name.get(PREDICTION_SUBJECT)
-        if not self.score_streams.specs or prediction is None:
-            return
-        if prediction.baseline.kind != "numeric" or not isinstance(batch.prediction, np.ndarray):
+    def _memberships(
+        self, batch: EventBatch, rows: IntArray, model_of: IntArray, starts: IntArray
+    ) -> list[tuple[IntArray, list[tuple[WindowKey, int]]]]:
+        """Per membership (overall, then one per segment field): each row's group (-1 when it
+        has no value for the field), and the key and window start of each group; ``rows`` are
+        in model order, ``model_of`` holds each one's model."""
+        owner = np.full(len(batch), -1, dtype=np.int64)
+        if self.segment_fields:
+            owner[rows] = model_of
+        models = list(self.layouts)
+        segments: list[tuple[IntArray, list[list[str]]]] = [
+            (np.zeros(len(rows), dtype=np.int64), [[""]] * len(models))
+        ]
+        for f in self.segment_fields:
+            column = batch.segments.get(f)
+            if column is not None:
+                owners = [self.segment_values[(m, f)] for m in models]
+                codes, names = codes_by_owner(owners, column, owner)
+                segments.append((codes[rows], [[f"{f}={n}" for n in of_m] for of_m in names]))
+        versions = take_rows(batch.model_version, rows).fill_null("")
+        version_codes, version_names = text_codes(versions)
+        first = int(starts.min())
+        used_windows, window_index = _compact((starts - first) // self.size_ms)
+        window_starts = (used_windows * self.size_ms + first).tolist()
+        n_versions = len(version_names)
+        base = (model_of * len(used_windows) + window_index) * n_versions + version_codes
+        out = []
+        for segment_codes, segment_names in segments:
+            width = max(len(names) for names in segment_names)
+            group = np.where(segment_codes >= 0, base * width + segment_codes, -1)
+            present = group >= 0
+            used, local = _compact(group if present.all() else group[present])
+            found = np.full(len(rows), -1, dtype=np.int64)
+            found[present] = local
+            keys = []
+            for g in used.tolist():
+                rest, segment = divmod(g, width)
+                rest, version = divmod(rest, n_versions)
+                model, window = divmod(rest, len(used_windows))
+                key = WindowKey(
+                    models[model], version_names[version], segment_names[model][segment]
+                )
+                keys.append((key, window_starts[window]))
+            out.append((found, keys))
+        return out
+
+    def _performance(
+        self, batch: EventBatch, parts: list[tuple[str, IntArray]]
+    ) -> tuple[IntArray, IntArray, IntArray]:
+        """Every model's additions to the performance accumulators: (position among the rows
+        of all ``parts``, slot, weight)."""
+        found = [(np.zeros(0, dtype=np.int64),) * 3]
+        offset = 0
+        for model, rows in parts:
+            perf = self.layouts[model].performance_contributions(batch, rows)
+            if perf is not None:
+                positions, slots, weights = perf
+                found.append((positions + offset, slots, weights))
+            offset += len(rows)
+        positions, slots, weights = (np.concatenate(column) for column in zip(*found, strict=True))
+        return positions, slots, weights
+
+    def _detect(self, batch: EventBatch, rows: IntArray, model_of: IntArray) -> None:
+        """Buffer each model version's prediction scores for its detectors, fed when windows
+        close; ``model_of`` is each row's model, as for ``ModelSet.positions``."""
+        if not self.score_streams.specs or not isinstance(batch.prediction, np.ndarray):
             return
         scores = batch.prediction[rows]
+        keep = self.scored[model_of] & ~np.isnan(scores)
+        if not keep.all():
+            rows, model_of, scores = rows[keep], model_of[keep], scores[keep]
+        versions = take_rows(batch.model_version, rows).fill_null("")
+        version_codes, version_names = text_codes(versions)
+        group = model_of * len(version_names) + version_codes
+        times = batch.event_time_ms[rows]
         tiebreak = batch.partition[rows] * _OFFSETS + batch.offset[rows]
-        for version in pc.unique(versions).to_pylist():
-            mine = pc.equal(versions, version).to_numpy(zero_copy_only=False) & ~np.isnan(scores)
+        if not len(group):
+            return
+        if group.min() == group.max():  # one model, one version: no sort
+            found: list[IntArray | slice] = [slice(None)]
+        else:
+            order = np.argsort(group, kind="stable")
+            found = list(np.split(order, np.flatnonzero(np.diff(group[order])) + 1))
+        models = list(self.layouts)
+        for mine in found:
+            model, version = divmod(int(group[mine][0]), len(version_names))
             self.score_streams.add(
-                model,
-                version,
-                batch.event_time_ms[rows][mine],
+                models[model],
+                version_names[version],
+                times[mine],
                 pa.array(tiebreak[mine]),
                 {"score": scores[mine]},
             )
+
+
+class _Groups:
+    """The windows one batch adds to, every model's: their keys and events, and where each
+    one's slot counts (``base[i]`` on) and performance (``perf_base[i]`` on) sit in two flat
+    vectors."""
+
+    def __init__(
+        self,
+        memberships: list[tuple[IntArray, list[tuple[WindowKey, int]]]],
+        layouts: Mapping[str, ModelLayout],
+    ) -> None:
+        self.keys = [key for _, keys in memberships for key in keys]
+        self.rows = []  # per membership: each row's group among all (-1: none)
+        events, first = [], 0
+        for group, keys in memberships:
+            present = group >= 0
+            events.append(np.bincount(group[present], minlength=len(keys)))
+            self.rows.append(np.where(present, group + first, -1))
+            first += len(keys)
+        self.events: list[int] = np.concatenate(events).tolist()
+        sizes = [
+            (layouts[key.model].size, layouts[key.model].performance_size) for key, _ in self.keys
+        ]
+        self.base = _starts([size for size, _ in sizes])
+        self.perf_base = _starts([size for _, size in sizes])
+        self.performance = np.zeros(int(self.perf_base[-1]), dtype=np.int64)
+
+    def add_performance(self, perf: tuple[IntArray, IntArray, IntArray]) -> None:
+        """Add performance contributions: (position among the rows, slot, weight)."""
+        positions, slots, weights = perf
+        for group in self.rows:
+            owner = group[positions]
+            keep = owner >= 0
+            np.add.at(self.performance, self.perf_base[owner[keep]] + slots[keep], weights[keep])
+
+    def counts(self, positions: list[tuple[IntArray | None, IntArray]]) -> IntArray:
+        """The flat vector of every group's slot counts, from where each row counts per subject
+        (``ModelSet.positions``): one ``np.bincount`` per subject for every model and group."""
+        base = self.base
+        starts = [np.where(group >= 0, base[group], -1) for group in self.rows]
+        everyone = [bool((group >= 0).all()) for group in self.rows]
+        counts = np.zeros(int(base[-1]), dtype=np.int64)
+        for which, position in positions:  # a subject at a time: the codes stay in cache
+            codes = []
+            for start, all_in in zip(starts, everyone, strict=True):
+                mine = start if which is None else start[which]
+                if all_in:
+                    codes.append(mine + position)
+                else:
+                    keep = mine >= 0
+                    codes.append(mine[keep] + position[keep])
+            found = codes[0] if len(codes) == 1 else np.concatenate(codes)
+            counts += np.bincount(found, minlength=len(counts))
+        return counts
+
+
+def _starts(sizes: list[int]) -> IntArray:
+    """Where each of consecutive blocks of these sizes starts, then their total."""
+    return np.concatenate([[0], np.cumsum(sizes, dtype=np.int64)])
 
 
 def _compact(groups: IntArray) -> tuple[IntArray, IntArray]:
@@ -394,6 +543,11 @@ def _compact(groups: IntArray) -> tuple[IntArray, IntArray]:
     used = np.flatnonzero(seen)
     lookup = np.cumsum(seen) - 1
     return used, lookup[groups]
+
+
+def _numeric_prediction(layout: ModelLayout) -> bool:
+    prediction = layout.by_name.get(PREDICTION_SUBJECT)
+    return prediction is not None and prediction.baseline.kind == "numeric"
 
 
 def _preferred(layout: ModelLayout, field_name: str) -> tuple[str, ...]:
