@@ -15,7 +15,9 @@ stage. Message ``i`` goes to partition ``i % partitions``; every 100th message i
 time, so every partition is in event-time order.
 
 One ``driftwarden run`` process (checkpoints every 30 s, a report file, a dead-letter topic,
-``allowed_lateness`` 3 h so that partitions held by the guest for a minute come back in time).
+an ``allowed_lateness`` from ``lateness_h``, long enough for partitions held by the guest to
+come back in time: 6 h at 15,000 messages/s, 5 h at 10,000). The guest joins only a daemon that
+has caught up with the topic.
 Every ``--rebalance-every-s`` a guest group member (a bare kafka-python consumer whose client id
 sorts before the daemon's, so the range assignor gives it partitions) joins or leaves: a
 rebalance each time. Every ``--pause-every-s`` (first at half that) the broker's JVM is frozen
