@@ -73,12 +73,12 @@ def worker(values: int, pending: int) -> dict[str, Any]:
     from bench_labels import batch
 
     from monitor.allocator import TOP_PAD_BYTES, tune_allocators
-    from monitor.evaluate.detector_feed import WindowStreams
     from monitor.join.label_join import LabelJoin
     from monitor.state.checkpoint import CheckpointStore
+    from monitor.window.value_buffers import ValueBuffers
 
     tune_allocators()  # as every driftwarden command does at start
-    streams = WindowStreams((("score", "page_hinkley_np", {}),), HOUR_MS, prefixed=False)
+    streams = ValueBuffers(("score",), HOUR_MS)
     rng = np.random.default_rng(7)
     for start in range(0, values, BATCH):
         n = min(BATCH, values - start)
@@ -107,7 +107,7 @@ def worker(values: int, pending: int) -> dict[str, Any]:
         store = CheckpointStore(Path(folder) / "checkpoint.json")
 
         def save() -> None:
-            state = {"score_streams": streams.state(), "join": join.state()}
+            state = {"score_values": streams.state(), "join": join.state()}
             store.save({"pipeline": state, "report_bytes": 0}, {"predictions:0": values})
 
         rss = kib("VmRSS") / 1024
@@ -118,7 +118,7 @@ def worker(values: int, pending: int) -> dict[str, Any]:
             loaded = store.load()
             assert loaded is not None
             state = loaded.state["pipeline"]
-            return streams.restored(state["score_streams"]), join.restored(state["join"])
+            return streams.restored(state["score_values"]), join.restored(state["join"])
 
         (streams, join), restore_s, restore_cpu_s, restore_peak = measured(restore)
     assert sum(len(p[0]) for parts in streams.buffers.values() for p in parts) == values

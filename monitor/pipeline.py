@@ -41,7 +41,7 @@ from monitor.decode.decoder import row_json
 from monitor.decode.isolate import INTERNAL_ERROR, Failure, decode_isolating
 from monitor.errors import ConfigError
 from monitor.evaluate.checks import Versus, canary_checks, drift_statistic, window_checks
-from monitor.evaluate.detector_feed import WindowStreams
+from monitor.evaluate.detector_feed import DetectorFeed
 from monitor.evaluate.levels import CheckState, Level, step
 from monitor.evaluate.scoring import WindowScores, compare_windows, score_windows
 from monitor.gc_pause import collector_paused
@@ -50,6 +50,7 @@ from monitor.logs import RateLimitedLog
 from monitor.sinks.base import AlertRecord, RejectSink, Sink
 from monitor.sinks.report import Thresholds, alert_record, window_record
 from monitor.window.slot_layout import ModelLayout
+from monitor.window.value_buffers import ValueBuffers
 from monitor.window.windower import WindowCounts, Windower, WindowKey
 
 if TYPE_CHECKING:
@@ -149,7 +150,7 @@ class Pipeline:
             max_segment_values=settings.segments.max_values,
             max_versions=settings.windows.max_versions,
             preferred_versions=_named_versions(settings),
-            prediction_detectors=tuple((d.name, d.params) for d in settings.detectors.prediction),
+            buffer_scores=bool(settings.detectors.prediction),
         )
         schema = self.decoder.schema
         self.join = LabelJoin(
@@ -160,11 +161,14 @@ class Pipeline:
             prediction_kind=schema.prediction_kind,
             label_kind=schema.label_kind,
         )
-        self.error_streams = WindowStreams(
-            tuple((d.stream, d.name, d.params) for d in settings.detectors.errors),
-            settings.windows.size,
-            prefixed=True,
+        self.score_detectors = DetectorFeed(
+            tuple(("score", d.name, dict(d.params)) for d in settings.detectors.prediction),
+            prefixed=False,
         )
+        self.error_detectors = DetectorFeed(
+            tuple((d.stream, d.name, d.params) for d in settings.detectors.errors), prefixed=True
+        )
+        self.error_values = ValueBuffers(self.error_detectors.streams, settings.windows.size)
         self.critical = {m.name: frozenset(m.critical_features) for m in settings.models}
         self.calibration = {(name, ""): _calibration(b) for name, b in baselines.items()}
         for name, by_version in self.versions.items():
@@ -312,7 +316,7 @@ class Pipeline:
 
     def _joined(self, pairs: Pairs | None) -> None:
         if pairs is not None:
-            self.error_streams.add_pairs(pairs.batch, self.layouts)
+            self.error_values.add_pairs(pairs.batch, self.layouts)
 
     def reject_internal(self, records: RawRecords, detail: str) -> None:
         """Reject every message of ``records`` as ``internal_error`` with ``detail``: counted,
@@ -355,9 +359,7 @@ class Pipeline:
         for window, scores, versus in zip(closed, scored, self._versus(closed), strict=True):
             key = window.key
             if not key.segment:
-                window.detections.update(
-                    self.error_streams.detections(key.model, key.model_version, window.start_ms)
-                )
+                self._feed_detectors(window)
             levels, thresholds, alerts = self._levels(scores, versus)
             detectors = self._detectors(window, scores)
             self.totals.windows += 1
@@ -367,7 +369,7 @@ class Pipeline:
                 for alert in alerts:
                     sink.write(alert)
         if closed:
-            self.error_streams.discard_through(self.windower.closed_through)
+            self.error_values.discard_through(self.windower.closed_through)
             current = self.windower.watermarks.current()
             if current is not None:
                 self.join.expire(current)
@@ -394,6 +396,13 @@ class Pipeline:
             else Versus(s.key.model_version, next(compared), min(w.events, s.events) >= min_events)
             for w, s in zip(closed, against, strict=True)
         ]
+
+    def _feed_detectors(self, window: WindowCounts) -> None:
+        """Feed an overall window's prediction scores and pair errors to the online detectors."""
+        model, version = window.key.model, window.key.model_version
+        window.detections.update(self.score_detectors.detections(model, version, window.values))
+        errors = self.error_values.take(model, version, window.start_ms)
+        window.detections.update(self.error_detectors.detections(model, version, errors))
 
     def _levels(
         self, scores: WindowScores, versus: Versus | None

@@ -11,6 +11,7 @@ import pytest
 from baselines.build import build_baseline
 from baselines.values import Baseline
 from monitor.batches import EventBatch
+from monitor.evaluate.detector_feed import DetectorFeed
 from monitor.join.label_join import Pairs
 from monitor.window.slot_layout import ModelLayout
 from monitor.window.windower import (
@@ -39,6 +40,16 @@ def _windower(baseline: Baseline, **kwargs: object) -> Windower:
 def _all(windower: Windower, batches: list) -> list[WindowCounts]:
     closed = [w for b in batches for w in windower.add(b)]
     return closed + windower.flush()
+
+
+def _fed(closed: list[WindowCounts], *detectors: tuple[str, dict]) -> list[WindowCounts]:
+    """``closed`` with each overall window's buffered scores fed to ``detectors`` in order, their
+    detections recorded on the window, as the pipeline does."""
+    feed = DetectorFeed(tuple(("score", n, p) for n, p in detectors), prefixed=False)
+    for w in closed:
+        if not w.key.segment:
+            w.detections.update(feed.detections(w.key.model, w.key.model_version, w.values))
+    return closed
 
 
 def test_each_event_counts_once_per_subject(baseline: Baseline) -> None:
@@ -169,12 +180,12 @@ def test_per_event_detections_do_not_depend_on_how_partitions_interleave(
         windower = _windower(
             baseline,
             allowed_lateness_ms=7 * hour,  # nothing late: only the order of arrival differs
-            prediction_detectors=(("page_hinkley_np", {}),),
+            buffer_scores=True,
         )
         closed = []
         for rows in slices:
             closed += windower.add(_take(batch, rows))
-        closed += windower.flush()
+        closed = _fed(closed + windower.flush(), ("page_hinkley_np", {}))
         return sorted((w.start_ms, w.detections) for w in closed if not w.key.segment)
 
     one_after_the_other = run(halves)
@@ -362,9 +373,9 @@ def test_events_without_a_segment_value_count_only_in_the_overall_window(
 
 def test_prediction_detections_are_named_by_their_detector(baseline: Baseline) -> None:
     """A prediction detector that fires is reported under its own name, without a prefix."""
-    windower = _windower(baseline, segment_fields=(), prediction_detectors=(("adwin", {}),))
+    windower = _windower(baseline, segment_fields=(), buffer_scores=True)
     x = np.concatenate([np.full(500, -2.0), np.full(500, 2.0)])
-    (window,) = _all(windower, [make_batch(np.arange(1000) * 1000, x=x)])
+    (window,) = _fed(_all(windower, [make_batch(np.arange(1000) * 1000, x=x)]), ("adwin", {}))
     assert window.detections == {"adwin": 1}
 
 
@@ -441,32 +452,35 @@ def test_preferred_versions_keep_their_names_even_when_others_arrive_first(
 
 def test_each_versions_prediction_detector_sees_only_its_own_scores(baseline: Baseline) -> None:
     """A shift in v1's predictions fires v1's detector, not that of v2, whose scores are steady."""
-    windower = _windower(baseline, segment_fields=(), prediction_detectors=(("adwin", {}),))
+    windower = _windower(baseline, segment_fields=(), buffer_scores=True)
     x = np.concatenate([np.full(500, -2.0), np.full(500, 2.0), np.zeros(1000)])
     batch = make_batch(np.arange(2000) * 1000, x=x)
     batch = replace(batch, model_version=pa.array(["v1"] * 1000 + ["v2"] * 1000))
-    detections = {w.key.model_version: w.detections for w in _all(windower, [batch])}
+    closed = _fed(_all(windower, [batch]), ("adwin", {}))
+    detections = {w.key.model_version: w.detections for w in closed}
     assert detections == {"v1": {"adwin": 1}, "v2": {}}
 
 
-def test_a_batch_without_predictions_feeds_no_prediction_detector(baseline: Baseline) -> None:
-    """With prediction detectors configured, a batch carrying no predictions is still counted."""
-    windower = _windower(baseline, segment_fields=(), prediction_detectors=(("adwin", {}),))
+def test_a_batch_without_predictions_buffers_no_scores(baseline: Baseline) -> None:
+    """With scores buffered, a batch carrying no predictions is still counted and buffers none."""
+    windower = _windower(baseline, segment_fields=(), buffer_scores=True)
     batch = replace(make_batch([1, 2, 3]), prediction=None)
     (window,) = _all(windower, [batch])
-    assert (window.events, window.detections) == (3, {})
+    assert (window.events, window.values) == (3, {})
 
 
-def test_another_models_rows_do_not_reach_the_prediction_detector(baseline: Baseline) -> None:
-    """Rows of an unconfigured model in the batch are left out of m's windows and detector feed."""
-    windower = _windower(baseline, segment_fields=(), prediction_detectors=(("adwin", {}),))
+def test_another_models_rows_do_not_reach_the_buffered_scores(baseline: Baseline) -> None:
+    """Rows of an unconfigured model in the batch are left out of m's windows and scores."""
+    windower = _windower(baseline, segment_fields=(), buffer_scores=True)
     batch = replace(make_batch([1, 2, 3]), model=pa.array(["m", "m", "z"]))
+    assert isinstance(batch.prediction, np.ndarray)
     (window,) = _all(windower, [batch])
-    assert (window.key.model, window.events, window.detections) == ("m", 2, {})
+    assert (window.key.model, window.events) == ("m", 2)
+    assert window.values["score"].tolist() == batch.prediction[:2].tolist()
 
 
-def test_prediction_detectors_of_a_model_without_a_prediction_stay_idle() -> None:
-    """A model whose baseline has no prediction counts its events; its detectors get nothing."""
+def test_a_model_without_a_prediction_buffers_no_scores() -> None:
+    """A model whose baseline has no prediction counts its events and buffers no scores."""
     plain = build_baseline(
         training(500), model="m", exclude=("score", "label"), window_sizes=(100,), replicates=20
     )
@@ -474,17 +488,16 @@ def test_prediction_detectors_of_a_model_without_a_prediction_stay_idle() -> Non
         {"m": ModelLayout(plain)},
         size_ms=HOUR,
         allowed_lateness_ms=0,
-        prediction_detectors=(("adwin", {}),),
+        buffer_scores=True,
     )
     (window,) = _all(windower, [make_batch([1, 2, 3])])
-    assert (window.events, window.detections) == (3, {})
+    assert (window.events, window.values) == (3, {})
 
 
 def _up_detections(baseline: Baseline, batch: EventBatch) -> int:
     """Detections of an upward Page-Hinkley on the prediction scores of one window."""
-    detector = (("page_hinkley_np", {"mode": "up"}),)
-    windower = _windower(baseline, segment_fields=(), prediction_detectors=detector)
-    (window,) = _all(windower, [batch])
+    windower = _windower(baseline, segment_fields=(), buffer_scores=True)
+    (window,) = _fed(_all(windower, [batch]), ("page_hinkley_np", {"mode": "up"}))
     return window.detections.get("page_hinkley_np", 0)
 
 

@@ -76,7 +76,10 @@ def snapshot(pipeline: Pipeline) -> dict[str, Any]:
         ],
         "capped": _sorted_counts(windower.capped),
         "open": [_window(w) for _, w in sorted(windower.open.items(), key=_by_key)],
-        "score_streams": windower.score_streams.state(),
+        "score_streams": {
+            "buffers": windower.score_values.state(),
+            "detectors": pipeline.score_detectors.state(),
+        },
         "checks": [
             {
                 **_key(key),
@@ -105,7 +108,10 @@ def snapshot(pipeline: Pipeline) -> dict[str, Any]:
         "labels": {
             "join": pipeline.join.state(),
             "late": _sorted_counts(windower.late_labels.by_model),
-            "errors": pipeline.error_streams.state(),
+            "errors": {
+                "buffers": pipeline.error_values.state(),
+                "detectors": pipeline.error_detectors.state(),
+            },
         },
     }
 
@@ -224,8 +230,10 @@ def _rebuild(pipeline: Pipeline, state: Mapping[str, Any]) -> Callable[[], None]
     labels = state["labels"]
     join = pipeline.join.restored(labels["join"])
     late_labels = {str(m): int(n) for m, n in labels["late"].items()}
-    error_streams = pipeline.error_streams.restored(labels["errors"])
-    score_streams = windower.score_streams.restored(state["score_streams"])
+    error_values = pipeline.error_values.restored(labels["errors"]["buffers"])
+    error_detectors = pipeline.error_detectors.restored(labels["errors"]["detectors"])
+    score_values = windower.score_values.restored(state["score_streams"]["buffers"])
+    score_detectors = pipeline.score_detectors.restored(state["score_streams"]["detectors"])
 
     def install() -> None:
         windower.watermarks.seen = seen
@@ -237,7 +245,8 @@ def _rebuild(pipeline: Pipeline, state: Mapping[str, Any]) -> Callable[[], None]
             windower.version_values[model].known = values
         windower.capped = capped
         windower.open = {(w.key, w.start_ms): w for w in windows}
-        windower.score_streams = score_streams
+        windower.score_values = score_values
+        pipeline.score_detectors = score_detectors
         pipeline.check_states = checks
         pipeline.series = series
         pipeline.totals = restored_totals
@@ -246,7 +255,8 @@ def _rebuild(pipeline: Pipeline, state: Mapping[str, Any]) -> Callable[[], None]
         pipeline.decoder.capped = decoder_capped
         pipeline.join = join
         windower.late_labels.by_model = late_labels
-        pipeline.error_streams = error_streams
+        pipeline.error_values = error_values
+        pipeline.error_detectors = error_detectors
 
     return install
 

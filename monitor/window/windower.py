@@ -27,12 +27,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from baselines.values import PREDICTION_SUBJECT
-from monitor.batches import BoolArray, EventBatch, IntArray
+from monitor.batches import BoolArray, EventBatch, FloatArray, IntArray
 from monitor.columns import take_rows, text_codes
-from monitor.evaluate.detector_feed import WindowStreams
 from monitor.join.label_join import Pairs
 from monitor.window.model_set import ModelSet
 from monitor.window.slot_layout import ModelLayout
+from monitor.window.value_buffers import ValueBuffers
 from monitor.window.watermark import Watermarks
 
 OTHER = "__other__"
@@ -49,7 +49,7 @@ class WindowKey(NamedTuple):
 
 @dataclass
 class WindowCounts:
-    """Everything a closed window is scored from; integers only, so merging is exact."""
+    """Everything a closed window is scored from; its counts are integers, so merging is exact."""
 
     key: WindowKey
     start_ms: int
@@ -58,6 +58,8 @@ class WindowCounts:
     counts: IntArray
     performance: IntArray
     detections: dict[str, int] = field(default_factory=dict)
+    values: dict[str, FloatArray] = field(default_factory=dict)
+    """Of a closed overall window: its buffered per-event values per stream, in feeding order."""
 
     def merge(self, other: WindowCounts) -> WindowCounts:
         """The window holding both parts' events (same key and bounds).
@@ -168,7 +170,8 @@ class LateCounts:
 
 
 class Windower:
-    """Open windows of every model, their watermark, and the per-event online detectors."""
+    """Open windows of every model, their watermark, and (with ``buffer_scores``) the prediction
+    scores the online detectors are fed when an overall window closes."""
 
     def __init__(
         self,
@@ -180,7 +183,7 @@ class Windower:
         max_segment_values: int = 20,
         max_versions: int = 20,
         preferred_versions: Mapping[str, tuple[str, ...]] | None = None,
-        prediction_detectors: tuple[tuple[str, dict[str, object]], ...] = (),
+        buffer_scores: bool = False,
     ) -> None:
         self.layouts = layouts
         self.size_ms = size_ms
@@ -206,11 +209,7 @@ class Windower:
         self.scored = np.array(  # models whose numeric prediction feeds the score detectors
             [_numeric_prediction(layout) for layout in layouts.values()], dtype=np.bool_
         )
-        self.score_streams = WindowStreams(
-            tuple(("score", name, dict(params)) for name, params in prediction_detectors),
-            size_ms,
-            prefixed=False,
-        )
+        self.score_values = ValueBuffers(("score",) if buffer_scores else (), size_ms)
 
     def add(self, batch: EventBatch, pairs: Pairs | None = None) -> list[WindowCounts]:
         """Count a batch of predictions (and the label pairs it completed) into their windows;
@@ -327,9 +326,10 @@ class Windower:
         for window in closed:
             if not window.key.segment:
                 key = window.key
-                found = self.score_streams.detections(key.model, key.model_version, window.start_ms)
-                window.detections.update(found)
-        self.score_streams.discard_through(self.closed_through)
+                window.values = self.score_values.take(
+                    key.model, key.model_version, window.start_ms
+                )
+        self.score_values.discard_through(self.closed_through)
         return closed
 
     def _count(
@@ -434,7 +434,7 @@ class Windower:
     def _detect(self, batch: EventBatch, rows: IntArray, model_of: IntArray) -> None:
         """Buffer each model version's prediction scores for its detectors, fed when windows
         close; ``model_of`` is each row's model, as for ``ModelSet.positions``."""
-        if not self.score_streams.specs or not isinstance(batch.prediction, np.ndarray):
+        if not self.score_values.streams or not isinstance(batch.prediction, np.ndarray):
             return
         scores = batch.prediction[rows]
         keep = self.scored[model_of] & ~np.isnan(scores)
@@ -455,7 +455,7 @@ class Windower:
         models = list(self.layouts)
         for mine in found:
             model, version = divmod(int(group[mine][0]), len(version_names))
-            self.score_streams.add(
+            self.score_values.add(
                 models[model],
                 version_names[version],
                 times[mine],
