@@ -62,6 +62,34 @@ def load_baselines(settings: Settings) -> dict[str, Baseline]:
     return out
 
 
+#: The parts of an event whose column in the training file a baseline records, by the name of
+#: their ``driftwarden baseline build`` option.
+TRAINED_COLUMNS = ("prediction", "label", "timestamp")
+
+
+def quick_look_fields(baselines: Mapping[Path, Baseline]) -> dict[str, Any]:
+    """The configuration fields a replay of ``baselines`` without a config file takes from them.
+
+    Each baseline judges its model; with one baseline, events without a model are that
+    baseline's model (``fields.default_model``). In flat files, the prediction, label and
+    timestamp are read from the columns the baselines were built from (where they all name the
+    same column), before the reserved names (``fields.columns``). The segment columns of every
+    baseline are monitored (``segments.fields``).
+    """
+    models = [{"name": baseline.model, "baseline": path} for path, baseline in baselines.items()]
+    built = [baseline.source.parameters for baseline in baselines.values()]
+    columns = {}
+    for part in TRAINED_COLUMNS:
+        names = {getattr(parameters, part) for parameters in built}
+        if len(names) == 1 and (name := names.pop()) is not None:
+            columns[part] = name
+    fields: dict[str, Any] = {"columns": columns}
+    if len(models) == 1:
+        fields["default_model"] = models[0]["name"]
+    segments = list(dict.fromkeys(name for parameters in built for name in parameters.segments))
+    return {"models": models, "fields": fields, "segments": {"fields": segments}}
+
+
 def load_version_baselines(
     settings: Settings, baselines: Mapping[str, Baseline]
 ) -> dict[str, dict[str, Baseline]]:

@@ -204,6 +204,17 @@ def _add_replay(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     replay.add_argument(
         "--window", default=None, help="window size without a config, e.g. 1h (default 1h)"
     )
+    for part, what in (
+        ("prediction", "the model's prediction"),
+        ("label", "the true outcome"),
+        ("timestamp", "the event time"),
+    ):
+        replay.add_argument(
+            f"--{part}",
+            metavar="COLUMN",
+            help=f"flat files: the column holding {what}, read before the column named "
+            f"{part} (default: the column the baseline was built from)",
+        )
     replay.add_argument(
         "--batch-size",
         type=int,
@@ -399,16 +410,19 @@ def _replay_settings(args: argparse.Namespace, overrides: Mapping[str, Any]) -> 
     """The replay's configuration: --config, or a quick look from --baseline and --window, with
     ``overrides`` merged on top."""
     from baselines.values import Baseline
+    from monitor.app import TRAINED_COLUMNS, quick_look_fields
     from monitor.config import load_settings, merged
 
+    named = {part: getattr(args, part) for part in TRAINED_COLUMNS if getattr(args, part)}
+    columns = {"fields": {"columns": named}} if named else {}
     if args.config is not None:
         if args.baseline or args.window:
             raise DriftwardenError("use either --config or --baseline/--window, not both")
-        return load_settings(args.config, **overrides)
+        return load_settings(args.config, **merged(columns, overrides))
     if not args.baseline:
         raise DriftwardenError("replay needs --config FILE, or --baseline FILE [--window 1h]")
-    models = [{"name": Baseline.load(path).model, "baseline": path} for path in args.baseline]
-    quick = {"models": models, "windows": {"size": args.window or "1h"}}
+    quick = quick_look_fields({path: Baseline.load(path) for path in args.baseline})
+    quick = merged(quick, {"windows": {"size": args.window or "1h"}, **columns})
     return load_settings(None, **merged(quick, overrides))
 
 
