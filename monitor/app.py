@@ -131,12 +131,13 @@ def build_replay(
     settings: Settings,
     baselines: Mapping[str, Baseline],
     sinks: Sequence[Sink],
+    reject_sinks: Sequence[RejectSink] = (),
     *,
     hold: frozenset[int] = frozenset(),
 ) -> GuardedPipeline:
     """A replay's pipeline: guarded, so a message whose processing raises costs only itself."""
     versions = load_version_baselines(settings, baselines)
-    return GuardedPipeline(settings, baselines, sinks, hold=hold, versions=versions)
+    return GuardedPipeline(settings, baselines, sinks, reject_sinks, hold=hold, versions=versions)
 
 
 def replay_batches(
@@ -161,7 +162,9 @@ def replay_batches(
     it had not been there (:class:`~monitor.runtime.guarded.GuardedPipeline`).
     """
     return drive(
-        lambda sinks: build_replay(settings, baselines, [output, *also, *sinks], hold=hold),
+        lambda sinks, rejects: build_replay(
+            settings, baselines, [output, *also, *sinks], rejects, hold=hold
+        ),
         batches,
         total=total,
         progress=progress,

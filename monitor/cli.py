@@ -177,7 +177,10 @@ def _add_replay(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
             "label topics of --config between --from and --to) through exactly the code path of "
             "the live daemon. Writes one JSON object per closed window and per alert level change, "
             "then prints what is in warning or intervention. Use --config, or for a quick look "
-            "--baseline (repeatable) with --window."
+            "--baseline (repeatable) with --window: the baseline's model is taken for events "
+            "without one, its segments are monitored, and flat files are read in its training "
+            "column names. Exits 2 when every event was rejected or a check was raised only for "
+            "a column no event has."
         ),
     )
     source = replay.add_mutually_exclusive_group()
@@ -373,7 +376,7 @@ def _baseline_build(args: argparse.Namespace) -> int:
 def _replay(args: argparse.Namespace) -> int:
     import os
 
-    from monitor.runtime.replay import print_summary, what_if_table
+    from monitor.runtime.replay import print_summary, replay_mistake, what_if_table
 
     if args.openmetrics_step is not None and args.openmetrics is None:
         raise DriftwardenError("--openmetrics-step needs --openmetrics FILE")
@@ -403,6 +406,9 @@ def _replay(args: argparse.Namespace) -> int:
             f"them with: promtool tsdb create-blocks-from openmetrics {written.path} DATA_DIR",
             highlight=False,
         )
+    mistake = replay_mistake(summary, settings.fields)
+    if mistake is not None:
+        raise DriftwardenError(mistake)
     return 0
 
 
