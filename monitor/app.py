@@ -182,13 +182,19 @@ def replay_file(
     also: Sequence[Sink] = (),
 ) -> ReplaySummary:
     """Feed every event of ``input_path`` through a fresh pipeline, close all windows at the end."""
+    schema = event_schema(settings, baselines)
     return replay_batches(
         settings,
         baselines,
         iter_file(
             input_path,
             batch_size,
-            categories=event_schema(settings, baselines).categorical_features,
+            categories=schema.categorical_features,
+            features=schema.features,
+            envelope=[
+                settings.fields.features.split(".")[0],
+                settings.fields.segments.split(".")[0],
+            ],
             empty_is_missing=settings.decode.csv_empty_is_missing,
         ),
         output,

@@ -26,6 +26,7 @@ from tests.support.car_loan import (
     car_loan_table,
     with_reserved_names,
     write_csv,
+    write_json_lines,
 )
 
 MODEL = "car-loan"
@@ -75,14 +76,21 @@ def _replay(case: CarLoan, name: str, table: pa.Table, *flags: str) -> tuple[int
     return done.returncode, done.stderr, report.read_bytes()
 
 
+@pytest.fixture(scope="module")
+def shipped(car_loan: CarLoan) -> tuple[int, str, bytes]:
+    """The replay of the analysis file as shipped: exit status, stderr and report."""
+    return _replay(car_loan, "shipped", car_loan.analysis)
+
+
 def _renamed(table: pa.Table, names: dict[str, str]) -> pa.Table:
     return table.rename_columns([names.get(name, name) for name in table.column_names])
 
 
-def test_the_training_schema_replays_as_the_reserved_names(car_loan: CarLoan) -> None:
+def test_the_training_schema_replays_as_the_reserved_names(
+    car_loan: CarLoan, shipped: tuple[int, str, bytes]
+) -> None:
     """The analysis file as shipped (no model, training column names) gives the report of the
     same rows under the contract's names, with every row in a window of the baseline's model."""
-    shipped = _replay(car_loan, "shipped", car_loan.analysis)
     reserved = _replay(car_loan, "reserved", with_reserved_names(car_loan.analysis, MODEL))
     assert shipped == reserved and shipped[:2] == (0, "")
     windows = [r for r in map(orjson.loads, shipped[2].splitlines()) if r["kind"] == "window"]
@@ -92,6 +100,20 @@ def test_the_training_schema_replays_as_the_reserved_names(car_loan: CarLoan) ->
     assert {w["model"] for w in windows} == {MODEL}
     assert [w["performance"]["labeled"] for w in windows] == counts.tolist()
     assert {w["prediction"]["missing_rate"] for w in windows} == {0.0}
+
+
+def test_json_lines_without_the_envelope_replay_as_the_csv(
+    car_loan: CarLoan, shipped: tuple[int, str, bytes]
+) -> None:
+    """The analysis rows exported as flat JSON Lines (epoch-millisecond times) give the report
+    of the CSV file."""
+    rows = write_json_lines(car_loan.analysis, car_loan.folder / "analysis.jsonl")
+    report = car_loan.folder / "flat-json.jsonl"
+    done = _cli(
+        *("replay", "--baseline", car_loan.baseline, "--window", "30d", "--no-progress"),
+        *("--input", rows, "--output", report),
+    )
+    assert (done.returncode, done.stderr, report.read_bytes()) == shipped
 
 
 def test_the_baseline_segments_are_monitored(car_loan: CarLoan) -> None:
@@ -121,10 +143,11 @@ def test_the_baseline_segments_are_monitored(car_loan: CarLoan) -> None:
     }
 
 
-def test_flags_name_the_columns_of_the_replayed_file(car_loan: CarLoan) -> None:
+def test_flags_name_the_columns_of_the_replayed_file(
+    car_loan: CarLoan, shipped: tuple[int, str, bytes]
+) -> None:
     """--prediction, --label and --timestamp read columns named otherwise than in training, and
     the report is the one of the file as shipped."""
-    shipped = _replay(car_loan, "shipped-again", car_loan.analysis)
     names = {PREDICTION: "score", LABEL: "outcome", TIMESTAMP: "when"}
     flags = ("--prediction", "score", "--label", "outcome", "--timestamp", "when")
     renamed = _replay(car_loan, "renamed", _renamed(car_loan.analysis, names), *flags)

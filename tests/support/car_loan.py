@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
@@ -71,6 +72,17 @@ def write_csv(table: pa.Table, path: Path) -> Path:
     with path.open("wb") as out:
         out.write((",".join(table.column_names) + "\n").encode())
         pa_csv.write_csv(table, out, write_options=options)
+    return path
+
+
+def write_json_lines(table: pa.Table, path: Path) -> Path:
+    """``table`` as JSON Lines of flat rows (no event envelope), times as epoch milliseconds
+    as pandas' ``to_json(orient="records", lines=True)`` writes them; returns ``path``."""
+    times = table.column(TIMESTAMP).cast(pa.timestamp("ms")).cast(pa.int64())
+    rows = table.set_column(table.schema.get_field_index(TIMESTAMP), TIMESTAMP, times)
+    path.write_bytes(
+        b"".join(orjson.dumps(row, option=orjson.OPT_APPEND_NEWLINE) for row in rows.to_pylist())
+    )
     return path
 
 
