@@ -166,6 +166,25 @@ def test_every_event_rejected_ends_with_the_cause_and_the_fix(car_loan: CarLoan)
     )
 
 
+def test_a_config_without_default_model_rejects_rows_without_one_with_exit_2(
+    car_loan: CarLoan,
+) -> None:
+    """With a config (no fields.default_model), rows without a model are all rejected: exit 2
+    and one line naming missing_model and its fixes, not "all ok"."""
+    config = car_loan.folder / "driftwarden.yaml"
+    config.write_text(f"models:\n  - name: {MODEL}\n    baseline: {car_loan.baseline}\n")
+    done = _cli(
+        *("replay", "--config", config, "--input", car_loan.analysis_csv, "--no-progress"),
+        *("--output", car_loan.folder / "configured.jsonl"),
+    )
+    assert (done.returncode, done.stderr) == (
+        2,
+        "driftwarden: error: all 3,000 events were rejected, 3,000 as missing_model (no model); "
+        "add a model column, or replay with one --baseline (its model is taken) or set "
+        "fields.default_model\n",
+    )
+
+
 def test_a_check_raised_by_an_absent_column_ends_with_the_cause_and_the_fix(
     car_loan: CarLoan,
 ) -> None:
