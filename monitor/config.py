@@ -152,9 +152,9 @@ class FieldsConfig(_Section):
     columns: dict[EventPart, str] = Field(
         default_factory=dict,
         description="Flat files (CSV, Parquet, JSON Lines rows): part → the column read for it "
-        "when a file has "
-        "that column, before the one its path names, e.g. {prediction: y_pred_proba}. A replay "
-        "with only --baseline takes the baseline's prediction, label and timestamp columns.",
+        "when a file has that column, before the one its path names, e.g. "
+        "{prediction: y_pred_proba}. A replay with only --baseline takes the baseline's "
+        "prediction, label and timestamp columns.",
     )
 
 
