@@ -185,6 +185,24 @@ def test_a_config_without_default_model_rejects_rows_without_one_with_exit_2(
     )
 
 
+def test_flags_name_the_columns_with_a_config_too(
+    car_loan: CarLoan, shipped: tuple[int, str, bytes]
+) -> None:
+    """With a config that names the model of rows without one, --prediction, --label and
+    --timestamp give the quick look's report of the file as shipped."""
+    config = car_loan.folder / "named.yaml"
+    config.write_text(
+        f"models:\n  - name: {MODEL}\n    baseline: {car_loan.baseline}\n"
+        f"windows: {{size: 30d}}\nfields: {{default_model: {MODEL}}}\n"
+    )
+    report = car_loan.folder / "named.jsonl"
+    done = _cli(
+        *("replay", "--config", config, "--input", car_loan.analysis_csv, "--no-progress"),
+        *("--prediction", PREDICTION, "--label", LABEL, "--output", report),
+    )
+    assert (done.returncode, done.stderr, report.read_bytes()) == shipped
+
+
 def test_a_check_raised_by_an_absent_column_ends_with_the_cause_and_the_fix(
     car_loan: CarLoan,
 ) -> None:
