@@ -62,6 +62,34 @@ def load_baselines(settings: Settings) -> dict[str, Baseline]:
     return out
 
 
+#: The parts of an event whose column in the training file a baseline records, by the name of
+#: their ``driftwarden baseline build`` option.
+TRAINED_COLUMNS = ("prediction", "label", "timestamp")
+
+
+def quick_look_fields(baselines: Mapping[Path, Baseline]) -> dict[str, Any]:
+    """The configuration fields a replay of ``baselines`` without a config file takes from them.
+
+    Each baseline judges its model; with one baseline, events without a model are that
+    baseline's model (``fields.default_model``). In flat files, the prediction, label and
+    timestamp are read from the columns the baselines were built from (where they all name the
+    same column), before the reserved names (``fields.columns``). The segment columns of every
+    baseline are monitored (``segments.fields``).
+    """
+    models = [{"name": baseline.model, "baseline": path} for path, baseline in baselines.items()]
+    built = [baseline.source.parameters for baseline in baselines.values()]
+    columns = {}
+    for part in TRAINED_COLUMNS:
+        names = {getattr(parameters, part) for parameters in built}
+        if len(names) == 1 and (name := names.pop()) is not None:
+            columns[part] = name
+    fields: dict[str, Any] = {"columns": columns}
+    if len(models) == 1:
+        fields["default_model"] = models[0]["name"]
+    segments = list(dict.fromkeys(name for parameters in built for name in parameters.segments))
+    return {"models": models, "fields": fields, "segments": {"fields": segments}}
+
+
 def load_version_baselines(
     settings: Settings, baselines: Mapping[str, Baseline]
 ) -> dict[str, dict[str, Baseline]]:
@@ -103,12 +131,13 @@ def build_replay(
     settings: Settings,
     baselines: Mapping[str, Baseline],
     sinks: Sequence[Sink],
+    reject_sinks: Sequence[RejectSink] = (),
     *,
     hold: frozenset[int] = frozenset(),
 ) -> GuardedPipeline:
     """A replay's pipeline: guarded, so a message whose processing raises costs only itself."""
     versions = load_version_baselines(settings, baselines)
-    return GuardedPipeline(settings, baselines, sinks, hold=hold, versions=versions)
+    return GuardedPipeline(settings, baselines, sinks, reject_sinks, hold=hold, versions=versions)
 
 
 def replay_batches(
@@ -133,7 +162,9 @@ def replay_batches(
     it had not been there (:class:`~monitor.runtime.guarded.GuardedPipeline`).
     """
     return drive(
-        lambda sinks: build_replay(settings, baselines, [output, *also, *sinks], hold=hold),
+        lambda sinks, rejects: build_replay(
+            settings, baselines, [output, *also, *sinks], rejects, hold=hold
+        ),
         batches,
         total=total,
         progress=progress,
@@ -151,13 +182,19 @@ def replay_file(
     also: Sequence[Sink] = (),
 ) -> ReplaySummary:
     """Feed every event of ``input_path`` through a fresh pipeline, close all windows at the end."""
+    schema = event_schema(settings, baselines)
     return replay_batches(
         settings,
         baselines,
         iter_file(
             input_path,
             batch_size,
-            categories=event_schema(settings, baselines).categorical_features,
+            categories=schema.categorical_features,
+            features=schema.features,
+            envelope=[
+                settings.fields.features.split(".")[0],
+                settings.fields.segments.split(".")[0],
+            ],
             empty_is_missing=settings.decode.csv_empty_is_missing,
         ),
         output,

@@ -177,7 +177,10 @@ def _add_replay(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
             "label topics of --config between --from and --to) through exactly the code path of "
             "the live daemon. Writes one JSON object per closed window and per alert level change, "
             "then prints what is in warning or intervention. Use --config, or for a quick look "
-            "--baseline (repeatable) with --window."
+            "--baseline (repeatable) with --window: the baseline's model is taken for events "
+            "without one, its segments are monitored, and flat files are read in its training "
+            "column names. Exits 2 when every event was rejected or a check was raised only for "
+            "a column no event has."
         ),
     )
     source = replay.add_mutually_exclusive_group()
@@ -204,6 +207,17 @@ def _add_replay(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     replay.add_argument(
         "--window", default=None, help="window size without a config, e.g. 1h (default 1h)"
     )
+    for part, what in (
+        ("prediction", "the model's prediction"),
+        ("label", "the true outcome"),
+        ("timestamp", "the event time"),
+    ):
+        replay.add_argument(
+            f"--{part}",
+            metavar="COLUMN",
+            help=f"flat files: the column holding {what}, read before the column named "
+            f"{part} (default: the column the baseline was built from)",
+        )
     replay.add_argument(
         "--batch-size",
         type=int,
@@ -362,7 +376,7 @@ def _baseline_build(args: argparse.Namespace) -> int:
 def _replay(args: argparse.Namespace) -> int:
     import os
 
-    from monitor.runtime.replay import print_summary, what_if_table
+    from monitor.runtime.replay import print_summary, replay_mistake, what_if_table
 
     if args.openmetrics_step is not None and args.openmetrics is None:
         raise DriftwardenError("--openmetrics-step needs --openmetrics FILE")
@@ -392,6 +406,9 @@ def _replay(args: argparse.Namespace) -> int:
             f"them with: promtool tsdb create-blocks-from openmetrics {written.path} DATA_DIR",
             highlight=False,
         )
+    mistake = replay_mistake(summary, settings.fields)
+    if mistake is not None:
+        raise DriftwardenError(mistake)
     return 0
 
 
@@ -399,16 +416,19 @@ def _replay_settings(args: argparse.Namespace, overrides: Mapping[str, Any]) -> 
     """The replay's configuration: --config, or a quick look from --baseline and --window, with
     ``overrides`` merged on top."""
     from baselines.values import Baseline
+    from monitor.app import TRAINED_COLUMNS, quick_look_fields
     from monitor.config import load_settings, merged
 
+    named = {part: getattr(args, part) for part in TRAINED_COLUMNS if getattr(args, part)}
+    columns = {"fields": {"columns": named}} if named else {}
     if args.config is not None:
         if args.baseline or args.window:
             raise DriftwardenError("use either --config or --baseline/--window, not both")
-        return load_settings(args.config, **overrides)
+        return load_settings(args.config, **merged(columns, overrides))
     if not args.baseline:
         raise DriftwardenError("replay needs --config FILE, or --baseline FILE [--window 1h]")
-    models = [{"name": Baseline.load(path).model, "baseline": path} for path in args.baseline]
-    quick = {"models": models, "windows": {"size": args.window or "1h"}}
+    quick = quick_look_fields({path: Baseline.load(path) for path in args.baseline})
+    quick = merged(quick, {"windows": {"size": args.window or "1h"}, **columns})
     return load_settings(None, **merged(quick, overrides))
 
 

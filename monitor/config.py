@@ -120,6 +120,11 @@ class SegmentConfig(_Section):
     )
 
 
+EventPart = Literal[
+    "event_id", "model", "model_version", "timestamp", "prediction", "label", "schema_version"
+]
+
+
 class FieldsConfig(_Section):
     """Where each part of an event lives (dotted paths into the JSON object)."""
 
@@ -143,6 +148,13 @@ class FieldsConfig(_Section):
     )
     default_model: str | None = Field(
         default=None, description="Model assumed for events without a model field."
+    )
+    columns: dict[EventPart, str] = Field(
+        default_factory=dict,
+        description="Flat files (CSV, Parquet, JSON Lines rows): part → the column read for it "
+        "when a file has that column, before the one its path names, e.g. "
+        "{prediction: y_pred_proba}. A replay with only --baseline takes the baseline's "
+        "prediction, label and timestamp columns.",
     )
 
 

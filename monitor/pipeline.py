@@ -134,6 +134,7 @@ class Pipeline:
                 schema_version=f.schema_version,
                 timestamp_fallback=f.timestamp_fallback,
                 default_model=f.default_model,
+                columns={str(part): column for part, column in f.columns.items()},
             ),
             DecodeLimits(
                 max_message_bytes=settings.decode.max_message_bytes,

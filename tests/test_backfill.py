@@ -14,11 +14,11 @@ from typing import Any
 
 import pytest
 import yaml
+from rich.console import Console
 
-from baselines.build import build_baseline_file
 from monitor.app import replay_file
 from monitor.demo.data import MODEL, write_demo_files
-from monitor.demo.scenario import demo_settings
+from monitor.demo.scenario import build_demo_baseline, demo_settings
 from monitor.evaluate.levels import Level
 from monitor.sinks.memory import ListSink
 from monitor.sinks.openmetrics import PROCESS_FAMILIES, OpenMetricsHistory
@@ -75,15 +75,7 @@ def backfilled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backfilled]
     """Replay the demo stream into OpenMetrics, make blocks with promtool, serve them."""
     folder = tmp_path_factory.mktemp("backfill")
     training, events = write_demo_files(folder)
-    baseline_path = folder / "baseline.json"
-    baseline = build_baseline_file(
-        training,
-        baseline_path,
-        model=MODEL,
-        prediction="y_pred_proba",
-        label="repaid",
-        segments=("platform", "region"),
-    )
+    baseline_path, baseline = build_demo_baseline(training, folder, Console(quiet=True))
     settings = demo_settings(baseline_path)
     history = OpenMetricsHistory(
         folder / "history.om",
@@ -203,8 +195,7 @@ def test_the_alert_rule_would_have_fired_for_the_incident(
 def test_replay_writes_openmetrics_that_ends_with_eof(tmp_path: Path) -> None:
     """``replay --openmetrics`` writes the series with timestamps and OpenMetrics' end marker."""
     training, events = write_demo_files(tmp_path)
-    baseline = tmp_path / "baseline.json"
-    build_baseline_file(training, baseline, model=MODEL, prediction="y_pred_proba")
+    baseline, _ = build_demo_baseline(training, tmp_path, Console(quiet=True))
     history = tmp_path / "history.om"
     args = ["replay", "--baseline", str(baseline), "--input", str(events)]
     done = _cli(*args, "--output", str(tmp_path / "r.jsonl"), "--openmetrics", str(history))

@@ -1,10 +1,12 @@
 """Configuration: YAML, environment overrides and one-line errors."""
 
 from pathlib import Path
+from typing import get_args
 
 import pytest
 
-from monitor.config import load_settings
+from monitor.config import EventPart, load_settings
+from monitor.decode.config import SCALAR_FIELDS
 from monitor.errors import ConfigError
 
 MINIMAL = "models:\n  - name: car-loan\n    baseline: car-loan.json\n"
@@ -43,6 +45,13 @@ def test_unknown_field_names_field_and_fix(tmp_path: Path) -> None:
         ConfigError, match=r"'windows.sise' is unknown; remove it or check its spelling"
     ):
         load_settings(_write(tmp_path, MINIMAL + "windows:\n  sise: 1h\n"))
+
+
+def test_flat_file_columns_name_parts_of_an_event(tmp_path: Path) -> None:
+    """fields.columns takes only the parts of an event, and names them when given another."""
+    with pytest.raises(ConfigError, match=r"'fields.columns.score.*'prediction', 'label'"):
+        load_settings(_write(tmp_path, MINIMAL + "fields:\n  columns: {score: y}\n"))
+    assert get_args(EventPart) == SCALAR_FIELDS
 
 
 def test_bad_duration_says_how_to_write_one(tmp_path: Path) -> None:

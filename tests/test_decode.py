@@ -487,11 +487,19 @@ def test_empty_batch_gives_empty_events() -> None:
         (lambda: FieldMapping(model="meta", timestamp="meta.ts"), "overlaps"),
         (lambda: FieldMapping(features="segments"), "overlaps"),
         (lambda: FieldMapping(model="meta..model"), "dotted path"),
+        (lambda: FieldMapping(columns={"score": "y"}), "not a part of an event"),
+        (lambda: FieldMapping(columns={"prediction": ""}), "is empty"),
+        (lambda: FieldMapping(columns={"prediction": "label"}), "already the column of label"),
+        (
+            lambda: FieldMapping(columns={"prediction": "y", "label": "y"}),
+            "already the column of prediction",
+        ),
         (lambda: EventSchema(frozenset(), ("a",), ("a",)), "both numeric and categorical"),
         (lambda: EventSchema(frozenset(), prediction_kind="score"), "unknown"),  # type: ignore[arg-type]
     ],
 )
 def test_inconsistent_configuration_is_a_config_error(make: Any, match: str) -> None:
-    """Overlapping paths, a feature of two kinds or an unknown kind fail at construction."""
+    """Overlapping paths, a flat-file column for no part or two, a feature of two kinds or an
+    unknown kind fail at construction."""
     with pytest.raises(ConfigError, match=match):
         make()

@@ -160,3 +160,19 @@ def test_default_model_covers_a_file_without_model_column() -> None:
     table = pa.table({k: v for k, v in CONTRACT_ROW.items() if k != "model"})
     _, result = decode_table(table, default_model="car-loan")
     assert result.events.model.to_pylist() == ["car-loan"]
+
+
+def test_a_part_is_read_from_its_own_column_before_the_reserved_one() -> None:
+    """A part's own column (a training file's name) is read when the file has it and is no
+    unknown feature; a file without it gives the reserved column's value."""
+    mapping = FieldMapping(columns={"prediction": "y_pred_proba", "timestamp": "when"})
+    decoder = EventDecoder(SCHEMA, mapping)
+    trained = pa.table({**CONTRACT_ROW, "y_pred_proba": [0.25]})
+    trained = trained.rename_columns(
+        ["when" if n == "timestamp" else n for n in trained.schema.names]
+    )
+    own = decoder.decode_table(trained, now_ms=NOW).events
+    reserved = decoder.decode_table(pa.table(CONTRACT_ROW), now_ms=NOW).events
+    assert own.prediction.tolist() == [0.25] and reserved.prediction.tolist() == [0.99]
+    assert own.event_time_ms.tolist() == reserved.event_time_ms.tolist() == [1554199872345]
+    assert decoder.unknown_features == {}

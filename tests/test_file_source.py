@@ -141,3 +141,31 @@ def test_an_empty_csv_field_replays_as_missing(
     (batch,) = iter_file(path, 10, empty_is_missing=empty_is_missing)
     assert isinstance(batch, pa.RecordBatch)
     assert batch.column("color").to_pylist() == expected
+
+
+@pytest.mark.parametrize("name", ["rows.jsonl", "rows.jsonl.gz"])
+def test_json_lines_without_the_envelope_are_rows_of_a_table(tmp_path: Path, name: str) -> None:
+    """Lines whose first event has a known feature at its top level and no features or segments
+    object come as record batches, one column per key."""
+    path = tmp_path / name
+    text = LINES.replace(b'"a"', b'"x"') + b'\n{"x": 5, "model": "m"}'
+    path.write_bytes(gzip.compress(text) if name.endswith(".gz") else text)
+    batches = list(iter_file(path, 3, features=("x",)))
+    assert [b.to_pydict() for b in batches] == [
+        {"x": [1, 2, 3], "model": [None, None, None]},
+        {"x": [4, 5], "model": [None, "m"]},
+    ]
+
+
+@pytest.mark.parametrize(
+    "first", [b'{"x": 1, "features": {}}', b'{"x": 1, "segments": {}}', b'{"y": 1}', b"{oops"]
+)
+def test_json_lines_with_the_envelope_or_no_known_feature_stay_messages(
+    tmp_path: Path, first: bytes
+) -> None:
+    """A first event with a features or segments object, without a known feature at its top
+    level, or not JSON at all keeps the file a stream of messages."""
+    path = tmp_path / "events.jsonl"
+    path.write_bytes(b"\n" + first + b'\n{"x": 2}\n')
+    (batch,) = iter_file(path, 10, features=("x",))
+    assert isinstance(batch, RawRecords) and batch.offset.tolist() == [1, 2]

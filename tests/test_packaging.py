@@ -105,7 +105,9 @@ def inputs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     folder = tmp_path_factory.mktemp("packaging-inputs")
     pq.write_table(training(2_000), folder / "t.parquet")
     baseline = folder / "b.json"
-    build_baseline_file(folder / "t.parquet", baseline, model="m", prediction="score")
+    build_baseline_file(
+        folder / "t.parquet", baseline, model="m", prediction="score", segments=("platform",)
+    )
     rows = training(3_000, seed=9).to_pylist()
     events = folder / "events.jsonl"
     events.write_bytes(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 from pathlib import Path
 
@@ -11,6 +12,8 @@ import pytest
 
 from baselines.values import Baseline
 from monitor.app import replay_to_file
+from monitor.config import FieldsConfig
+from monitor.runtime.replay import ReplaySummary, replay_mistake
 from tests.support.replay_stream import drifting_events as _events
 from tests.support.replay_stream import flat_table as _flat_table
 from tests.support.replay_stream import replay_settings as _settings
@@ -116,3 +119,23 @@ def test_report_missing_output_folder_is_an_error(tmp_path: Path, baseline: Base
         replay_to_file(
             _settings(tmp_path, baseline), {"m": baseline}, source, tmp_path / "no" / "r.jsonl"
         )
+
+
+def test_all_rejected_for_a_reason_without_its_own_fix_quotes_the_first_detail() -> None:
+    """Every event rejected, mostly for a reason without a fix of its own: the mistake names the
+    most frequent reason with its first reject's detail; a replay with events has no mistake."""
+    detail = "timestamp: expected RFC 3339 text or epoch milliseconds in 1970-2200"
+    summary = ReplaySummary(
+        events={},
+        rejected={"invalid_timestamp": 4, "wrong_type": 1},
+        late={},
+        windows=0,
+        transitions=0,
+        raised=[],
+        seconds=0.0,
+        first_rejects={"invalid_timestamp": detail, "wrong_type": "x: expected a number"},
+    )
+    assert replay_mistake(summary, FieldsConfig()) == (
+        f"all 5 events were rejected, 4 as invalid_timestamp ({detail}); see docs/contracts.md"
+    )
+    assert replay_mistake(dataclasses.replace(summary, events={"m": 1}), FieldsConfig()) is None

@@ -11,21 +11,22 @@ from typing import Any
 
 import orjson
 import pytest
+from rich.console import Console
 
-from baselines.build import build_baseline_file
 from monitor.app import load_baselines, replay_to_file
 from monitor.config import load_settings, merged
 from monitor.demo.data import MODEL, write_demo_files
+from monitor.demo.scenario import build_demo_baseline
 from monitor.evaluate.levels import Level
 
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """The demo's baseline (prediction and label) and its event file with inline labels."""
+    """The demo's baseline (prediction, label and segments) and its event file with inline
+    labels."""
     folder = tmp_path_factory.mktemp("what-if")
     training, events = write_demo_files(folder)
-    baseline = folder / "baseline.json"
-    build_baseline_file(training, baseline, model=MODEL, prediction="y_pred_proba", label="repaid")
+    baseline, _ = build_demo_baseline(training, folder, Console(quiet=True))
     return baseline, events
 
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Literal
 
 from monitor.errors import ConfigError
@@ -28,6 +29,9 @@ class FieldMapping:
 
     ``timestamp_fallback`` uses the source's record timestamp (Kafka) for events without one;
     ``default_model`` names the model of events without a model field (single-model streams).
+    ``columns`` serve flat files only: part → the column read for that part when a file has
+    it, before the column named by the part's path (a training file's names, e.g.
+    ``{"prediction": "y_pred_proba"}``).
     """
 
     event_id: str = "event_id"
@@ -41,6 +45,7 @@ class FieldMapping:
     schema_version: str = "schema_version"
     timestamp_fallback: bool = False
     default_model: str | None = None
+    columns: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         paths = self.paths()
@@ -56,6 +61,28 @@ class FieldMapping:
                         f"fields.{name} ({path!r}) overlaps fields.{other_name} ({other!r}); "
                         "give each part of the event its own path"
                     )
+        self._check_columns(paths)
+
+    def _check_columns(self, paths: Mapping[str, str]) -> None:
+        """Each flat-file column names a scalar part, and no other part's column or path."""
+        named: dict[str, str] = {}
+        for part, column in self.columns.items():
+            if part not in SCALAR_FIELDS:
+                raise ConfigError(
+                    f"fields.columns.{part} is not a part of an event; use one of "
+                    f"{', '.join(SCALAR_FIELDS)}"
+                )
+            if not column:
+                raise ConfigError(f"fields.columns.{part} is empty; name a column of the files")
+            other = named.get(column) or next(
+                (name for name, path in paths.items() if path == column and name != part), None
+            )
+            if other is not None:
+                raise ConfigError(
+                    f"fields.columns.{part} ({column!r}) is already the column of {other}; "
+                    "give each part of the event its own column"
+                )
+            named[column] = part
 
     def paths(self) -> dict[str, str]:
         """Part name → dotted path, for every scalar and container part."""

@@ -18,7 +18,10 @@ class EventPaths:
     - ``text_names``: dotted names of the text-like parts, which may also arrive as numbers or
       booleans and are canonicalised to text; the fast JSON path declares their arrow type up
       front so that pyarrow never turns a date-like string into a timestamp.
-    - ``reserved``: every mapped path, read or not (flat-file columns that are no feature).
+    - ``columns``: flat files only, part → the column read for it when a file has that column,
+      before the one its path names (only parts in ``scalars``).
+    - ``reserved``: every mapped path and column, read or not (flat-file columns that are no
+      feature).
     """
 
     scalars: dict[str, Path]
@@ -29,6 +32,7 @@ class EventPaths:
     segment_fields: tuple[str, ...]
     text_names: frozenset[str]
     score_parts: frozenset[str]
+    columns: dict[str, str]
     reserved: frozenset[str]
 
     @classmethod
@@ -56,7 +60,8 @@ class EventPaths:
             schema.segment_fields,
             frozenset(text_names),
             frozenset(part for part, kind in kinds.items() if kind == "numeric"),
-            frozenset(mapping.paths().values()),
+            {part: column for part, column in mapping.columns.items() if part in scalars},
+            frozenset([*mapping.paths().values(), *mapping.columns.values()]),
         )
 
     @property

@@ -3,7 +3,9 @@
 Reserved columns are named by the field mapping's paths (``event_id``, ``model``,
 ``model_version``, ``timestamp``, ``prediction``, ``label``, ``schema_version`` by default),
 segment columns by the segment field, and every other column is a feature under its own name
-(counted as unknown when the schema does not know it).
+(counted as unknown when the schema does not know it). A part given a column of its own
+(``FieldMapping.columns``: a training file's ``y_pred_proba``) is read from that column when the
+file has it, else from the reserved one.
 """
 
 from __future__ import annotations
@@ -24,6 +26,16 @@ def fields_from_table(table: pa.Table | pa.RecordBatch, paths: EventPaths) -> Fi
     >>> fields = fields_from_table(pa.table({"model": ["m"], "x": [1.0], "extra": [2]}), paths)
     >>> fields.numeric["x"].pieces[0].values.to_pylist(), list(fields.unknown_features)
     ([1.0], ['extra'])
+
+    A part's own column comes before its reserved one, when the table has it:
+
+    >>> schema = EventSchema(frozenset({"m"}), prediction_kind="numeric")
+    >>> paths = EventPaths.of(schema, FieldMapping(columns={"prediction": "score"}))
+    >>> rows = pa.table({"prediction": [0.1], "score": [0.9]})
+    >>> fields_from_table(rows, paths).scalars["prediction"].pieces[0].values.to_pylist()
+    [0.9]
+    >>> fields_from_table(rows.drop(["score"]), paths).scalars["prediction"].name
+    'prediction'
     """
     names = table.schema.names
 
@@ -35,7 +47,10 @@ def fields_from_table(table: pa.Table | pa.RecordBatch, paths: EventPaths) -> Fi
             values = values.combine_chunks()
         return Column.whole(name, values)
 
-    scalar_names = {part: dotted(path) for part, path in paths.scalars.items()}
+    scalar_names = {
+        part: paths.columns[part] if paths.columns.get(part) in names else dotted(path)
+        for part, path in paths.scalars.items()
+    }
     reserved = paths.reserved | paths.known_features | set(paths.segment_fields)
     unknown: dict[str, IntArray] = {}
     for name in dict.fromkeys(names):

@@ -6,6 +6,9 @@
 - Parquet (``.parquet``, ``.pq``) and CSV (``.csv``) yield ``pyarrow.RecordBatch`` rows, one
   event each. CSV column types are inferred over the whole file, which is read into memory;
   prefer Parquet for large exports.
+- JSON Lines without the event envelope (a training file's rows exported as JSON: the first
+  event has a known feature at its top level and no features or segments object) are a flat
+  file too: read into memory as a table, one column per key, and yielded as record batches.
 
 Every problem reading a file raises :class:`~monitor.errors.SourceError` naming the path.
 """
@@ -20,8 +23,10 @@ from pathlib import Path
 from typing import TypeVar
 
 import numpy as np
+import orjson
 import pyarrow as pa
 import pyarrow.csv as pa_csv
+import pyarrow.json as pa_json
 import pyarrow.parquet as pq
 
 from baselines.reader import csv_options
@@ -59,12 +64,18 @@ def iter_file(
     batch_size: int,
     *,
     categories: Collection[str] = (),
+    features: Collection[str] = (),
+    envelope: Collection[str] = ("features", "segments"),
     empty_is_missing: bool = True,
 ) -> Iterator[RawRecords | pa.RecordBatch]:
     """The events of ``path`` in batches of at most ``batch_size`` (lines or rows).
 
     An empty CSV field is missing, as in the baseline build
     (:func:`baselines.reader.csv_options`), unless ``empty_is_missing`` is False.
+
+    JSON Lines are flat (rows of a table) when the first event holds one of the ``features`` at
+    its top level and none of the ``envelope``'s keys (where the features and segments objects
+    would be).
 
     Parquet text columns named in ``categories`` come as dictionary arrays, straight from the
     file's dictionary pages: a category's slots are then found once per distinct value, not
@@ -75,6 +86,8 @@ def iter_file(
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
     path = _existing(path)
     match file_format(path):
+        case "jsonl" if _flat_json(path, features, envelope):
+            batches = _json_table(path, batch_size)
         case "jsonl":
             batches = _json_lines(path, batch_size)
         case "parquet":
@@ -202,6 +215,29 @@ def _read_ahead(batches: Iterator[T]) -> Iterator[T]:
         while (batch := pending.result()) is not None:
             pending = pool.submit(next, batches, None)
             yield batch
+
+
+def _flat_json(path: Path, features: Collection[str], envelope: Collection[str]) -> bool:
+    """Whether the first non-blank line of a JSON Lines file is an object with a feature at
+    its top level and no key of the ``envelope``."""
+    if not features:
+        return False
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    with opener(path, "rb") as stream:
+        first = next((line for line in stream if line.strip()), b"")
+    try:
+        event = orjson.loads(first)
+    except orjson.JSONDecodeError:
+        return False
+    return (
+        isinstance(event, dict)
+        and not any(key in event for key in envelope)
+        and any(name in event for name in features)
+    )
+
+
+def _json_table(path: Path, batch_size: int) -> Iterator[pa.RecordBatch]:
+    yield from pa_json.read_json(path).to_batches(max_chunksize=batch_size)
 
 
 def _csv(path: Path, batch_size: int, empty_is_missing: bool) -> Iterator[pa.RecordBatch]:
