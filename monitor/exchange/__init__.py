@@ -1,5 +1,7 @@
 """The hand-off from stage 1 (per source partition) to stage 2 (per model) of a scaled-out group.
 
 Reading order: :mod:`~monitor.exchange.topics` (the internal topics, created or checked at
-start). The design the rest of this folder follows is docs/scale-out.md.
+start) and :mod:`~monitor.exchange.records` (what stage 1 sends: partials of counts and
+detector values, and progress marks, as deterministic bytes). The design the rest of this
+folder follows is docs/scale-out.md.
 """
