@@ -1,7 +1,8 @@
 """The hand-off from stage 1 (per source partition) to stage 2 (per model) of a scaled-out group.
 
 Reading order: :mod:`~monitor.exchange.topics` (the internal topics, created or checked at
-start) and :mod:`~monitor.exchange.records` (what stage 1 sends: partials of counts and
-detector values, and progress marks, as deterministic bytes). The design the rest of this
-folder follows is docs/scale-out.md.
+start), :mod:`~monitor.exchange.records` (what stage 1 sends: partials of counts and detector
+values, and progress marks, as deterministic bytes) and :mod:`~monitor.exchange.completeness`
+(stage 2's watermark: the windows every source partition has passed, from their marks). The
+design the rest of this folder follows is docs/scale-out.md.
 """
