@@ -6,7 +6,8 @@ Our exception hierarchy::
     ├── BaselineError       training data or a baseline cannot be read, built, saved or loaded
     ├── ConfigError         the configuration is invalid (field, value, fix)   monitor.errors
     ├── SourceError         an input file or topic cannot be read (path, fix)  monitor.errors
-    └── CheckpointError     saved state cannot be loaded or written (path, fix) monitor.errors
+    ├── CheckpointError     saved state cannot be loaded or written (path, fix) monitor.errors
+    └── InternalTopicError  an internal topic differs from the config (fix)    monitor.errors
 
 The root lives in ``baselines`` because ``baselines`` never imports ``monitor`` while every stage
 of ``monitor`` may import ``baselines``; :mod:`monitor.errors` extends the root with the daemon's

@@ -467,6 +467,29 @@ class AlertmanagerConfig(_Section):
     )
 
 
+class ExchangeConfig(_Section):
+    """Internal topics of a scaled-out group: the exchange and the stage changelogs."""
+
+    partitions: int = Field(
+        default=12,
+        ge=1,
+        description="Partitions of the exchange topic: the most processes that share the models' "
+        "scoring. Fixed once the topic exists (a different count is refused).",
+    )
+    replication_factor: int | None = Field(
+        default=None,
+        ge=1,
+        description="Replicas of every internal topic (3 in production); unset: the broker's "
+        "default.replication.factor, not checked.",
+    )
+    retention: DurationMs = Field(
+        default=7 * 86_400_000,
+        gt=0,
+        description="How long the exchange keeps partials: longer than a window stays open "
+        "(size + allowed lateness + the longest stall of a partition).",
+    )
+
+
 class DaemonConfig(_Section):
     """The live daemon (`driftwarden run`): endpoints, checkpoints and its own report file."""
 
@@ -516,6 +539,7 @@ class Settings(BaseSettings):
     )
     daemon: DaemonConfig = DaemonConfig()
     alertmanager: AlertmanagerConfig = AlertmanagerConfig()
+    exchange: ExchangeConfig = ExchangeConfig()
     kafka: KafkaConfig | None = Field(
         default=None, description="Kafka source and outputs (needed by run and replay --topic)."
     )

@@ -21,6 +21,10 @@ class CheckpointError(DriftwardenError):
     """A checkpoint cannot be loaded or written."""
 
 
+class InternalTopicError(DriftwardenError):
+    """An internal topic of a scaled-out group exists with other settings than the config's."""
+
+
 def error_text(exc: BaseException) -> str:
     """An exception as one line that names its class once (kafka-python's errors name it already).
 
