@@ -125,6 +125,20 @@ def test_berlin_windows_tile_time_around_both_clock_changes(unit: str, offset: i
         assert (following[:-1] == distinct[1:]).all()
 
 
+def test_a_batch_spanning_decades_finds_the_same_windows_as_one_time_at_a_time() -> None:
+    """Times spread over fifty years (looked up one by one, not in a table of the windows
+    between them) get the windows each gets alone."""
+    grid = CalendarGrid("day", timezone=BERLIN, offset_ms=2 * HOUR + 30 * MINUTE)
+    times = [_ms(t) for t in ("1975-10-26T01:10+00:00", "2024-10-27T01:10+00:00")]
+    times += [_ms("2024-03-31T01:00+00:00") + i * 30 * MINUTE for i in range(3)]
+    together = grid.bounds(np.array(times, dtype=np.int64))
+    alone = [grid.bounds(np.array([t], dtype=np.int64)) for t in times]
+    assert [a.tolist() for a in together] == [
+        [int(pair[0][0]) for pair in alone],
+        [int(pair[1][0]) for pair in alone],
+    ]
+
+
 @given(
     times=st.lists(st.integers(-(2**50), 2**50), min_size=1, max_size=50),
     size=st.integers(1, 10**10),

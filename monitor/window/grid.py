@@ -13,8 +13,8 @@ A grid numbers its windows with consecutive integers; window ``k`` holds the tim
 Whole arrays at a time: the local wall clock comes from ``pyarrow.compute.local_timestamp``,
 instants from wall-clock times from ``assume_timezone`` (a wall-clock time that happens twice
 means the first; one skipped by a spring-forward change means the instant of the change),
-months from numpy's ``datetime64[M]``. Start instants are computed once per distinct window,
-not per event.
+months from numpy's ``datetime64[M]``. Start instants are computed once per window a batch
+spans, and a batch's times are found among them by ``np.searchsorted``.
 """
 
 from __future__ import annotations
@@ -109,6 +109,17 @@ class CalendarGrid(WindowGrid):
     offset_ms: int = 0
 
     def index(self, times_ms: IntArray) -> IntArray:
+        if not len(times_ms):
+            return times_ms
+        low, high = self._index(np.array([times_ms.min(), times_ms.max()])).tolist()
+        if high - low > 4 * len(times_ms) + 1024:  # few times over a long span
+            return self._index(times_ms)
+        starts = self._start(np.arange(low, high + 2, dtype=np.int64))
+        found: IntArray = np.searchsorted(starts, times_ms, side="right") - 1 + low
+        return found
+
+    def _index(self, times_ms: IntArray) -> IntArray:
+        """``index`` from each time's wall clock, one time at a time."""
         guess = self._wall_index(_wall_clock(times_ms, self.timezone) - self.offset_ms)
         if self.timezone == UTC:
             return guess
