@@ -119,7 +119,7 @@ class CalendarGrid(WindowGrid):
         return found
 
     def _index(self, times_ms: IntArray) -> IntArray:
-        """``index`` from each time's wall clock, one time at a time."""
+        """``index`` from each time's own wall clock, without a table of the windows between."""
         guess = self._wall_index(_wall_clock(times_ms, self.timezone) - self.offset_ms)
         if self.timezone == UTC:
             return guess
