@@ -196,13 +196,13 @@ def window_grid(size: int | str, timezone: str = UTC, offset_ms: int = 0) -> Win
     else:
         raise ValueError(
             "windows.timezone applies to windows of whole days, weeks or months; "
-            f"{_text(size)} windows are elapsed time on the UTC grid: remove windows.timezone "
-            "(windows.offset shifts them)"
+            f"{_duration_text(size)} windows are elapsed time on the UTC grid: remove "
+            "windows.timezone (windows.offset shifts them)"
         )
     if not 0 <= offset_ms < shortest:
         raise ValueError(
-            f"windows.offset must be shorter than the shortest window ({_text(shortest)}); "
-            "write the time of day a window starts, e.g. 6h"
+            "windows.offset must be shorter than the shortest window "
+            f"({_duration_text(shortest)}); write the time of day a window starts, e.g. 6h"
         )
     return grid
 
@@ -230,10 +230,10 @@ def _calendar_size(size: str) -> tuple[int, CalendarUnit]:
     return int(canonical[:-1]), "week"
 
 
-def _text(ms: int) -> str:
+def _duration_text(ms: int) -> str:
     """A duration in its largest whole unit.
 
-    >>> _text(3_600_000), _text(2_419_200_000), _text(90_000)
+    >>> _duration_text(3_600_000), _duration_text(2_419_200_000), _duration_text(90_000)
     ('1h', '28d', '90s')
     """
     for unit, length in (("d", DAY_MS), ("h", 3_600_000), ("m", 60_000), ("s", 1_000)):
