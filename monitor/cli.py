@@ -205,7 +205,9 @@ def _add_replay(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         "--baseline", type=Path, action="append", default=[], help="baseline file (one per model)"
     )
     replay.add_argument(
-        "--window", default=None, help="window size without a config, e.g. 1h (default 1h)"
+        "--window",
+        default=None,
+        help="window size without a config: 1h, 1d, 1w (ISO weeks), 1mo (months); default 1h",
     )
     for part, what in (
         ("prediction", "the model's prediction"),

@@ -21,6 +21,7 @@ from pydantic import (
     Field,
     SecretStr,
     ValidationError,
+    field_validator,
     model_validator,
 )
 from pydantic_settings import (
@@ -33,6 +34,7 @@ from pydantic_settings import (
 from detectors.statistics import DEFAULT_EPSILON
 from monitor.defaults import DEFAULT_HTTP_PORT
 from monitor.errors import ConfigError
+from monitor.window.grid import WindowGrid, calendar_size, check_timezone, window_grid
 
 _UNITS_MS = {"ms": 1, "s": 1_000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$")
@@ -57,6 +59,27 @@ def parse_duration_ms(value: object) -> int:
 
 
 DurationMs = Annotated[int, BeforeValidator(parse_duration_ms), Field(ge=0)]
+
+
+def parse_window_size(value: object) -> int | str:
+    """A window size: milliseconds of a duration, or a calendar size (``1w``, ``1mo``) as text.
+
+    >>> parse_window_size("1h"), parse_window_size("1mo"), parse_window_size(" 2 w")
+    (3600000, '1mo', '2w')
+    """
+    calendar = calendar_size(value) if isinstance(value, str) else None
+    if calendar is not None:
+        return calendar
+    try:
+        return parse_duration_ms(value)
+    except ValueError:
+        raise ValueError(
+            f"{value!r} is not a window size; write a duration such as 30s, 5m, 1h or 1d, or "
+            "1w (ISO weeks from Monday) or 1mo (calendar months)"
+        ) from None
+
+
+WindowSize = Annotated[int | str, BeforeValidator(parse_window_size)]
 
 
 class _Section(BaseModel):
@@ -88,7 +111,22 @@ class ModelConfig(_Section):
 class WindowConfig(_Section):
     """Event-time tumbling windows."""
 
-    size: DurationMs = Field(default=3_600_000, description="Window length, e.g. 1h.")
+    size: WindowSize = Field(
+        default=3_600_000,
+        description="Window length, e.g. 1h; 1w for ISO weeks (from Monday), 1mo for calendar "
+        "months (Nw, Nmo: N of them, 3mo being quarters). Fixed lengths lie on the Unix epoch's "
+        "grid; in a timezone other than UTC, whole days are calendar days.",
+    )
+    timezone: str = Field(
+        default="UTC",
+        description="IANA time zone whose calendar day, week and month windows follow, e.g. "
+        "Europe/Berlin: a 1d window is 23 or 25 hours on daylight-saving changes.",
+    )
+    offset: DurationMs = Field(
+        default=0,
+        description="Shift of every window's start, e.g. 6h: 1d windows from 06:00 (local time "
+        "with a timezone); shorter than the shortest window.",
+    )
     allowed_lateness: DurationMs = Field(
         default=300_000, description="How far behind the watermark an event may arrive, e.g. 5m."
     )
@@ -100,11 +138,22 @@ class WindowConfig(_Section):
         "versions count under model_version __other__.",
     )
 
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, name: str) -> str:
+        check_timezone(name)
+        return name
+
     @model_validator(mode="after")
-    def _positive_size(self) -> WindowConfig:
-        if self.size <= 0:
+    def _valid_grid(self) -> WindowConfig:
+        if isinstance(self.size, int) and self.size <= 0:
             raise ValueError("windows.size must be positive, e.g. 1h")
+        self.grid()
         return self
+
+    def grid(self) -> WindowGrid:
+        """Where these windows start and end."""
+        return window_grid(self.size, self.timezone, self.offset)
 
 
 class SegmentConfig(_Section):

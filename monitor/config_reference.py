@@ -8,15 +8,16 @@ from typing import Any, get_args, get_origin
 
 from pydantic import BaseModel
 
-from monitor.config import Settings, parse_duration_ms
+from monitor.config import Settings, parse_duration_ms, parse_window_size
 
 HEADER = """# Configuration reference
 
 One YAML file (`driftwarden --config driftwarden.yaml`); every field can be overridden from the
 environment as `DRIFTWARDEN_<SECTION>__<FIELD>` (upper case, nested with `__`), e.g.
 `DRIFTWARDEN_WINDOWS__SIZE=30m`. Precedence: environment, then the file, then the defaults.
-Durations are written `250ms`, `30s`, `5m`, `1h`, `1d`. Paths in the file are relative to the
-file. `driftwarden config check --config FILE` validates a file and prints the effective values.
+Durations are written `250ms`, `30s`, `5m`, `1h`, `1d` (a window size also `1w`, `1mo`). Paths
+in the file are relative to the file. `driftwarden config check --config FILE` validates a file
+and prints the effective values.
 
 This page is generated from `monitor/config.py` (`driftwarden config reference`).
 
@@ -39,7 +40,8 @@ def _default(field: Any, inherited: Any) -> str:
         return "(section)"
     if isinstance(value, tuple):
         value = [v.model_dump() if isinstance(v, BaseModel) else v for v in value]
-    if any(getattr(m, "func", None) is parse_duration_ms for m in field.metadata):
+    parsers = (parse_duration_ms, parse_window_size)
+    if any(getattr(m, "func", None) in parsers for m in field.metadata):
         return f"`{value}` ms"
     return f"`{json.dumps(value, default=str)}`"
 

@@ -145,7 +145,7 @@ class Pipeline:
         )
         self.windower = Windower(
             self.layouts,
-            size_ms=settings.windows.size,
+            grid=settings.windows.grid(),
             allowed_lateness_ms=settings.windows.allowed_lateness,
             segment_fields=settings.segments.fields,
             max_segment_values=settings.segments.max_values,
@@ -169,7 +169,7 @@ class Pipeline:
         self.error_detectors = DetectorFeed(
             tuple((d.stream, d.name, d.params) for d in settings.detectors.errors), prefixed=True
         )
-        self.error_values = ValueBuffers(self.error_detectors.streams, settings.windows.size)
+        self.error_values = ValueBuffers(self.error_detectors.streams, self.windower.grid)
         self.critical = {m.name: frozenset(m.critical_features) for m in settings.models}
         self.calibration = {(name, ""): _calibration(b) for name, b in baselines.items()}
         for name, by_version in self.versions.items():

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import signal
 import uuid
 from collections import Counter
 from pathlib import Path
@@ -19,6 +17,7 @@ from tests.support.daemon import daemon_config as _config
 from tests.support.daemon import events_seen as _events_seen
 from tests.support.daemon import get_endpoint as _get
 from tests.support.daemon import good_messages as _good
+from tests.support.daemon import kill_once_report_passes as _kill_once_report_passes
 from tests.support.daemon import mixed_messages as _mixed
 from tests.support.daemon import run_to_end as _run_to_end
 from tests.support.daemon import start_daemon_process as _start
@@ -74,15 +73,7 @@ def test_kill_minus_nine_and_restart_gives_the_uninterrupted_report(
     saved = orjson.loads((folder / "checkpoint.json").read_bytes())["state"]["report_bytes"]
     assert saved == (folder / "report.jsonl").stat().st_size
     _append(kafka_bootstrap, name, messages[half:])
-    process = _start(config)
-    try:
-        _wait(
-            lambda: (folder / "report.jsonl").stat().st_size > saved,
-            f"report lines on disk past the checkpoint's {saved} bytes",
-        )
-    finally:
-        os.kill(process.pid, signal.SIGKILL)
-        process.wait(timeout=10)
+    _kill_once_report_passes(config, folder / "report.jsonl", saved)
     _checkpoint_every(config, "100ms")
     _run_to_end(config, port)
     assert (folder / "report.jsonl").read_bytes() == uninterrupted
@@ -96,12 +87,7 @@ def test_kill_minus_nine_before_the_first_checkpoint_interval_gives_the_uninterr
     config, port = _config(tmp_path, baseline, kafka_bootstrap, topic, "early")
     _checkpoint_every(config, "1h")
     report = tmp_path / "early" / "report.jsonl"
-    process = _start(config)
-    try:
-        _wait(lambda: report.exists() and report.stat().st_size > 0, "report lines on disk")
-    finally:
-        os.kill(process.pid, signal.SIGKILL)
-        process.wait(timeout=10)
+    _kill_once_report_passes(config, report, 0)
     _checkpoint_every(config, "100ms")
     _run_to_end(config, port)
     assert report.read_bytes() == uninterrupted

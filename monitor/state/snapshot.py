@@ -6,7 +6,9 @@ restored from it continues exactly like the one it was taken from::
     {"format": "driftwarden.state/5",
      "baselines": {model: "sha256:…"},           what it was taken with: restore refuses when
      "version_baselines": {model: {version: "sha256:…"}},
-     "settings": {"windows.size": ms, …},         a digest or one of these settings differs
+     "settings": {"windows.size": ms or "1mo", …}, a digest or one of these settings
+                                                  differs (windows.timezone and .offset are
+                                                  recorded when not UTC and 0)
      "watermarks": [[partition, largest event time ms], …],
      "late": {model: events dropped as late},
      "closed_through": ms (windows ending at or before it never reopen),
@@ -123,11 +125,18 @@ def _version_digests(pipeline: Pipeline) -> dict[str, dict[str, str]]:
     }
 
 
+_GRID_DEFAULTS: dict[str, Any] = {"windows.timezone": "UTC", "windows.offset": 0}
+"""Grid settings a snapshot records only when they differ from these (as before they existed)."""
+
+
 def _settings_of(pipeline: Pipeline) -> dict[str, Any]:
     """The settings a state depends on, by config field name, as JSON data."""
     settings = pipeline.settings
+    windows = settings.windows
+    grid = {"windows.timezone": windows.timezone, "windows.offset": windows.offset}
     return {
         "windows.size": settings.windows.size,
+        **{name: value for name, value in grid.items() if value != _GRID_DEFAULTS[name]},
         "windows.allowed_lateness": settings.windows.allowed_lateness,
         "segments.fields": list(settings.segments.fields),
         "segments.max_values": settings.segments.max_values,
@@ -164,8 +173,8 @@ def _check_compatible(pipeline: Pipeline, state: Mapping[str, Any]) -> None:
             f"checkpoint state has format {written!r}, but this driftwarden reads "
             f"{STATE_FORMAT!r}; {_FRESH}"
         )
-    then = state["settings"]
-    for name, now in _settings_of(pipeline).items():
+    then = {**_GRID_DEFAULTS, **state["settings"]}
+    for name, now in {**_GRID_DEFAULTS, **_settings_of(pipeline)}.items():
         if then.get(name) != now:
             raise CheckpointError(
                 f"checkpoint was taken with {name}={_text(then.get(name))}, but "

@@ -20,6 +20,7 @@ import pyarrow.compute as pc
 
 from monitor.batches import EventBatch, FloatArray, IntArray
 from monitor.packed import pack, pack_column, unpack, unpack_column
+from monitor.window.grid import WindowGrid, as_grid
 from monitor.window.slot_layout import ModelLayout
 
 Part = tuple[IntArray, pa.Array, dict[str, FloatArray]]
@@ -30,9 +31,9 @@ class ValueBuffers:
     """The open windows' values of ``streams`` per (model, version); with no streams (no
     detector configured) nothing is buffered."""
 
-    def __init__(self, streams: Sequence[str], size_ms: int) -> None:
+    def __init__(self, streams: Sequence[str], grid: WindowGrid | int) -> None:
         self.streams = tuple(sorted(set(streams)))
-        self.size_ms = size_ms
+        self.grid = as_grid(grid)
         self.buffers: dict[tuple[str, str, int], list[Part]] = {}
 
     def add(
@@ -46,7 +47,7 @@ class ValueBuffers:
         """Buffer one model version's values under the windows of their times."""
         if not self.streams or not len(times):
             return
-        starts = times // self.size_ms * self.size_ms
+        starts = self.grid.start(self.grid.index(times))
         for start in np.unique(starts).tolist():
             rows = np.flatnonzero(starts == start)
             part = (
@@ -93,8 +94,11 @@ class ValueBuffers:
 
     def discard_through(self, closed_through_ms: int) -> None:
         """Drop values of windows that already closed (late ones)."""
-        for key in [k for k in self.buffers if k[2] + self.size_ms <= closed_through_ms]:
-            del self.buffers[key]
+        keys = list(self.buffers)
+        starts = np.array([start for _, _, start in keys], dtype=np.int64)
+        closed = self.grid.start(self.grid.index(starts) + 1) <= closed_through_ms
+        for i in np.flatnonzero(closed).tolist():
+            del self.buffers[keys[i]]
 
     def state(self) -> list[dict[str, Any]]:
         """The buffered values of the streams, packed (:mod:`monitor.packed`), in sorted order."""
@@ -112,7 +116,7 @@ class ValueBuffers:
 
     def restored(self, state: Sequence[Mapping[str, Any]]) -> ValueBuffers:
         """A new instance for these streams holding what :meth:`state` saved."""
-        buffers = ValueBuffers(self.streams, self.size_ms)
+        buffers = ValueBuffers(self.streams, self.grid)
         for b in state:
             part = (
                 unpack(b["time"], np.int64),

@@ -30,6 +30,7 @@ from baselines.values import PREDICTION_SUBJECT
 from monitor.batches import BoolArray, EventBatch, FloatArray, IntArray
 from monitor.columns import take_rows, text_codes
 from monitor.join.label_join import Pairs
+from monitor.window.grid import WindowGrid, as_grid
 from monitor.window.model_set import ModelSet
 from monitor.window.slot_layout import ModelLayout
 from monitor.window.value_buffers import ValueBuffers
@@ -177,7 +178,8 @@ class Windower:
         self,
         layouts: Mapping[str, ModelLayout],
         *,
-        size_ms: int,
+        size_ms: int | None = None,
+        grid: WindowGrid | None = None,
         allowed_lateness_ms: int,
         segment_fields: tuple[str, ...] = (),
         max_segment_values: int = 20,
@@ -186,7 +188,7 @@ class Windower:
         buffer_scores: bool = False,
     ) -> None:
         self.layouts = layouts
-        self.size_ms = size_ms
+        self.grid = as_grid(size_ms if grid is None else grid)
         self.allowed_lateness_ms = allowed_lateness_ms
         self.segment_fields = segment_fields
         self.watermarks = Watermarks()
@@ -209,7 +211,7 @@ class Windower:
         self.scored = np.array(  # models whose numeric prediction feeds the score detectors
             [_numeric_prediction(layout) for layout in layouts.values()], dtype=np.bool_
         )
-        self.score_values = ValueBuffers(("score",) if buffer_scores else (), size_ms)
+        self.score_values = ValueBuffers(("score",) if buffer_scores else (), self.grid)
 
     def add(self, batch: EventBatch, pairs: Pairs | None = None) -> list[WindowCounts]:
         """Count a batch of predictions (and the label pairs it completed) into their windows;
@@ -217,15 +219,15 @@ class Windower:
         if not len(batch):
             return self._close_at_watermark()
         watermark = self.watermarks.advance(batch.event_time_ms, batch.partition)
-        starts = batch.event_time_ms // self.size_ms * self.size_ms
-        late = starts + self.size_ms <= self._horizon(watermark)
+        windows = self.grid.index(batch.event_time_ms)
+        late = self.grid.start(windows + 1) <= self._horizon(watermark)
         parts = []
         for model, _, mine in self._by_model(batch.model):
             self.late.add(model, int(np.count_nonzero(mine & late)))
             rows = np.flatnonzero(mine & ~late)
             if len(rows):
                 parts.append((model, rows))
-        self._count(batch, parts, starts)
+        self._count(batch, parts, windows)
         if pairs is not None:
             self._count_pairs(pairs, watermark)
         return self._close_at_watermark()
@@ -301,15 +303,15 @@ class Windower:
         """Add joined pairs to the performance of their windows, each judged late or not by the
         watermark in force when the event completing it arrived."""
         joined = pairs.batch
-        starts = joined.event_time_ms // self.size_ms * self.size_ms
-        late = starts + self.size_ms <= self._horizon(watermark[pairs.trigger])
+        windows = self.grid.index(joined.event_time_ms)
+        late = self.grid.start(windows + 1) <= self._horizon(watermark[pairs.trigger])
         parts = []
         for model, layout, mine in self._by_model(joined.model):
             self.late_labels.add(model, int(np.count_nonzero(mine & late)))
             rows = np.flatnonzero(mine & ~late)
             if len(rows) and layout.performance_size:
                 parts.append((model, rows))
-        self._count(joined, parts, starts, labeled=True)
+        self._count(joined, parts, windows, labeled=True)
 
     def flush(self) -> list[WindowCounts]:
         """Close every open window (end of a replay)."""
@@ -336,12 +338,13 @@ class Windower:
         self,
         batch: EventBatch,
         parts: list[tuple[str, IntArray]],
-        starts: IntArray,
+        windows: IntArray,
         *,
         labeled: bool = False,
     ) -> None:
-        """Count the ``(model, rows)`` of a batch into their windows, every model at once;
-        ``labeled`` pairs add performance only."""
+        """Count the ``(model, rows)`` of a batch into their windows (``windows``: each row's
+        window number on the grid), every model at once; ``labeled`` pairs add performance
+        only."""
         if not parts:
             return
         rows = np.concatenate([rows for _, rows in parts])
@@ -349,7 +352,7 @@ class Windower:
             np.array([self.model_index[model] for model, _ in parts], dtype=np.int64),
             [len(rows) for _, rows in parts],
         )
-        groups = _Groups(self._memberships(batch, rows, model_of, starts[rows]), self.layouts)
+        groups = _Groups(self._memberships(batch, rows, model_of, windows[rows]), self.layouts)
         groups.add_performance(self._performance(batch, parts))
         if labeled:
             counts = np.zeros(int(groups.base[-1]), dtype=np.int64)
@@ -357,11 +360,11 @@ class Windower:
             counts = groups.counts(self.model_set.positions(batch, rows, model_of))
             self._detect(batch, rows, model_of)
         base, perf_base = groups.base, groups.perf_base
-        for i, (key, start) in enumerate(groups.keys):
+        for i, (key, start, end) in enumerate(groups.keys):
             part = WindowCounts(
                 key,
                 start,
-                start + self.size_ms,
+                end,
                 0 if labeled else groups.events[i],
                 counts[base[i] : base[i + 1]],
                 groups.performance[perf_base[i] : perf_base[i + 1]],
@@ -370,11 +373,12 @@ class Windower:
             self.open[(key, start)] = part if existing is None else existing.merge(part)
 
     def _memberships(
-        self, batch: EventBatch, rows: IntArray, model_of: IntArray, starts: IntArray
-    ) -> list[tuple[IntArray, list[tuple[WindowKey, int]]]]:
+        self, batch: EventBatch, rows: IntArray, model_of: IntArray, windows: IntArray
+    ) -> list[tuple[IntArray, list[tuple[WindowKey, int, int]]]]:
         """Per membership (overall, then one per segment field): each row's group (-1 when it
-        has no value for the field), and the key and window start of each group; ``rows`` are
-        in model order, ``model_of`` holds each one's model."""
+        has no value for the field), and the key, window start and end of each group; ``rows``
+        are in model order, ``model_of`` holds each one's model, ``windows`` its window
+        number."""
         owner = np.full(len(batch), -1, dtype=np.int64)
         if self.segment_fields:
             owner[rows] = model_of
@@ -390,9 +394,10 @@ class Windower:
                 segments.append((codes[rows], [[f"{f}={n}" for n in of_m] for of_m in names]))
         versions = take_rows(batch.model_version, rows).fill_null("")
         version_codes, version_names = text_codes(versions)
-        first = int(starts.min())
-        used_windows, window_index = _compact((starts - first) // self.size_ms)
-        window_starts = (used_windows * self.size_ms + first).tolist()
+        first = int(windows.min())
+        used_windows, window_index = _compact(windows - first)
+        window_starts = self.grid.start(used_windows + first).tolist()
+        window_ends = self.grid.start(used_windows + first + 1).tolist()
         n_versions = len(version_names)
         base = (model_of * len(used_windows) + window_index) * n_versions + version_codes
         out = []
@@ -411,7 +416,7 @@ class Windower:
                 key = WindowKey(
                     models[model], version_names[version], segment_names[model][segment]
                 )
-                keys.append((key, window_starts[window]))
+                keys.append((key, window_starts[window], window_ends[window]))
             out.append((found, keys))
         return out
 
@@ -471,7 +476,7 @@ class _Groups:
 
     def __init__(
         self,
-        memberships: list[tuple[IntArray, list[tuple[WindowKey, int]]]],
+        memberships: list[tuple[IntArray, list[tuple[WindowKey, int, int]]]],
         layouts: Mapping[str, ModelLayout],
     ) -> None:
         self.keys = [key for _, keys in memberships for key in keys]
@@ -484,7 +489,8 @@ class _Groups:
             first += len(keys)
         self.events: list[int] = np.concatenate(events).tolist()
         sizes = [
-            (layouts[key.model].size, layouts[key.model].performance_size) for key, _ in self.keys
+            (layouts[key.model].size, layouts[key.model].performance_size)
+            for key, _, _ in self.keys
         ]
         self.base = _starts([size for size, _ in sizes])
         self.perf_base = _starts([size for _, size in sizes])

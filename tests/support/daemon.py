@@ -3,6 +3,7 @@ the daemon at a topic, and starting, watching (``/status``, its JSON log) and st
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -83,6 +84,20 @@ def start_daemon_process(config: Path, stderr: Any = subprocess.PIPE) -> subproc
         stdout=subprocess.DEVNULL,
         stderr=stderr,
     )
+
+
+def kill_once_report_passes(config: Path, report: Path, size: int) -> None:
+    """Start the daemon and kill it with SIGKILL once ``report`` on disk is longer than ``size``
+    bytes (the report of its last checkpoint, say): a kill placed, not timed."""
+    process = start_daemon_process(config)
+    try:
+        wait_for(
+            lambda: report.exists() and report.stat().st_size > size,
+            f"report lines on disk past {size} bytes",
+        )
+    finally:
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
 
 
 def start_logged_daemon(config: Path, log: Path) -> subprocess.Popen[bytes]:
