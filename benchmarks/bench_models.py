@@ -37,7 +37,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -47,7 +46,7 @@ from monitor.allocator import tune_allocators
 from monitor.config import Settings, load_settings
 from monitor.pipeline import Pipeline, event_schema
 from monitor.runtime.replay import DEFAULT_BATCH_SIZE
-from monitor.sinks.base import Record
+from monitor.sinks.base import Record, report_json
 from monitor.sources.files import iter_file
 
 FEATURES = [f"f{i:02d}" for i in range(20)]
@@ -140,7 +139,7 @@ class Discard:
         self.bytes = 0
 
     def write(self, record: Record) -> None:
-        self.bytes += len(orjson.dumps(record.report))
+        self.bytes += len(report_json(record.report))
 
 
 def timed(method: Callable[..., None], clock: list[float]) -> Callable[..., None]:

@@ -59,7 +59,7 @@ from monitor.allocator import tune_allocators
 from monitor.app import replay_file
 from monitor.config import load_settings
 from monitor.pipeline import Pipeline
-from monitor.sinks.base import Record
+from monitor.sinks.base import Record, report_json
 
 NUMERIC = [f"n{i:02d}" for i in range(16)]
 CATEGORICAL = [f"c{i}" for i in range(4)]
@@ -95,7 +95,7 @@ class Discard:
         self.bytes = 0
 
     def write(self, record: Record) -> None:
-        self.bytes += len(orjson.dumps(record.report))
+        self.bytes += len(report_json(record.report))
 
 
 def decoded_batches(batches: list[pa.RecordBatch], baseline: Any) -> list[list[Decoded]]:
