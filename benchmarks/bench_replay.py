@@ -89,7 +89,8 @@ def events_table(rows: int, seed: int = 2) -> pa.Table:
 
 
 class Discard:
-    """Sink that serialises report objects (as a real report would) and drops them."""
+    """Sink that takes each record's report line as a report file writes it (``report_json``)
+    and drops it."""
 
     def __init__(self) -> None:
         self.bytes = 0
