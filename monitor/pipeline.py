@@ -396,7 +396,10 @@ class Pipeline:
             consecutive=alerts_config.consecutive,
             hysteresis=alerts_config.hysteresis,
         )
-        out: list[tuple[WindowRecord, list[AlertRecord]]] = [None] * len(closed)  # type: ignore[list-item]
+        scored_at = {i: (m, row) for m in scored.models for row, i in enumerate(m.members)}
+        # in window order: a key's window-series detectors see its windows as they close
+        detectors = [self._detectors(w, *scored_at[i]) for i, w in enumerate(closed)]
+        out: dict[int, tuple[WindowRecord, list[AlertRecord]]] = {}
         for group, steps in zip(groups, stepped, strict=True):
             parts, levels = self.subject_lines.lines(
                 group, steps.reported, group.warning, group.intervention
@@ -405,7 +408,6 @@ class Pipeline:
             performance = [c for c, (position, _) in enumerate(group.checks) if position < 0]
             for r, (i, part, by_check) in enumerate(zip(group.members, parts, levels, strict=True)):
                 window = closed[i]
-                detectors = self._detectors(window, group.model, group.rows[r])
                 tail: dict[str, Any] = {}
                 if scored.performance[i]:
                     tail["performance"] = performance_report(
@@ -423,18 +425,19 @@ class Pipeline:
                 compared = versus[i]
                 if compared is not None:
                     tail["versus"] = versus_report(compared)
-                tail["detectors"] = detectors
+                tail["detectors"] = detectors[i]
                 record = WindowRecord(
                     window.key,
                     window.start_ms,
                     window.end_ms,
                     window.events,
                     by_check,
-                    firings(detectors),
+                    firings(detectors[i]),
                     JsonReport(window_line(window, part, tail)),
                 )
                 out[i] = (record, transitions.get(r, []))
-        for record, alerts in out:
+        for i in range(len(closed)):
+            record, alerts = out[i]
             self.totals.windows += 1
             for sink in self.sinks:
                 sink.write(record)

@@ -99,7 +99,12 @@ def check_groups(
             parts = [columns.value, columns.warning, columns.intervention, columns.sufficient]
             arrays = [part if len(rows) == len(model.members) else part[rows] for part in parts]
             if checks:
-                extras = np.array([[c[2:] for c in extra] for _, extra in members])
+                extras = np.array(
+                    [
+                        [(c.value, c.warning, c.intervention, c.sufficient) for c in extra]
+                        for _, extra in members
+                    ]
+                )
                 arrays = [
                     np.concatenate([a, extras[:, :, k].astype(a.dtype)], axis=1)
                     for k, a in enumerate(arrays)
@@ -115,6 +120,10 @@ def _position(layout: ModelLayout, subject: str) -> int:
     return -1 if position is None else position
 
 
+#: The element types of :class:`Steps`: level codes, the margin, streaks.
+_STEP_TYPES = (np.int64, np.int64, np.int64, np.float64, np.int64, np.int64)
+
+
 def step_groups(
     groups: Sequence[CheckGroup],
     keys: Sequence[WindowKey],
@@ -126,11 +135,7 @@ def step_groups(
     """Each group's checks advanced by their window (``keys`` by window position), as matrices
     like the group's; windows of one key are stepped in the order they close."""
     out = [
-        Steps(
-            *(np.empty(group.value.shape, dtype) for dtype in (np.int64,) * 3 + (float,) * 1),
-            *(np.empty(group.value.shape, np.int64) for _ in range(2)),
-        )
-        for group in groups
+        Steps(*(np.empty(group.value.shape, dtype) for dtype in _STEP_TYPES)) for group in groups
     ]
     order = {i: g for g, group in enumerate(groups) for i in group.members}
     local = {i: r for group in groups for r, i in enumerate(group.members)}
@@ -142,16 +147,20 @@ def step_groups(
             group = groups[g]
             at = [local[i] for i in members]
             which = group.model.model_of[group.rows[at]].tolist()
-            names = [group.names(k) for k in range(len(group.model.layouts))]
             rows = np.stack(
-                [states.rows_of(keys[i], names[k]) for i, k in zip(members, which, strict=True)]
+                [
+                    states.rows_of(keys[i], group.names(k))
+                    for i, k in zip(members, which, strict=True)
+                ]
             )
             steps = states.step(
                 rows.ravel(),
-                tuple(
-                    part[at].ravel()
-                    for part in (group.value, group.warning, group.intervention, group.sufficient)
-                ),  # type: ignore[arg-type]
+                (
+                    group.value[at].ravel(),
+                    group.warning[at].ravel(),
+                    group.intervention[at].ravel(),
+                    group.sufficient[at].ravel(),
+                ),
                 consecutive=consecutive,
                 hysteresis=hysteresis,
             )
