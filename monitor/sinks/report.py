@@ -2,9 +2,11 @@
 level transition. Field order is fixed and floats are printed by orjson's shortest round-trip
 form, so the same input gives the same bytes.
 
-:func:`window_record` and :func:`alert_record` build the typed records of
-:mod:`monitor.sinks.base` with their report objects; :func:`read_record` reads a report object
-back into its record (the report file as input, e.g. for tests and tools).
+:func:`alert_record` builds the pipeline's alert records (:mod:`monitor.sinks.base`) with their
+report objects; its window records are written from arrays by :mod:`monitor.sinks.window_lines`,
+and :func:`window_record`, one window at a time from its scores, is their reference (the tests
+compare the two). :func:`read_record` reads a report object back into its record (the report
+file as input, e.g. for tests and tools).
 """
 
 from __future__ import annotations
@@ -101,7 +103,8 @@ def window_record(
     thresholds: Thresholds,
     versus: Versus | None = None,
 ) -> WindowRecord:
-    """The record of one closed window (levels and thresholds keyed by (subject, check))."""
+    """The record of one closed window (levels and thresholds keyed by (subject, check)): the
+    reference of the lines :mod:`monitor.sinks.window_lines` writes."""
     window = scores.window
     by_subject: dict[str, dict[str, Level]] = {}
     for (subject, check), level in levels.items():
