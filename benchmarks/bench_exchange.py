@@ -72,7 +72,7 @@ def cycle_partial(layout: ModelLayout, n: int, seed: int, *, values: bool) -> Pa
         size_ms=HOUR,
         allowed_lateness_ms=0,
         segment_fields=("region",),
-        prediction_detectors=(("adwin", {}),) if values else (),
+        buffer_scores=values,
     )
     windower.add(events(n, seed))
     windows = list(windower.open.values())
@@ -85,7 +85,7 @@ def cycle_partial(layout: ModelLayout, n: int, seed: int, *, values: bool) -> Pa
             pa.concat_arrays([p[1] for p in parts]),
             {"score": np.concatenate([p[2]["score"] for p in parts])},
         )
-        for (_, version, start), parts in windower.score_streams.buffers.items()
+        for (_, version, start), parts in windower.score_values.buffers.items()
     )
     return Partial("sha256:" + "0" * 64, "m", seed, 0, n, parts_of(windows), values=runs)
 

@@ -59,7 +59,7 @@ from monitor.allocator import tune_allocators
 from monitor.app import replay_file
 from monitor.config import load_settings
 from monitor.pipeline import Pipeline
-from monitor.sinks.base import Record
+from monitor.sinks.base import Record, report_json
 
 NUMERIC = [f"n{i:02d}" for i in range(16)]
 CATEGORICAL = [f"c{i}" for i in range(4)]
@@ -89,13 +89,14 @@ def events_table(rows: int, seed: int = 2) -> pa.Table:
 
 
 class Discard:
-    """Sink that serialises report objects (as a real report would) and drops them."""
+    """Sink that takes each record's report line as a report file writes it (``report_json``)
+    and drops it."""
 
     def __init__(self) -> None:
         self.bytes = 0
 
     def write(self, record: Record) -> None:
-        self.bytes += len(orjson.dumps(record.report))
+        self.bytes += len(report_json(record.report))
 
 
 def decoded_batches(batches: list[pa.RecordBatch], baseline: Any) -> list[list[Decoded]]:

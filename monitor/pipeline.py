@@ -30,7 +30,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from baselines.values import PREDICTION_NAME, Baseline
+from baselines.values import PREDICTION_NAME, PREDICTION_SUBJECT, Baseline
 from detectors.online import DriftDetector, make_detector
 from detectors.thresholds import NullSummary
 from monitor.batches import DecodeResult, EventBatch, IntArray, RawRecords, Reject
@@ -40,15 +40,23 @@ from monitor.decode import DecodeLimits, EventDecoder, EventSchema, FieldMapping
 from monitor.decode.decoder import row_json
 from monitor.decode.isolate import INTERNAL_ERROR, Failure, decode_isolating
 from monitor.errors import ConfigError
-from monitor.evaluate.checks import Versus, canary_checks, drift_statistic, window_checks
+from monitor.evaluate.check_states import CheckStates
+from monitor.evaluate.checks import Versus, drift_statistic
+from monitor.evaluate.closing import CheckGroup, check_groups, step_groups
 from monitor.evaluate.detector_feed import DetectorFeed
-from monitor.evaluate.levels import CheckState, Level, step
-from monitor.evaluate.scoring import WindowScores, compare_windows, score_windows
+from monitor.evaluate.levels import LEVELS, CheckInput, CheckState, Level, Step, Steps
+from monitor.evaluate.scoring import (
+    FlatReferences,
+    ModelColumns,
+    compare_windows,
+    score_window_columns,
+)
 from monitor.gc_pause import collector_paused
 from monitor.join.label_join import LabelJoin, Pairs
 from monitor.logs import RateLimitedLog
-from monitor.sinks.base import AlertRecord, RejectSink, Sink
-from monitor.sinks.report import Thresholds, alert_record, window_record
+from monitor.sinks.base import AlertRecord, JsonReport, RejectSink, Sink, WindowRecord
+from monitor.sinks.report import alert_record, firings, performance_report, versus_report
+from monitor.sinks.window_lines import SubjectLines, window_line
 from monitor.window.slot_layout import ModelLayout
 from monitor.window.value_buffers import ValueBuffers
 from monitor.window.windower import WindowCounts, Windower, WindowKey
@@ -119,6 +127,8 @@ class Pipeline:
         self.reject_sinks = list(reject_sinks)
         _check_epsilon(settings, baselines)
         self.layouts = {name: ModelLayout(b) for name, b in baselines.items()}
+        self.layout_models = {id(layout): name for name, layout in self.layouts.items()}
+        self.references: FlatReferences = {}
         f = settings.fields
         self.decoder = EventDecoder(
             event_schema(settings, baselines),
@@ -175,7 +185,8 @@ class Pipeline:
         for name, by_version in self.versions.items():
             for version, b in by_version.items():
                 self.calibration[(name, version)] = _calibration(b)
-        self.check_states: dict[tuple[WindowKey, str, str], CheckState] = {}
+        self.levels = CheckStates()
+        self.subject_lines = SubjectLines()
         self.series: dict[tuple[WindowKey, str], DriftDetector] = {}
         self.totals = Totals()
         self.reject_log = RateLimitedLog("event rejected", per_minute=10)
@@ -346,7 +357,20 @@ class Pipeline:
 
     @collector_paused()
     def _emit(self, closed: list[WindowCounts]) -> None:
-        scored = score_windows(
+        for window in closed:
+            if not window.key.segment:
+                self._feed_detectors(window)
+        if closed:
+            self._close(closed)
+            self.error_values.discard_through(self.windower.closed_through)
+            current = self.windower.watermarks.current()
+            if current is not None:
+                self.join.expire(current)
+
+    def _close(self, closed: list[WindowCounts]) -> None:
+        """Score, check and step the windows closing together, all at once, and hand the sinks
+        each window's record followed by the alerts it caused, in window order."""
+        scored = score_window_columns(
             [
                 (
                     self.layouts[w.key.model],
@@ -356,24 +380,110 @@ class Pipeline:
                 for w in closed
             ],
             epsilon=self.settings.epsilon,
+            references=self.references,
         )
-        for window, scores, versus in zip(closed, scored, self._versus(closed), strict=True):
-            key = window.key
-            if not key.segment:
-                self._feed_detectors(window)
-            levels, thresholds, alerts = self._levels(scores, versus)
-            detectors = self._detectors(window, scores)
+        versus = self._versus(closed)
+        alerts_config = self.settings.alerts
+        groups = check_groups(
+            scored,
+            versus,
+            alerts_config,
+            lambda i: self._calibration_of(closed[i].key),
+            lambda layout: self.critical.get(self.layout_models[id(layout)], frozenset()),
+        )
+        stepped = step_groups(
+            groups,
+            [w.key for w in closed],
+            self.levels,
+            consecutive=alerts_config.consecutive,
+            hysteresis=alerts_config.hysteresis,
+        )
+        scored_at = {i: (m, row) for m in scored.models for row, i in enumerate(m.members)}
+        # in window order: a key's window-series detectors see its windows as they close
+        detectors = [self._detectors(w, *scored_at[i]) for i, w in enumerate(closed)]
+        out: dict[int, tuple[WindowRecord, list[AlertRecord]]] = {}
+        for group, steps in zip(groups, stepped, strict=True):
+            parts, levels = self.subject_lines.lines(
+                group, steps.reported, group.warning, group.intervention
+            )
+            transitions = self._transitions(closed, group, steps)
+            performance = [c for c, (position, _) in enumerate(group.checks) if position < 0]
+            for r, (i, part, by_check) in enumerate(zip(group.members, parts, levels, strict=True)):
+                window = closed[i]
+                tail: dict[str, Any] = {}
+                if scored.performance[i]:
+                    tail["performance"] = performance_report(
+                        scored.performance[i],
+                        scored.reference_performance[i],
+                        {group.checks[c][1]: LEVELS[steps.reported[r, c]] for c in performance},
+                        {
+                            group.checks[c][1]: (
+                                group.warning[r, c].item(),
+                                group.intervention[r, c].item(),
+                            )
+                            for c in performance
+                        },
+                    )
+                compared = versus[i]
+                if compared is not None:
+                    tail["versus"] = versus_report(compared)
+                tail["detectors"] = detectors[i]
+                record = WindowRecord(
+                    window.key,
+                    window.start_ms,
+                    window.end_ms,
+                    window.events,
+                    by_check,
+                    firings(detectors[i]),
+                    JsonReport(window_line(window, part, tail)),
+                )
+                out[i] = (record, transitions.get(r, []))
+        for i in range(len(closed)):
+            record, alerts = out[i]
             self.totals.windows += 1
-            record = window_record(scores, levels, detectors, thresholds, versus)
             for sink in self.sinks:
                 sink.write(record)
                 for alert in alerts:
                     sink.write(alert)
-        if closed:
-            self.error_values.discard_through(self.windower.closed_through)
-            current = self.windower.watermarks.current()
-            if current is not None:
-                self.join.expire(current)
+
+    def _transitions(
+        self, closed: list[WindowCounts], group: CheckGroup, steps: Steps
+    ) -> dict[int, list[AlertRecord]]:
+        """The alert records of the level changes of ``group``'s windows, by row."""
+        out: dict[int, list[AlertRecord]] = {}
+        at = np.nonzero(steps.after != steps.before)
+        which = group.model.model_of[group.rows[at[0]]].tolist()
+        for r, c, k, *values in zip(
+            *(part.tolist() for part in at),
+            which,
+            *(part[at].tolist() for part in (steps.reported, steps.before, steps.after)),
+            steps.threshold[at].tolist(),
+            *(part[at].tolist() for part in (group.value, group.warning, group.intervention)),
+            group.sufficient[at].tolist(),
+            strict=True,
+        ):
+            reported, before, after, threshold, value, warning, intervention, sufficient = values
+            window = closed[group.members[r]]
+            subject, check = group.names(k)[c]
+            moved = Step(LEVELS[reported], LEVELS[before], LEVELS[after], threshold)
+            inputs = CheckInput(subject, check, value, warning, intervention, sufficient)
+            out.setdefault(r, []).append(alert_record(window.key, inputs, moved, window.end_ms))
+        return out
+
+    def _calibration_of(self, key: WindowKey) -> dict[str, dict[str, list[NullSummary]]]:
+        """The null summaries a window's drift thresholds are calibrated from (its version's
+        baseline, else its model's)."""
+        calibration = self.calibration.get((key.model, key.model_version))
+        return calibration or self.calibration[(key.model, "")]
+
+    @property
+    def check_states(self) -> dict[tuple[WindowKey, str, str], CheckState]:
+        """The alert state of every check ever stepped, by (window key, subject, check)."""
+        return self.levels.states()
+
+    @check_states.setter
+    def check_states(self, states: Mapping[tuple[WindowKey, str, str], CheckState]) -> None:
+        self.levels = CheckStates(states)
 
     def _versus(self, closed: list[WindowCounts]) -> list[Versus | None]:
         """Per window, a canary window's drift against the stable version's window of the
@@ -405,51 +515,26 @@ class Pipeline:
         errors = self.error_values.take(model, version, window.start_ms)
         window.detections.update(self.error_detectors.detections(model, version, errors))
 
-    def _levels(
-        self, scores: WindowScores, versus: Versus | None
-    ) -> tuple[dict[tuple[str, str], Level], Thresholds, list[AlertRecord]]:
-        key = scores.window.key
-        alerts_config = self.settings.alerts
-        calibration = self.calibration.get((key.model, key.model_version))
-        checks = window_checks(
-            scores,
-            alerts_config,
-            calibration or self.calibration[(key.model, "")],
-            self.critical.get(key.model, frozenset()),
-        )
-        if versus is not None:
-            checks.extend(canary_checks(versus, alerts_config.canary))
-        levels: dict[tuple[str, str], Level] = {}
-        thresholds = {(c.subject, c.check): (c.warning, c.intervention) for c in checks}
-        transitions: list[AlertRecord] = []
-        states = self.check_states
-        consecutive, hysteresis = alerts_config.consecutive, alerts_config.hysteresis
-        for check in checks:
-            where = (key, check.subject, check.check)
-            state = states.get(where)
-            if state is None:
-                state = states[where] = CheckState()
-            moved = step(state, check, consecutive=consecutive, hysteresis=hysteresis)
-            levels[(check.subject, check.check)] = moved.reported
-            if moved.after is not moved.before:
-                transitions.append(alert_record(key, check, moved, scores.window.end_ms))
-        return levels, thresholds, transitions
-
-    def _detectors(self, window: WindowCounts, scores: WindowScores) -> dict[str, Any]:
-        """Per-event detections of the window, and the window-series detectors' verdicts."""
+    def _detectors(self, window: WindowCounts, model: ModelColumns, row: int) -> dict[str, Any]:
+        """Per-event detections of the window, and the window-series detectors' verdicts (the
+        window is ``row`` of its model's scores)."""
         out: dict[str, Any] = {
             name: {"detections": n} for name, n in sorted(window.detections.items())
         }
-        prediction = scores.prediction
-        if prediction is None or prediction.events < self.settings.alerts.min_events:
+        position = model.layouts[0].position(PREDICTION_SUBJECT)
+        if position is None:
+            return out
+        prediction = model.subjects[position]
+        if prediction.events[row] < self.settings.alerts.min_events:
             return out
         statistic = self.settings.alerts.drift.statistic
+        value = prediction.statistics[drift_statistic(prediction, statistic)][row].item()
         for spec in self.settings.detectors.window_series:
             name = f"{PREDICTION_NAME}_{statistic}_{spec.name}"
             detector = self.series.get((window.key, name))
             if detector is None:
                 detector = self.series[(window.key, name)] = make_detector(spec.name, **spec.params)
-            detector.update(prediction.statistics[drift_statistic(prediction, statistic)])
+            detector.update(value)
             out[name] = {"drift": detector.drift_detected}
         return out
 

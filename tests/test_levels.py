@@ -1,6 +1,10 @@
 """The alert state machine of one check."""
 
-from monitor.evaluate.levels import CheckInput, CheckState, Level, Step, step
+import numpy as np
+from hypothesis import given
+from hypothesis import strategies as st
+
+from monitor.evaluate.levels import LEVELS, OK, CheckInput, CheckState, Level, Step, step, step_all
 
 
 def _steps(values: list[float], *, consecutive: int = 2, hysteresis: float = 0.2) -> list[Step]:
@@ -156,3 +160,73 @@ def test_clear_to_ok_reports_the_warning_margin_it_fell_below() -> None:
         Level.OK,
         0.1 * (1 - 0.2),
     )
+
+
+_VALUES = st.sampled_from([0.0, 0.05, 0.08, 0.1, 0.125, 0.2, 0.25, 0.3, float("nan")])
+_CHECK = st.tuples(_VALUES, st.sampled_from([(0.1, 0.25), (0.05, 0.2), (0.2, 0.2)]), st.booleans())
+
+
+@given(
+    st.lists(st.lists(_CHECK, min_size=1, max_size=12), min_size=1, max_size=6),
+    st.integers(1, 3),
+    st.sampled_from([0.0, 0.2, 0.5]),
+)
+def test_stepping_arrays_equals_stepping_each_check(
+    windows: list[list[tuple[float, tuple[float, float], bool]]],
+    consecutive: int,
+    hysteresis: float,
+) -> None:
+    """step_all advances every check as step does, window after window: the same reported,
+    before and after levels, the same margin reported and the same streaks."""
+    width = max(len(w) for w in windows)
+    states = [CheckState() for _ in range(width)]
+    level, above_warning, above_intervention = (
+        np.full(width, OK),
+        np.zeros(width, np.int64),
+        np.zeros(width, np.int64),
+    )
+    for window in windows:
+        checks = [window[i % len(window)] for i in range(width)]
+        expected = [
+            step(
+                state,
+                CheckInput("f", "psi", v, w, i, enough),
+                consecutive=consecutive,
+                hysteresis=hysteresis,
+            )
+            for state, (v, (w, i), enough) in zip(states, checks, strict=True)
+        ]
+        arrays = tuple(
+            np.array(column)
+            for column in zip(*[(v, w, i, enough) for v, (w, i), enough in checks], strict=True)
+        )
+        steps = step_all(
+            level,
+            above_warning,
+            above_intervention,
+            arrays,  # type: ignore[arg-type]
+            consecutive=consecutive,
+            hysteresis=hysteresis,
+        )
+        got = [
+            Step(LEVELS[r], LEVELS[b], LEVELS[a], t)
+            for r, b, a, t in zip(
+                steps.reported.tolist(),
+                steps.before.tolist(),
+                steps.after.tolist(),
+                steps.threshold.tolist(),
+                strict=True,
+            )
+        ]
+        assert got == expected
+        level, above_warning, above_intervention = (
+            steps.after,
+            steps.above_warning,
+            steps.above_intervention,
+        )
+        assert [(s.level, s.above_warning, s.above_intervention) for s in states] == [
+            (LEVELS[a], w, i)
+            for a, w, i in zip(
+                level.tolist(), above_warning.tolist(), above_intervention.tolist(), strict=True
+            )
+        ]

@@ -27,7 +27,8 @@ source "$root/deploy/local/common.sh"
 # NAME | files to mutate | mutant names to run (fnmatch) | tests (doctests: the module itself)
 modules="
 levels|monitor/evaluate/levels.py|monitor.evaluate.levels.*|tests/test_levels.py monitor/evaluate/levels.py
-checks|monitor/evaluate/checks.py|monitor.evaluate.checks.*|tests/test_checks.py
+checks|monitor/evaluate/checks.py|monitor.evaluate.checks.*|tests/test_checks.py tests/test_closing.py
+closing|monitor/evaluate/closing.py monitor/evaluate/check_states.py monitor/sinks/window_lines.py|monitor.evaluate.closing.* monitor.evaluate.check_states.* monitor.sinks.window_lines.*|tests/test_closing.py monitor/evaluate/check_states.py
 join|monitor/join/label_join.py|monitor.join.label_join.*|tests/test_label_join.py monitor/join/label_join.py
 windows|monitor/window/windower.py|monitor.window.windower.*|tests/test_windows.py monitor/window/windower.py
 watermark|monitor/window/watermark.py|monitor.window.watermark.*|tests/test_watermark.py monitor/window/watermark.py

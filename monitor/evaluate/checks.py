@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -25,7 +26,8 @@ from detectors.thresholds import (
 )
 from monitor.config import AlertConfig, DriftThresholds, TierThresholds
 from monitor.evaluate.levels import CheckInput
-from monitor.evaluate.scoring import SubjectScores, WindowScores
+from monitor.evaluate.scoring import ModelColumns, SubjectColumns, SubjectScores, WindowScores
+from monitor.window.slot_layout import LABEL
 
 PERFORMANCE = "performance"
 CANARY = "canary_psi"
@@ -66,7 +68,10 @@ def window_checks(
         by_statistic.setdefault(chosen[name], {})[name] = subject
     drift: dict[str, tuple[float, float]] = {}
     for statistic, group in by_statistic.items():
-        drift.update(_drift_thresholds(group, alerts, statistic, calibration.get(statistic, {})))
+        events = [s.events for s in group.values()]
+        values = [s.statistics[statistic] for s in group.values()]
+        summaries = calibration.get(statistic, {})
+        drift.update(_drift_thresholds(list(group), events, values, alerts, statistic, summaries))
     checks: list[CheckInput] = []
     for name, subject in subjects.items():
         enough = subject.events >= alerts.min_events
@@ -75,11 +80,122 @@ def window_checks(
         value = subject.statistics[statistic]
         checks.append(CheckInput(name, statistic, value, warning, intervention, enough))
         checks.extend(_rate_checks(name, subject, alerts, name in critical))
-    checks.extend(_performance_checks(scores, alerts))
+    checks.extend(performance_checks(scores.performance, scores.reference_performance, alerts))
     return checks
 
 
-def drift_statistic(subject: SubjectScores, configured: str) -> str:
+class CheckColumns(NamedTuple):
+    """The subject checks of windows scored together (a :class:`ModelColumns`), as
+    :func:`window_checks` makes them for each: per check the position of its subject in the
+    layout and its name, then per window (row) and check (column) the value, the two thresholds
+    and whether the window had enough events."""
+
+    checks: tuple[tuple[int, str], ...]
+    value: np.ndarray
+    warning: np.ndarray
+    intervention: np.ndarray
+    sufficient: np.ndarray
+
+
+def subject_checks(
+    model: ModelColumns,
+    alerts: AlertConfig,
+    calibrations: Sequence[dict[str, dict[str, list[NullSummary]]]],
+    critical: Sequence[frozenset[str]],
+) -> CheckColumns:
+    """The checks of every subject (features, then the prediction) of windows scored together,
+    each window with its calibration (``critical``: each layout's critical features):
+    :func:`window_checks` without the performance checks, a check at a time over all the
+    windows."""
+    windows = len(calibrations)
+    positions = [p for p, s in enumerate(model.layouts[0].subjects) if s.name != LABEL]
+    chosen = {p: drift_statistic(model.subjects[p], alerts.drift.statistic) for p in positions}
+    drift = _drift_columns(model, chosen, alerts, calibrations)
+    missing = alerts.missing
+    checks: list[tuple[int, str]] = []
+    columns: list[tuple[np.ndarray, np.ndarray | float, np.ndarray | float, np.ndarray]] = []
+    for p in positions:
+        subject = model.subjects[p]
+        enough = subject.events >= alerts.min_events
+        checks.append((p, chosen[p]))
+        columns.append((subject.statistics[chosen[p]], *drift[p], enough))
+        excess = subject.rates["missing_rate"] - subject.reference_missing_rate
+        warning: np.ndarray | float = missing.warning
+        intervention: np.ndarray | float = missing.intervention
+        is_critical = np.array(
+            [name in c for name, c in zip(model.names(p), critical, strict=True)]
+        )
+        if is_critical.any():
+            rows = is_critical[model.model_of]
+            warning = np.where(rows, min(missing.warning, missing.critical), missing.warning)
+            intervention = np.where(rows, missing.critical, missing.intervention)
+        checks.append((p, "missing_rate"))
+        columns.append(
+            (
+                np.where(excess > 0.0, excess, 0.0),
+                warning,
+                intervention,
+                subject.total >= alerts.min_events,
+            )
+        )
+        for check, tier in (
+            ("unseen_rate", alerts.unseen),
+            ("out_of_range_rate", alerts.out_of_range),
+        ):
+            if check in subject.rates:
+                checks.append((p, check))
+                columns.append((subject.rates[check], tier.warning, tier.intervention, enough))
+    parts = []
+    for part, dtype in ((0, np.float64), (1, np.float64), (2, np.float64), (3, np.bool_)):
+        matrix = np.empty((windows, len(columns)), dtype=dtype)
+        for c, column in enumerate(columns):
+            matrix[:, c] = column[part]
+        parts.append(matrix)
+    return CheckColumns(tuple(checks), *parts)
+
+
+def _drift_columns(
+    model: ModelColumns,
+    chosen: Mapping[int, str],
+    alerts: AlertConfig,
+    calibrations: Sequence[dict[str, dict[str, list[NullSummary]]]],
+) -> dict[int, tuple[np.ndarray | float, np.ndarray | float]]:
+    """Each subject's drift thresholds: constants when fixed, else one pair per window."""
+    drift = alerts.drift
+    if drift.mode == "fixed":
+        defaults = DriftThresholds()
+        return {
+            p: (drift.warning, drift.intervention)
+            if statistic == drift.statistic
+            else (defaults.warning, defaults.intervention)
+            for p, statistic in chosen.items()
+        }
+    windows = len(calibrations)
+    out = {p: (np.empty(windows), np.empty(windows)) for p in chosen}
+    by_statistic: dict[str, list[int]] = {}
+    for p, statistic in chosen.items():
+        by_statistic.setdefault(statistic, []).append(p)
+    names = [model.names(p) for p in range(len(model.subjects))]
+    which = model.model_of.tolist()
+    for statistic, group in by_statistic.items():
+        events = [model.subjects[p].events.tolist() for p in group]
+        values = [model.subjects[p].statistics[statistic].tolist() for p in group]
+        for i, calibration in enumerate(calibrations):
+            subjects = [names[p][which[i]] for p in group]
+            pairs = _drift_thresholds(
+                subjects,
+                [column[i] for column in events],
+                [column[i] for column in values],
+                alerts,
+                statistic,
+                calibration.get(statistic, {}),
+            )
+            for p, name in zip(group, subjects, strict=True):
+                out[p][0][i], out[p][1][i] = pairs[name]
+    return {p: (warning, intervention) for p, (warning, intervention) in out.items()}
+
+
+def drift_statistic(subject: SubjectScores | SubjectColumns, configured: str) -> str:
     """The configured statistic, or PSI where it does not apply.
 
     KS and Wasserstein need ordered bins, so categorical subjects are judged by PSI (with PSI's
@@ -129,18 +245,17 @@ def _rate_checks(
     return out
 
 
-def _performance_checks(scores: WindowScores, alerts: AlertConfig) -> list[CheckInput]:
+def performance_checks(
+    performance: Mapping[str, float], reference: Mapping[str, float], alerts: AlertConfig
+) -> list[CheckInput]:
+    """One check per configured metric the window and its reference both have."""
     config = alerts.performance
-    labeled = scores.performance.get("n", 0.0)
+    labeled = performance.get("n", 0.0)
     out = []
     for metric in config.metrics:
-        if metric not in scores.performance or metric not in scores.reference_performance:
+        if metric not in performance or metric not in reference:
             continue
-        drop = relative_drop(
-            scores.reference_performance[metric],
-            scores.performance[metric],
-            METRIC_DIRECTION[metric],
-        )
+        drop = relative_drop(reference[metric], performance[metric], METRIC_DIRECTION[metric])
         out.append(
             CheckInput(
                 PERFORMANCE,
@@ -155,11 +270,15 @@ def _performance_checks(scores: WindowScores, alerts: AlertConfig) -> list[Check
 
 
 def _drift_thresholds(
-    subjects: dict[str, SubjectScores],
+    names: list[str],
+    events: list[int],
+    values: list[float],
     alerts: AlertConfig,
     statistic: str,
     summaries: dict[str, list[NullSummary]],
 ) -> dict[str, tuple[float, float]]:
+    """Per subject of one window judged by ``statistic`` (its events and value alongside), the
+    warning and intervention thresholds."""
     drift = alerts.drift
     if drift.mode == "fixed":
         fixed = (
@@ -167,13 +286,12 @@ def _drift_thresholds(
             if statistic == drift.statistic
             else (DriftThresholds().warning, DriftThresholds().intervention)
         )
-        return dict.fromkeys(subjects, fixed)
-    names = list(subjects)
+        return dict.fromkeys(names, fixed)
     rates = (drift.false_alarm_rate.warning, drift.false_alarm_rate.intervention)
     if drift.correction == "bonferroni":
         per_tier = [[bonferroni(a, len(names))] * len(names) for a in rates]
     elif drift.correction == "bh":
-        per_tier = [_bh_rates(names, subjects, summaries, statistic, a) for a in rates]
+        per_tier = [_bh_rates(names, events, values, summaries, a) for a in rates]
     else:
         per_tier = [[a] * len(names) for a in rates]
     out: dict[str, tuple[float, float]] = {}
@@ -182,7 +300,7 @@ def _drift_thresholds(
         if not nulls:
             out[name] = (drift.warning, drift.intervention)
             continue
-        n = max(1, subjects[name].events)
+        n = max(1, events[i])
         out[name] = (
             threshold_for_size(nulls, n, per_tier[0][i], statistic=statistic),
             threshold_for_size(nulls, n, per_tier[1][i], statistic=statistic),
@@ -192,9 +310,9 @@ def _drift_thresholds(
 
 def _bh_rates(
     names: Sequence[str],
-    subjects: dict[str, SubjectScores],
+    events: Sequence[int],
+    values: Sequence[float],
     summaries: dict[str, list[NullSummary]],
-    statistic: str,
     fdr: float,
 ) -> list[float]:
     """Per-subject false-alarm rate equivalent to a Benjamini–Hochberg decision at ``fdr``.
@@ -204,12 +322,8 @@ def _bh_rates(
     """
     pvalues = np.array(
         [
-            null_pvalue(
-                _nearest(summaries[n], subjects[n].events), subjects[n].statistics[statistic]
-            )
-            if summaries.get(n)
-            else 1.0
-            for n in names
+            null_pvalue(_nearest(summaries[n], size), value) if summaries.get(n) else 1.0
+            for n, size, value in zip(names, events, values, strict=True)
         ]
     )
     rejected = int(np.count_nonzero(benjamini_hochberg(pvalues, fdr)))

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import NamedTuple
 
+import numpy as np
+
 
 class Level(StrEnum):
     """Alert level of one check; ordered by severity via :meth:`rank`."""
@@ -29,6 +31,12 @@ class Level(StrEnum):
 
 
 _RANKS = {Level.WARNING: 1, Level.INTERVENTION: 2}
+
+#: Levels by code, in rising severity, so the worst of some codes is their maximum (and
+#: insufficient_data, code 0, is the worst only when nothing else is known).
+LEVELS = (Level.INSUFFICIENT_DATA, Level.OK, Level.WARNING, Level.INTERVENTION)
+CODES = {level: code for code, level in enumerate(LEVELS)}
+INSUFFICIENT, OK, WARNING, INTERVENTION = range(4)
 
 
 class CheckInput(NamedTuple):
@@ -98,3 +106,64 @@ def step(state: CheckState, check: CheckInput, *, consecutive: int, hysteresis: 
         threshold = check.warning if before is Level.OK else check.warning * keep
     state.level = after
     return Step(after, before, after, threshold)
+
+
+class Steps(NamedTuple):
+    """What one window did to many checks at once, element by element as :class:`Step` says
+    (levels as codes of :data:`LEVELS`), and the checks' streaks after it."""
+
+    reported: np.ndarray
+    before: np.ndarray
+    after: np.ndarray
+    threshold: np.ndarray
+    above_warning: np.ndarray
+    above_intervention: np.ndarray
+
+
+def step_all(
+    level: np.ndarray,
+    above_warning: np.ndarray,
+    above_intervention: np.ndarray,
+    checks: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    *,
+    consecutive: int,
+    hysteresis: float,
+) -> Steps:
+    """:func:`step` over arrays: the states (level codes and streaks) of many checks advanced by
+    one window each, ``checks`` being their (value, warning, intervention, sufficient).
+
+    >>> codes = step_all(np.array([OK, WARNING]), np.array([1, 3]), np.array([0, 0]),
+    ...     (np.array([0.3, 0.05]), np.full(2, 0.1), np.full(2, 0.25), np.full(2, True)),
+    ...     consecutive=2, hysteresis=0.2)
+    >>> [LEVELS[c].value for c in codes.after], codes.threshold.tolist()
+    (['warning', 'ok'], [0.1, 0.08000000000000002])
+    """
+    value, warning, intervention, sufficient = checks
+    keep = 1.0 - hysteresis
+    at_warning = value >= warning
+    at_intervention = value >= intervention
+    streak_warning = np.where(at_warning, above_warning + 1, 0)
+    streak_intervention = np.where(at_intervention, above_intervention + 1, 0)
+    was_intervention = level == INTERVENTION
+    holds_intervention = was_intervention & (value >= intervention * keep)
+    holds_warning = (level != OK) & (value >= warning * keep)
+    to_intervention = (streak_intervention >= consecutive) | holds_intervention
+    to_warning = ~to_intervention & ((streak_warning >= consecutive) | holds_warning)
+    after = np.where(to_intervention, INTERVENTION, np.where(to_warning, WARNING, OK))
+    threshold = np.where(
+        to_intervention,
+        intervention,
+        np.where(
+            to_warning,
+            np.where(was_intervention, intervention * keep, warning),
+            np.where(level == OK, warning, warning * keep),
+        ),
+    )
+    return Steps(
+        np.where(sufficient, after, INSUFFICIENT),
+        level,
+        np.where(sufficient, after, level),
+        np.where(sufficient, threshold, 0.0),
+        np.where(sufficient, streak_warning, above_warning),
+        np.where(sufficient, streak_intervention, above_intervention),
+    )

@@ -64,27 +64,71 @@ class SubjectBlock:
     scales: np.ndarray
 
 
+class SubjectColumns(NamedTuple):
+    """The scores of one subject in several windows, one array element per window (the columns
+    of :class:`SubjectScores`)."""
+
+    events: np.ndarray
+    total: np.ndarray
+    statistics: dict[str, np.ndarray]
+    rates: dict[str, np.ndarray]
+    reference_missing_rate: np.ndarray
+
+    def rows(self) -> list[SubjectScores]:
+        """One :class:`SubjectScores` per window."""
+        names, rate_names = list(self.statistics), list(self.rates)
+        return [
+            SubjectScores(
+                events,
+                total,
+                dict(zip(names, row_statistics, strict=True)),
+                dict(zip(rate_names, row_rates, strict=True)),
+                missing,
+            )
+            for events, total, row_statistics, row_rates, missing in zip(
+                self.events.tolist(),
+                self.total.tolist(),
+                zip(*[v.tolist() for v in self.statistics.values()], strict=True),
+                zip(*[v.tolist() for v in self.rates.values()], strict=True),
+                self.reference_missing_rate.tolist(),
+                strict=True,
+            )
+        ]
+
+
 def score_blocks(blocks: Sequence[SubjectBlock], *, epsilon: float) -> list[list[SubjectScores]]:
-    """Every row of every block scored, one list per block: blocks of the same slot layout
-    shape are stacked, so each statistic runs once per shape, not once per subject and window.
+    """Every row of every block scored, one list per block (see :func:`score_block_columns`)."""
+    return [columns.rows() for columns in score_block_columns(blocks, epsilon=epsilon)]
+
+
+def score_block_columns(blocks: Sequence[SubjectBlock], *, epsilon: float) -> list[SubjectColumns]:
+    """Every row of every block scored, one :class:`SubjectColumns` per block: blocks of the same
+    slot layout shape are stacked, so each statistic runs once per shape, not once per subject
+    and window.
 
     A row's scores are bit-identical to scoring it alone (the statistics reduce row by row).
     """
     shapes: dict[tuple[type, int], list[int]] = {}
     for i, block in enumerate(blocks):
         shapes.setdefault((type(block.feature.layout), block.feature.n_slots), []).append(i)
-    out: list[list[SubjectScores]] = [[] for _ in blocks]
+    out: list[SubjectColumns | None] = [None] * len(blocks)
     for members in shapes.values():
-        rows = _score_rows([blocks[i] for i in members], epsilon)
+        scored = _score_rows([blocks[i] for i in members], epsilon)
         start = 0
         for i in members:
             stop = start + len(blocks[i].current)
-            out[i] = rows[start:stop]
+            out[i] = SubjectColumns(
+                scored.events[start:stop],
+                scored.total[start:stop],
+                {name: values[start:stop] for name, values in scored.statistics.items()},
+                {name: values[start:stop] for name, values in scored.rates.items()},
+                scored.reference_missing_rate[start:stop],
+            )
             start = stop
-    return out
+    return [columns for columns in out if columns is not None]
 
 
-def _score_rows(blocks: list[SubjectBlock], epsilon: float) -> list[SubjectScores]:
+def _score_rows(blocks: list[SubjectBlock], epsilon: float) -> SubjectColumns:
     """The scores of every row of blocks that share one slot layout shape, in order."""
     feature = blocks[0].feature
     current = np.concatenate([block.current for block in blocks])
@@ -110,25 +154,13 @@ def _score_rows(blocks: list[SubjectBlock], epsilon: float) -> list[SubjectScore
     else:
         rates["unseen_rate"] = rate(current[:, feature.unseen_slot], present)
     reference_missing = rate(reference[:, feature.missing_slot], reference.sum(axis=-1))
-    names, values = list(statistics), [np.asarray(v).tolist() for v in statistics.values()]
-    rate_names, rate_values = list(rates), [np.asarray(v).tolist() for v in rates.values()]
-    return [
-        SubjectScores(
-            events,
-            total,
-            dict(zip(names, row_statistics, strict=True)),
-            dict(zip(rate_names, row_rates, strict=True)),
-            missing,
-        )
-        for events, total, row_statistics, row_rates, missing in zip(
-            present.tolist(),
-            totals.tolist(),
-            zip(*values, strict=True),
-            zip(*rate_values, strict=True),
-            np.asarray(reference_missing).tolist(),
-            strict=True,
-        )
-    ]
+    return SubjectColumns(
+        np.asarray(present),
+        np.asarray(totals),
+        {name: np.asarray(values) for name, values in statistics.items()},
+        {name: np.asarray(values) for name, values in rates.items()},
+        np.asarray(reference_missing),
+    )
 
 
 def _rows_of(values: np.ndarray | None, block: SubjectBlock) -> np.ndarray:
@@ -137,39 +169,88 @@ def _rows_of(values: np.ndarray | None, block: SubjectBlock) -> np.ndarray:
     return np.broadcast_to(values, (len(block.current), len(values)))
 
 
-def score_windows(
-    windows: Sequence[tuple[ModelLayout, WindowCounts, Baseline | None]], *, epsilon: float
-) -> list[WindowScores]:
+class ModelColumns(NamedTuple):
+    """Windows of models whose layouts have the same shape (subjects of the same kinds, slots
+    and statistics, in the same order), scored together: where they sit among the windows
+    scored, the models' layouts and each window's among them, and each subject's columns by
+    position in the layout (one element per member)."""
+
+    layouts: list[ModelLayout]
+    members: list[int]
+    model_of: np.ndarray
+    subjects: list[SubjectColumns]
+
+    def names(self, position: int) -> list[str]:
+        """The name of the subject at ``position`` of each layout."""
+        return [layout.subjects[position].name for layout in self.layouts]
+
+
+class ClosingScores(NamedTuple):
+    """Windows that close together, scored: the subjects by model, the performance per window."""
+
+    models: list[ModelColumns]
+    performance: list[dict[str, float]]
+    reference_performance: list[dict[str, float]]
+
+
+FlatReferences = dict[int, tuple[SegmentBaseline, np.ndarray, np.ndarray]]
+"""Segment references in slot layout order (see :func:`_flat_reference`) by ``id`` of the
+segment baseline, each beside its segment (so a reused ``id`` is never mistaken for it)."""
+
+
+def score_window_columns(
+    windows: Sequence[tuple[ModelLayout, WindowCounts, Baseline | None]],
+    *,
+    epsilon: float,
+    references: FlatReferences | None = None,
+) -> ClosingScores:
     """Score every subject and the performance of each closed window against its reference (the
     window's version baseline; the layout's model baseline when ``None``), windows of any models
-    at once: each statistic runs once per slot layout shape over every subject of every window."""
+    at once: each statistic runs once per slot layout shape over every subject of every window.
+    ``references`` keeps the references' slot counts from one call to the next."""
     segments = [
         (reference or layout.baseline).for_segment(window.key.segment)
         for layout, window, reference in windows
     ]
-    flat: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    flat: FlatReferences = {} if references is None else references
     for (layout, _, _), segment in zip(windows, segments, strict=True):
-        if id(segment) not in flat:
-            flat[id(segment)] = _flat_reference(layout, segment)
-    scored = _score_by_model(
+        known = flat.get(id(segment))
+        if known is None or known[0] is not segment:
+            flat[id(segment)] = (segment, *_flat_reference(layout, segment))
+    models = _score_by_model(
         [
-            _Row(layout, window.counts, *flat[id(segment)])
+            _Row(layout, window.counts, *flat[id(segment)][1:])
             for (layout, window, _), segment in zip(windows, segments, strict=True)
         ],
         epsilon,
     )
-    out = []
-    for (layout, window, _), segment, subjects in zip(windows, segments, scored, strict=True):
-        prediction = subjects.pop(PREDICTION_SUBJECT, None)
-        label = subjects.pop(LABEL, None)
+    performance = []
+    for layout, window, _ in windows:
         metrics: dict[str, float] = {}
         if layout.performance_size and window.performance[_n_index(layout)] > 0:
             metrics = _metrics(layout, window.performance)
-        out.append(
-            WindowScores(
-                window, subjects, prediction, label, metrics, dict(segment.performance or {})
-            )
-        )
+        performance.append(metrics)
+    return ClosingScores(
+        models, performance, [dict(segment.performance or {}) for segment in segments]
+    )
+
+
+def score_windows(
+    windows: Sequence[tuple[ModelLayout, WindowCounts, Baseline | None]], *, epsilon: float
+) -> list[WindowScores]:
+    """:func:`score_window_columns` as one :class:`WindowScores` per window."""
+    scored = score_window_columns(windows, epsilon=epsilon)
+    out = []
+    for (_, window, _), subjects, metrics, reference in zip(
+        windows,
+        _by_window(scored.models, len(windows)),
+        scored.performance,
+        scored.reference_performance,
+        strict=True,
+    ):
+        prediction = subjects.pop(PREDICTION_SUBJECT, None)
+        label = subjects.pop(LABEL, None)
+        out.append(WindowScores(window, subjects, prediction, label, metrics, reference))
     return out
 
 
@@ -188,9 +269,10 @@ def compare_windows(
         ],
         epsilon,
     )
-    for subjects in scored:
+    out = _by_window(scored, len(pairs))
+    for subjects in out:
         subjects.pop(LABEL, None)
-    return scored
+    return out
 
 
 class _Row(NamedTuple):
@@ -203,9 +285,9 @@ class _Row(NamedTuple):
     scales: np.ndarray
 
 
-def _score_by_model(rows: Sequence[_Row], epsilon: float) -> list[dict[str, SubjectScores]]:
-    """Every subject of every row, by subject name in layout order: the rows of one model are
-    stacked, and each of its subjects becomes one block."""
+def _score_by_model(rows: Sequence[_Row], epsilon: float) -> list[ModelColumns]:
+    """Every subject of every row: the rows of one model are stacked, each of its subjects
+    becomes one block, and models of the same layout shape come out together."""
     models: dict[int, list[int]] = {}
     for i, row in enumerate(rows):
         models.setdefault(id(row.layout), []).append(i)
@@ -220,12 +302,50 @@ def _score_by_model(rows: Sequence[_Row], epsilon: float) -> list[dict[str, Subj
             blocks.append(
                 SubjectBlock(subject.baseline, current[:, slots], reference[:, slots], scales[:, s])
             )
-    scored = iter(score_blocks(blocks, epsilon=epsilon))
-    out: list[dict[str, SubjectScores]] = [{} for _ in rows]
+    scored = iter(score_block_columns(blocks, epsilon=epsilon))
+    shapes: dict[tuple[object, ...], list[tuple[ModelLayout, list[int], list[SubjectColumns]]]] = {}
     for members in models.values():
-        for subject in rows[members[0]].layout.subjects:
-            for i, scores in zip(members, next(scored), strict=True):
-                out[i][subject.name] = scores
+        layout = rows[members[0]].layout
+        columns = [next(scored) for _ in layout.subjects]
+        shapes.setdefault(layout.shape, []).append((layout, members, columns))
+    return [
+        ModelColumns(
+            [layout for layout, _, _ in group],
+            [i for _, members, _ in group for i in members],
+            np.repeat(np.arange(len(group)), [len(members) for _, members, _ in group]),
+            [
+                _concatenated([columns[p] for _, _, columns in group])
+                for p in range(len(group[0][2]))
+            ],
+        )
+        for group in shapes.values()
+    ]
+
+
+def _concatenated(parts: list[SubjectColumns]) -> SubjectColumns:
+    """The columns of several groups of windows, one after the other."""
+    if len(parts) == 1:
+        return parts[0]
+    first = parts[0]
+    return SubjectColumns(
+        np.concatenate([p.events for p in parts]),
+        np.concatenate([p.total for p in parts]),
+        {name: np.concatenate([p.statistics[name] for p in parts]) for name in first.statistics},
+        {name: np.concatenate([p.rates[name] for p in parts]) for name in first.rates},
+        np.concatenate([p.reference_missing_rate for p in parts]),
+    )
+
+
+def _by_window(models: list[ModelColumns], windows: int) -> list[dict[str, SubjectScores]]:
+    """Each window's subjects by name, in layout order."""
+    out: list[dict[str, SubjectScores]] = [{} for _ in range(windows)]
+    for model in models:
+        for p, columns in enumerate(model.subjects):
+            names = model.names(p)
+            for i, which, scores in zip(
+                model.members, model.model_of.tolist(), columns.rows(), strict=True
+            ):
+                out[i][names[which]] = scores
     return out
 
 

@@ -12,13 +12,49 @@ by every sink: none may change one.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeAlias
+
+import orjson
 
 from monitor.batches import Reject
 from monitor.evaluate.levels import Level
 from monitor.window.windower import WindowKey
+
+
+class JsonReport(Mapping[str, Any]):
+    """A report object kept as the JSON text the report file holds, parsed only when a sink
+    reads a field of it (the pipeline writes window lines directly; few sinks read them)."""
+
+    __slots__ = ("_parsed", "json")
+
+    def __init__(self, json: bytes) -> None:
+        self.json = json
+        self._parsed: dict[str, Any] | None = None
+
+    def _object(self) -> dict[str, Any]:
+        if self._parsed is None:
+            self._parsed = orjson.loads(self.json)
+        return self._parsed
+
+    def __getitem__(self, name: str) -> Any:
+        return self._object()[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._object())
+
+    def __len__(self) -> int:
+        return len(self._object())
+
+
+def report_json(report: Mapping[str, Any]) -> bytes:
+    """The JSON text of a report object, as the report file holds it (without the newline).
+
+    >>> report_json({"kind": "alert", "value": 0.5}), report_json(JsonReport(b'{"a":1}'))
+    (b'{"kind":"alert","value":0.5}', b'{"a":1}')
+    """
+    return report.json if isinstance(report, JsonReport) else orjson.dumps(report)
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,7 +71,8 @@ class WindowRecord:
     """Detector → its firings in the window: per-event detections, plus one for a drift verdict
     (detectors that did not fire are left out)."""
     report: Mapping[str, Any]
-    """The report object (``"kind": "window"``), in the report's field order."""
+    """The report object (``"kind": "window"``), in the report's field order (from the
+    pipeline, a :class:`JsonReport`)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,9 +2,11 @@
 level transition. Field order is fixed and floats are printed by orjson's shortest round-trip
 form, so the same input gives the same bytes.
 
-:func:`window_record` and :func:`alert_record` build the typed records of
-:mod:`monitor.sinks.base` with their report objects; :func:`read_record` reads a report object
-back into its record (the report file as input, e.g. for tests and tools).
+:func:`alert_record` builds the pipeline's alert records (:mod:`monitor.sinks.base`) with their
+report objects; its window records are written from arrays by :mod:`monitor.sinks.window_lines`,
+and :func:`window_record`, one window at a time from its scores, is their reference (the tests
+compare the two). :func:`read_record` reads a report object back into its record (the report
+file as input, e.g. for tests and tools).
 """
 
 from __future__ import annotations
@@ -14,13 +16,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
-import orjson
-
 from baselines.values import PREDICTION_NAME, PREDICTION_SUBJECT
 from monitor.evaluate.checks import PERFORMANCE, Versus
 from monitor.evaluate.levels import CheckInput, Level, Step
 from monitor.evaluate.scoring import SubjectScores, WindowScores
-from monitor.sinks.base import AlertRecord, Record, WindowRecord
+from monitor.sinks.base import AlertRecord, Record, WindowRecord, report_json
 from monitor.window.windower import WindowKey
 
 
@@ -103,7 +103,8 @@ def window_record(
     thresholds: Thresholds,
     versus: Versus | None = None,
 ) -> WindowRecord:
-    """The record of one closed window (levels and thresholds keyed by (subject, check))."""
+    """The record of one closed window (levels and thresholds keyed by (subject, check)): the
+    reference of the lines :mod:`monitor.sinks.window_lines` writes."""
     window = scores.window
     by_subject: dict[str, dict[str, Level]] = {}
     for (subject, check), level in levels.items():
@@ -133,24 +134,14 @@ def window_record(
     if scores.label is not None:
         record["label"] = _subject(scores.label, {}, {})
     if scores.performance:
-        perf_levels = by_subject.get(PERFORMANCE, {})
-        record["performance"] = {
-            "labeled": int(scores.performance.get("n", 0)),
-            "metrics": {k: v for k, v in scores.performance.items() if k != "n"},
-            "reference": {k: v for k, v in scores.reference_performance.items() if k != "n"},
-            "levels": {check: level.value for check, level in perf_levels.items()},
-            "level": worst(perf_levels.values()).value,
-            "thresholds": _thresholds(limits.get(PERFORMANCE, {})),
-        }
+        record["performance"] = performance_report(
+            scores.performance,
+            scores.reference_performance,
+            by_subject.get(PERFORMANCE, {}),
+            limits.get(PERFORMANCE, {}),
+        )
     if versus is not None:
-        compared = dict(versus.subjects)
-        prediction = compared.pop(PREDICTION_SUBJECT, None)
-        record["versus"] = {
-            "model_version": versus.stable_version,
-            "features": {name: _statistics(s) for name, s in compared.items()},
-        }
-        if prediction is not None:
-            record["versus"]["prediction"] = _statistics(prediction)
+        record["versus"] = versus_report(versus)
     record["detectors"] = dict(detectors)
     named = [(name, name) for name in scores.features]  # (subject, as alert records name it)
     if scores.prediction is not None:
@@ -170,6 +161,36 @@ def window_record(
         firings(detectors),
         record,
     )
+
+
+def performance_report(
+    performance: Mapping[str, float],
+    reference: Mapping[str, float],
+    levels: Mapping[str, Level],
+    thresholds: Mapping[str, tuple[float, float]],
+) -> dict[str, Any]:
+    """The ``performance`` part of a window's report object."""
+    return {
+        "labeled": int(performance.get("n", 0)),
+        "metrics": {k: v for k, v in performance.items() if k != "n"},
+        "reference": {k: v for k, v in reference.items() if k != "n"},
+        "levels": {check: level.value for check, level in levels.items()},
+        "level": worst(levels.values()).value,
+        "thresholds": _thresholds(thresholds),
+    }
+
+
+def versus_report(versus: Versus) -> dict[str, Any]:
+    """The ``versus`` part of a canary window's report object."""
+    compared = dict(versus.subjects)
+    prediction = compared.pop(PREDICTION_SUBJECT, None)
+    out: dict[str, Any] = {
+        "model_version": versus.stable_version,
+        "features": {name: _statistics(s) for name, s in compared.items()},
+    }
+    if prediction is not None:
+        out["prediction"] = _statistics(prediction)
+    return out
 
 
 def _statistics(scores: SubjectScores) -> dict[str, Any]:
@@ -281,7 +302,7 @@ class ReportWriter:
         return cls(path.open("wb"))
 
     def write(self, record: Record) -> None:
-        self.stream.write(orjson.dumps(record.report, option=orjson.OPT_APPEND_NEWLINE))
+        self.stream.write(report_json(record.report) + b"\n")
 
     def close(self) -> None:
         self.stream.close()

@@ -86,8 +86,25 @@ class ModelLayout:
             offset += feature.n_slots
         self.subjects: tuple[Subject, ...] = tuple(subjects)
         self.by_name: Mapping[str, Subject] = {s.name: s for s in subjects}
+        self._positions = {s.name: p for p, s in enumerate(subjects)}
+        #: What makes layouts score and report alike: each subject's role, slot layout kind and
+        #: size, statistics and rates, in order.
+        self.shape = tuple(
+            (
+                s.name if s.name in (PREDICTION_SUBJECT, LABEL) else "",
+                type(s.baseline.layout),
+                s.baseline.n_slots,
+                s.baseline.statistics,
+                s.baseline.unseen_slot is None,
+            )
+            for s in subjects
+        )
         self.size = offset
         self.performance_size = _performance_size(baseline)
+
+    def position(self, name: str) -> int | None:
+        """Where subject ``name`` sits among :attr:`subjects` (``None`` if it is not one)."""
+        return self._positions.get(name)
 
     def performance_contributions(
         self, batch: EventBatch, rows: IntArray

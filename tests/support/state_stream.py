@@ -9,6 +9,7 @@ import numpy as np
 import orjson
 
 from monitor.config import Settings, load_settings
+from monitor.sinks.base import report_json
 from monitor.sinks.memory import ListSink
 
 HOUR = 3_600_000
@@ -72,5 +73,5 @@ def state_settings(**overrides: Any) -> Settings:
 
 
 def report_lines(sink: ListSink) -> list[bytes]:
-    """Each report object the sink received, as orjson bytes."""
-    return [orjson.dumps(report) for report in sink.reports()]
+    """Each report object the sink received, as the report file holds it."""
+    return [report_json(report) for report in sink.reports()]

@@ -1,0 +1,188 @@
+"""The report lines of windows that close together, written from their score and level arrays.
+
+A window's line is what :func:`monitor.sinks.report.window_record` would serialise, byte for
+byte, but built without a dictionary per subject: the subjects' part of the line is one bytes
+template per model and set of checks (a ``%`` slot per number and level), filled once per window
+from matrices whose floats orjson prints all at once. The parts that vary in shape (performance,
+the canary comparison, detectors) are small dictionaries serialised by orjson.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from functools import lru_cache
+from typing import Any, NamedTuple
+
+import numpy as np
+import orjson
+
+from baselines.values import PREDICTION_NAME, PREDICTION_SUBJECT
+from monitor.evaluate.checks import PERFORMANCE
+from monitor.evaluate.closing import CheckGroup
+from monitor.evaluate.levels import LEVELS, Level
+from monitor.sinks.report import iso_ms
+from monitor.window.slot_layout import LABEL
+from monitor.window.windower import WindowCounts
+
+#: Each level code's JSON text.
+_LEVEL_JSON = np.array([orjson.dumps(level.value) for level in LEVELS], dtype=object)
+
+
+class _Template(NamedTuple):
+    """The subjects' part of a line for one group's windows, and where its slots are filled
+    from: the template's slots in order are ints, floats or level codes (``kinds``)."""
+
+    text: bytes
+    kinds: np.ndarray
+    levels_order: list[int]
+    levels_keys: tuple[tuple[str, str], ...]
+
+
+class SubjectLines:
+    """Builds the subjects' part of window lines; the templates are kept per model and checks."""
+
+    def __init__(self) -> None:
+        self._templates: dict[tuple[int, tuple[tuple[int, str], ...]], _Template] = {}
+
+    def lines(
+        self, group: CheckGroup, reported: np.ndarray, warning: np.ndarray, intervention: np.ndarray
+    ) -> tuple[list[bytes], list[dict[tuple[str, str], Level]]]:
+        """Per window of ``group``: the subjects' part of its line (from ``,"features":``), and
+        its levels keyed (subject as alert records name it, check) in report order."""
+        model = group.model
+        templates = [self._template(group, k) for k in range(len(model.layouts))]
+        rows = group.rows if len(group.rows) < len(model.members) else slice(None)
+        ints: list[np.ndarray] = []
+        floats: list[np.ndarray] = []
+        codes: list[np.ndarray] = []
+        for p, columns in enumerate(model.subjects):
+            ints.append(columns.events[rows])
+            floats.extend(values[rows] for values in columns.statistics.values())
+            floats.extend(values[rows] for values in columns.rates.values())
+            checks = [c for c, (position, _) in enumerate(group.checks) if position == p]
+            if not checks:
+                continue
+            codes.append(reported[:, checks])
+            codes.append(reported[:, checks].max(axis=1, keepdims=True))
+            floats.extend(
+                np.stack([warning[:, checks], intervention[:, checks]], axis=2)
+                .reshape(len(reported), -1)
+                .T
+            )
+        kinds = templates[0].kinds
+        cells = np.empty((len(reported), len(kinds)), dtype=object)
+        cells[:, kinds == 0] = np.stack(ints, axis=1)
+        cells[:, kinds == 1] = _json_floats(np.stack(floats, axis=1))
+        cells[:, kinds == 2] = _LEVEL_JSON[np.concatenate(codes, axis=1)]
+        which = model.model_of[group.rows].tolist()
+        parts = [
+            templates[k].text % tuple(row) for k, row in zip(which, cells.tolist(), strict=True)
+        ]
+        ordered = reported[:, templates[0].levels_order].tolist()
+        levels = [
+            dict(zip(templates[k].levels_keys, map(LEVELS.__getitem__, row), strict=True))
+            for k, row in zip(which, ordered, strict=True)
+        ]
+        return parts, levels
+
+    def _template(self, group: CheckGroup, layout: int) -> _Template:
+        key = (id(group.model.layouts[layout]), group.checks)
+        template = self._templates.get(key)
+        if template is None:
+            template = self._templates[key] = _template(group, layout)
+        return template
+
+
+def _json_floats(values: np.ndarray) -> np.ndarray:
+    """Each float's JSON text as orjson prints it (``null`` for NaN and infinities)."""
+    out = np.empty(values.shape, dtype=object)
+    if values.size:
+        out.ravel()[:] = orjson.dumps(values.ravel().tolist())[1:-1].split(b",")
+    return out
+
+
+def _template(group: CheckGroup, layout: int) -> _Template:
+    """The subjects' part of the line of ``group``'s windows of model ``layout``: features,
+    prediction, label."""
+    features, others = [], []
+    kinds: list[int] = []
+    names = group.names(layout)
+    for p, (subject, columns) in enumerate(
+        zip(group.model.layouts[layout].subjects, group.model.subjects, strict=True)
+    ):
+        name = subject.name
+        parts = [b'{"events":%d']
+        kinds.append(0)
+        for stat in [*columns.statistics, *columns.rates]:
+            parts.append(b"," + _escaped(orjson.dumps(stat)) + b":%s")
+            kinds.append(1)
+        checks = [check for position, check in group.checks if position == p]
+        if checks:
+            parts.append(b',"levels":{')
+            parts.append(b",".join(_escaped(orjson.dumps(c)) + b":%s" for c in checks))
+            parts.append(b'},"level":%s,"thresholds":{')
+            kinds.extend([2] * (len(checks) + 1))
+            parts.append(
+                b",".join(
+                    _escaped(orjson.dumps(c)) + b':{"warning":%s,"intervention":%s}' for c in checks
+                )
+            )
+            parts.append(b"}")
+            kinds.extend([1] * (2 * len(checks)))
+        parts.append(b"}")
+        text = b"".join(parts)
+        if name == PREDICTION_SUBJECT:
+            others.append(b',"prediction":' + text)
+        elif name == LABEL:
+            others.append(b',"label":' + text)
+        else:
+            features.append(_escaped(orjson.dumps(name)) + b":" + text)
+    order, keys = _levels_order(names)
+    return _Template(
+        b',"features":{' + b",".join(features) + b"}" + b"".join(others),
+        np.array(kinds, dtype=np.int64),
+        order,
+        keys,
+    )
+
+
+def _levels_order(
+    names: tuple[tuple[str, str], ...],
+) -> tuple[list[int], tuple[tuple[str, str], ...]]:
+    """The checks in the order of a window record's levels (each subject's checks, subjects in
+    check order, performance last), and their keys as alert records name the subjects."""
+    subjects = list(dict.fromkeys(s for s, _ in names if s != PERFORMANCE))
+    order = [c for s in subjects for c, (subject, _) in enumerate(names) if subject == s]
+    order += [c for c, (subject, _) in enumerate(names) if subject == PERFORMANCE]
+    keys = tuple(
+        (PREDICTION_NAME if names[c][0] == PREDICTION_SUBJECT else names[c][0], names[c][1])
+        for c in order
+    )
+    return order, keys
+
+
+def _escaped(text: bytes) -> bytes:
+    """Constant text of a ``%`` template."""
+    return text.replace(b"%", b"%%")
+
+
+@lru_cache(maxsize=4096)
+def _iso(epoch_ms: int) -> str:
+    """:func:`iso_ms`, remembered: the windows closing together share their bounds."""
+    return iso_ms(epoch_ms)
+
+
+def window_line(window: WindowCounts, subjects: bytes, tail: Mapping[str, Any]) -> bytes:
+    """A window's line: its key, bounds and events, the subjects' part (see
+    :meth:`SubjectLines.lines`), then ``tail`` (performance, versus, detectors)."""
+    key = window.key
+    head = {
+        "kind": "window",
+        "model": key.model,
+        "model_version": key.model_version,
+        "segment": key.segment,
+        "start": _iso(window.start_ms),
+        "end": _iso(window.end_ms),
+        "events": window.events,
+    }
+    return b"".join((orjson.dumps(head)[:-1], subjects, b",", orjson.dumps(tail)[1:]))
