@@ -7,6 +7,9 @@ Stage 1, per source partition (whatever Kafka assigns a process):
 - :mod:`monitor.join` — delayed labels meet their predictions by ``(model, event_id)``;
 - :mod:`monitor.window` — event-time windows of exact integer slot counts, closed by watermarks.
 
+Between them, :mod:`monitor.exchange` — the hand-off through an internal Kafka topic when the
+stages run on several replicas (docs/scale-out.md; its parts are built, not yet wired in).
+
 Stage 2, per model:
 
 - :mod:`monitor.evaluate` — a closed window's scores, checks, alert levels and online detectors;
