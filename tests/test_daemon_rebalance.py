@@ -9,13 +9,12 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.coordinator.assignors.range import RangePartitionAssignor
 
 from baselines.values import Baseline
-from tests.support.daemon import EVENTS
+from tests.support.daemon import EVENTS, running_log_events
 from tests.support.daemon import daemon_config as _config
 from tests.support.daemon import events_seen as _events_seen
 from tests.support.daemon import get_endpoint as _get
 from tests.support.daemon import good_messages as _good
 from tests.support.daemon import log_events as _log_events
-from tests.support.daemon import running_log_events
 from tests.support.daemon import start_logged_daemon as _start_logged
 from tests.support.daemon import terminate as _terminate
 from tests.support.daemon import wait_for as _wait
