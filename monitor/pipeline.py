@@ -306,9 +306,10 @@ class Pipeline:
         self.windower.watermarks.forget(partitions)
 
     def keep_partitions(self, owned: set[int]) -> None:
-        """Forget every partition seen but not in ``owned`` (after a restore elsewhere)."""
+        """After a restore: partitions seen but not in ``owned`` take no part in the watermark
+        until given back (:meth:`hold_partitions`), with the largest event time they had."""
         watermarks = self.windower.watermarks
-        watermarks.forget(set(watermarks.seen) - owned)
+        watermarks.set_away(set(watermarks.seen) - owned)
 
     def cap_overflow(self) -> dict[str, int]:
         """Events past a state cap since start, by cap (counted under ``__other__`` instead):

@@ -25,18 +25,19 @@ from tests.support.memory_consumer import MemoryConsumer, MemoryGroup
 HOUR = 3_600_000
 TOPIC = "predictions"
 PARTITIONS = [TopicPartition(TOPIC, 0), TopicPartition(TOPIC, 1)]
+FOUR = [TopicPartition(TOPIC, p) for p in range(4)]
 
 
 class Crash(BaseException):
     """Ends a run at a chosen poll without a final checkpoint, as ``kill -9`` would."""
 
 
-def _stream(n: int = 4_000, hours: int = 8) -> list[list[bytes]]:
-    """Two partitions of time-ordered events (event ``i`` to partition ``i % 2``); feature x
-    shifts from hour 4, so levels change mid-stream."""
+def _stream(n: int = 4_000, hours: int = 8, partitions: int = 2) -> list[list[bytes]]:
+    """``partitions`` partitions of time-ordered events (event ``i`` to partition
+    ``i % partitions``); feature x shifts from hour 4, so levels change mid-stream."""
     rng = np.random.default_rng(5)
     times = np.sort(rng.integers(0, hours * HOUR, n)).tolist()
-    parts: list[list[bytes]] = [[], []]
+    parts: list[list[bytes]] = [[] for _ in range(partitions)]
     for i, t in enumerate(times):
         x = float(rng.normal(2.0 if t >= 4 * HOUR else 0.0, 1))
         event = {
@@ -47,19 +48,22 @@ def _stream(n: int = 4_000, hours: int = 8) -> list[list[bytes]]:
             "prediction": float(1 / (1 + np.exp(-x))),
             "segments": {"platform": "ios" if i % 3 else "android"},
         }
-        parts[i % 2].append(orjson.dumps(event))
+        parts[i % partitions].append(orjson.dumps(event))
     return parts
 
 
 STREAM = _stream()
+STREAM4 = _stream(partitions=4)
 
 
-def _settings(tmp_path: Path, baseline: Baseline, run: str) -> Settings:
+def _settings(
+    tmp_path: Path, baseline: Baseline, run: str, allowed_lateness: str = "10m"
+) -> Settings:
     baseline.save(tmp_path / "m.json")
     return load_settings(
         None,
         models=[{"name": "m", "baseline": tmp_path / "m.json"}],
-        windows={"size": "1h", "allowed_lateness": "10m"},
+        windows={"size": "1h", "allowed_lateness": allowed_lateness},
         segments={"fields": ["platform"]},
         alerts={"min_events": 50},
         kafka={
@@ -83,15 +87,17 @@ def _run(
     baseline: Baseline,
     group: MemoryGroup,
     before_poll: Callable[[Daemon, MemoryConsumer, int], None] = lambda d, c, n: None,
+    stream: list[list[bytes]] = STREAM,
 ) -> MemoryConsumer:
-    """One daemon process on the twin until the stream is drained (or ``before_poll`` raises)."""
+    """One daemon process on the twin reading ``stream`` until it is drained (or
+    ``before_poll`` raises)."""
     daemon: Daemon | None = None
 
     def drained() -> None:
         assert daemon is not None
         daemon.stop()
 
-    consumer = MemoryConsumer({TOPIC: STREAM}, group, on_drained=drained)
+    consumer = MemoryConsumer({TOPIC: stream}, group, on_drained=drained)
     daemon = build_daemon(settings, {"m": baseline}, connect=lambda kafka: consumer)
     consumer.before_poll = lambda n: before_poll(daemon, consumer, n)
     daemon.run()
@@ -207,3 +213,115 @@ def test_a_revocation_whose_commit_fails_rewinds_at_the_next_assignment(
 
     _run(settings, baseline, group, fail_the_revocation_at_poll_20)
     assert _report(settings) == twin_uninterrupted
+
+
+# A restore after lost partitions, on four partitions. The allowed lateness (2 h) covers the
+# event time two partitions run ahead while the other two are away (3 polls, ~1.2 h), so that
+# an exact restore writes the uninterrupted report.
+LATENESS_4 = "2h"
+
+
+@pytest.fixture(scope="module")
+def four_uninterrupted(tmp_path_factory: pytest.TempPathFactory, baseline: Baseline) -> bytes:
+    """The report of one run over the four-partition stream, with no rebalance."""
+    tmp_path = tmp_path_factory.mktemp("uninterrupted4")
+    settings = _settings(tmp_path, baseline, "whole", LATENESS_4)
+    _run(settings, baseline, MemoryGroup(), stream=STREAM4)
+    return _report(settings)
+
+
+def _lose_after_a_failed_commit(
+    group: MemoryGroup, then: Callable[[Daemon, MemoryConsumer, int], None]
+) -> Callable[[Daemon, MemoryConsumer, int], None]:
+    """Checkpoints at polls 10 and 20, the second one's commit failing (the group stays at
+    poll 10's offsets); at poll 25 every partition is lost and only 0 and 1 are given back;
+    ``then`` goes on from poll 26."""
+
+    def steps(daemon: Daemon, consumer: MemoryConsumer, n: int) -> None:
+        group.fail_commits = n == 20
+        if n in (10, 20):
+            daemon.checkpoint()
+        if n == 25:
+            consumer.rebalance(FOUR[:2], lost=True)
+        if n > 25:
+            then(daemon, consumer, n)
+
+    return steps
+
+
+def test_partitions_given_back_after_a_partial_restore_resume_at_the_checkpoint(
+    tmp_path: Path, baseline: Baseline, four_uninterrupted: bytes
+) -> None:
+    """After a restore that got 2 of 4 partitions, the other 2, assigned 3 polls later, start
+    at the restored checkpoint's offsets, not at the group's older committed ones: nothing is
+    counted twice and the report is the uninterrupted run's."""
+    settings = _settings(tmp_path, baseline, "partial", LATENESS_4)
+    group = MemoryGroup()
+
+    def give_all_back_at_28(daemon: Daemon, consumer: MemoryConsumer, n: int) -> None:
+        if n == 28:
+            consumer.rebalance(FOUR)
+
+    _run(
+        settings, baseline, group, _lose_after_a_failed_commit(group, give_all_back_at_28), STREAM4
+    )
+    assert _report(settings) == four_uninterrupted
+
+
+def test_a_crash_before_the_rest_is_given_back_keeps_their_checkpoint_offsets(
+    tmp_path: Path, baseline: Baseline, four_uninterrupted: bytes
+) -> None:
+    """A checkpoint saved while 2 of 4 partitions are away keeps the restored offsets of the
+    other 2: a process killed then and started again (given all 4) writes the uninterrupted
+    report."""
+    settings = _settings(tmp_path, baseline, "partial-crash", LATENESS_4)
+    group = MemoryGroup()
+
+    def checkpoint_at_26_crash_at_27(daemon: Daemon, consumer: MemoryConsumer, n: int) -> None:
+        if n == 26:
+            daemon.checkpoint()
+        if n == 27:
+            raise Crash
+
+    with pytest.raises(Crash):
+        _run(
+            settings,
+            baseline,
+            group,
+            _lose_after_a_failed_commit(group, checkpoint_at_26_crash_at_27),
+            STREAM4,
+        )
+    _run(settings, baseline, group, stream=STREAM4)
+    assert _report(settings) == four_uninterrupted
+
+
+def test_a_partition_another_member_read_further_resumes_at_the_group_offset(
+    tmp_path: Path, baseline: Baseline
+) -> None:
+    """A partition away after a partial restore whose group offset another member moved past
+    the checkpoint's (here to its end) is not read again when given back: the run counts the
+    4,000 events less that partition's from the checkpoint on."""
+    settings = _settings(tmp_path, baseline, "moved-on", LATENESS_4)
+    group = MemoryGroup()
+    away = FOUR[2]
+    seen: dict[str, object] = {}
+
+    def other_member_reads_2_then_all_back(
+        daemon: Daemon, consumer: MemoryConsumer, n: int
+    ) -> None:
+        seen["daemon"] = daemon
+        if n == 27:
+            group.committed[away] = len(STREAM4[2])
+        if n == 28:
+            consumer.rebalance(FOUR)
+
+    def checkpoint_offset_of_2(daemon: Daemon, consumer: MemoryConsumer, n: int) -> None:
+        if n == 20:
+            seen["checkpoint"] = consumer.positions[away]
+        steps(daemon, consumer, n)
+
+    steps = _lose_after_a_failed_commit(group, other_member_reads_2_then_all_back)
+    _run(settings, baseline, group, checkpoint_offset_of_2, STREAM4)
+    daemon = seen["daemon"]
+    assert isinstance(daemon, Daemon) and isinstance(seen["checkpoint"], int)
+    assert daemon.pipeline.totals.events["m"] == 4_000 - (len(STREAM4[2]) - seen["checkpoint"])

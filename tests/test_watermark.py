@@ -132,3 +132,21 @@ def test_forgetting_one_partition_keeps_the_others_idle() -> None:
     w.set_idle({1, 2})
     w.forget({2})
     assert w.current() == 10
+
+
+def test_a_partition_away_takes_no_part_until_given_back() -> None:
+    """A partition set away (owned elsewhere after a restore) does not hold the others back."""
+    w = Watermarks({0: 10, 1: 4})
+    w.set_away({1})
+    assert w.current() == 10
+    assert w.advance(np.array([12]), np.array([0])).tolist() == [12]
+
+
+def test_a_partition_given_back_counts_with_the_largest_time_it_had() -> None:
+    """Given back, an away partition's earlier maximum holds the watermark again, so its next
+    events are judged as if it had never left: an event at 3 after 4 still sees watermark 4."""
+    w = Watermarks({0: 10, 1: 4})
+    w.set_away({1})
+    w.hold({1})
+    assert w.current() == 4
+    assert w.advance(np.array([3]), np.array([1])).tolist() == [4]

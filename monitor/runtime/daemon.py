@@ -13,7 +13,10 @@ and the checkpoint is postponed to the next interval (never fatal, nothing commi
 letter the broker does not hold). Rebalances run in kafka-python's IO thread, where no blocking
 client call may run: the listener saves the checkpoint locally and awaits the asynchronous
 commit. When a revocation cannot commit (or the membership was lost), the state is ahead of the
-group's offsets, so the next assignment rewinds to the last checkpoint, as a restart would.
+group's offsets, so the next assignment rewinds to the last checkpoint, as a restart would. A
+restore covers every partition of the checkpoint, assigned or not: a partition given only later
+starts at the checkpoint's offset too (kept in every later checkpoint until then), unless the
+group's committed offset is further on.
 SIGTERM/SIGINT stop polling, checkpoint, commit and leave the group.
 """
 
@@ -59,6 +62,7 @@ FLUSH_TIMEOUT_S = 10.0  # a checkpoint waits this long for the producer, then is
 OUTAGE_FLUSH_TIMEOUT_S = 1.0  # the same while an outage lasts, so the loop goes on working
 REVOKE_FLUSH_TIMEOUT_S = 5.0  # the same in a revocation, which holds up the client's IO thread
 COMMIT_TIMEOUT_MS = 10_000
+COMMITTED_TIMEOUT_MS = 2_000  # asking the group's committed offset, from the main loop
 CLOSE_TIMEOUT_MS = 5_000
 
 
@@ -128,6 +132,12 @@ class Daemon:
         self.alertmanager = parts.alertmanager
         self.store = parts.store
         self.positions: dict[TopicPartition, int] = {}
+        # the restored checkpoint's offsets of partitions not assigned since: their events up to
+        # there are in the state, so they start there when given (saved with every checkpoint)
+        self.pending: dict[TopicPartition, int] = {}
+        # partitions the listener sought to a checkpoint's offset; the main loop compares it
+        # with the group's committed offset (a blocking call the listener may not make)
+        self.unconfirmed: dict[TopicPartition, int] = {}
         self.restored = False  # False again when the state must rewind to the checkpoint
         self.assigned = False
         self.outage: str | None = None  # why the last poll, checkpoint or commit failed
@@ -223,6 +233,8 @@ class Daemon:
             self._set_outage(f"poll failed: {exc}")
             polled = {}
         self.server.heartbeat()
+        if self.unconfirmed:
+            polled = self._confirm_positions(polled)
         if polled:
             self._process(polled)
         self._update_lag(polled)
@@ -233,6 +245,35 @@ class Daemon:
             >= self.settings.daemon.checkpoint_interval / 1000
         ):
             self.checkpoint()
+
+    def _confirm_positions(
+        self, polled: Mapping[TopicPartition, Sequence[Any]]
+    ) -> Mapping[TopicPartition, Sequence[Any]]:
+        """``polled`` without the records of partitions whose checkpoint offset another member
+        has read past since: those start at the group's committed offset (the events in between
+        are that member's count). Until the group answers, a partition's records wait."""
+        assert self.consumer is not None
+        kept = dict(polled)
+        for tp, offset in list(self.unconfirmed.items()):
+            try:
+                committed = self.consumer.committed(tp, timeout_ms=COMMITTED_TIMEOUT_MS)
+            except KafkaError as exc:  # asked again after the next poll
+                self._set_outage(f"committed offset unknown: {exc}")
+                kept.pop(tp, None)
+                self.consumer.seek(tp, offset)
+                continue
+            del self.unconfirmed[tp]
+            if committed is not None and committed > offset:
+                log.info(
+                    "partition resumes at the group's committed offset",
+                    partition=f"{tp.topic}:{tp.partition}",
+                    checkpoint=offset,
+                    committed=committed,
+                )
+                kept.pop(tp, None)
+                self.consumer.seek(tp, committed)
+                self.positions[tp] = committed
+        return kept
 
     def _process(self, polled: Mapping[TopicPartition, Sequence[Any]]) -> None:
         """Feed one poll to the pipeline, as predictions then labels.
@@ -307,7 +348,7 @@ class Daemon:
         checkpointed = {parse_offset_key(key) for key in saved.offsets}
         for tp in assigned:  # gained since the checkpoint: its part of the state is gone too
             if (tp.topic, tp.partition) not in checkpointed:
-                committed = self.consumer.committed(tp)
+                committed = self.consumer.committed(tp, timeout_ms=COMMITTED_TIMEOUT_MS)
                 self.consumer.seek(tp, committed if committed is not None else 0)
                 self.positions.pop(tp, None)
 
@@ -371,7 +412,10 @@ class Daemon:
                 "report_bytes": self.report.durable_length() if self.report else 0,
                 "alertmanager": self.alertmanager.state() if self.alertmanager else [],
             }
-            offsets = {offset_key(tp.topic, tp.partition): o for tp, o in self.positions.items()}
+            offsets = {
+                offset_key(tp.topic, tp.partition): o
+                for tp, o in {**self.pending, **self.positions}.items()
+            }
             self.store.save(state, offsets)
         return True
 
@@ -432,6 +476,7 @@ class Daemon:
     def _forget(self, partitions: list[TopicPartition]) -> None:
         for tp in partitions:
             self.positions.pop(tp, None)
+            self.unconfirmed.pop(tp, None)
             self._lag.pop((tp.topic, tp.partition), None)
             self._caught_up_since.pop(tp, None)
         self.pipeline.forget_partitions(
@@ -440,7 +485,8 @@ class Daemon:
 
     def on_assigned(self, assigned: list[TopicPartition]) -> None:
         """First assignment (or after a rewind): restore the checkpoint and seek to its offsets.
-        Otherwise keep going (partitions start at the group's committed offsets)."""
+        Otherwise keep going: partitions start at the group's committed offsets, those the
+        restored state covers but that were not assigned then at the checkpoint's."""
         if not self.restored:
             try:
                 self._restore(assigned)
@@ -449,6 +495,9 @@ class Daemon:
                 self.fatal = exc
                 self.stopping = True
                 return
+        for tp in assigned:
+            if tp in self.pending:
+                self._resume(tp, self.pending.pop(tp))
         self.pipeline.hold_partitions({self.ids.id_of(tp.topic, tp.partition) for tp in assigned})
         log.info(
             "partitions assigned", partitions=[f"{tp.topic}:{tp.partition}" for tp in assigned]
@@ -465,11 +514,11 @@ class Daemon:
                 self.alertmanager.restore(saved.state.get("alertmanager", []))
             if self.report is not None:
                 self.report.truncate(int(saved.state["report_bytes"]))
-            offsets = {parse_offset_key(k): v for k, v in saved.offsets.items()}
+            offsets = {TopicPartition(*parse_offset_key(k)): v for k, v in saved.offsets.items()}
+            self.pending = {tp: o for tp, o in offsets.items() if tp not in assigned}
             for tp in assigned:
-                if (tp.topic, tp.partition) in offsets:
-                    self.consumer.seek(tp, offsets[(tp.topic, tp.partition)])
-                    self.positions[tp] = offsets[(tp.topic, tp.partition)]
+                if tp in offsets:
+                    self._resume(tp, offsets[tp])
             # partitions now owned elsewhere take no part in the watermark
             self.pipeline.keep_partitions(
                 {self.ids.id_of(tp.topic, tp.partition) for tp in assigned}
@@ -481,6 +530,13 @@ class Daemon:
         else:
             del saved  # the loaded document, freed before its memory is released
             release_free_memory()
+
+    def _resume(self, tp: TopicPartition, offset: int) -> None:
+        """Read ``tp`` from the checkpoint's ``offset``, once the group's offset is not further."""
+        assert self.consumer is not None
+        self.consumer.seek(tp, offset)
+        self.positions[tp] = offset
+        self.unconfirmed[tp] = offset
 
     def _shutdown(self, *, save: bool) -> None:
         try:

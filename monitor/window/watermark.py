@@ -9,7 +9,9 @@ Which partitions take part: every partition that has delivered events, plus part
 live daemon was assigned and that have not delivered yet (*held*: they hold the watermark back
 until their first events arrive, so a partition fetched late does not find its events late),
 minus partitions the daemon found *idle* (read up to their end with nothing new): an idle
-partition does not stall closing, and takes part again with its next event.
+partition does not stall closing, and takes part again with its next event. Partitions *away*
+(in a restored state, but owned by another process for now) take no part either; their largest
+event time is kept, and counts again once they are given back, as if they had never left.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ class Watermarks:
         self.seen: dict[int, int] = dict(seen or {})
         self.held: set[int] = set()
         self.idle: set[int] = set()
+        self.away: set[int] = set()
 
     def advance(self, event_time_ms: IntArray, partition: IntArray) -> IntArray:
         """Watermark in force at each event (itself included); updates the per-partition maxima."""
@@ -47,7 +50,8 @@ class Watermarks:
         delivering = {first} if one_partition else set(np.unique(partition).tolist())
         self.idle -= delivering
         self.held -= delivering
-        taking_part = (set(self.seen) | delivering) - self.idle
+        self.away -= delivering
+        taking_part = (set(self.seen) | delivering) - self.idle - self.away
         if one_partition and taking_part == {first}:
             result = self._running_maximum(first, event_time_ms)
         else:
@@ -82,13 +86,16 @@ class Watermarks:
 
     def current(self) -> int | None:
         """The watermark now, or None while nothing has arrived or a held partition is empty."""
-        if self.held or not self.seen:
+        present = {p: t for p, t in self.seen.items() if p not in self.away}
+        if self.held or not present:
             return None
-        active = [t for p, t in self.seen.items() if p not in self.idle]
-        return min(active) if active else max(self.seen.values())
+        active = [t for p, t in present.items() if p not in self.idle]
+        return min(active) if active else max(present.values())
 
     def hold(self, partitions: set[int]) -> None:
-        """Newly assigned partitions without events hold the watermark until they deliver."""
+        """Newly assigned partitions without events hold the watermark until they deliver;
+        partitions back from away take part again with the largest time they had."""
+        self.away -= partitions
         self.held |= partitions - set(self.seen)
 
     def set_idle(self, partitions: set[int]) -> None:
@@ -96,9 +103,17 @@ class Watermarks:
         self.idle |= partitions
         self.held -= partitions
 
+    def set_away(self, partitions: set[int]) -> None:
+        """Partitions owned elsewhere for now, whose events up to some offset are counted here:
+        no part in the watermark until :meth:`hold` gives them back, their largest time kept."""
+        self.away |= partitions & set(self.seen)
+        self.held -= partitions
+        self.idle -= partitions
+
     def forget(self, partitions: set[int]) -> None:
         """Stop waiting for partitions this process no longer owns (revoked)."""
         for p in partitions:
             self.seen.pop(p, None)
         self.held -= partitions
         self.idle -= partitions
+        self.away -= partitions

@@ -131,7 +131,8 @@ class MemoryConsumer:
     def seek(self, partition: TopicPartition, offset: int) -> None:
         self.positions[partition] = offset
 
-    def committed(self, partition: TopicPartition) -> int | None:
+    def committed(self, partition: TopicPartition, timeout_ms: int | None = None) -> int | None:
+        del timeout_ms
         return self.group.committed.get(partition)
 
     def commit(self, offsets: Mapping[TopicPartition, OffsetAndMetadata], timeout_ms: int) -> None:
