@@ -151,12 +151,14 @@ def test_two_daemons_in_one_group_share_partitions_without_double_counting(
     single, single_port = _config(tmp_path, baseline, kafka_bootstrap, name, "single")
     for config in (first, second, single):
         _patch(config, windows)
+    ports = (first_port, second_port, single_port)
     processes = [_start(first), _start(second)]
     try:
         both_ready = (  # noqa: E731
             lambda: _get(first_port, "/readyz")[0] == 200 and _get(second_port, "/readyz")[0] == 200
         )
         _wait(both_ready, "both processes to own partitions")
+        processes.append(_start(single))
         producer = KafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all", linger_ms=20)
         try:
             for i, message in enumerate(_good()):
@@ -165,21 +167,35 @@ def test_two_daemons_in_one_group_share_partitions_without_double_counting(
         finally:
             producer.close()
         _wait(
-            lambda: _events_seen(first_port) + _events_seen(second_port) == EVENTS,
-            "the two processes to see every event between them",
+            lambda: (
+                _events_seen(first_port) + _events_seen(second_port) == EVENTS
+                and _events_seen(single_port) == EVENTS
+            ),
+            "the pair to see every event between them, and the single process all of them",
         )
         shares = (_events_seen(first_port), _events_seen(second_port))
+        # a partition assigned after it was read to its end holds a process's watermark until
+        # it goes idle (daemon.idle_timeout): wait until all three have closed the same windows
+        _wait(
+            lambda: len({_last_window_end(port) for port in ports}) == 1,
+            "both processes of the pair to close the windows the single process closed",
+        )
     finally:
         for process in processes:
             _terminate(process)
     assert min(shares) > 0, shares
-    _run_to_end(single, single_port)
     pair = _window_events((tmp_path / "first" / "report.jsonl").read_bytes())
     pair.update(_window_events((tmp_path / "second" / "report.jsonl").read_bytes()))
     whole = _window_events((tmp_path / "single" / "report.jsonl").read_bytes())
     overall = {key: n for key, n in whole.items() if key[0] == ""}
     assert len(overall) >= 6
     assert {key: pair[key] for key in overall} == overall
+
+
+def _last_window_end(port: int) -> str | None:
+    """The end of the last overall window the daemon on ``port`` closed, if any."""
+    ends = [w["end"] for w in _status(port)["last_windows"]]
+    return max(ends) if ends else None
 
 
 def _patch(config: Path, changes: dict[str, Any]) -> None:
