@@ -16,6 +16,7 @@ over comes from here:
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextlib import closing
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -212,11 +213,8 @@ def replay_to_file(
     **options: Any,
 ) -> ReplaySummary:
     """Replay into a JSON Lines report file."""
-    writer = ReportWriter.open(output_path)
-    try:
+    with closing(ReportWriter.open(output_path)) as writer:
         return replay_file(settings, baselines, input_path, writer, **options)
-    finally:
-        writer.close()
 
 
 def replay_topic_to_file(
@@ -234,12 +232,9 @@ def replay_topic_to_file(
     from monitor.sources.kafka import read_topic
 
     assert settings.kafka is not None
-    writer = ReportWriter.open(output_path)
-    try:
+    with closing(ReportWriter.open(output_path)) as writer:
         batches = read_topic(settings.kafka, topic, from_ms=from_ms, to_ms=to_ms)
         return replay_batches(settings, baselines, batches, writer, progress=progress, also=also)
-    finally:
-        writer.close()
 
 
 def replay_topics_to_file(
@@ -272,8 +267,7 @@ def replay_topics_to_file(
     delivering = frozenset(
         ids.id_of(tp.topic, tp.partition) for tp in plan.end if plan.end[tp] > plan.start[tp]
     )
-    writer = ReportWriter.open(output_path)
-    try:
+    with closing(ReportWriter.open(output_path)) as writer:
         polls = read_slice(kafka, plan, ids, label_topics=frozenset(kafka.label_topics))
         return replay_batches(
             settings,
@@ -285,8 +279,6 @@ def replay_topics_to_file(
             also=also,
             hold=delivering,
         )
-    finally:
-        writer.close()
 
 
 def build_daemon(
