@@ -20,6 +20,7 @@ import json
 import statistics
 import time
 import zlib
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -27,9 +28,10 @@ import pyarrow as pa
 
 from baselines.build import build_baseline
 from monitor.batches import EventBatch
-from monitor.exchange.records import FeedValues, Mark, Partial, decode, encode, merge, parts_of
+from monitor.exchange import stage1
+from monitor.exchange.records import Mark, Partial, decode, encode, merge
 from monitor.window.slot_layout import ModelLayout
-from monitor.window.windower import Windower
+from monitor.window.windower import WindowCounter
 
 HOUR = 3_600_000
 NUMERIC, CATEGORICAL, SEGMENT_VALUES = 15, 5, 10
@@ -67,27 +69,16 @@ def events(n: int, seed: int) -> EventBatch:
 
 def cycle_partial(layout: ModelLayout, n: int, seed: int, *, values: bool) -> Partial:
     """The partial one source partition sends for ``n`` events of one window."""
-    windower = Windower(
+    counter = WindowCounter(
         {"m": layout},
         size_ms=HOUR,
         allowed_lateness_ms=0,
         segment_fields=("region",),
         buffer_scores=values,
     )
-    windower.add(events(n, seed))
-    windows = list(windower.open.values())
-    runs = tuple(
-        FeedValues(
-            start,
-            version,
-            "prediction",
-            np.concatenate([p[0] for p in parts]),
-            pa.concat_arrays([p[1] for p in parts]),
-            {"score": np.concatenate([p[2]["score"] for p in parts])},
-        )
-        for (_, version, start), parts in windower.score_values.buffers.items()
-    )
-    return Partial("sha256:" + "0" * 64, "m", seed, 0, n, parts_of(windows), values=runs)
+    counter.add(events(n, seed))
+    (partial,) = stage1.drain(counter, "sha256:" + "0" * 64)
+    return replace(partial, source=seed, end=n)
 
 
 def median_seconds(step: object, repeats: int = 5) -> float:

@@ -5,10 +5,12 @@ Stage 1, per source partition (whatever Kafka assigns a process):
 - :mod:`monitor.sources` — where raw messages come from (Kafka topics, exported files);
 - :mod:`monitor.decode` — a message becomes columnar event data, or a reject with a reason;
 - :mod:`monitor.join` — delayed labels meet their predictions by ``(model, event_id)``;
-- :mod:`monitor.window` — event-time windows of exact integer slot counts, closed by watermarks.
+- :mod:`monitor.window` — event-time windows of exact integer slot counts, and late events.
 
-Between them, :mod:`monitor.exchange` — the hand-off through an internal Kafka topic when the
-stages run on several replicas (docs/scale-out.md; its parts are built, not yet wired in).
+Between them, :mod:`monitor.exchange` — stage 1's counts handed to stage 2 as partials and
+progress marks; stage 2 merges them and closes the windows every source partition has passed.
+In one process the hand-over is in memory; through an internal Kafka topic when the stages run
+on several replicas (docs/scale-out.md; that transport is not wired in yet).
 
 Stage 2, per model:
 

@@ -51,15 +51,15 @@ from monitor.evaluate.scoring import (
     compare_windows,
     score_window_columns,
 )
+from monitor.exchange.local import Windower
 from monitor.gc_pause import collector_paused
-from monitor.join.label_join import LabelJoin, Pairs
+from monitor.join.label_join import LabelJoin
 from monitor.logs import RateLimitedLog
 from monitor.sinks.base import AlertRecord, JsonReport, RejectSink, Sink, WindowRecord
 from monitor.sinks.report import alert_record, firings, performance_report, versus_report
 from monitor.sinks.window_lines import SubjectLines, window_line
 from monitor.window.slot_layout import ModelLayout
-from monitor.window.value_buffers import ValueBuffers
-from monitor.window.windower import WindowCounts, Windower, WindowKey
+from monitor.window.windower import WindowCounts, WindowKey
 
 if TYPE_CHECKING:
     from monitor.sinks.collector import RunningTotals
@@ -153,6 +153,13 @@ class Pipeline:
             ),
             threads=settings.decode.threads,
         )
+        self.score_detectors = DetectorFeed(
+            tuple(("score", d.name, dict(d.params)) for d in settings.detectors.prediction),
+            prefixed=False,
+        )
+        self.error_detectors = DetectorFeed(
+            tuple((d.stream, d.name, d.params) for d in settings.detectors.errors), prefixed=True
+        )
         self.windower = Windower(
             self.layouts,
             grid=settings.windows.grid(),
@@ -162,6 +169,7 @@ class Pipeline:
             max_versions=settings.windows.max_versions,
             preferred_versions=_named_versions(settings),
             buffer_scores=bool(settings.detectors.prediction),
+            error_streams=self.error_detectors.streams,
         )
         schema = self.decoder.schema
         self.join = LabelJoin(
@@ -172,14 +180,6 @@ class Pipeline:
             prediction_kind=schema.prediction_kind,
             label_kind=schema.label_kind,
         )
-        self.score_detectors = DetectorFeed(
-            tuple(("score", d.name, dict(d.params)) for d in settings.detectors.prediction),
-            prefixed=False,
-        )
-        self.error_detectors = DetectorFeed(
-            tuple((d.stream, d.name, d.params) for d in settings.detectors.errors), prefixed=True
-        )
-        self.error_values = ValueBuffers(self.error_detectors.streams, self.windower.grid)
         self.critical = {m.name: frozenset(m.critical_features) for m in settings.models}
         self.calibration = {(name, ""): _calibration(b) for name, b in baselines.items()}
         for name, by_version in self.versions.items():
@@ -262,7 +262,6 @@ class Pipeline:
             unusable |= np.isnan(labels.label)
         self.reject([*result.rejects, *_unusable_labels(records, labels, unusable)])
         pairs = self.join.add_labels(labels)
-        self._joined(pairs)
         self._emit(self.windower.add_labels(labels, pairs))
 
     def finish(self) -> None:
@@ -324,12 +323,7 @@ class Pipeline:
             codes, names = text_codes(events.model)
             self.totals.events.update(dict(zip(names, np.bincount(codes).tolist(), strict=True)))
         pairs = self.join.add_predictions(events) if self.join_labels and len(events) else None
-        self._joined(pairs)
         self._emit(self.windower.add(events, pairs))
-
-    def _joined(self, pairs: Pairs | None) -> None:
-        if pairs is not None:
-            self.error_values.add_pairs(pairs.batch, self.layouts)
 
     def reject_internal(self, records: RawRecords, detail: str) -> None:
         """Reject every message of ``records`` as ``internal_error`` with ``detail``: counted,
@@ -363,7 +357,6 @@ class Pipeline:
                 self._feed_detectors(window)
         if closed:
             self._close(closed)
-            self.error_values.discard_through(self.windower.closed_through)
             current = self.windower.watermarks.current()
             if current is not None:
                 self.join.expire(current)
@@ -512,9 +505,8 @@ class Pipeline:
     def _feed_detectors(self, window: WindowCounts) -> None:
         """Feed an overall window's prediction scores and pair errors to the online detectors."""
         model, version = window.key.model, window.key.model_version
-        window.detections.update(self.score_detectors.detections(model, version, window.values))
-        errors = self.error_values.take(model, version, window.start_ms)
-        window.detections.update(self.error_detectors.detections(model, version, errors))
+        for feed in (self.score_detectors, self.error_detectors):
+            window.detections.update(feed.detections(model, version, window.values))
 
     def _detectors(self, window: WindowCounts, model: ModelColumns, row: int) -> dict[str, Any]:
         """Per-event detections of the window, and the window-series detectors' verdicts (the

@@ -19,12 +19,12 @@ from baselines.values import Baseline
 from monitor.batches import RawRecords
 from monitor.config import load_settings
 from monitor.errors import CheckpointError, ConfigError
+from monitor.exchange.local import Windower
 from monitor.pipeline import Pipeline
 from monitor.sinks.memory import ListSink
 from monitor.state.snapshot import restore, snapshot
 from monitor.window.grid import CalendarGrid, FixedGrid, WindowGrid
 from monitor.window.slot_layout import ModelLayout
-from monitor.window.windower import Windower
 from tests.support.builders import make_batch, training
 from tests.support.state_stream import report_lines, state_settings
 

@@ -11,10 +11,10 @@ from hypothesis import strategies as st
 
 from baselines.values import Baseline
 from monitor.exchange.completeness import Completeness
+from monitor.exchange.local import Windower
 from monitor.exchange.records import Mark
 from monitor.window.slot_layout import ModelLayout
 from monitor.window.watermark import Watermarks
-from monitor.window.windower import Windower
 from tests.support.builders import make_batch
 
 HOUR = 3_600_000

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from baselines.values import Baseline
 from monitor.batches import EventBatch
+from monitor.exchange.local import Windower
 from monitor.exchange.records import (
     ExchangeRecordError,
     FeedValues,
@@ -27,7 +28,7 @@ from monitor.exchange.records import (
     parts_of,
 )
 from monitor.window.slot_layout import ModelLayout
-from monitor.window.windower import WindowCounts, Windower
+from monitor.window.windower import WindowCounts
 from tests.support.builders import make_batch
 
 HOUR = 3_600_000

@@ -11,8 +11,9 @@ import pytest
 from baselines.build import build_baseline
 from baselines.values import Baseline
 from monitor.batches import EventBatch
+from monitor.exchange.local import Windower
 from monitor.window.slot_layout import ModelLayout, column
-from monitor.window.windower import Windower, WindowKey
+from monitor.window.windower import WindowKey
 from tests.support.builders import make_batch, training
 
 HOUR = 3_600_000

@@ -12,6 +12,7 @@ from baselines.build import build_baseline
 from baselines.values import Baseline
 from monitor.batches import EventBatch
 from monitor.evaluate.detector_feed import DetectorFeed
+from monitor.exchange.local import Windower
 from monitor.join.label_join import Pairs
 from monitor.window.slot_layout import ModelLayout
 from monitor.window.windower import (
@@ -19,7 +20,6 @@ from monitor.window.windower import (
     LateCounts,
     SegmentValues,
     WindowCounts,
-    Windower,
     WindowKey,
 )
 from tests.support.builders import make_batch, training

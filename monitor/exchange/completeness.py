@@ -12,6 +12,7 @@ are complete, and stay complete (:meth:`Completeness.closed_through` never goes 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from monitor.exchange.records import Mark
@@ -40,23 +41,35 @@ class Completeness:
     (70, 70)
     """
 
-    def __init__(self, allowed_lateness_ms: int) -> None:
+    def __init__(self, allowed_lateness_ms: int, closed_through: int | None = None) -> None:
+        """``closed_through``: restored from a snapshot (windows it closed stay closed)."""
         self.allowed_lateness_ms = allowed_lateness_ms
         self.sources: set[int] = set()
         self.progress: dict[int, _Progress] = {}
-        self._closed_through: int | None = None
+        self._closed_through = closed_through
 
     def set_sources(self, sources: set[int]) -> None:
         """The source partitions that exist now: new ones hold windows back until they report,
         gone ones no longer count."""
-        self.sources = set(sources)
-        for gone in set(self.progress) - self.sources:
-            del self.progress[gone]
-        self._advance()
+        self.apply(sources, ())
 
     def mark(self, mark: Mark) -> None:
         """Take a source partition's progress; a mark older than the last one taken (a smaller
         ``end``) is ignored, and a partition's watermark never goes back."""
+        self.apply(None, (mark,))
+
+    def apply(self, sources: set[int] | None, marks: Iterable[Mark]) -> None:
+        """Take new sources (None: unchanged) and marks together, then advance once: a window
+        closes only on what they say all at once, never on half of them."""
+        if sources is not None:
+            self.sources = set(sources)
+            for gone in set(self.progress) - self.sources:
+                del self.progress[gone]
+        for mark in marks:
+            self._take(mark)
+        self._advance()
+
+    def _take(self, mark: Mark) -> None:
         if mark.source not in self.sources:
             return
         last = self.progress.setdefault(mark.source, _Progress(mark.end, None, mark.idle))
@@ -67,7 +80,6 @@ class Completeness:
             last.watermark_ms is None or mark.watermark_ms > last.watermark_ms
         ):
             last.watermark_ms = mark.watermark_ms
-        self._advance()
 
     def watermark(self) -> int | None:
         """The least watermark of the partitions taking part (the largest when all are idle);

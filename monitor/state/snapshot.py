@@ -77,9 +77,9 @@ def snapshot(pipeline: Pipeline) -> dict[str, Any]:
             for model, values in sorted(windower.version_values.items())
         ],
         "capped": _sorted_counts(windower.capped),
-        "open": [_window(w) for _, w in sorted(windower.open.items(), key=_by_key)],
+        "open": [_window(w) for _, w in sorted(windower.windows.open.items(), key=_by_key)],
         "score_streams": {
-            "buffers": windower.score_values.state(),
+            "buffers": windower.windows.score_values.state(),
             "detectors": pipeline.score_detectors.state(),
         },
         "checks": [
@@ -111,7 +111,7 @@ def snapshot(pipeline: Pipeline) -> dict[str, Any]:
             "join": pipeline.join.state(),
             "late": _sorted_counts(windower.late_labels.by_model),
             "errors": {
-                "buffers": pipeline.error_values.state(),
+                "buffers": windower.windows.error_values.state(),
                 "detectors": pipeline.error_detectors.state(),
             },
         },
@@ -239,9 +239,9 @@ def _rebuild(pipeline: Pipeline, state: Mapping[str, Any]) -> Callable[[], None]
     labels = state["labels"]
     join = pipeline.join.restored(labels["join"])
     late_labels = {str(m): int(n) for m, n in labels["late"].items()}
-    error_values = pipeline.error_values.restored(labels["errors"]["buffers"])
+    error_values = windower.windows.error_values.restored(labels["errors"]["buffers"])
     error_detectors = pipeline.error_detectors.restored(labels["errors"]["detectors"])
-    score_values = windower.score_values.restored(state["score_streams"]["buffers"])
+    score_values = windower.windows.score_values.restored(state["score_streams"]["buffers"])
     score_detectors = pipeline.score_detectors.restored(state["score_streams"]["detectors"])
 
     def install() -> None:
@@ -252,9 +252,9 @@ def _rebuild(pipeline: Pipeline, state: Mapping[str, Any]) -> Callable[[], None]
             windower.segment_values[key].known = values
         for model, values in versions.items():
             windower.version_values[model].known = values
-        windower.capped = capped
-        windower.open = {(w.key, w.start_ms): w for w in windows}
-        windower.score_values = score_values
+        windower.counter.capped = capped
+        windower.windows.open = {(w.key, w.start_ms): w for w in windows}
+        windower.windows.score_values = score_values
         pipeline.score_detectors = score_detectors
         pipeline.check_states = checks
         pipeline.series = series
@@ -264,7 +264,7 @@ def _rebuild(pipeline: Pipeline, state: Mapping[str, Any]) -> Callable[[], None]
         pipeline.decoder.capped = decoder_capped
         pipeline.join = join
         windower.late_labels.by_model = late_labels
-        pipeline.error_values = error_values
+        windower.windows.error_values = error_values
         pipeline.error_detectors = error_detectors
 
     return install

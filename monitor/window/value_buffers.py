@@ -92,6 +92,24 @@ class ValueBuffers:
         ).to_numpy()
         return {s: np.concatenate([p[2][s] for p in parts])[order] for s in self.streams}
 
+    def drain(self) -> list[tuple[str, str, int, IntArray, pa.Array, dict[str, FloatArray]]]:
+        """Every buffer in arrival order, unsorted, as (model, version, window start, times,
+        tie-breaks, values per stream), sorted by key; none is kept.
+
+        >>> buffers = ValueBuffers(("score",), 10)
+        >>> buffers.add("m", "", np.array([3, 12]), pa.array([1, 2]), {"score": np.array([.5, .7])})
+        >>> [(m, start, time.tolist()) for m, _, start, time, _, _ in buffers.drain()]
+        [('m', 0, [3]), ('m', 10, [12])]
+        >>> buffers.buffers
+        {}
+        """
+        drained = [
+            (model, version, start, *_joined(parts, self.streams))
+            for (model, version, start), parts in sorted(self.buffers.items())
+        ]
+        self.buffers = {}
+        return drained
+
     def discard_through(self, closed_through_ms: int) -> None:
         """Drop values of windows that already closed (late ones)."""
         keys = list(self.buffers)
@@ -102,17 +120,20 @@ class ValueBuffers:
 
     def state(self) -> list[dict[str, Any]]:
         """The buffered values of the streams, packed (:mod:`monitor.packed`), in sorted order."""
-        return [
-            {
-                "model": model,
-                "model_version": version,
-                "start_ms": start,
-                "time": pack(np.concatenate([p[0] for p in parts])),
-                "tie": pack_column(pa.concat_arrays([p[1] for p in parts])),
-                "values": {s: pack(np.concatenate([p[2][s] for p in parts])) for s in self.streams},
-            }
-            for (model, version, start), parts in sorted(self.buffers.items())
-        ]
+        out = []
+        for (model, version, start), parts in sorted(self.buffers.items()):
+            time, tie, values = _joined(parts, self.streams)
+            out.append(
+                {
+                    "model": model,
+                    "model_version": version,
+                    "start_ms": start,
+                    "time": pack(time),
+                    "tie": pack_column(tie),
+                    "values": {s: pack(values[s]) for s in self.streams},
+                }
+            )
+        return out
 
     def restored(self, state: Sequence[Mapping[str, Any]]) -> ValueBuffers:
         """A new instance for these streams holding what :meth:`state` saved."""
@@ -125,3 +146,15 @@ class ValueBuffers:
             )
             buffers.buffers[(b["model"], b["model_version"], int(b["start_ms"]))] = [part]
         return buffers
+
+
+def _joined(parts: list[Part], streams: tuple[str, ...]) -> Part:
+    """One buffer's parts as one, in arrival order."""
+    if len(parts) == 1:
+        time, tie, values = parts[0]
+        return time, tie, {s: values[s] for s in streams}
+    return (
+        np.concatenate([p[0] for p in parts]),
+        pa.concat_arrays([p[1] for p in parts]),
+        {s: np.concatenate([p[2][s] for p in parts]) for s in streams},
+    )

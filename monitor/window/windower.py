@@ -5,8 +5,10 @@ one window per configured segment field (``platform=ios``). Each event is given 
 (model, window start, version, segment); a batch of all models is binned once per subject name
 (``ModelSet.positions``), and the windows of every model in the batch are updated by one
 ``np.bincount`` per subject over (group, slot) codes.
-Windows close when the watermark minus the allowed lateness passes their end; ``flush`` closes
-the rest at end of input.
+This is stage 1: it counts and judges lateness, but closes nothing. What it counted since the
+last hand-over goes to stage 2 as partials (:mod:`monitor.exchange.stage1`), which merges them
+and closes a window once the watermark minus the allowed lateness passes its end
+(:mod:`monitor.exchange.open_windows`).
 Counts are integers, so partial windows merge exactly (``WindowCounts.merge``).
 
 What a stream may make grow is capped: per model at most ``max_versions`` model versions and,
@@ -170,9 +172,11 @@ class LateCounts:
             self.by_model[model] = self.by_model.get(model, 0) + n
 
 
-class Windower:
-    """Open windows of every model, their watermark, and (with ``buffer_scores``) the prediction
-    scores the online detectors are fed when an overall window closes."""
+class WindowCounter:
+    """Stage 1: the counts of every model's windows since the last :meth:`drain`, the
+    watermark per source partition, and (with ``buffer_scores``, ``error_streams``) the
+    prediction scores and pair errors the online detectors are fed when an overall window
+    closes."""
 
     def __init__(
         self,
@@ -186,13 +190,15 @@ class Windower:
         max_versions: int = 20,
         preferred_versions: Mapping[str, tuple[str, ...]] | None = None,
         buffer_scores: bool = False,
+        error_streams: tuple[str, ...] = (),
     ) -> None:
         self.layouts = layouts
         self.grid = as_grid(size_ms if grid is None else grid)
         self.allowed_lateness_ms = allowed_lateness_ms
         self.segment_fields = segment_fields
         self.watermarks = Watermarks()
-        self.closed_through = np.iinfo(np.int64).min  # no window ending at or before reopens
+        # windows ending at or before this were passed by the watermark: their events are late
+        self.passed_through = np.iinfo(np.int64).min
         self.late = LateCounts()
         self.late_labels = LateCounts()
         self.open: dict[tuple[WindowKey, int], WindowCounts] = {}
@@ -212,12 +218,13 @@ class Windower:
             [_numeric_prediction(layout) for layout in layouts.values()], dtype=np.bool_
         )
         self.score_values = ValueBuffers(("score",) if buffer_scores else (), self.grid)
+        self.error_values = ValueBuffers(error_streams, self.grid)
 
-    def add(self, batch: EventBatch, pairs: Pairs | None = None) -> list[WindowCounts]:
-        """Count a batch of predictions (and the label pairs it completed) into their windows;
-        return the windows this closed, in report order."""
+    def add(self, batch: EventBatch, pairs: Pairs | None = None) -> None:
+        """Count a batch of predictions (and the label pairs it completed) into their windows."""
         if not len(batch):
-            return self._close_at_watermark()
+            self._pass()
+            return
         watermark = self.watermarks.advance(batch.event_time_ms, batch.partition)
         windows = self.grid.index(batch.event_time_ms)
         late = self.grid.start(windows + 1) <= self._horizon(watermark)
@@ -230,7 +237,7 @@ class Windower:
         self._count(batch, parts, windows)
         if pairs is not None:
             self._count_pairs(pairs, watermark)
-        return self._close_at_watermark()
+        self._pass()
 
     def fold(self, batch: EventBatch) -> EventBatch:
         """``batch`` with each model's versions past ``max_versions`` and segment values past
@@ -264,14 +271,14 @@ class Windower:
         version = folded.pop("model_version", batch.model_version)
         return replace(batch, model_version=version, segments={**batch.segments, **folded})
 
-    def add_labels(self, labels: EventBatch, pairs: Pairs | None) -> list[WindowCounts]:
+    def add_labels(self, labels: EventBatch, pairs: Pairs | None) -> None:
         """Advance the watermark with a batch of label events and count the pairs they completed
-        (performance only: a label adds no event to a window); return the windows this closed."""
+        (performance only: a label adds no event to a window)."""
         if len(labels):
             watermark = self.watermarks.advance(labels.event_time_ms, labels.partition)
             if pairs is not None:
                 self._count_pairs(pairs, watermark)
-        return self._close_at_watermark()
+        self._pass()
 
     def _owner(self, models: pa.Array) -> IntArray:
         """Each row's model as an index into ``layouts`` (-1 for a model not configured)."""
@@ -291,18 +298,20 @@ class Windower:
 
     def _horizon(self, watermark: IntArray) -> IntArray:
         """Per event: windows ending at or before this are closed when it arrives."""
-        return np.maximum(watermark - self.allowed_lateness_ms, self.closed_through)
+        return np.maximum(watermark - self.allowed_lateness_ms, self.passed_through)
 
-    def _close_at_watermark(self) -> list[WindowCounts]:
+    def _pass(self) -> None:
+        """After a batch: windows the watermark minus the allowed lateness has passed take no
+        more events."""
         current = self.watermarks.current()
-        if current is None:
-            return []
-        return self._close(current - self.allowed_lateness_ms)
+        if current is not None:
+            self.passed_through = max(self.passed_through, current - self.allowed_lateness_ms)
 
     def _count_pairs(self, pairs: Pairs, watermark: IntArray) -> None:
         """Add joined pairs to the performance of their windows, each judged late or not by the
         watermark in force when the event completing it arrived."""
         joined = pairs.batch
+        self.error_values.add_pairs(joined, self.layouts)
         windows = self.grid.index(joined.event_time_ms)
         late = self.grid.start(windows + 1) <= self._horizon(watermark[pairs.trigger])
         parts = []
@@ -312,27 +321,6 @@ class Windower:
             if len(rows) and layout.performance_size:
                 parts.append((model, rows))
         self._count(joined, parts, windows, labeled=True)
-
-    def flush(self) -> list[WindowCounts]:
-        """Close every open window (end of a replay)."""
-        return self._close(None)
-
-    def _close(self, watermark: int | None) -> list[WindowCounts]:
-        if watermark is not None:
-            self.closed_through = max(self.closed_through, watermark)
-        ready = sorted(
-            (k for k, w in self.open.items() if watermark is None or w.end_ms <= watermark),
-            key=lambda k: (k[1], k[0]),
-        )
-        closed = [self.open.pop(k) for k in ready]
-        for window in closed:
-            if not window.key.segment:
-                key = window.key
-                window.values = self.score_values.take(
-                    key.model, key.model_version, window.start_ms
-                )
-        self.score_values.discard_through(self.closed_through)
-        return closed
 
     def _count(
         self,

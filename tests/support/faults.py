@@ -3,7 +3,7 @@
 :func:`fail_decoding_of` makes :class:`~monitor.decode.EventDecoder` raise :class:`InjectedFault`
 whenever a batch it decodes holds the message of one event id (a JSON message whose text holds
 that id as a string, or a flat-file row with that ``event_id``), as a defect of the decoder
-would. :func:`fail_counting_of` makes :class:`~monitor.window.windower.Windower` raise *after*
+would. :func:`fail_counting_of` makes :class:`~monitor.exchange.local.Windower` raise *after*
 it counted a batch holding that event (its windows counted, closed ones not yet emitted): a
 defect past decoding that leaves the state half-updated. ``python -m tests.support.faults
 [--after-decoding] EVENT_ID ARGS…`` runs ``driftwarden ARGS…`` so, which puts the fault into a
@@ -23,7 +23,7 @@ import pyarrow.compute as pc
 from monitor.batches import DecodeResult, EventBatch, RawRecords
 from monitor.cli import main
 from monitor.decode import EventDecoder
-from monitor.window.windower import Windower
+from monitor.exchange.local import Windower
 
 
 class InjectedFault(RuntimeError):

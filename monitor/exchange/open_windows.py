@@ -1,0 +1,103 @@
+"""Stage 2's windows: partials merged into the open windows of their models, closed once every
+source partition's mark has passed them.
+
+:class:`OpenWindows` adds each partial's window parts to the window of the same (key, start)
+(exact: counts are integers), buffers its detector values, and keeps its late counts. Marks go
+to :class:`~monitor.exchange.completeness.Completeness`; :meth:`OpenWindows.close_ready` closes
+the windows ending at or before its horizon, in report order (start, then key), each overall
+window with its prediction scores and pair errors in (time, tie-break) order
+(``WindowCounts.values``). A part of a window closed already (possible only when an idle source
+partition wakes up) counts as late events of its model and is otherwise dropped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+
+from monitor.exchange.completeness import Completeness
+from monitor.exchange.records import Mark, Partial
+from monitor.window.grid import WindowGrid
+from monitor.window.value_buffers import ValueBuffers
+from monitor.window.windower import LateCounts, WindowCounts, WindowKey
+
+NEVER = int(np.iinfo(np.int64).min)
+"""``closed_through`` before any window closed."""
+
+
+class OpenWindows:
+    """The merged open windows of the models whose partials arrive here."""
+
+    def __init__(
+        self,
+        grid: WindowGrid,
+        allowed_lateness_ms: int,
+        *,
+        score_streams: Sequence[str] = (),
+        error_streams: Sequence[str] = (),
+    ) -> None:
+        self.grid = grid
+        self.completeness = Completeness(allowed_lateness_ms)
+        self.open: dict[tuple[WindowKey, int], WindowCounts] = {}
+        self.late = LateCounts()
+        self.late_labels = LateCounts()
+        self.score_values = ValueBuffers(score_streams, grid)
+        self.error_values = ValueBuffers(error_streams, grid)
+
+    @property
+    def closed_through(self) -> int:
+        """Windows ending at or before this are closed (:data:`NEVER` before the first)."""
+        closed = self.completeness.closed_through()
+        return NEVER if closed is None else closed
+
+    def receive(
+        self, partials: Iterable[Partial], sources: set[int] | None, marks: Iterable[Mark]
+    ) -> None:
+        """Merge partials, then take the source partitions (None: unchanged) and their marks."""
+        closed_through = self.closed_through
+        for partial in partials:
+            model = partial.model
+            self.late.add(model, partial.late_events)
+            self.late_labels.add(model, partial.late_pairs)
+            for part in partial.windows:
+                if part.end_ms <= closed_through:
+                    self.late.add(model, part.events)
+                    continue
+                key = WindowKey(model, part.model_version, part.segment)
+                window = WindowCounts(
+                    key, part.start_ms, part.end_ms, part.events, part.counts, part.performance
+                )
+                found = self.open.get((key, part.start_ms))
+                self.open[(key, part.start_ms)] = window if found is None else found.merge(window)
+            for run in partial.values:
+                buffers = self.score_values if run.feed == "prediction" else self.error_values
+                buffers.add(model, run.model_version, run.time, run.tie, run.values)
+        self.completeness.apply(sources, marks)
+
+    def close_ready(self) -> list[WindowCounts]:
+        """Close the windows every source partition has passed; in report order."""
+        through = self.completeness.closed_through()
+        return [] if through is None else self._close(through)
+
+    def flush(self) -> list[WindowCounts]:
+        """Close every open window (end of input)."""
+        return self._close(None)
+
+    def _close(self, through: int | None) -> list[WindowCounts]:
+        ready = sorted(
+            (k for k, w in self.open.items() if through is None or w.end_ms <= through),
+            key=lambda k: (k[1], k[0]),
+        )
+        closed = [self.open.pop(k) for k in ready]
+        for window in closed:
+            if not window.key.segment:
+                key = window.key
+                for buffers in (self.score_values, self.error_values):
+                    window.values.update(
+                        buffers.take(key.model, key.model_version, window.start_ms)
+                    )
+        self.score_values.discard_through(self.closed_through)
+        if closed:
+            self.error_values.discard_through(self.closed_through)
+        return closed
