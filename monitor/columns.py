@@ -8,7 +8,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from monitor.batches import FloatArray, IntArray
+from monitor.batches import EventBatch, FloatArray, IntArray
 
 Column = TypeVar("Column", pa.Array, FloatArray)
 
@@ -32,6 +32,23 @@ def take_rows(values: Column, rows: IntArray) -> Column:
         kept: FloatArray = values[rows]
         return kept
     return cast(Column, values.take(pa.array(rows)))  # pyarrow is untyped
+
+
+def batch_rows(batch: EventBatch, rows: IntArray) -> EventBatch:
+    """The events of ``batch`` at ``rows``, in that order."""
+    return EventBatch(
+        batch.event_time_ms[rows],
+        batch.partition[rows],
+        batch.offset[rows],
+        take_rows(batch.model, rows),
+        take_rows(batch.model_version, rows),
+        take_rows(batch.event_id, rows),
+        {k: take_rows(v, rows) for k, v in batch.segments.items()},
+        {k: take_rows(v, rows) for k, v in batch.numeric.items()},
+        {k: take_rows(v, rows) for k, v in batch.categorical.items()},
+        None if batch.prediction is None else take_rows(batch.prediction, rows),
+        None if batch.label is None else take_rows(batch.label, rows),
+    )
 
 
 def text_codes(values: pa.Array | pa.ChunkedArray) -> tuple[IntArray, list[str]]:

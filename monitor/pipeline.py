@@ -294,21 +294,21 @@ class Pipeline:
 
     def hold_partitions(self, partitions: set[int]) -> None:
         """Source partitions now owned: the watermark waits for them until they deliver."""
-        self.windower.watermarks.hold(partitions)
+        self.windower.counters.hold(partitions)
 
     def idle_partitions(self, partitions: set[int]) -> None:
         """Owned partitions read to their end for a while: they stop holding the watermark."""
-        self.windower.watermarks.set_idle(partitions)
+        self.windower.counters.set_idle(partitions)
 
     def forget_partitions(self, partitions: set[int]) -> None:
         """Partitions owned no more: they take no part in the watermark."""
-        self.windower.watermarks.forget(partitions)
+        self.windower.counters.forget(partitions)
 
     def keep_partitions(self, owned: set[int]) -> None:
         """After a restore: partitions seen but not in ``owned`` take no part in the watermark
         until given back (:meth:`hold_partitions`), with the largest event time they had."""
-        watermarks = self.windower.watermarks
-        watermarks.set_away(set(watermarks.seen) - owned)
+        counters = self.windower.counters
+        counters.set_away(set(counters.seen()) - owned)
 
     def cap_overflow(self) -> dict[str, int]:
         """Events past a state cap since start, by cap (counted under ``__other__`` instead):
@@ -357,7 +357,7 @@ class Pipeline:
                 self._feed_detectors(window)
         if closed:
             self._close(closed)
-            current = self.windower.watermarks.current()
+            current = self.windower.watermark()
             if current is not None:
                 self.join.expire(current)
 

@@ -78,11 +78,11 @@ def test_complete_windows_are_the_windows_one_process_closes(
     """Stage 2 counts a window complete exactly when one windower fed every partition's events
     closes it, whatever the allowed lateness."""
     windower = Windower({"m": ModelLayout(baseline)}, size_ms=HOUR, allowed_lateness_ms=lateness_ms)
-    windower.watermarks.hold(set(range(PARTITIONS)))
+    windower.counters.hold(set(range(PARTITIONS)))
     tracker, stage_one = _tracker(lateness_ms), _StageOne()
     for kind, partition, times in steps:
         if kind == "idle":
-            windower.watermarks.set_idle({partition})
+            windower.counters.set_idle({partition})
         windower.add(make_batch(times, partition=[partition] * len(times)))
         tracker.mark(stage_one.mark(kind, partition, times))
         closed = tracker.closed_through()

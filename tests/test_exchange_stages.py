@@ -9,46 +9,36 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from baselines.values import Baseline
-from monitor.batches import EventBatch
-from monitor.columns import take_rows
+from monitor.columns import batch_rows
 from monitor.exchange import stage1
 from monitor.exchange.local import Windower
 from monitor.exchange.open_windows import OpenWindows
 from monitor.exchange.records import Mark
+from monitor.window.caps import Caps
+from monitor.window.grid import as_grid
 from monitor.window.slot_layout import ModelLayout
-from monitor.window.windower import WindowCounter, WindowCounts
+from monitor.window.source_counters import SourceCounters
+from monitor.window.windower import WindowCounts
 from tests.support.builders import make_batch
 
 HOUR = 3_600_000
+LATENESS = 10 * HOUR
+GRID = as_grid(HOUR)
 OPTIONS = {
     "size_ms": HOUR,
-    "allowed_lateness_ms": 10 * HOUR,
+    "allowed_lateness_ms": LATENESS,
     "segment_fields": ("platform",),
     "buffer_scores": True,
 }
 
 
-def _counter(baseline: Baseline) -> WindowCounter:
-    return WindowCounter({"m": ModelLayout(baseline)}, **OPTIONS)  # type: ignore[arg-type]
+def _counters(baseline: Baseline) -> SourceCounters:
+    caps = Caps({"m": ModelLayout(baseline)}, segment_fields=("platform",))
+    return SourceCounters(caps, grid=GRID, allowed_lateness_ms=LATENESS, buffer_scores=True)
 
 
-def _stage2(counter: WindowCounter) -> OpenWindows:
-    return OpenWindows(counter.grid, counter.allowed_lateness_ms, score_streams=("score",))
-
-
-def _rows(batch: EventBatch, rows: np.ndarray) -> EventBatch:
-    """The events of ``batch`` at ``rows``."""
-    return EventBatch(
-        *(take_rows(getattr(batch, name), rows) for name in _COLUMNS),
-        segments={k: take_rows(v, rows) for k, v in batch.segments.items()},
-        numeric={k: take_rows(v, rows) for k, v in batch.numeric.items()},
-        categorical={k: take_rows(v, rows) for k, v in batch.categorical.items()},
-        prediction=None if batch.prediction is None else take_rows(batch.prediction, rows),
-        label=None if batch.label is None else take_rows(batch.label, rows),
-    )
-
-
-_COLUMNS = ("event_time_ms", "partition", "offset", "model", "model_version", "event_id")
+def _stage2() -> OpenWindows:
+    return OpenWindows(GRID, LATENESS, score_streams=("score",))
 
 
 def _summary(windows: list[WindowCounts]) -> list[tuple[object, ...]]:
@@ -67,9 +57,9 @@ def _summary(windows: list[WindowCounts]) -> list[tuple[object, ...]]:
 def test_a_hand_over_empties_stage_one(baseline: Baseline) -> None:
     """After a drain stage 1 holds no counts, values or late counts: they are all in the
     partials."""
-    counter = _counter(baseline)
-    counter.add(make_batch([10, HOUR + 10, 20], platform=["ios", "ios", "android"]))
-    (partial,) = stage1.drain(counter, "c")
+    counters = _counters(baseline)
+    counters.add(make_batch([10, HOUR + 10, 20], platform=["ios", "ios", "android"]))
+    (partial,) = stage1.drain(counters, "c")
     assert [(p.start_ms, p.segment, p.events) for p in partial.windows] == [
         (0, "", 2),
         (0, "platform=android", 1),
@@ -81,20 +71,21 @@ def test_a_hand_over_empties_stage_one(baseline: Baseline) -> None:
         (0, [10, 20]),
         (HOUR, [HOUR + 10]),
     ]
-    assert (counter.open, counter.score_values.buffers, stage1.drain(counter, "c")) == ({}, {}, [])
+    counter = counters.counters[0]
+    assert (counter.open, counter.score_values.buffers, stage1.drain(counters, "c")) == ({}, {}, [])
 
 
 def test_marks_say_which_partitions_hold_and_which_are_idle(baseline: Baseline) -> None:
     """A held partition is marked without a watermark, an idle one as idle, one away not at all."""
-    counter = _counter(baseline)
-    counter.add(make_batch([50, 70], partition=[0, 1]))
-    counter.watermarks.hold({2, 3})
-    counter.watermarks.set_idle({3})
-    counter.watermarks.set_away({1})
-    sources, marks = stage1.marks(counter, "c")
+    counters = _counters(baseline)
+    counters.add(make_batch([50, 70], partition=[0, 1]))
+    counters.hold({2, 3})
+    counters.set_idle({3})
+    counters.set_away({1})
+    sources, marks = stage1.marks(counters, "c")
     assert sources == {0, 2, 3}
     assert marks == [
-        Mark("c", 0, 0, 50, False),
+        Mark("c", 0, 1, 50, False),
         Mark("c", 2, 0, None, False),
         Mark("c", 3, 0, None, True),
     ]
@@ -102,10 +93,10 @@ def test_marks_say_which_partitions_hold_and_which_are_idle(baseline: Baseline) 
 
 def test_a_window_waits_for_the_mark_of_every_source(baseline: Baseline) -> None:
     """Stage 2 closes the first hour only when both partitions' marks have passed its end."""
-    counter = _counter(baseline)
-    windows = OpenWindows(counter.grid, 0)
-    counter.add(make_batch([10, 2 * HOUR], partition=[0, 0]))
-    windows.receive(stage1.drain(counter, "c"), {0, 1}, [Mark("c", 0, 0, 2 * HOUR, False)])
+    counters = _counters(baseline)
+    windows = OpenWindows(GRID, 0)
+    counters.add(make_batch([10, 2 * HOUR], partition=[0, 0]))
+    windows.receive(stage1.drain(counters, "c"), {0, 1}, [Mark("c", 0, 0, 2 * HOUR, False)])
     assert windows.close_ready() == []
     windows.receive([], None, [Mark("c", 1, 0, HOUR, False)])
     assert [(w.key.segment, w.start_ms) for w in windows.close_ready()] == [
@@ -116,13 +107,13 @@ def test_a_window_waits_for_the_mark_of_every_source(baseline: Baseline) -> None
 
 def test_a_part_of_a_closed_window_counts_as_late(baseline: Baseline) -> None:
     """A partial adding to a window stage 2 closed already adds its events to the late count."""
-    counter = _counter(baseline)
-    windows = OpenWindows(counter.grid, 0)
-    counter.add(make_batch([10, 20], platform=["ios", "ios"]))
-    windows.receive(stage1.drain(counter, "c"), {0}, [Mark("c", 0, 0, 2 * HOUR, False)])
+    counters = _counters(baseline)
+    windows = OpenWindows(GRID, 0)
+    counters.add(make_batch([10, 20], platform=["ios", "ios"]))
+    windows.receive(stage1.drain(counters, "c"), {0}, [Mark("c", 0, 0, 2 * HOUR, False)])
     assert len(windows.close_ready()) == 2
-    counter.add(make_batch([30]))
-    windows.receive(stage1.drain(counter, "c"), None, [])
+    counters.add(make_batch([30]))
+    windows.receive(stage1.drain(counters, "c"), None, [])
     assert (windows.late.by_model, windows.open) == ({"m": 2}, {})
 
 
@@ -134,23 +125,23 @@ times = st.lists(st.integers(0, 5 * HOUR), min_size=1, max_size=60)
 def test_counted_apart_and_merged_is_counted_together(
     baseline: Baseline, times_ms: list[int], partitions: list[int], polls: int
 ) -> None:
-    """Three stage-1 counters, one per partition, handing over after each of their polls,
-    give stage 2 the windows (counts and detector values in feeding order) that one counter of
-    all the events gives."""
+    """Three processes' stage 1, one partition each, handing over after each of their polls,
+    give stage 2 the windows (counts and detector values in feeding order) that one process
+    counting every partition gives."""
     n = len(times_ms)
     batch = make_batch(times_ms, partition=partitions[:n], seed=n)
     together = Windower({"m": ModelLayout(baseline)}, **OPTIONS)  # type: ignore[arg-type]
     expected = together.add(batch) + together.flush()
-    counters = {p: _counter(baseline) for p in range(3)}
-    windows = _stage2(counters[0])
+    processes = {p: _counters(baseline) for p in range(3)}
+    windows = _stage2()
     windows.completeness.set_sources({0, 1, 2})
     closed = []
-    for p, counter in counters.items():
+    for p, stage in processes.items():
         rows = np.flatnonzero(batch.partition == p)
         for part in np.array_split(rows, polls):
-            counter.add(_rows(batch, part))
-            _, marks = stage1.marks(counter, "c")
-            windows.receive(stage1.drain(counter, "c"), None, marks)
+            stage.add(batch_rows(batch, part))
+            _, marks = stage1.marks(stage, "c")
+            windows.receive(stage1.drain(stage, "c"), None, marks)
             closed += windows.close_ready()
     closed += windows.flush()
     order = sorted(range(len(closed)), key=lambda i: (closed[i].start_ms, closed[i].key))

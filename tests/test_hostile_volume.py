@@ -20,7 +20,7 @@ from monitor.config import load_settings
 from monitor.pipeline import Pipeline
 from monitor.sinks.collector import DriftCollector, RunningTotals
 from monitor.sinks.latest_windows import LatestWindows
-from monitor.window.windower import OTHER
+from monitor.window.caps import OTHER
 
 HOUR = 3_600_000
 T0 = 1_554_076_800_000  # 2019-04-01T00:00:00Z

@@ -14,14 +14,9 @@ from monitor.batches import EventBatch
 from monitor.evaluate.detector_feed import DetectorFeed
 from monitor.exchange.local import Windower
 from monitor.join.label_join import Pairs
+from monitor.window.caps import OTHER, SegmentValues
 from monitor.window.slot_layout import ModelLayout
-from monitor.window.windower import (
-    OTHER,
-    LateCounts,
-    SegmentValues,
-    WindowCounts,
-    WindowKey,
-)
+from monitor.window.windower import LateCounts, WindowCounts, WindowKey
 from tests.support.builders import make_batch, training
 
 HOUR = 3_600_000

@@ -33,7 +33,8 @@ from prometheus_client.registry import CollectorRegistry
 from monitor.join.label_join import DELAY_BUCKETS_S, JoinStats
 from monitor.sinks.latest_windows import LatestWindow, LatestWindows
 from monitor.sinks.metric_families import SUBJECT_STATISTICS, MetricFamilies
-from monitor.window.windower import OTHER, WindowKey
+from monitor.window.caps import OTHER
+from monitor.window.windower import WindowKey
 
 
 @dataclass(frozen=True)

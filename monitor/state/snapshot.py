@@ -65,7 +65,7 @@ def snapshot(pipeline: Pipeline) -> dict[str, Any]:
         },
         "version_baselines": _version_digests(pipeline),
         "settings": _settings_of(pipeline),
-        "watermarks": [[p, t] for p, t in sorted(windower.watermarks.seen.items())],
+        "watermarks": [[p, t] for p, t in sorted(windower.counters.seen().items())],
         "late": _sorted_counts(windower.late.by_model),
         "closed_through": int(windower.closed_through),
         "segment_values": [
@@ -245,14 +245,13 @@ def _rebuild(pipeline: Pipeline, state: Mapping[str, Any]) -> Callable[[], None]
     score_detectors = pipeline.score_detectors.restored(state["score_streams"]["detectors"])
 
     def install() -> None:
-        windower.watermarks.seen = seen
+        windower.restore(seen, closed_through)
         windower.late.by_model = late
-        windower.closed_through = closed_through
         for key, values in known.items():
             windower.segment_values[key].known = values
         for model, values in versions.items():
             windower.version_values[model].known = values
-        windower.counter.capped = capped
+        windower.caps.capped = capped
         windower.windows.open = {(w.key, w.start_ms): w for w in windows}
         windower.windows.score_values = score_values
         pipeline.score_detectors = score_detectors

@@ -5,40 +5,35 @@ one window per configured segment field (``platform=ios``). Each event is given 
 (model, window start, version, segment); a batch of all models is binned once per subject name
 (``ModelSet.positions``), and the windows of every model in the batch are updated by one
 ``np.bincount`` per subject over (group, slot) codes.
-This is stage 1: it counts and judges lateness, but closes nothing. What it counted since the
-last hand-over goes to stage 2 as partials (:mod:`monitor.exchange.stage1`), which merges them
-and closes a window once the watermark minus the allowed lateness passes its end
-(:mod:`monitor.exchange.open_windows`).
-Counts are integers, so partial windows merge exactly (``WindowCounts.merge``).
-
-What a stream may make grow is capped: per model at most ``max_versions`` model versions and,
-per segment field, ``max_segment_values`` values get windows of their own (first come, with
-those the configuration names first); the events of the others are counted under ``__other__``
-and in ``capped`` (by cap: ``model_versions``, ``segment_values``).
+This is stage 1, one counter per source partition (:mod:`monitor.window.source_counters`): it
+counts and judges lateness by its partition's own watermark, but closes nothing. What it
+counted since the last hand-over goes to stage 2 as partials (:mod:`monitor.exchange.stage1`),
+which merges them and closes a window once the watermark of every partition minus the allowed
+lateness passes its end (:mod:`monitor.exchange.open_windows`). Counts are integers, so partial
+windows merge exactly (``WindowCounts.merge``). The versions and segment values that get windows
+of their own were decided before, by :mod:`monitor.window.caps`.
 """
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import NamedTuple
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from baselines.values import PREDICTION_SUBJECT
 from monitor.batches import BoolArray, EventBatch, FloatArray, IntArray
 from monitor.columns import take_rows, text_codes
 from monitor.join.label_join import Pairs
-from monitor.window.grid import WindowGrid, as_grid
+from monitor.window.caps import Caps, codes_by_owner
+from monitor.window.grid import WindowGrid
 from monitor.window.model_set import ModelSet
 from monitor.window.slot_layout import ModelLayout
 from monitor.window.value_buffers import ValueBuffers
 from monitor.window.watermark import Watermarks
 
-OTHER = "__other__"
 _OFFSETS = 1 << 40  # partition × this + offset: one sortable tie-break per event
 
 
@@ -87,80 +82,6 @@ class WindowCounts:
         )
 
 
-class SegmentValues:
-    """First-come assignment of a segment field's values to at most ``cap`` windows each."""
-
-    def __init__(self, cap: int, preferred: tuple[str, ...] = ()) -> None:
-        self.cap = cap
-        self.known: dict[str, int] = {}
-        for value in preferred[:cap]:
-            self.known.setdefault(value, len(self.known))
-
-    def codes(self, values: pa.Array) -> tuple[IntArray, list[str]]:
-        """Code per value (-1 for null) and the name of each code (``__other__`` past the cap,
-        always the last).
-
-        >>> values = SegmentValues(2)
-        >>> codes, names = values.codes(pa.array(["a", "b", None, "c", "a"]))
-        >>> codes.tolist(), names
-        ([0, 1, -1, 2, 0], ['a', 'b', '__other__'])
-        """
-        codes, names = codes_by_owner([self], values, np.zeros(len(values), dtype=np.int64))
-        return codes, names[0]
-
-    def learn(self, arrived: list[str]) -> None:
-        """Give the first of the values not yet known (in order of arrival) the room left."""
-        room = self.cap - len(self.known)
-        for value in arrived:
-            if room <= 0:
-                return
-            if value not in self.known:
-                self.known[value] = len(self.known)
-                room -= 1
-
-
-def codes_by_owner(
-    owners: list[SegmentValues], values: pa.Array, owner: IntArray
-) -> tuple[IntArray, list[list[str]]]:
-    """``SegmentValues.codes`` of each row under its own owner (``owner[i]`` indexes
-    ``owners``; -1 for a row of none), for all owners in one pass over the rows; and each
-    owner's code names.
-
-    >>> owners, values = [SegmentValues(1), SegmentValues(2)], pa.array(["x", "y", "y", "x"])
-    >>> codes, names = codes_by_owner(owners, values, np.array([0, 0, 1, 1]))
-    >>> codes.tolist(), names
-    ([0, 1, 0, 1], [['x', '__other__'], ['y', 'x', '__other__']])
-    """
-    text, distinct = text_codes(values)
-    codes = _known_codes(owners, distinct)[owner, text]  # text -1 (null) reads the last column
-    other = np.array([len(of_owner.known) for of_owner in owners], dtype=np.int64)
-    room = np.array([of_owner.cap > len(of_owner.known) for of_owner in owners], dtype=np.bool_)
-    new = (owner >= 0) & (text >= 0) & room[owner] & (codes == other[owner])
-    if new.any():  # only until every owner's values are known or its room is taken
-        width = len(distinct)
-        seen, first = np.unique(owner[new] * width + text[new], return_index=True)
-        arrival = seen[np.argsort(first, kind="stable")].tolist()  # (owner, value) by first row
-        by_owner: dict[int, list[str]] = {}
-        for pair in arrival:
-            by_owner.setdefault(pair // width, []).append(distinct[pair % width])
-        for i, arrived in by_owner.items():
-            owners[i].learn(arrived)
-        codes = _known_codes(owners, distinct)[owner, text]
-    names = [[*of_owner.known, OTHER] for of_owner in owners]
-    codes[owner < 0] = -1
-    return codes, names
-
-
-def _known_codes(owners: list[SegmentValues], distinct: list[str]) -> IntArray:
-    """Per owner, the code of each distinct value (``__other__``'s when unknown), then -1 for
-    null."""
-    table = np.full((len(owners), len(distinct) + 1), -1, dtype=np.int64)
-    for i, of_owner in enumerate(owners):
-        other = len(of_owner.known)
-        table[i, : len(distinct)] = [of_owner.known.get(value, other) for value in distinct]
-    return table
-
-
 @dataclass
 class LateCounts:
     """Events dropped for arriving after their window closed, per model."""
@@ -180,42 +101,33 @@ class WindowCounter:
 
     def __init__(
         self,
-        layouts: Mapping[str, ModelLayout],
+        caps: Caps,
         *,
-        size_ms: int | None = None,
-        grid: WindowGrid | None = None,
+        grid: WindowGrid,
         allowed_lateness_ms: int,
-        segment_fields: tuple[str, ...] = (),
-        max_segment_values: int = 20,
-        max_versions: int = 20,
-        preferred_versions: Mapping[str, tuple[str, ...]] | None = None,
         buffer_scores: bool = False,
         error_streams: tuple[str, ...] = (),
     ) -> None:
-        self.layouts = layouts
-        self.grid = as_grid(size_ms if grid is None else grid)
+        """Count the models of ``caps`` (whose folding decided the versions and segment values
+        with windows of their own) on ``grid``."""
+        self.caps = caps
+        self.layouts = caps.layouts
+        self.grid = grid
         self.allowed_lateness_ms = allowed_lateness_ms
-        self.segment_fields = segment_fields
+        self.segment_fields = caps.segment_fields
         self.watermarks = Watermarks()
         # windows ending at or before this were passed by the watermark: their events are late
         self.passed_through = np.iinfo(np.int64).min
+        # the offsets counted since the last hand-over: [first, end) (first None: none yet)
+        self.first: int | None = None
+        self.end = 0
         self.late = LateCounts()
         self.late_labels = LateCounts()
         self.open: dict[tuple[WindowKey, int], WindowCounts] = {}
-        self.segment_values = {
-            (model, f): SegmentValues(max_segment_values, _preferred(layout, f))
-            for model, layout in layouts.items()
-            for f in segment_fields
-        }
-        preferred = preferred_versions or {}
-        self.version_values = {
-            model: SegmentValues(max_versions, preferred.get(model, ())) for model in layouts
-        }
-        self.capped: Counter[str] = Counter()
-        self.model_set = ModelSet(list(layouts.values()))
-        self.model_index = {model: i for i, model in enumerate(layouts)}
+        self.model_set = ModelSet(list(self.layouts.values()))
+        self.model_index = {model: i for i, model in enumerate(self.layouts)}
         self.scored = np.array(  # models whose numeric prediction feeds the score detectors
-            [_numeric_prediction(layout) for layout in layouts.values()], dtype=np.bool_
+            [_numeric_prediction(layout) for layout in self.layouts.values()], dtype=np.bool_
         )
         self.score_values = ValueBuffers(("score",) if buffer_scores else (), self.grid)
         self.error_values = ValueBuffers(error_streams, self.grid)
@@ -225,6 +137,7 @@ class WindowCounter:
         if not len(batch):
             self._pass()
             return
+        self._covers(batch)
         watermark = self.watermarks.advance(batch.event_time_ms, batch.partition)
         windows = self.grid.index(batch.event_time_ms)
         late = self.grid.start(windows + 1) <= self._horizon(watermark)
@@ -239,52 +152,15 @@ class WindowCounter:
             self._count_pairs(pairs, watermark)
         self._pass()
 
-    def fold(self, batch: EventBatch) -> EventBatch:
-        """``batch`` with each model's versions past ``max_versions`` and segment values past
-        ``max_segment_values`` as ``__other__`` (the batch itself when none is), counted in
-        ``capped`` (``model_versions``, ``segment_values``)."""
-        if not len(batch):
-            return batch
-        capped = [("model_version", batch.model_version)]
-        capped += [(f, batch.segments[f]) for f in self.segment_fields if f in batch.segments]
-        owner = self._owner(batch.model)
-        folded = {}
-        for name, column in capped:
-            codes, names = codes_by_owner(
-                [
-                    self.version_values[model]
-                    if name == "model_version"
-                    else self.segment_values[(model, name)]
-                    for model in self.layouts
-                ],
-                column,
-                owner,
-            )
-            last = np.array([len(of_model) - 1 for of_model in names], dtype=np.int64)
-            other = (owner >= 0) & (codes == last[owner])
-            count = int(np.count_nonzero(other))
-            self.capped["model_versions" if name == "model_version" else "segment_values"] += count
-            if count:
-                folded[name] = pc.if_else(pa.array(other), OTHER, column)
-        if not folded:
-            return batch
-        version = folded.pop("model_version", batch.model_version)
-        return replace(batch, model_version=version, segments={**batch.segments, **folded})
-
     def add_labels(self, labels: EventBatch, pairs: Pairs | None) -> None:
         """Advance the watermark with a batch of label events and count the pairs they completed
         (performance only: a label adds no event to a window)."""
         if len(labels):
+            self._covers(labels)
             watermark = self.watermarks.advance(labels.event_time_ms, labels.partition)
             if pairs is not None:
                 self._count_pairs(pairs, watermark)
         self._pass()
-
-    def _owner(self, models: pa.Array) -> IntArray:
-        """Each row's model as an index into ``layouts`` (-1 for a model not configured)."""
-        codes, names = text_codes(models)
-        lookup = [self.model_index.get(name, -1) for name in names]
-        return np.array([*lookup, -1], dtype=np.int64)[codes]
 
     def _by_model(self, models: pa.Array) -> list[tuple[str, ModelLayout, BoolArray]]:
         """``(model, layout, rows of that model)`` for each configured model, in config order."""
@@ -299,6 +175,12 @@ class WindowCounter:
     def _horizon(self, watermark: IntArray) -> IntArray:
         """Per event: windows ending at or before this are closed when it arrives."""
         return np.maximum(watermark - self.allowed_lateness_ms, self.passed_through)
+
+    def _covers(self, batch: EventBatch) -> None:
+        """Take the batch's offsets into the range counted since the last hand-over."""
+        low, high = int(batch.offset.min()), int(batch.offset.max()) + 1
+        self.first = low if self.first is None else min(self.first, low)
+        self.end = max(self.end, high)
 
     def _pass(self) -> None:
         """After a batch: windows the watermark minus the allowed lateness has passed take no
@@ -377,7 +259,7 @@ class WindowCounter:
         for f in self.segment_fields:
             column = batch.segments.get(f)
             if column is not None:
-                owners = [self.segment_values[(m, f)] for m in models]
+                owners = [self.caps.segment_values[(m, f)] for m in models]
                 codes, names = codes_by_owner(owners, column, owner)
                 segments.append((codes[rows], [[f"{f}={n}" for n in of_m] for of_m in names]))
         versions = take_rows(batch.model_version, rows).fill_null("")
@@ -542,9 +424,3 @@ def _compact(groups: IntArray) -> tuple[IntArray, IntArray]:
 def _numeric_prediction(layout: ModelLayout) -> bool:
     prediction = layout.by_name.get(PREDICTION_SUBJECT)
     return prediction is not None and prediction.baseline.kind == "numeric"
-
-
-def _preferred(layout: ModelLayout, field_name: str) -> tuple[str, ...]:
-    """Segment values the baseline has its own reference for get their own windows first."""
-    prefix = f"{field_name}="
-    return tuple(k[len(prefix) :] for k in layout.baseline.segments if k.startswith(prefix))
