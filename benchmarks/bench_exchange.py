@@ -28,7 +28,7 @@ import pyarrow as pa
 
 from baselines.build import build_baseline
 from monitor.batches import EventBatch
-from monitor.exchange import stage1
+from monitor.exchange import handover
 from monitor.exchange.records import Mark, Partial, decode, encode, merge
 from monitor.window.slot_layout import ModelLayout
 from monitor.window.windower import WindowCounter
@@ -77,7 +77,7 @@ def cycle_partial(layout: ModelLayout, n: int, seed: int, *, values: bool) -> Pa
         buffer_scores=values,
     )
     counter.add(events(n, seed))
-    (partial,) = stage1.drain(counter, "sha256:" + "0" * 64)
+    (partial,) = handover.drain(counter, "sha256:" + "0" * 64)
     return replace(partial, source=seed, end=n)
 
 

@@ -81,7 +81,7 @@ def _run(baseline_path: Path, baseline: object, events: int, labels: bool) -> di
         "left_mib": left / 2**20,
         "peak_mib": peak / 2**20,
         "seconds": seconds,
-        "waiting_predictions": len(pipeline.join.pending),
+        "waiting_predictions": len(pipeline.stage1.join.pending),
     }
 
 

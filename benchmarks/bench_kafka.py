@@ -427,7 +427,7 @@ def pipeline_alone(args: argparse.Namespace) -> dict[str, Any]:
         "events": args.expected,
         "seconds": seconds,
         "events_per_s": args.expected / seconds,
-        "reader_threads": pipeline.decoder.threads,
+        "reader_threads": pipeline.stage1.decoder.threads,
     }
 
 

@@ -44,10 +44,11 @@ from baselines.build import build_baseline
 from baselines.values import Baseline
 from monitor.allocator import tune_allocators
 from monitor.config import Settings, load_settings
-from monitor.pipeline import Pipeline, event_schema
+from monitor.pipeline import Pipeline
 from monitor.runtime.replay import DEFAULT_BATCH_SIZE
 from monitor.sinks.base import Record, report_json
 from monitor.sources.files import iter_file
+from monitor.stage_one import event_schema
 
 FEATURES = [f"f{i:02d}" for i in range(20)]
 REGIONS = ["na", "eu", "apac", "latam", "mea", "af", "oc", "ru", "cn", "in"]
@@ -161,7 +162,7 @@ def replay(path: Path, settings: Settings, loaded: Mapping[str, Baseline]) -> di
     sink = Discard()
     pipeline = Pipeline(settings, loaded, [sink])
     clock = [0.0, 0.0]
-    pipeline._emit = timed(pipeline._emit, clock)  # type: ignore[method-assign]
+    pipeline.stage2.emit = timed(pipeline.stage2.emit, clock)  # type: ignore[method-assign]
     categories = event_schema(settings, loaded).categorical_features
     started, cpu = time.perf_counter(), time.process_time()
     offset = 0

@@ -27,12 +27,13 @@ from baselines.values import Baseline
 from monitor.batches import RawRecords
 from monitor.config import Settings
 from monitor.errors import ConfigError
-from monitor.pipeline import Pipeline, event_schema
+from monitor.pipeline import Pipeline
 from monitor.runtime.guarded import GuardedPipeline, Polled
 from monitor.runtime.replay import DEFAULT_BATCH_SIZE, ReplaySummary, drive
 from monitor.sinks.base import RejectSink, Sink
 from monitor.sinks.report import ReportWriter
 from monitor.sources.files import count_rows, iter_file
+from monitor.stage_one import event_schema
 from monitor.window.slot_layout import same_bins
 
 if TYPE_CHECKING:  # the live parts are imported by build_daemon only: a replay never loads them
@@ -329,7 +330,7 @@ def build_daemon(
         host=daemon.http_host,
         port=daemon.http_port,
         liveness_timeout=daemon.liveness_timeout / 1000,
-        build=build_info(pipeline.decoder.reader),
+        build=build_info(pipeline.stage1.decoder.reader),
     )
     store = CheckpointStore(daemon.checkpoint_path) if daemon.checkpoint_path else None
     parts = DaemonParts(pipeline, ids, server, report, producer, alertmanager, store, lag)

@@ -182,7 +182,7 @@ def test_canary_psi_equals_the_psi_of_the_two_windows_counts(
         x.baseline.distribution(windows["v2"].counts[part]),
         epsilon=1e-4,
     )
-    pipeline._emit(sorted(windows.values(), key=lambda w: w.key))
+    pipeline.stage2.emit(sorted(windows.values(), key=lambda w: w.key))
     (canary,) = _windows(sink.reports(), "v2")
     assert canary["versus"]["features"]["x"]["psi"] == pytest.approx(expected, rel=1e-12)
 

@@ -174,7 +174,7 @@ def test_a_label_whose_decoding_raises_is_the_only_one_lost(
     every = _batches(lines, partition=label_stream.LABELS)
     pipeline, report, rejects = _run(baseline, settings, records, every, now_ms)
     assert _lines(report) == _lines(clean_report)
-    assert pipeline.join.stats == clean.join.stats
+    assert pipeline.stage1.join.stats == clean.stage1.join.stats
     assert [r[:2] for r in _kept(rejects)] == [(INTERNAL_ERROR, fault_detail(POISON))]
 
 

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from baselines.values import Baseline
 from monitor.columns import batch_rows
-from monitor.exchange import stage1
+from monitor.exchange import handover
 from monitor.exchange.local import Windower
 from monitor.exchange.open_windows import OpenWindows
 from monitor.exchange.records import Mark
@@ -59,7 +59,7 @@ def test_a_hand_over_empties_stage_one(baseline: Baseline) -> None:
     partials."""
     counters = _counters(baseline)
     counters.add(make_batch([10, HOUR + 10, 20], platform=["ios", "ios", "android"]))
-    (partial,) = stage1.drain(counters, "c")
+    (partial,) = handover.drain(counters, "c")
     assert [(p.start_ms, p.segment, p.events) for p in partial.windows] == [
         (0, "", 2),
         (0, "platform=android", 1),
@@ -72,7 +72,11 @@ def test_a_hand_over_empties_stage_one(baseline: Baseline) -> None:
         (HOUR, [HOUR + 10]),
     ]
     counter = counters.counters[0]
-    assert (counter.open, counter.score_values.buffers, stage1.drain(counters, "c")) == ({}, {}, [])
+    assert (counter.open, counter.score_values.buffers, handover.drain(counters, "c")) == (
+        {},
+        {},
+        [],
+    )
 
 
 def test_marks_say_which_partitions_hold_and_which_are_idle(baseline: Baseline) -> None:
@@ -82,7 +86,7 @@ def test_marks_say_which_partitions_hold_and_which_are_idle(baseline: Baseline) 
     counters.hold({2, 3})
     counters.set_idle({3})
     counters.set_away({1})
-    sources, marks = stage1.marks(counters, "c")
+    sources, marks = handover.marks(counters, "c")
     assert sources == {0, 2, 3}
     assert marks == [
         Mark("c", 0, 1, 50, False),
@@ -96,7 +100,7 @@ def test_a_window_waits_for_the_mark_of_every_source(baseline: Baseline) -> None
     counters = _counters(baseline)
     windows = OpenWindows(GRID, 0)
     counters.add(make_batch([10, 2 * HOUR], partition=[0, 0]))
-    windows.receive(stage1.drain(counters, "c"), {0, 1}, [Mark("c", 0, 0, 2 * HOUR, False)])
+    windows.receive(handover.drain(counters, "c"), {0, 1}, [Mark("c", 0, 0, 2 * HOUR, False)])
     assert windows.close_ready() == []
     windows.receive([], None, [Mark("c", 1, 0, HOUR, False)])
     assert [(w.key.segment, w.start_ms) for w in windows.close_ready()] == [
@@ -110,10 +114,10 @@ def test_a_part_of_a_closed_window_counts_as_late(baseline: Baseline) -> None:
     counters = _counters(baseline)
     windows = OpenWindows(GRID, 0)
     counters.add(make_batch([10, 20], platform=["ios", "ios"]))
-    windows.receive(stage1.drain(counters, "c"), {0}, [Mark("c", 0, 0, 2 * HOUR, False)])
+    windows.receive(handover.drain(counters, "c"), {0}, [Mark("c", 0, 0, 2 * HOUR, False)])
     assert len(windows.close_ready()) == 2
     counters.add(make_batch([30]))
-    windows.receive(stage1.drain(counters, "c"), None, [])
+    windows.receive(handover.drain(counters, "c"), None, [])
     assert (windows.late.by_model, windows.open) == ({"m": 2}, {})
 
 
@@ -140,8 +144,8 @@ def test_counted_apart_and_merged_is_counted_together(
         rows = np.flatnonzero(batch.partition == p)
         for part in np.array_split(rows, polls):
             stage.add(batch_rows(batch, part))
-            _, marks = stage1.marks(stage, "c")
-            windows.receive(stage1.drain(stage, "c"), None, marks)
+            _, marks = handover.marks(stage, "c")
+            windows.receive(handover.drain(stage, "c"), None, marks)
             closed += windows.close_ready()
     closed += windows.flush()
     order = sorted(range(len(closed)), key=lambda i: (closed[i].start_ms, closed[i].key))

@@ -100,7 +100,7 @@ def test_unconfigured_models_cost_only_their_rejects(flooded: Pipeline) -> None:
     assert flooded.totals.events == {"m": mine}
     assert flooded.totals.rejected == {"unknown_model": strangers}
     assert set(flooded.windower.late.by_model) <= {"m"}
-    stats = flooded.join.stats
+    stats = flooded.stage1.join.stats
     assert set(stats.labels) | set(stats.joined) | set(stats.pending) <= {"m"}
 
 
@@ -112,7 +112,7 @@ def test_model_versions_stop_at_their_cap(flooded: Pipeline) -> None:
     assert flooded.cap_overflow()["model_versions"] == mine - CAPS["versions"]
     versions = {key.model_version for key, _, _ in flooded.check_states}
     assert versions == {*first, OTHER}
-    assert {key.model_version for key, _ in flooded.series} <= {*first, OTHER}
+    assert {key.model_version for key, _ in flooded.stage2.series} <= {*first, OTHER}
 
 
 def test_segment_values_stop_at_their_cap(flooded: Pipeline) -> None:
@@ -130,17 +130,17 @@ def test_unknown_feature_names_stop_at_their_cap(flooded: Pipeline) -> None:
     """The first unknown names are counted by name, the rest under __other__."""
     mine, _ = _counts()
     first = {f"new-{i}": 1 for i in range(CAPS["unknown"])}
-    assert flooded.decoder.unknown_features == {**first, OTHER: mine - CAPS["unknown"]}
+    assert flooded.stage1.decoder.unknown_features == {**first, OTHER: mine - CAPS["unknown"]}
     assert flooded.cap_overflow()["unknown_features"] == mine - CAPS["unknown"]
 
 
 def test_joins_that_never_come_stop_at_their_caps(flooded: Pipeline) -> None:
     """Predictions waiting for labels and labels waiting for predictions stay at their caps."""
     mine, _ = _counts()
-    assert len(flooded.join.pending) == CAPS["pending"]
-    assert len(flooded.join.orphans) == CAPS["orphans"]
-    assert flooded.join.stats.unlabeled[("m", "capacity")] == mine - CAPS["pending"]
-    assert flooded.join.stats.unmatched["m"] == LABELS - CAPS["orphans"]
+    assert len(flooded.stage1.join.pending) == CAPS["pending"]
+    assert len(flooded.stage1.join.orphans) == CAPS["orphans"]
+    assert flooded.stage1.join.stats.unlabeled[("m", "capacity")] == mine - CAPS["pending"]
+    assert flooded.stage1.join.stats.unmatched["m"] == LABELS - CAPS["orphans"]
 
 
 def test_cap_hits_are_exported(flooded: Pipeline) -> None:

@@ -92,7 +92,7 @@ def test_pairs_are_dated_by_their_label(baseline: Baseline) -> None:
     assert "performance" not in first
     hour_one = sum(1 for p in predictions if p["timestamp"] < T0 + HOUR)
     assert second["performance"]["labeled"] == hour_one
-    assert pipeline.join.stats.joined["m"] == len(labels)
+    assert pipeline.stage1.join.stats.joined["m"] == len(labels)
 
 
 def test_a_concept_drift_is_caught_by_performance_and_error_detectors(baseline: Baseline) -> None:
@@ -135,11 +135,11 @@ def test_a_full_buffer_gives_up_on_the_oldest_predictions(baseline: Baseline) ->
         [("predictions", predictions), ("labels", labels)],
         _settings(labels={"max_pending": 100, "max_orphans": 10}),
     )
-    stats = pipeline.join.stats
+    stats = pipeline.stage1.join.stats
     assert stats.unlabeled[("m", "capacity")] == 200
     assert stats.joined["m"] == 100
     assert stats.unmatched["m"] == 190  # 200 labels without a prediction: 10 wait, 190 gave way
-    assert len(pipeline.join.orphans) == 10
+    assert len(pipeline.stage1.join.orphans) == 10
 
 
 def test_predictions_older_than_the_horizon_leave_unlabeled(baseline: Baseline) -> None:
@@ -148,7 +148,7 @@ def test_predictions_older_than_the_horizon_leave_unlabeled(baseline: Baseline) 
     pipeline, _ = _run(
         baseline, [("predictions", predictions)], _settings(labels={"horizon": "2h"})
     )
-    stats = pipeline.join.stats
+    stats = pipeline.stage1.join.stats
     watermark = max(p["timestamp"] for p in predictions)  # one batch: its newest event
     expected = sum(1 for p in predictions if p["timestamp"] < watermark - 2 * HOUR)
     assert stats.unlabeled[("m", "horizon")] == expected
@@ -159,15 +159,15 @@ def test_a_label_dated_before_its_prediction_is_an_order_violation(baseline: Bas
     """Labels timestamped before their predictions are counted as violations and still joined."""
     predictions, labels = _stream(n=200, hours=1, delay_ms=-1_000)
     pipeline, _ = _run(baseline, [("predictions", predictions), ("labels", labels)])
-    assert pipeline.join.stats.order_violations["m"] == 200
-    assert pipeline.join.stats.joined["m"] == 200
+    assert pipeline.stage1.join.stats.order_violations["m"] == 200
+    assert pipeline.stage1.join.stats.joined["m"] == 200
 
 
 def test_label_delays_are_counted_in_their_histogram_bucket(baseline: Baseline) -> None:
     """Labels ten minutes late land in the 15-minute bucket (upper bounds inclusive)."""
     predictions, labels = _stream(n=200, hours=1, delay_ms=600_000)
     pipeline, _ = _run(baseline, [("predictions", predictions), ("labels", labels)])
-    stats = pipeline.join.stats
+    stats = pipeline.stage1.join.stats
     assert stats.delay_counts["m"] == [0, 0, 200, 0, 0, 0, 0, 0, 0]
     assert stats.delay_sum_s["m"] == pytest.approx(200 * 600.0)
 
@@ -182,7 +182,7 @@ def test_label_events_without_id_or_value_are_rejected_by_reason(baseline: Basel
         "label_missing_event_id": 1,
         "label_missing_label": 1,
     }
-    assert pipeline.join.stats.labels["m"] == 1
+    assert pipeline.stage1.join.stats.labels["m"] == 1
 
 
 def test_a_rejected_label_carries_its_own_message(baseline: Baseline) -> None:
@@ -240,7 +240,7 @@ def test_the_join_is_exported_as_prometheus_metrics(baseline: Baseline) -> None:
         [("predictions", predictions), ("labels", labels[:200])],
         _settings(labels={"max_pending": 250}),
     )
-    totals = RunningTotals(labels=pipeline.join.stats.copy(), late_labels={"m": 3})
+    totals = RunningTotals(labels=pipeline.stage1.join.stats.copy(), late_labels={"m": 3})
     registry = CollectorRegistry()
     DriftCollector(LatestWindows(), lambda: totals, max_segments=5, registry=registry)
     samples = {
@@ -268,8 +268,9 @@ def test_without_label_topics_predictions_do_not_wait_for_labels(baseline: Basel
     settings = _settings()
     without = settings.model_copy(update={"kafka": None})
     pipeline, _ = _run(baseline, [("predictions", predictions)], without)
-    assert len(pipeline.join.pending) == 0
-    assert len(_run(baseline, [("predictions", predictions)], settings)[0].join.pending) == 300
+    assert len(pipeline.stage1.join.pending) == 0
+    waiting, _ = _run(baseline, [("predictions", predictions)], settings)
+    assert len(waiting.stage1.join.pending) == 300
 
 
 def _day_join() -> LabelJoin:
@@ -572,7 +573,7 @@ def test_labels_of_two_models_in_one_batch_count_each_for_its_own_model(
     labeled: Counter[str] = Counter()
     for window in _windows(report):
         labeled[window["model"]] += window.get("performance", {}).get("labeled", 0)
-    joined, late = pipeline.join.stats.joined, pipeline.windower.late_labels.by_model
+    joined, late = pipeline.stage1.join.stats.joined, pipeline.windower.late_labels.by_model
     assert joined == {"m": 2_000 - len(other), "n": len(other)}
     assert labeled == {model: joined[model] - late[model] for model in ("m", "n")}
     assert all(labeled[model] > 0 and late[model] > 0 for model in ("m", "n"))

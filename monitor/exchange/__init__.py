@@ -1,7 +1,7 @@
 """The hand-off from stage 1 (per source partition) to stage 2 (per model).
 
 Reading order: :mod:`~monitor.exchange.records` (what stage 1 sends: partials of counts and
-detector values, and progress marks, as deterministic bytes), :mod:`~monitor.exchange.stage1`
+detector values, and progress marks, as deterministic bytes), :mod:`~monitor.exchange.handover`
 (a window counter's hand-over as partials and marks), :mod:`~monitor.exchange.completeness`
 (stage 2's watermark: the windows every source partition has passed, from their marks),
 :mod:`~monitor.exchange.open_windows` (stage 2's merged windows, closed when complete),

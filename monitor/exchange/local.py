@@ -4,7 +4,7 @@
 partition with its own counter (:class:`~monitor.window.source_counters.SourceCounters`) and,
 after every batch, hands what they counted to
 :class:`~monitor.exchange.open_windows.OpenWindows` as the same partials and marks a scaled-out
-group sends through Kafka (:mod:`monitor.exchange.stage1`), without encoding them; the windows
+group sends through Kafka (:mod:`monitor.exchange.handover`), without encoding them; the windows
 that closes come back in report order. Its output depends only on the partials and marks, so
 the in-memory and the Kafka exchange give the same windows.
 """
@@ -15,7 +15,7 @@ from collections import Counter
 from collections.abc import Mapping
 
 from monitor.batches import EventBatch
-from monitor.exchange import stage1
+from monitor.exchange import handover
 from monitor.exchange.completeness import Completeness
 from monitor.exchange.open_windows import NEVER, OpenWindows
 from monitor.join.label_join import Pairs
@@ -72,12 +72,12 @@ class Windower:
     def add(self, batch: EventBatch, pairs: Pairs | None = None) -> list[WindowCounts]:
         """Count predictions (and the label pairs they completed); the windows this closed."""
         self.counters.add(batch, pairs)
-        return self._hand_over()
+        return self.hand_over()
 
     def add_labels(self, labels: EventBatch, pairs: Pairs | None) -> list[WindowCounts]:
         """Count the pairs label events completed; the windows this closed."""
         self.counters.add_labels(labels, pairs)
-        return self._hand_over()
+        return self.hand_over()
 
     def fold(self, batch: EventBatch) -> EventBatch:
         """``batch`` with versions and segment values past their caps as ``__other__``."""
@@ -136,12 +136,13 @@ class Windower:
             closed_through=None if closed_through == NEVER else closed_through,
         )
 
-    def _hand_over(self) -> list[WindowCounts]:
+    def hand_over(self) -> list[WindowCounts]:
+        """Hand what the counters counted to the open windows; the windows that closes."""
         self._send()
         closed = self.windows.close_ready()
         self.counters.closed(self.windows.closed_through)
         return closed
 
     def _send(self) -> None:
-        sources, marks = stage1.marks(self.counters, IN_MEMORY)
-        self.windows.receive(stage1.drain(self.counters, IN_MEMORY), sources, marks)
+        sources, marks = handover.marks(self.counters, IN_MEMORY)
+        self.windows.receive(handover.drain(self.counters, IN_MEMORY), sources, marks)

@@ -46,7 +46,8 @@ import orjson
 from detectors.online import DriftDetector, detector_from_state
 from monitor.errors import CheckpointError
 from monitor.evaluate.levels import CheckState, Level
-from monitor.pipeline import Pipeline, Totals
+from monitor.pipeline import Pipeline
+from monitor.stage_one import Totals
 from monitor.window.slot_layout import ModelLayout
 from monitor.window.windower import WindowCounts, WindowKey
 
@@ -80,7 +81,7 @@ def snapshot(pipeline: Pipeline) -> dict[str, Any]:
         "open": [_window(w) for _, w in sorted(windower.windows.open.items(), key=_by_key)],
         "score_streams": {
             "buffers": windower.windows.score_values.state(),
-            "detectors": pipeline.score_detectors.state(),
+            "detectors": pipeline.stage2.score_detectors.state(),
         },
         "checks": [
             {
@@ -95,7 +96,7 @@ def snapshot(pipeline: Pipeline) -> dict[str, Any]:
         ],
         "series": [
             {**_key(key), "name": name, "detector": d.state()}
-            for (key, name), d in sorted(pipeline.series.items(), key=_by_key)
+            for (key, name), d in sorted(pipeline.stage2.series.items(), key=_by_key)
         ],
         "totals": {
             "events": _sorted_counts(pipeline.totals.events),
@@ -103,16 +104,16 @@ def snapshot(pipeline: Pipeline) -> dict[str, Any]:
             "windows": pipeline.totals.windows,
         },
         "decoder": {
-            "unknown_features": _sorted_counts(pipeline.decoder.unknown_features),
-            "type_mismatches": _sorted_counts(pipeline.decoder.type_mismatches),
-            "capped": _sorted_counts(pipeline.decoder.capped),
+            "unknown_features": _sorted_counts(pipeline.stage1.decoder.unknown_features),
+            "type_mismatches": _sorted_counts(pipeline.stage1.decoder.type_mismatches),
+            "capped": _sorted_counts(pipeline.stage1.decoder.capped),
         },
         "labels": {
-            "join": pipeline.join.state(),
+            "join": pipeline.stage1.join.state(),
             "late": _sorted_counts(windower.late_labels.by_model),
             "errors": {
                 "buffers": windower.windows.error_values.state(),
-                "detectors": pipeline.error_detectors.state(),
+                "detectors": pipeline.stage2.error_detectors.state(),
             },
         },
     }
@@ -237,12 +238,12 @@ def _rebuild(pipeline: Pipeline, state: Mapping[str, Any]) -> Callable[[], None]
     type_mismatches = Counter(decoder["type_mismatches"])
     decoder_capped = Counter(decoder["capped"])
     labels = state["labels"]
-    join = pipeline.join.restored(labels["join"])
+    join = pipeline.stage1.join.restored(labels["join"])
     late_labels = {str(m): int(n) for m, n in labels["late"].items()}
     error_values = windower.windows.error_values.restored(labels["errors"]["buffers"])
-    error_detectors = pipeline.error_detectors.restored(labels["errors"]["detectors"])
+    error_detectors = pipeline.stage2.error_detectors.restored(labels["errors"]["detectors"])
     score_values = windower.windows.score_values.restored(state["score_streams"]["buffers"])
-    score_detectors = pipeline.score_detectors.restored(state["score_streams"]["detectors"])
+    score_detectors = pipeline.stage2.score_detectors.restored(state["score_streams"]["detectors"])
 
     def install() -> None:
         windower.restore(seen, closed_through)
@@ -254,17 +255,19 @@ def _rebuild(pipeline: Pipeline, state: Mapping[str, Any]) -> Callable[[], None]
         windower.caps.capped = capped
         windower.windows.open = {(w.key, w.start_ms): w for w in windows}
         windower.windows.score_values = score_values
-        pipeline.score_detectors = score_detectors
-        pipeline.check_states = checks
-        pipeline.series = series
-        pipeline.totals = restored_totals
-        pipeline.decoder.unknown_features = unknown_features
-        pipeline.decoder.type_mismatches = type_mismatches
-        pipeline.decoder.capped = decoder_capped
-        pipeline.join = join
+        pipeline.stage2.score_detectors = score_detectors
+        pipeline.stage2.check_states = checks
+        pipeline.stage2.series = series
+        pipeline.totals.events = restored_totals.events
+        pipeline.totals.rejected = restored_totals.rejected
+        pipeline.totals.windows = restored_totals.windows
+        pipeline.stage1.decoder.unknown_features = unknown_features
+        pipeline.stage1.decoder.type_mismatches = type_mismatches
+        pipeline.stage1.decoder.capped = decoder_capped
+        pipeline.stage1.join = join
         windower.late_labels.by_model = late_labels
         windower.windows.error_values = error_values
-        pipeline.error_detectors = error_detectors
+        pipeline.stage2.error_detectors = error_detectors
 
     return install
 

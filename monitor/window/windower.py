@@ -7,7 +7,7 @@ one window per configured segment field (``platform=ios``). Each event is given 
 ``np.bincount`` per subject over (group, slot) codes.
 This is stage 1, one counter per source partition (:mod:`monitor.window.source_counters`): it
 counts and judges lateness by its partition's own watermark, but closes nothing. What it
-counted since the last hand-over goes to stage 2 as partials (:mod:`monitor.exchange.stage1`),
+counted since the last hand-over goes to stage 2 as partials (:mod:`monitor.exchange.handover`),
 which merges them and closes a window once the watermark of every partition minus the allowed
 lateness passes its end (:mod:`monitor.exchange.open_windows`). Counts are integers, so partial
 windows merge exactly (``WindowCounts.merge``). The versions and segment values that get windows

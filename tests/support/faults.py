@@ -3,9 +3,10 @@
 :func:`fail_decoding_of` makes :class:`~monitor.decode.EventDecoder` raise :class:`InjectedFault`
 whenever a batch it decodes holds the message of one event id (a JSON message whose text holds
 that id as a string, or a flat-file row with that ``event_id``), as a defect of the decoder
-would. :func:`fail_counting_of` makes :class:`~monitor.exchange.local.Windower` raise *after*
-it counted a batch holding that event (its windows counted, closed ones not yet emitted): a
-defect past decoding that leaves the state half-updated. ``python -m tests.support.faults
+would. :func:`fail_counting_of` makes stage 1's
+:class:`~monitor.window.source_counters.SourceCounters` raise *after* it counted a batch holding
+that event (its windows counted, nothing handed to stage 2 yet): a defect past decoding that
+leaves the state half-updated. ``python -m tests.support.faults
 [--after-decoding] EVENT_ID ARGS…`` runs ``driftwarden ARGS…`` so, which puts the fault into a
 real process.
 """
@@ -23,7 +24,7 @@ import pyarrow.compute as pc
 from monitor.batches import DecodeResult, EventBatch, RawRecords
 from monitor.cli import main
 from monitor.decode import EventDecoder
-from monitor.exchange.local import Windower
+from monitor.window.source_counters import SourceCounters
 
 
 class InjectedFault(RuntimeError):
@@ -61,16 +62,15 @@ def fail_decoding_of(event_id: str, patch: Callable[[Any, str, Any], None] = set
 
 
 def fail_counting_of(event_id: str, patch: Callable[[Any, str, Any], None] = setattr) -> None:
-    """Make the windower raise after counting a batch that holds ``event_id``'s event."""
-    add = Windower.add
+    """Make stage 1 raise after counting a batch that holds ``event_id``'s event."""
+    add = SourceCounters.add
 
-    def counting(self: Windower, batch: EventBatch, pairs: Any = None) -> Any:
-        closed = add(self, batch, pairs)
+    def counting(self: SourceCounters, batch: EventBatch, pairs: Any = None) -> None:
+        add(self, batch, pairs)
         if pc.any(pc.equal(batch.event_id, event_id)).as_py():
             raise InjectedFault(f"counting {event_id} fails on purpose")
-        return closed
 
-    patch(Windower, "add", counting)
+    patch(SourceCounters, "add", counting)
 
 
 if __name__ == "__main__":
