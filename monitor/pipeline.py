@@ -49,20 +49,10 @@ class Pipeline:
         self.settings = settings
         self.baselines = baselines
         self.versions = {} if versions is None else versions
-        self.layouts = {name: ModelLayout(b) for name, b in baselines.items()}
+        self.windower = windows_for(settings, baselines)
+        self.layouts = self.windower.caps.layouts
         self.totals = Totals()
         self.stage2 = StageTwo(settings, baselines, self.layouts, sinks, self.totals, versions)
-        self.windower = Windower(
-            self.layouts,
-            grid=settings.windows.grid(),
-            allowed_lateness_ms=settings.windows.allowed_lateness,
-            segment_fields=settings.segments.fields,
-            max_segment_values=settings.segments.max_values,
-            max_versions=settings.windows.max_versions,
-            preferred_versions=_named_versions(settings),
-            buffer_scores=bool(settings.detectors.prediction),
-            error_streams=self.stage2.error_detectors.streams,
-        )
         self.stage1 = StageOne(
             settings,
             baselines,
@@ -163,6 +153,22 @@ class Pipeline:
     def reject(self, rejects: list[Reject]) -> None:
         """Count, log (rate-limited) and dead-letter rejected messages."""
         self.stage1.reject(rejects)
+
+
+def windows_for(settings: Settings, baselines: Mapping[str, Baseline]) -> Windower:
+    """The window state of one process for these settings: stage 1's caps and source
+    counters, stage 2's open windows."""
+    return Windower(
+        {name: ModelLayout(b) for name, b in baselines.items()},
+        grid=settings.windows.grid(),
+        allowed_lateness_ms=settings.windows.allowed_lateness,
+        segment_fields=settings.segments.fields,
+        max_segment_values=settings.segments.max_values,
+        max_versions=settings.windows.max_versions,
+        preferred_versions=_named_versions(settings),
+        buffer_scores=bool(settings.detectors.prediction),
+        error_streams=tuple(sorted({d.stream for d in settings.detectors.errors})),
+    )
 
 
 def _named_versions(settings: Settings) -> dict[str, tuple[str, ...]]:
