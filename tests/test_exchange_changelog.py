@@ -8,6 +8,9 @@ import os
 
 import orjson
 import pytest
+from kafka import KafkaConsumer, TopicPartition
+from kafka.errors import KafkaTimeoutError
+from kafka.structs import OffsetAndMetadata
 
 from monitor.exchange.changelog import (
     CHUNK_BYTES,
@@ -17,6 +20,7 @@ from monitor.exchange.changelog import (
 )
 from monitor.exchange.commit_cycle import CommitCycle
 from tests.support.exchange import new_group, read_partition
+from tests.support.kafka import create_topic
 from tests.support.ports import free_loopback_ports
 
 THREE_MB = os.urandom(3_000_000)
@@ -134,6 +138,34 @@ def test_a_snapshot_in_an_open_cycle_is_neither_restored_nor_waited_for(
     changelog.write(cycle, 0, "t0", b"pending")
     cycle.producer.flush()
     assert _restore(kafka_bootstrap, changelog) == b"committed"
+    cycle.close()
+
+
+def test_a_successor_learns_its_offsets_only_once_the_last_cycle_ended(
+    kafka_bootstrap: str, changelog: Changelog, cycle: CommitCycle
+) -> None:
+    """While the previous owner's last cycle is open, a successor's read_committed consumer
+    cannot read the committed offsets (KIP-447 waits for the cycle to end); once it commits,
+    the offsets and the restored snapshot are both that cycle's. So a stage restores its
+    changelog after reading its offsets, never an older snapshot than its offsets."""
+    group = changelog.topic.removesuffix("-stage1-changelog")
+    source = TopicPartition(create_topic(kafka_bootstrap, "source"), 0)
+    _write(cycle, changelog, ("t0", b"old"))
+    cycle.begin()
+    changelog.write(cycle, 0, "t0", b"new")
+    cycle.producer.send_offsets_to_transaction({source: OffsetAndMetadata(7, "", -1)}, group)
+    successor = KafkaConsumer(
+        bootstrap_servers=kafka_bootstrap,
+        group_id=group,
+        enable_auto_commit=False,
+        isolation_level="read_committed",
+    )
+    with pytest.raises(KafkaTimeoutError):
+        successor.committed(source, timeout_ms=2_000)
+    cycle.commit({}, None)
+    committed = successor.committed(source, timeout_ms=60_000)
+    successor.close()
+    assert (committed, _restore(kafka_bootstrap, changelog)) == (7, b"new")
     cycle.close()
 
 

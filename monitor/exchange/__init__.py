@@ -2,8 +2,14 @@
 
 Reading order: :mod:`~monitor.exchange.topics` (the internal topics, created or checked at
 start), :mod:`~monitor.exchange.records` (what stage 1 sends: partials of counts and detector
-values, and progress marks, as deterministic bytes), :mod:`~monitor.exchange.completeness`
-(stage 2's watermark: the windows every source partition has passed, from their marks) and
+values, and progress marks, as deterministic bytes), :mod:`~monitor.exchange.partitioner` (the
+exchange partition of a model: Kafka's default partitioner), :mod:`~monitor.exchange.commit_cycle`
+(one stage's transaction: records and consumed offsets, all or nothing, failures as one typed
+error), :mod:`~monitor.exchange.publish` (stage 1's partials and marks of a cycle into the
+exchange), :mod:`~monitor.exchange.changelog` (a stage's state as chunked snapshots on a
+compacted topic, and their restore), :mod:`~monitor.exchange.reader` (stage 2's input, decoded
+in partition and offset order), :mod:`~monitor.exchange.completeness` (stage 2's watermark: the
+windows every source partition has passed, from their marks) and
 :mod:`~monitor.exchange.ledger` (each partial counted once, copies recognised by their offsets).
 The design the rest of this folder follows is docs/scale-out.md.
 """
