@@ -115,6 +115,21 @@ def test_a_new_owner_learns_the_chunks_to_tombstone_from_its_restore(
     cycle.close()
 
 
+def test_chunks_deleted_already_are_not_deleted_again_by_a_new_owner(
+    kafka_bootstrap: str, changelog: Changelog, cycle: CommitCycle
+) -> None:
+    """Chunks that the predecessor's last snapshot tombstoned do not count as held: the new
+    owner's first snapshot of the same size sends its chunk and manifest only."""
+    _write(cycle, changelog, ("t0", THREE_MB))
+    _write(cycle, changelog, ("t0", b"short"))
+    successor = Changelog(changelog.topic)
+    successor.restore({"bootstrap_servers": kafka_bootstrap}, 0, "t0")
+    _write(cycle, successor, ("t0", b"again"))
+    third = read_partition(kafka_bootstrap, changelog.topic, 0)[10:]
+    assert [r.key for r in third] == [b"t0/0", b"t0"]
+    cycle.close()
+
+
 def test_an_aborted_cycles_snapshot_is_never_restored(
     kafka_bootstrap: str, changelog: Changelog, cycle: CommitCycle
 ) -> None:

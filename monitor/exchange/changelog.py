@@ -118,8 +118,8 @@ class Changelog:
         within ``timeout_s``.
         """
         latest = self._read_to_end(options, partition, key, timeout_s)
-        held = [int(k.rpartition(b"/")[2]) + 1 for k, v in latest.items() if k != key.encode()]
-        manifest = latest.get(key.encode())
+        manifest = latest.pop(key.encode(), None)
+        held = [int(k.rpartition(b"/")[2]) + 1 for k, v in latest.items() if v is not None]
         self.chunks[(partition, key)] = max(held, default=0)
         if manifest is None:
             return None
@@ -141,9 +141,16 @@ class Changelog:
     def _read_to_end(
         self, options: Mapping[str, Any], partition: int, key: str, timeout_s: float
     ) -> dict[bytes, bytes | None]:
-        """The latest value of ``key`` and of its chunk keys in ``partition``, committed ones
-        only, read from the beginning to the end offset."""
+        """The latest value of ``key`` and of its chunk keys (``key/<digits>``) in
+        ``partition``, committed ones only, read from the beginning to the end offset."""
         wanted, prefix = key.encode(), chunk_key(key, 0)[:-1]
+
+        def ours(record_key: bytes | None) -> bool:
+            if record_key is None:
+                return False
+            chunk = record_key.startswith(prefix) and record_key[len(prefix) :].isdigit()
+            return record_key == wanted or chunk
+
         tp = TopicPartition(self.topic, partition)
         deadline = time.monotonic() + timeout_s
         bound_ms = max(1, int(timeout_s * 1000))
@@ -165,7 +172,7 @@ class Changelog:
                 if time.monotonic() > deadline:
                     raise self._late(options, partition, key, timeout_s, f"at {position} of {end}")
                 for record in consumer.poll(timeout_ms=_POLL_MS).get(tp, ()):
-                    if record.key == wanted or (record.key or b"").startswith(prefix):
+                    if ours(record.key):
                         latest[record.key] = record.value
             return latest
         except KafkaError as exc:
