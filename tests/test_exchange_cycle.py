@@ -136,6 +136,59 @@ def test_the_consumed_offsets_commit_with_the_cycle(
     second.close()
 
 
+def test_a_cycle_of_a_member_the_group_moved_on_from_commits_nothing(
+    kafka_bootstrap: str, group: str, cycle: CommitCycle
+) -> None:
+    """Offsets sent with the group metadata of a member that has left (its partitions given to
+    another) are refused (KIP-447): the cycle fails as commit failed and none of it is read;
+    the next cycle, with the current member's metadata, commits."""
+    source = create_topic(kafka_bootstrap, "source")
+    topic, tp = f"{group}-exchange", TopicPartition(source, 0)
+    former = _member(kafka_bootstrap, group, source)
+    _take_assignment(former)
+    stale = former.group_metadata()
+    former.close()
+    current = _member(kafka_bootstrap, group, source)
+    _take_assignment(current)
+    cycle.begin()
+    publish(cycle, topic, PARTITIONS, [_partial("spam", 0, 0, 5)], [])
+    with pytest.raises(CycleFailed) as failed:
+        cycle.commit({tp: OffsetAndMetadata(5, "", -1)}, stale)
+    cycle.begin()
+    publish(cycle, topic, PARTITIONS, [_partial("spam", 0, 0, 6)], [])
+    cycle.commit({tp: OffsetAndMetadata(6, "", -1)}, current.group_metadata())
+    committed = current.committed(tp)
+    current.close()
+    assert (failed.value.cause, committed) == ("commit failed", 6)
+    assert _exchange(kafka_bootstrap, group)[0] == [("partial", "spam", 6)]
+
+
+def test_a_record_the_producer_refuses_fails_the_cycle_and_the_next_one_commits(
+    kafka_bootstrap: str, group: str, cycle: CommitCycle
+) -> None:
+    """A record over the producer's max_request_size fails its cycle as commit failed; what
+    the cycle sent before it is never read, and the cycle after it commits."""
+    topic = f"{group}-exchange"
+    cycle.begin()
+    publish(cycle, topic, PARTITIONS, [_partial("spam", 0, 0, 5)], [])
+    with pytest.raises(CycleFailed) as failed:
+        cycle.send(topic, 0, None, bytes(2 * 1024 * 1024))
+    cycle.begin()
+    publish(cycle, topic, PARTITIONS, [_partial("spam", 0, 0, 6)], [])
+    cycle.commit({}, None)
+    assert failed.value.cause == "commit failed"
+    assert _exchange(kafka_bootstrap, group)[0] == [("partial", "spam", 6)]
+
+
+def _take_assignment(consumer: KafkaConsumer) -> None:
+    """Poll until the group gave ``consumer`` its partitions (a generous bound)."""
+    for _ in range(120):
+        if consumer.assignment():
+            return
+        consumer.poll(timeout_ms=500)
+    raise AssertionError("the group assigned no partition within a minute")
+
+
 def _member(bootstrap: str, group: str, topic: str) -> KafkaConsumer:
     return KafkaConsumer(
         topic,
