@@ -5,6 +5,7 @@ same transactional id fences the first."""
 from __future__ import annotations
 
 import shutil
+import time
 from collections.abc import Iterator
 
 import numpy as np
@@ -230,6 +231,44 @@ def test_a_second_process_with_the_same_id_fences_the_first(
     newcomer.close()
     assert (failed.value.cause, again.value.cause) == ("fenced", "fenced")
     assert _exchange(kafka_bootstrap, group)[0] == [("partial", "spam", 12)]
+
+
+def test_a_cycle_the_broker_timed_out_is_not_mistaken_for_fencing(
+    kafka_bootstrap: str, group: str
+) -> None:
+    """A cycle left open past its transaction timeout is aborted by the broker; records sent
+    after that fail the cycle as commit failed, not fenced, and the next cycle commits."""
+    options = {"bootstrap_servers": kafka_bootstrap, "transaction_timeout_ms": 1_000}
+    cycle = CommitCycle(options, transactional_id(group, 1, "slow"))
+    topic = f"{group}-exchange"
+    cycle.begin()
+    publish(cycle, topic, PARTITIONS, [_partial("spam", 0, 0, 5)], [])
+    cycle.producer.flush()
+    _wait_until_no_transaction_is_open(kafka_bootstrap, TopicPartition(topic, 0))
+    publish(cycle, topic, PARTITIONS, [_partial("spam", 0, 5, 6)], [])
+    with pytest.raises(CycleFailed) as failed:
+        cycle.commit({}, None)
+    cycle.begin()
+    publish(cycle, topic, PARTITIONS, [_partial("spam", 0, 0, 7)], [])
+    cycle.commit({}, None)
+    cycle.close()
+    assert failed.value.cause == "commit failed"
+    assert _exchange(kafka_bootstrap, group)[0] == [("partial", "spam", 7)]
+
+
+def _wait_until_no_transaction_is_open(bootstrap: str, tp: TopicPartition) -> None:
+    """Wait (a generous bound) until the partition's last stable offset is its end."""
+    committed = KafkaConsumer(bootstrap_servers=bootstrap, isolation_level="read_committed")
+    everything = KafkaConsumer(bootstrap_servers=bootstrap)
+    try:
+        for _ in range(600):
+            if committed.end_offsets([tp]) == everything.end_offsets([tp]):
+                return
+            time.sleep(0.2)
+        raise AssertionError(f"a transaction on {tp} stayed open for two minutes")
+    finally:
+        committed.close()
+        everything.close()
 
 
 @pytest.fixture(scope="module")

@@ -8,8 +8,10 @@ generation), or :meth:`~CommitCycle.abort`. Every failure surfaces as one except
 :class:`CycleFailed`, whose ``cause`` tells the caller how to rewind:
 
 - ``fenced``: another producer with this ``transactional_id`` (another process with the same
-  ``group_instance_id``) started, or the group moved on; this cycle object stays fenced, and
-  the process must stop the stage rather than fence the other one back.
+  ``group_instance_id``) started; this cycle object stays fenced, and the process must stop
+  the stage rather than fence the other one back. The broker answers the same when a cycle
+  stayed open longer than the producer's ``transaction_timeout_ms`` (60 s) and it aborted the
+  transaction: a cycle is begun, sent and committed in one step of the caller for that reason.
 - ``timeout``: the broker did not answer within the bound; the producer is replaced at the next
   :meth:`~CommitCycle.begin`, and whether the last commit landed is known only from Kafka
   (committed offsets, changelog), so the caller rewinds from there.
@@ -24,13 +26,13 @@ runs the same steps through the producer's transaction manager and waits at most
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Callable, Mapping
 from typing import Any, Literal, Protocol, TypeVar
 
 from kafka import KafkaProducer
 from kafka.errors import (
     FencedInstanceIdError,
-    InvalidProducerEpochError,
     KafkaError,
     KafkaTimeoutError,
     ProducerFencedError,
@@ -39,7 +41,8 @@ from kafka.errors import (
 from monitor.errors import error_text
 
 Cause = Literal["fenced", "timeout", "commit failed"]
-_FENCING = (ProducerFencedError, InvalidProducerEpochError, FencedInstanceIdError)
+_FENCING = (ProducerFencedError, FencedInstanceIdError)
+_BUMP_POLL_S = 0.05
 T = TypeVar("T")
 
 
@@ -174,13 +177,25 @@ class CommitCycle:
     def _cause(self, exc: KafkaError) -> Cause:
         """fenced, timeout or commit failed, from the error or the producer's recorded one
         (kafka-python raises a plain KafkaError naming it once the producer is fenced)."""
-        manager = getattr(self.producer, "_transaction_manager", None)
-        seen = [exc, *exc.args, getattr(manager, "last_error", None)]
+        seen = [exc, *exc.args, self._recorded_error()]
         if any(isinstance(e, _FENCING) or e in _FENCING for e in seen):
             return "fenced"
         if isinstance(exc, KafkaTimeoutError):
             return "timeout"
         return "commit failed"
+
+    def _recorded_error(self) -> object:
+        """The producer's recorded error, once an epoch bump under way has ended (at most
+        ``timeout_ms``). A send refused with ``InvalidProducerEpochError`` starts a bump, which
+        ends fenced when another producer took the id, or ready again when the broker had only
+        timed the transaction out (then nothing is fenced: the cycle just did not commit)."""
+        manager = getattr(self.producer, "_transaction_manager", None)
+        if manager is None:
+            return None
+        deadline = time.monotonic() + self.timeout_ms / 1000
+        while manager.is_bumping_epoch() and time.monotonic() < deadline:
+            time.sleep(_BUMP_POLL_S)
+        return manager.last_error
 
     def _recover(self) -> None:
         """Abort what is open; a producer that cannot abort (fenced, timed out, fatal) is
