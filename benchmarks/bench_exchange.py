@@ -81,6 +81,20 @@ def cycle_partial(layout: ModelLayout, n: int, seed: int, *, values: bool) -> Pa
     return replace(partial, source=seed, end=n)
 
 
+def model_layout() -> ModelLayout:
+    """The benchmark model's slot layout, from a baseline of 20,000 training rows."""
+    baseline = build_baseline(
+        pa.table(columns(20_000, seed=1)),
+        model="m",
+        prediction="score",
+        label="label",
+        segments=("region",),
+        window_sizes=(1000,),
+        replicates=50,
+    )
+    return ModelLayout(baseline)
+
+
 def median_seconds(step: object, repeats: int = 5) -> float:
     times = []
     for _ in range(repeats):
@@ -95,17 +109,7 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=5_000)
     parser.add_argument("--output", type=Path, default=RESULTS)
     args = parser.parse_args()
-    training = pa.table(columns(20_000, seed=1))
-    baseline = build_baseline(
-        training,
-        model="m",
-        prediction="score",
-        label="label",
-        segments=("region",),
-        window_sizes=(1000,),
-        replicates=50,
-    )
-    layout = ModelLayout(baseline)
+    layout = model_layout()
     counts_only = encode(cycle_partial(layout, args.events, 0, values=False))
     scored = cycle_partial(layout, args.events, 0, values=True)
     with_values = encode(scored)
