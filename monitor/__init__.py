@@ -18,10 +18,11 @@ Stage 2, per model:
 - :mod:`monitor.sinks` — where results go: the report, ``/metrics``, Alertmanager, Kafka topics.
 
 Around them: :mod:`monitor.stage_one` and :mod:`monitor.stage_two` chain each stage's folders,
-:mod:`monitor.pipeline` joins the two in memory (replay, one daemon), :mod:`monitor.app` builds the pipeline
-and its sinks (the one composition root), :mod:`monitor.state` persists the pipeline's state,
-:mod:`monitor.runtime` holds the drivers that only loop (``run``, ``replay``, the HTTP
-endpoints), :mod:`monitor.demo` the demos, and :mod:`monitor.cli` the command line. Shared by
+:mod:`monitor.pipeline` joins the two in memory (replay, one daemon), :mod:`monitor.app` builds
+the pipeline and its sinks (the one composition root), :mod:`monitor.state` persists the
+pipeline's state, :mod:`monitor.runtime` holds the drivers that only loop (``run``,
+``replay``, the HTTP endpoints), :mod:`monitor.demo` the demos, and :mod:`monitor.cli` the
+command line. Shared by
 all: :mod:`monitor.config` (the settings; :mod:`monitor.config_reference` renders their
 reference, :mod:`monitor.defaults` holds what ``--help`` needs before anything heavy loads),
 :mod:`monitor.batches` and :mod:`monitor.columns` (what stages pass each other),

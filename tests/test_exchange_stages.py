@@ -13,6 +13,8 @@ from monitor.columns import batch_rows
 from monitor.exchange import handover
 from monitor.exchange.local import Windower
 from monitor.exchange.open_windows import OpenWindows
+from monitor.exchange.partitioned_windows import PartitionedWindows
+from monitor.exchange.reader import Received
 from monitor.exchange.records import Mark
 from monitor.window.caps import Caps
 from monitor.window.grid import as_grid
@@ -150,3 +152,20 @@ def test_counted_apart_and_merged_is_counted_together(
     closed += windows.flush()
     order = sorted(range(len(closed)), key=lambda i: (closed[i].start_ms, closed[i].key))
     assert _summary([closed[i] for i in order]) == _summary(expected)
+
+
+def test_each_exchange_partition_closes_on_its_own_marks(baseline: Baseline) -> None:
+    """A model's window closes once the marks in its own exchange partition have passed it,
+    whatever another partition has read; a copy of a counted partial is skipped and counted."""
+    counters = _counters(baseline)
+    counters.add(make_batch([10, 20], platform=["ios", "ios"]))
+    (partial,) = handover.drain(counters, "c")
+    windows = PartitionedWindows(GRID, 0)
+    windows.assign([0, 1])
+    windows.set_sources({0})
+    passed = Mark("c", 0, 2, 2 * HOUR, False)
+    received = [Received(1, 0, partial), Received(1, 1, partial), Received(1, 2, passed)]
+    closed = windows.receive(received)
+    assert [(w.key.segment, w.events) for w in closed] == [("", 2), ("platform=ios", 2)]
+    assert windows.duplicates == {"m": 1}
+    assert windows.partitions[0].completeness.closed_through() is None
