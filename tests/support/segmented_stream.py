@@ -60,17 +60,23 @@ def stream(
 
 
 def replay(
-    folder: Path, baseline: Baseline, table: pa.Table, alerts: Mapping[str, Any] | None = None
+    folder: Path,
+    baseline: Baseline,
+    table: pa.Table,
+    alerts: Mapping[str, Any] | None = None,
+    *,
+    segments: tuple[str, ...] = ("region",),
 ) -> list[Mapping[str, Any]]:
-    """Every report record of ``table`` replayed with the default settings (``alerts``
-    overriding some), windows and alerts in order."""
+    """Every report record of ``table`` (model ``m``) replayed in hourly windows, per
+    ``segments``, with the default settings (``alerts`` overriding some), windows and alerts
+    in order."""
     path = folder / "m.json"
     baseline.save(path)
     settings = load_settings(
         None,
         models=[{"name": "m", "baseline": path}],
         windows={"size": "1h", "allowed_lateness": "0s"},
-        segments={"fields": ["region"]},
+        segments={"fields": list(segments)},
         alerts=dict(alerts or {}),
     )
     sink = ListSink()
