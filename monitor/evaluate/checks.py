@@ -13,8 +13,9 @@ and the out-of-range rate. Performance: the relative degradation of each configu
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -271,22 +272,20 @@ def _window_rates(
 ) -> list[tuple[float, float]]:
     """Per window, the (warning, intervention) false-alarm rates of the subjects at ``group``
     judged by ``statistic``, after the configured correction."""
-    drift = alerts.drift
-    rates = (drift.false_alarm_rate.warning, drift.false_alarm_rate.intervention)
-    if drift.correction == "none":
-        return [rates] * len(calibrations)
-    if drift.correction == "bonferroni":
-        corrected = (bonferroni(rates[0], len(group)), bonferroni(rates[1], len(group)))
-        return [corrected] * len(calibrations)
+    if alerts.drift.correction != "bh":  # the same in every window
+        return [_tier_rates(alerts, len(group), None)] * len(calibrations)
     events = [model.subjects[p].events.tolist() for p in group]
     values = [model.subjects[p].statistics[statistic].tolist() for p in group]
     out = []
     for i, calibration in enumerate(calibrations):
-        subjects = [names[p][which[i]] for p in group]
-        at = ([column[i] for column in events], [column[i] for column in values])
-        summaries = calibration.get(statistic, {})
-        cuts = [_bh_rates(subjects, *at, summaries, rate)[0] for rate in rates]
-        out.append((cuts[0], cuts[1]))
+        cut = partial(
+            _bh_cut,
+            [names[p][which[i]] for p in group],
+            [column[i] for column in events],
+            [column[i] for column in values],
+            calibration.get(statistic, {}),
+        )
+        out.append(_tier_rates(alerts, len(group), cut))
     return out
 
 
@@ -383,14 +382,8 @@ def _statistical(
 ) -> dict[str, tuple[float, float]]:
     """Per subject of one window judged by ``statistic`` (its events and value alongside), the
     statistical warning and intervention thresholds (NaN without null summaries)."""
-    drift = alerts.drift
-    rates = (drift.false_alarm_rate.warning, drift.false_alarm_rate.intervention)
-    if drift.correction == "bonferroni":
-        per_tier = [[bonferroni(a, len(names))] * len(names) for a in rates]
-    elif drift.correction == "bh":
-        per_tier = [_bh_rates(names, events, values, summaries, a) for a in rates]
-    else:
-        per_tier = [[a] * len(names) for a in rates]
+    cut = partial(_bh_cut, names, events, values, summaries)
+    rates = _tier_rates(alerts, len(names), cut)
     out: dict[str, tuple[float, float]] = {}
     for i, name in enumerate(names):
         nulls = summaries.get(name)
@@ -399,19 +392,35 @@ def _statistical(
             continue
         n = max(1, events[i])
         out[name] = (
-            threshold_for_size(nulls, n, per_tier[0][i], statistic=statistic),
-            threshold_for_size(nulls, n, per_tier[1][i], statistic=statistic),
+            threshold_for_size(nulls, n, rates[0], statistic=statistic),
+            threshold_for_size(nulls, n, rates[1], statistic=statistic),
         )
     return out
 
 
-def _bh_rates(
+def _tier_rates(
+    alerts: AlertConfig, subjects: int, bh_cut: Callable[[float], float] | None
+) -> tuple[float, float]:
+    """The (warning, intervention) false-alarm rate of each of ``subjects`` judged together in
+    one window, after the configured correction (``bh_cut``: Benjamini–Hochberg's cut at a
+    rate, from the window's p-values; needed only for ``bh``)."""
+    drift = alerts.drift
+    warning, intervention = drift.false_alarm_rate.warning, drift.false_alarm_rate.intervention
+    if drift.correction == "bonferroni":
+        return bonferroni(warning, subjects), bonferroni(intervention, subjects)
+    if drift.correction == "bh":
+        assert bh_cut is not None, "Benjamini-Hochberg needs the window's p-values"
+        return bh_cut(warning), bh_cut(intervention)
+    return warning, intervention
+
+
+def _bh_cut(
     names: Sequence[str],
     events: Sequence[int],
     values: Sequence[float],
     summaries: dict[str, list[NullSummary]],
     fdr: float,
-) -> list[float]:
+) -> float:
     """Per-subject false-alarm rate equivalent to a Benjamini–Hochberg decision at ``fdr``.
 
     Subjects are rejected at p <= k*·fdr/m (k* the number rejected); the threshold of every
@@ -424,8 +433,7 @@ def _bh_rates(
         ]
     )
     rejected = int(np.count_nonzero(benjamini_hochberg(pvalues, fdr)))
-    cut = max(1, rejected) * fdr / max(1, len(names))
-    return [cut] * len(names)
+    return max(1, rejected) * fdr / max(1, len(names))
 
 
 def _nearest(summaries: list[NullSummary], n: int) -> NullSummary:
