@@ -22,9 +22,11 @@ ties broken by value)::
 Categorical values are compared as text, canonicalised by :func:`to_category_strings`.
 
 The statistics do not see the slots directly but :meth:`NumericLayout.distribution` /
-:meth:`CategoricalLayout.distribution`: numeric layouts fold ``below`` into ``b_0`` and
-``above`` into ``b_{k-1}`` and drop ``missing`` (k values); categorical layouts drop ``missing``
-(K + 2 values: vocabulary, other, unseen).
+:meth:`CategoricalLayout.distribution`: only the values comparable with the reference, each
+excluded slot being reported by a check of its own, so that one cause raises one alert. Numeric
+layouts drop ``below``, ``above`` (the ``out_of_range_rate`` check) and ``missing`` (the
+``missing_rate`` check): k values. Categorical layouts drop ``unseen`` (the ``unseen_rate``
+check) and ``missing``: K + 1 values, the vocabulary and ``other``.
 """
 
 from __future__ import annotations
@@ -259,19 +261,15 @@ class NumericLayout:
         return np.append(edges[:-1], np.nextafter(edges[-1], np.inf))
 
     def distribution(self, counts: npt.NDArray[CountT]) -> npt.NDArray[CountT]:
-        """The ``k`` bin counts the statistics see; ``below``/``above`` fold into the end bins.
-
-        Broadcasts over leading axes.
+        """The ``k`` bin counts the statistics see: ``below``, ``above`` and ``missing`` are
+        dropped (their rates are checks of their own). Broadcasts over leading axes.
 
         Examples
         --------
         >>> NumericLayout((0.0, 1.0, 3.0)).distribution(np.array([1, 2, 3, 4, 5])).tolist()
-        [3, 7]
+        [2, 3]
         """
-        folded = counts[..., 1 : self.n_bins + 1].copy()
-        folded[..., 0] += counts[..., self.below_slot]
-        folded[..., -1] += counts[..., self.above_slot]
-        return folded
+        return counts[..., 1 : self.n_bins + 1].copy()
 
 
 @dataclass(frozen=True)
@@ -339,14 +337,16 @@ class CategoricalLayout:
         return slots
 
     def distribution(self, counts: npt.NDArray[CountT]) -> npt.NDArray[CountT]:
-        """The ``K + 2`` counts the statistics see (missing dropped); broadcasts over leading axes.
+        """The ``K + 1`` counts the statistics see, vocabulary and ``other``: ``unseen`` and
+        ``missing`` are dropped (their rates are checks of their own). Broadcasts over leading
+        axes.
 
         Examples
         --------
         >>> CategoricalLayout(("a", "b")).distribution(np.array([1, 2, 3, 4, 5])).tolist()
-        [1, 2, 3, 4]
+        [1, 2, 3]
         """
-        return counts[..., : self.missing_slot].copy()
+        return counts[..., : self.unseen_slot].copy()
 
 
 def categorical_layout(values: list[str], top_k: int, max_known_values: int) -> CategoricalLayout:

@@ -21,7 +21,6 @@ underestimates the threshold; calibrate the smallest window size in use.
 
 from __future__ import annotations
 
-import bisect
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -244,7 +243,7 @@ def threshold_for_size(
     Log-log interpolation in n between calibrated sizes; outside them the nearest size's
     threshold scaled by ``(n_calibrated / n) ** exponent``. ``exponent`` defaults to the
     ``null_exponent`` registered for ``statistic`` (1 for PSI-like divergences, 1/2 for
-    distances, 0 for p-values).
+    distances, 0 for p-values). One size of :func:`thresholds_for_sizes`.
 
     >>> small = NullSummary(100, {0.05: 0.2}, shape=0.0, scale=0.0)
     >>> large = NullSummary(1000, {0.05: 0.02}, shape=0.0, scale=0.0)
@@ -252,6 +251,29 @@ def threshold_for_size(
     [0.4, 0.0633, 0.01]
     >>> round(threshold_for_size([small, large], 4000, 0.05, statistic="js"), 4)
     0.01
+    """
+    sizes = np.array([n], dtype=np.float64)
+    found = thresholds_for_sizes(
+        summaries, sizes, false_alarm_rate, statistic=statistic, exponent=exponent
+    )
+    return float(found[0])
+
+
+def thresholds_for_sizes(
+    summaries: Sequence[NullSummary],
+    sizes: ArrayLike,
+    false_alarm_rate: float,
+    *,
+    statistic: str = "psi",
+    exponent: float | None = None,
+) -> FloatArray:
+    """:func:`threshold_for_size` at every window size of ``sizes`` at once (one per window of
+    the windows closing together).
+
+    >>> small = NullSummary(100, {0.05: 0.2}, shape=0.0, scale=0.0)
+    >>> large = NullSummary(1000, {0.05: 0.02}, shape=0.0, scale=0.0)
+    >>> thresholds_for_sizes([small, large], [50, 100, 316, 2000], 0.05).round(4).tolist()
+    [0.4, 0.2, 0.0633, 0.01]
     """
     if exponent is None:
         if statistic not in DISTRIBUTION_STATISTICS:
@@ -261,25 +283,43 @@ def threshold_for_size(
         exponent = DISTRIBUTION_STATISTICS[statistic].null_exponent
     if not summaries:
         raise ValueError("no null summaries; calibrate at least one window size in the baseline")
-    if n < 1:
-        raise ValueError(f"window size n={n}; it must be at least 1")
+    n = np.asarray(sizes, dtype=np.float64)
+    if np.any(n < 1):
+        raise ValueError(f"window size n={n.min():g}; it must be at least 1")
     ordered = sorted(summaries, key=lambda summary: summary.n)
-    sizes = [summary.n for summary in ordered]
-    if len(set(sizes)) != len(sizes):
-        raise ValueError(f"null summaries repeat a window size in {sizes}; keep one per size")
-    thresholds = [threshold_at(summary, false_alarm_rate) for summary in ordered]
-    if n <= sizes[0]:
-        return thresholds[0] * float((sizes[0] / n) ** exponent)
-    if n >= sizes[-1]:
-        return thresholds[-1] * float((sizes[-1] / n) ** exponent)
-    upper = bisect.bisect_left(sizes, n)
-    if sizes[upper] == n:
-        return thresholds[upper]
+    calibrated = np.array([summary.n for summary in ordered], dtype=np.float64)
+    if len(np.unique(calibrated)) != len(calibrated):
+        raise ValueError(
+            f"null summaries repeat a window size in {calibrated.astype(int).tolist()}; "
+            "keep one per size"
+        )
+    thresholds = np.array([threshold_at(summary, false_alarm_rate) for summary in ordered])
+    below = thresholds[0] * (calibrated[0] / n) ** exponent
+    above = thresholds[-1] * (calibrated[-1] / n) ** exponent
+    outside = np.where(n <= calibrated[0], below, above)
+    if len(calibrated) == 1:
+        return np.asarray(outside, dtype=np.float64)
+    inside = (n > calibrated[0]) & (n < calibrated[-1])
+    return np.where(inside, _log_log(calibrated, thresholds, n), outside)
+
+
+def _log_log(calibrated: FloatArray, thresholds: FloatArray, n: FloatArray) -> FloatArray:
+    """Thresholds between calibrated sizes (at least two): exact at a calibrated size, log-log
+    between two (linear in ``log n`` where one of the two thresholds is 0); meaningless for
+    ``n`` outside the calibrated sizes.
+
+    >>> _log_log(np.array([100.0, 1000.0]), np.array([0.2, 0.0]), np.array([316.0])).round(4)
+    array([0.1])
+    """
+    upper = np.clip(np.searchsorted(calibrated, n), 1, len(calibrated) - 1)
     low, high = thresholds[upper - 1], thresholds[upper]
-    position = math.log(n / sizes[upper - 1]) / math.log(sizes[upper] / sizes[upper - 1])
-    if low > 0 and high > 0:
-        return math.exp(math.log(low) + position * math.log(high / low))
-    return low + position * (high - low)
+    position = np.log(n / calibrated[upper - 1]) / np.log(calibrated[upper] / calibrated[upper - 1])
+    positive = (low > 0) & (high > 0)
+    safe_low, safe_high = np.where(positive, low, 1.0), np.where(positive, high, 1.0)
+    log_log = np.exp(np.log(safe_low) + position * np.log(safe_high / safe_low))
+    between = np.where(positive, log_log, low + position * (high - low))
+    found: FloatArray = np.where(calibrated[upper] == n, high, between)
+    return found
 
 
 def bonferroni(false_alarm_rate: float, tests: int) -> float:

@@ -263,9 +263,11 @@ class DriftThresholds(_Section):
     statistic: Literal["psi", "kl", "js", "hellinger", "wasserstein", "ks"] = Field(
         default="psi", description="The statistic that drives levels (all are reported)."
     )
-    mode: Literal["fixed", "calibrated"] = Field(
-        default="fixed",
-        description="fixed: the thresholds below; calibrated: from the baseline's null at a rate.",
+    mode: Literal["both", "fixed", "calibrated"] = Field(
+        default="both",
+        description="both: raise only beyond the thresholds below (practical) and the baseline's "
+        "null at the window's size and false_alarm_rate (statistical; practical only without a "
+        "calibration); fixed: the thresholds below alone; calibrated: the null alone.",
     )
     warning: float = Field(default=0.1, ge=0, description="Fixed warning threshold.")
     intervention: float = Field(default=0.25, ge=0, description="Fixed intervention threshold.")

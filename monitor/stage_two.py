@@ -51,7 +51,7 @@ class StageTwo:
         totals: Totals,
         versions: Mapping[str, Mapping[str, Baseline]] | None = None,
     ) -> None:
-        _check_epsilon(settings, baselines)
+        _check_calibration(settings, baselines)
         self.settings = settings
         self.versions = {} if versions is None else versions
         self.stable = {m.name: m.stable_version for m in settings.models if m.stable_version}
@@ -270,13 +270,23 @@ def _calibration(baseline: Baseline) -> dict[str, dict[str, list[NullSummary]]]:
     return baseline.null_summaries()
 
 
-def _check_epsilon(settings: Settings, baselines: Mapping[str, Baseline]) -> None:
-    """Calibrated thresholds only hold for the smoothing the baseline was calibrated with."""
-    if settings.alerts.drift.mode != "calibrated":
+def _check_calibration(settings: Settings, baselines: Mapping[str, Baseline]) -> None:
+    """Calibrated thresholds only hold for the smoothing the baseline was calibrated with; a
+    baseline without a calibration (an old file) has practical thresholds only, said once."""
+    if settings.alerts.drift.mode == "fixed":
         return
     for name, baseline in baselines.items():
         calibration = baseline.calibration
-        if calibration is not None and calibration.epsilon != settings.epsilon:
+        if calibration is None:
+            import structlog  # only now: a replay that logs nothing never loads it
+
+            structlog.get_logger().warning(
+                "baseline has no null calibration: its drift checks use the practical "
+                "thresholds only; rebuild it with driftwarden baseline build to calibrate",
+                model=name,
+                mode=settings.alerts.drift.mode,
+            )
+        elif calibration.epsilon != settings.epsilon:
             raise ConfigError(
                 f"model {name!r}: epsilon is {settings.epsilon} but its baseline was calibrated "
                 f"with {calibration.epsilon}; set epsilon: {calibration.epsilon} or rebuild the "

@@ -83,11 +83,12 @@ def test_numeric_centers_are_bin_midpoints() -> None:
     assert NumericLayout((0.0, 10.0, 30.0)).centers.tolist() == [5.0, 20.0]
 
 
-def test_numeric_distribution_folds_out_of_range_into_end_bins_and_drops_missing() -> None:
-    """``below`` adds to b_0, ``above`` to b_{k-1}; missing is not part of the distribution."""
+def test_numeric_distribution_drops_out_of_range_and_missing() -> None:
+    """``below``, ``above`` and missing are not part of the distribution (they have checks of
+    their own)."""
     layout = NumericLayout((0.0, 1.0, 2.0, 3.0))
     counts = np.array([[1, 10, 20, 30, 2, 99], [0, 1, 1, 1, 0, 0]])
-    assert layout.distribution(counts).tolist() == [[11, 20, 32], [1, 1, 1]]
+    assert layout.distribution(counts).tolist() == [[10, 20, 30], [1, 1, 1]]
 
 
 @given(
@@ -109,7 +110,8 @@ def test_numeric_slots_match_the_documented_layout(
     assert slots.tolist() == [expected_numeric_slot(v, list(layout.edges)) for v in values]
     counts = slot_counts(slots, layout.n_slots)
     assert counts.sum() == len(values)
-    assert layout.distribution(counts).sum() == sum(not math.isnan(v) for v in values)
+    edges = list(layout.edges)
+    assert layout.distribution(counts).sum() == sum(edges[0] <= v <= edges[-1] for v in values)
 
 
 @given(reference=st.lists(finite_floats, min_size=1, max_size=60))
@@ -153,10 +155,11 @@ def test_known_values_beyond_the_cap_count_as_unseen() -> None:
     assert layout.slots(pa.array(["c", "d"])).tolist() == [1, 2]
 
 
-def test_categorical_distribution_drops_only_missing() -> None:
-    """The statistics see vocabulary, other and unseen counts (K + 2 values)."""
+def test_categorical_distribution_drops_unseen_and_missing() -> None:
+    """The statistics see vocabulary and other counts (K + 1 values); unseen and missing have
+    checks of their own."""
     layout = CategoricalLayout(("a", "b"))
-    assert layout.distribution(np.array([[5, 4, 3, 2, 1]])).tolist() == [[5, 4, 3, 2]]
+    assert layout.distribution(np.array([[5, 4, 3, 2, 1]])).tolist() == [[5, 4, 3]]
 
 
 @given(

@@ -34,7 +34,7 @@ def one_by_one(reference: FeatureBaseline, counts: np.ndarray) -> SubjectScores:
     """One subject's scores computed alone, exactly as evaluation did before batching."""
     total = int(counts.sum())
     cur_dist = reference.distribution(counts)
-    present = int(cur_dist.sum())
+    present = total - int(counts[reference.missing_slot])
     statistics = {
         name: float(value) for name, value in reference.score(cur_dist, epsilon=EPSILON).items()
     }

@@ -7,7 +7,14 @@ import numpy as np
 from baselines.values import PREDICTION_SUBJECT as PREDICTION
 from detectors.thresholds import NullSummary, summarize_null, threshold_for_size
 from monitor.config import AlertConfig, TierThresholds
-from monitor.evaluate.checks import CANARY, PERFORMANCE, Versus, canary_checks, window_checks
+from monitor.evaluate.checks import (
+    CANARY,
+    PERFORMANCE,
+    Versus,
+    canary_checks,
+    drift_tiers,
+    window_checks,
+)
 from monitor.evaluate.levels import CheckInput
 from monitor.evaluate.scoring import SubjectScores, WindowScores
 from monitor.window.windower import WindowCounts, WindowKey
@@ -47,7 +54,38 @@ def _psi_thresholds(
 
 def test_fixed_thresholds_are_the_configured_ones() -> None:
     """In fixed mode every feature's PSI check uses 0.1 / 0.25."""
-    assert _psi_thresholds({}, {"a": 0.0, "b": 0.3}) == {"a": (0.1, 0.25), "b": (0.1, 0.25)}
+    config = {"drift": {"mode": "fixed"}}
+    assert _psi_thresholds(config, {"a": 0.0, "b": 0.3}) == {"a": (0.1, 0.25), "b": (0.1, 0.25)}
+
+
+def test_by_default_a_drift_check_needs_both_the_practical_and_the_statistical_threshold() -> None:
+    """The default rule compares PSI with the higher of the fixed tier and the null's threshold
+    at the window's size: the null's at 10 events, the fixed tier at 1000 (null 99% ≈ 0.023)."""
+    calibration = {"psi": {"a": [NULL]}}
+    few = SubjectScores(10, 10, {"psi": 0.0}, {"missing_rate": 0.0}, 0.0)
+    many = SubjectScores(1000, 1000, {"psi": 0.0}, {"missing_rate": 0.0}, 0.0)
+    small = _window_checks({"a": few}, {}, calibration)[0]
+    large = _window_checks({"a": many}, {}, calibration)[0]
+    null_warning = threshold_for_size([NULL], 10, 0.01)
+    assert null_warning > 0.1
+    assert (small.warning, small.intervention) == (
+        null_warning,
+        threshold_for_size([NULL], 10, 0.001),
+    )
+    assert (large.warning, large.intervention) == (0.1, 0.25)
+
+
+def test_a_drift_check_has_both_kinds_of_thresholds_in_every_mode() -> None:
+    """Whatever the mode, a drift check's practical and statistical thresholds are known (the
+    report shows both); the statistical ones are NaN without a calibration."""
+    many = SubjectScores(1000, 1000, {"psi": 0.0}, {"missing_rate": 0.0}, 0.0)
+    scores = WindowScores(WINDOW, {"a": many, "b": many}, None, None, {}, {})
+    for mode in ("fixed", "calibrated", "both"):
+        config = AlertConfig(drift={"mode": mode})  # type: ignore[arg-type]
+        tiers = drift_tiers(scores, config, {"psi": {"a": [NULL]}})
+        assert tiers["a"] == (0.1, 0.25, NULL.quantiles[0.01], NULL.quantiles[0.001])
+        assert tiers["b"][:2] == (0.1, 0.25)
+        assert np.isnan(tiers["b"][2:]).all()
 
 
 def test_calibrated_threshold_sits_at_the_false_alarm_quantile() -> None:
@@ -179,7 +217,8 @@ def test_the_configured_statistic_drives_the_drift_check() -> None:
 
 def test_fixed_mode_uses_the_configured_thresholds() -> None:
     """Fixed thresholds set in the config replace PSI's defaults for the configured statistic."""
-    got = _psi_thresholds({"drift": {"warning": 0.2, "intervention": 0.4}}, {"a": 0.0})
+    config = {"drift": {"mode": "fixed", "warning": 0.2, "intervention": 0.4}}
+    got = _psi_thresholds(config, {"a": 0.0})
     assert got == {"a": (0.2, 0.4)}
 
 
@@ -187,6 +226,13 @@ def test_calibrated_mode_without_any_calibration_keeps_the_fixed_thresholds() ->
     """A calibrated model whose baseline has no null for the statistic uses the fixed thresholds."""
     x = SubjectScores(300, 300, {"psi": 0.0}, {"missing_rate": 0.0}, 0.0)
     drift = _window_checks({"x": x}, {"drift": {"mode": "calibrated"}})[0]
+    assert (drift.warning, drift.intervention) == (0.1, 0.25)
+
+
+def test_the_default_rule_without_any_calibration_is_the_practical_one() -> None:
+    """A baseline without a null calibration (an old file) is judged by the fixed tiers alone."""
+    x = SubjectScores(120, 120, {"psi": 0.0}, {"missing_rate": 0.0}, 0.0)
+    drift = _window_checks({"x": x})[0]
     assert (drift.warning, drift.intervention) == (0.1, 0.25)
 
 

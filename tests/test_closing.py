@@ -13,7 +13,7 @@ from baselines.values import Baseline
 from monitor.batches import RawRecords
 from monitor.config import Settings
 from monitor.evaluate.check_states import CheckStates
-from monitor.evaluate.checks import canary_checks, window_checks
+from monitor.evaluate.checks import DRIFT_CHECKS, canary_checks, drift_tiers, window_checks
 from monitor.evaluate.levels import CheckState, Level, step
 from monitor.evaluate.scoring import score_windows
 from monitor.pipeline import Pipeline
@@ -126,7 +126,15 @@ class OneAtATime(Pipeline):
                 if moved.after is not moved.before:
                     transitions.append(alert_record(key, check, moved, window.end_ms))
             detectors = {name: {"detections": n} for name, n in sorted(window.detections.items())}
-            thresholds = {(c.subject, c.check): (c.warning, c.intervention) for c in checks}
+            tiers = drift_tiers(scores, alerts, self._calibration_of(key))
+            thresholds = {
+                (c.subject, c.check): (
+                    c.warning,
+                    c.intervention,
+                    *(tiers[c.subject] if c.check in DRIFT_CHECKS else ()),
+                )
+                for c in checks
+            }
             record = window_record(scores, levels, detectors, thresholds, versus)
             self.totals.windows += 1
             for sink in self.sinks:

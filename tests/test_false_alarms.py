@@ -71,11 +71,11 @@ def _levels(
     ]
 
 
-def test_default_thresholds_never_intervene_on_a_stable_stream(
+def test_fixed_thresholds_never_intervene_on_a_stable_stream(
     tmp_path: Path, stable: tuple[Baseline, pa.Table]
 ) -> None:
     """Fixed PSI thresholds 0.1/0.25 raise no intervention in 200 stable windows."""
-    levels = _levels(tmp_path, *stable, {})
+    levels = _levels(tmp_path, *stable, {"mode": "fixed"})
     assert len(levels) == WINDOWS * 5  # x, y, color, platform and the prediction
     assert levels.count("intervention") == 0
 

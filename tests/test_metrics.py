@@ -482,15 +482,30 @@ def test_kept_segments_are_the_busiest_within_the_cap(
 
 
 def test_thresholds_are_exported_for_every_exported_level(replay: Replay) -> None:
-    """Each exported check has its warning and intervention threshold, as the report states."""
+    """Each exported check has the warning and intervention threshold it was compared with
+    (kind ``applied``), as the report states."""
     thresholds = replay.samples["driftwarden_check_threshold"]
     levels = replay.samples["driftwarden_alert_level"]
     checks = {dict(k)["level"] for k in thresholds}
     assert checks == {"warning", "intervention"}
-    assert {tuple(p for p in k if p[0] != "level") for k in thresholds} == set(levels)
+    applied = {k for k in thresholds if dict(k)["kind"] == "applied"}
+    assert {tuple(p for p in k if p[0] not in ("level", "kind")) for k in applied} == set(levels)
     at = {"model": "m", "model_version": "v1", "segment": "", "subject": "x", "check": "psi"}
-    assert thresholds[labels(**at, level="warning")] == 0.1
-    assert thresholds[labels(**at, level="intervention")] == 0.25
+    assert thresholds[labels(**at, level="warning", kind="applied")] == 0.1
+    assert thresholds[labels(**at, level="intervention", kind="applied")] == 0.25
+
+
+def test_a_drift_check_exports_its_practical_and_statistical_thresholds(replay: Replay) -> None:
+    """A drift check's practical and statistical thresholds are exported beside the applied
+    one, which is the higher of the two (the default rule, ``mode: both``)."""
+    thresholds = replay.samples["driftwarden_check_threshold"]
+    at = {"model": "m", "model_version": "v1", "segment": "", "subject": "x", "check": "psi"}
+    for level in ("warning", "intervention"):
+        practical = thresholds[labels(**at, level=level, kind="practical")]
+        statistical = thresholds[labels(**at, level=level, kind="statistical")]
+        applied = thresholds[labels(**at, level=level, kind="applied")]
+        assert applied == max(practical, statistical)
+    assert {dict(k)["check"] for k in thresholds if dict(k)["kind"] != "applied"} == {"psi"}
 
 
 def _kept_segments(latest: LatestWindows, *records: Mapping[str, Any]) -> set[str]:

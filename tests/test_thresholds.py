@@ -23,6 +23,7 @@ from detectors.thresholds import (
     summarize_nulls,
     threshold_at,
     threshold_for_size,
+    thresholds_for_sizes,
 )
 
 GAMMA_SHAPE, GAMMA_SCALE = 2.0, 0.01
@@ -452,6 +453,16 @@ def test_a_threshold_of_zero_is_interpolated_linearly_in_log_n() -> None:
     falling = [point_mass(100, 0.2), point_mass(10_000, 0.0)]
     assert threshold_for_size(rising, 1000, 0.01) == 0.1
     assert threshold_for_size(falling, 1000, 0.01) == 0.1
+
+
+def test_thresholds_for_many_window_sizes_follow_the_rule_piece_by_piece() -> None:
+    """One call for windows of every size: below the smallest calibrated size the 1/n law,
+    exact at calibrated sizes, log-log between them, linear in log n next to a zero."""
+    summaries = [point_mass(100, 0.4), point_mass(1_000, 0.04), point_mass(10_000, 0.0)]
+    sizes = [50, 100, 316.22776601683796, 1_000, 3_162.2776601683795, 20_000]
+    found = thresholds_for_sizes(summaries, sizes, 0.01)
+    assert found.tolist() == pytest.approx([0.8, 0.4, 0.12649110640673517, 0.04, 0.02, 0.0])
+    assert found[[1, 3]].tolist() == [0.4, 0.04]
 
 
 def test_benjamini_hochberg_rejects_an_adjusted_p_value_equal_to_the_rate() -> None:

@@ -1,28 +1,35 @@
 """Turn a window's scores into checks: one value (higher is worse) and two thresholds each.
 
-Checks per feature and for the prediction: the configured drift statistic (fixed thresholds, or
-calibrated from the baseline's null distribution at a false-alarm rate, optionally corrected
-across the model's subjects with Bonferroni or Benjamini–Hochberg), the missing-rate excess over
+Checks per feature and for the prediction: the configured drift statistic, judged by two kinds
+of thresholds (:class:`DriftTiers`): practical (the fixed tiers) and statistical (calibrated from
+the baseline's null distribution at the window's size and a false-alarm rate, optionally
+corrected across the model's subjects with Bonferroni or Benjamini–Hochberg); ``mode: both``
+(the default) raises only beyond both, ``fixed`` and ``calibrated`` use one. The missing-rate
+excess over
 the reference (critical features escalate at ``missing.critical``), the unseen-category rate
 and the out-of-range rate. Performance: the relative degradation of each configured metric.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import math
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import NamedTuple
+from functools import partial
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from baselines.values import PREDICTION_SUBJECT
 from detectors.performance import METRIC_DIRECTION, relative_drop
+from detectors.statistics import DISTRIBUTION_STATISTICS
 from detectors.thresholds import (
     NullSummary,
     benjamini_hochberg,
     bonferroni,
     null_pvalue,
     threshold_for_size,
+    thresholds_for_sizes,
 )
 from monitor.config import AlertConfig, DriftThresholds, TierThresholds
 from monitor.evaluate.levels import CheckInput
@@ -31,6 +38,8 @@ from monitor.window.slot_layout import LABEL
 
 PERFORMANCE = "performance"
 CANARY = "canary_psi"
+#: Check names of the drift statistic: thresholds of both kinds (:class:`DriftTiers`).
+DRIFT_CHECKS = frozenset(DISTRIBUTION_STATISTICS)
 
 
 @dataclass(frozen=True)
@@ -63,19 +72,11 @@ def window_checks(
     if scores.prediction is not None:
         subjects[PREDICTION_SUBJECT] = scores.prediction
     chosen = {name: drift_statistic(s, alerts.drift.statistic) for name, s in subjects.items()}
-    by_statistic: dict[str, dict[str, SubjectScores]] = {}
-    for name, subject in subjects.items():
-        by_statistic.setdefault(chosen[name], {})[name] = subject
-    drift: dict[str, tuple[float, float]] = {}
-    for statistic, group in by_statistic.items():
-        events = [s.events for s in group.values()]
-        values = [s.statistics[statistic] for s in group.values()]
-        summaries = calibration.get(statistic, {})
-        drift.update(_drift_thresholds(list(group), events, values, alerts, statistic, summaries))
+    drift = drift_tiers(scores, alerts, calibration)
     checks: list[CheckInput] = []
     for name, subject in subjects.items():
         enough = subject.events >= alerts.min_events
-        warning, intervention = drift[name]
+        warning, intervention = drift[name].applied(alerts.drift.mode)
         statistic = chosen[name]
         value = subject.statistics[statistic]
         checks.append(CheckInput(name, statistic, value, warning, intervention, enough))
@@ -84,17 +85,75 @@ def window_checks(
     return checks
 
 
+class DriftTiers(NamedTuple):
+    """A drift check's two kinds of (warning, intervention) thresholds: practical (the fixed
+    tiers) and statistical (the null's at the window's size and false-alarm rates; NaN where
+    the baseline has no calibration for the subject). Floats for one window, arrays for many."""
+
+    practical_warning: Any
+    practical_intervention: Any
+    statistical_warning: Any
+    statistical_intervention: Any
+
+    def applied(self, mode: str) -> tuple[Any, Any]:
+        """The (warning, intervention) thresholds a check is compared with: the practical ones
+        (``fixed``), the statistical ones (``calibrated``), or the higher of the two, so that a
+        value must be beyond both (``both``); the practical ones where there is no statistical
+        threshold."""
+        practical = (self.practical_warning, self.practical_intervention)
+        if mode == "fixed":
+            return practical
+        statistical = (self.statistical_warning, self.statistical_intervention)
+        pick = np.fmax if mode == "both" else _statistical_or
+        chosen = [pick(p, q) for p, q in zip(practical, statistical, strict=True)]
+        if np.ndim(chosen[0]) == 0:
+            return float(chosen[0]), float(chosen[1])
+        return chosen[0], chosen[1]
+
+
+def _statistical_or(practical: Any, statistical: Any) -> Any:
+    """The statistical threshold, the practical one where there is none."""
+    return np.where(np.isnan(statistical), practical, statistical)
+
+
+def drift_tiers(
+    scores: WindowScores,
+    alerts: AlertConfig,
+    calibration: dict[str, dict[str, list[NullSummary]]],
+) -> dict[str, DriftTiers]:
+    """Each subject's drift thresholds of both kinds in one window, by subject name."""
+    subjects: dict[str, SubjectScores] = dict(scores.features)
+    if scores.prediction is not None:
+        subjects[PREDICTION_SUBJECT] = scores.prediction
+    by_statistic: dict[str, dict[str, SubjectScores]] = {}
+    for name, subject in subjects.items():
+        statistic = drift_statistic(subject, alerts.drift.statistic)
+        by_statistic.setdefault(statistic, {})[name] = subject
+    out: dict[str, DriftTiers] = {}
+    for statistic, group in by_statistic.items():
+        events = [s.events for s in group.values()]
+        values = [s.statistics[statistic] for s in group.values()]
+        summaries = calibration.get(statistic, {})
+        practical = _practical(alerts, statistic)
+        statistical = _statistical(list(group), events, values, alerts, statistic, summaries)
+        for name in group:
+            out[name] = DriftTiers(*practical, *statistical[name])
+    return out
+
+
 class CheckColumns(NamedTuple):
     """The subject checks of windows scored together (a :class:`ModelColumns`), as
     :func:`window_checks` makes them for each: per check the position of its subject in the
     layout and its name, then per window (row) and check (column) the value, the two thresholds
-    and whether the window had enough events."""
+    it is compared with and whether the window had enough events; ``tiers`` holds per window and
+    check the :class:`DriftTiers` (last axis, in their order), NaN for checks of other kinds."""
 
     checks: tuple[tuple[int, str], ...]
     value: np.ndarray
     warning: np.ndarray
     intervention: np.ndarray
     sufficient: np.ndarray
+    tiers: np.ndarray
 
 
 def subject_checks(
@@ -114,11 +173,14 @@ def subject_checks(
     missing = alerts.missing
     checks: list[tuple[int, str]] = []
     columns: list[tuple[np.ndarray, np.ndarray | float, np.ndarray | float, np.ndarray]] = []
+    drift_at: list[int] = []
     for p in positions:
         subject = model.subjects[p]
         enough = subject.events >= alerts.min_events
+        drift_at.append(len(checks))
         checks.append((p, chosen[p]))
-        columns.append((subject.statistics[chosen[p]], *drift[p], enough))
+        applied = drift[p].applied(alerts.drift.mode)
+        columns.append((subject.statistics[chosen[p]], *applied, enough))
         excess = subject.rates["missing_rate"] - subject.reference_missing_rate
         warning: np.ndarray | float = missing.warning
         intervention: np.ndarray | float = missing.intervention
@@ -151,7 +213,14 @@ def subject_checks(
         for c, column in enumerate(columns):
             matrix[:, c] = column[part]
         parts.append(matrix)
-    return CheckColumns(tuple(checks), *parts)
+    tiers = np.full((windows, len(columns), len(DriftTiers._fields)), np.nan)
+    for c, p in zip(drift_at, positions, strict=True):
+        for k, values in enumerate(drift[p]):
+            tiers[:, c, k] = values
+    value, warning_matrix, intervention_matrix, sufficient = parts
+    return CheckColumns(
+        tuple(checks), value, warning_matrix, intervention_matrix, sufficient, tiers
+    )
 
 
 def _drift_columns(
@@ -159,40 +228,65 @@ def _drift_columns(
     chosen: Mapping[int, str],
     alerts: AlertConfig,
     calibrations: Sequence[dict[str, dict[str, list[NullSummary]]]],
-) -> dict[int, tuple[np.ndarray | float, np.ndarray | float]]:
-    """Each subject's drift thresholds: constants when fixed, else one pair per window."""
-    drift = alerts.drift
-    if drift.mode == "fixed":
-        defaults = DriftThresholds()
-        return {
-            p: (drift.warning, drift.intervention)
-            if statistic == drift.statistic
-            else (defaults.warning, defaults.intervention)
-            for p, statistic in chosen.items()
-        }
+) -> dict[int, DriftTiers]:
+    """Each subject's drift thresholds of both kinds, one element per window: the statistical
+    ones of the windows sharing a calibration, a model and false-alarm rates in one call per
+    subject and tier."""
     windows = len(calibrations)
-    out = {p: (np.empty(windows), np.empty(windows)) for p in chosen}
     by_statistic: dict[str, list[int]] = {}
     for p, statistic in chosen.items():
         by_statistic.setdefault(statistic, []).append(p)
     names = [model.names(p) for p in range(len(model.subjects))]
     which = model.model_of.tolist()
+    out: dict[int, DriftTiers] = {}
     for statistic, group in by_statistic.items():
-        events = [model.subjects[p].events.tolist() for p in group]
-        values = [model.subjects[p].statistics[statistic].tolist() for p in group]
+        rates = _window_rates(model, group, names, which, alerts, statistic, calibrations)
+        rows: dict[tuple[int, int, float, float], list[int]] = {}
         for i, calibration in enumerate(calibrations):
-            subjects = [names[p][which[i]] for p in group]
-            pairs = _drift_thresholds(
-                subjects,
-                [column[i] for column in events],
-                [column[i] for column in values],
-                alerts,
-                statistic,
-                calibration.get(statistic, {}),
-            )
-            for p, name in zip(group, subjects, strict=True):
-                out[p][0][i], out[p][1][i] = pairs[name]
-    return {p: (warning, intervention) for p, (warning, intervention) in out.items()}
+            rows.setdefault((id(calibration), which[i], *rates[i]), []).append(i)
+        practical = _practical(alerts, statistic)
+        for p in group:
+            statistical = np.full((2, windows), np.nan)
+            events = model.subjects[p].events
+            for (_, k, *tier_rates), members in rows.items():
+                nulls = calibrations[members[0]].get(statistic, {}).get(names[p][k])
+                if not nulls:
+                    continue
+                sizes = np.maximum(events[members], 1)
+                for tier, rate in enumerate(tier_rates):
+                    statistical[tier, members] = thresholds_for_sizes(
+                        nulls, sizes, rate, statistic=statistic
+                    )
+            out[p] = DriftTiers(*practical, statistical[0], statistical[1])
+    return out
+
+
+def _window_rates(
+    model: ModelColumns,
+    group: list[int],
+    names: list[list[str]],
+    which: list[int],
+    alerts: AlertConfig,
+    statistic: str,
+    calibrations: Sequence[dict[str, dict[str, list[NullSummary]]]],
+) -> list[tuple[float, float]]:
+    """Per window, the (warning, intervention) false-alarm rates of the subjects at ``group``
+    judged by ``statistic``, after the configured correction."""
+    if alerts.drift.correction != "bh":  # the same in every window
+        return [_tier_rates(alerts, len(group), None)] * len(calibrations)
+    events = [model.subjects[p].events.tolist() for p in group]
+    values = [model.subjects[p].statistics[statistic].tolist() for p in group]
+    out = []
+    for i, calibration in enumerate(calibrations):
+        cut = partial(
+            _bh_cut,
+            [names[p][which[i]] for p in group],
+            [column[i] for column in events],
+            [column[i] for column in values],
+            calibration.get(statistic, {}),
+        )
+        out.append(_tier_rates(alerts, len(group), cut))
+    return out
 
 
 def drift_statistic(subject: SubjectScores | SubjectColumns, configured: str) -> str:
@@ -269,7 +363,16 @@ def performance_checks(
     return out
 
 
-def _drift_thresholds(
+def _practical(alerts: AlertConfig, statistic: str) -> tuple[float, float]:
+    """The fixed (warning, intervention) tiers of ``statistic``: the configured ones for the
+    configured statistic, PSI's defaults where a subject falls back to PSI."""
+    drift = alerts.drift
+    if statistic == drift.statistic:
+        return drift.warning, drift.intervention
+    return DriftThresholds().warning, DriftThresholds().intervention
+
+
+def _statistical(
     names: list[str],
     events: list[int],
     values: list[float],
@@ -278,43 +381,46 @@ def _drift_thresholds(
     summaries: dict[str, list[NullSummary]],
 ) -> dict[str, tuple[float, float]]:
     """Per subject of one window judged by ``statistic`` (its events and value alongside), the
-    warning and intervention thresholds."""
-    drift = alerts.drift
-    if drift.mode == "fixed":
-        fixed = (
-            (drift.warning, drift.intervention)
-            if statistic == drift.statistic
-            else (DriftThresholds().warning, DriftThresholds().intervention)
-        )
-        return dict.fromkeys(names, fixed)
-    rates = (drift.false_alarm_rate.warning, drift.false_alarm_rate.intervention)
-    if drift.correction == "bonferroni":
-        per_tier = [[bonferroni(a, len(names))] * len(names) for a in rates]
-    elif drift.correction == "bh":
-        per_tier = [_bh_rates(names, events, values, summaries, a) for a in rates]
-    else:
-        per_tier = [[a] * len(names) for a in rates]
+    statistical warning and intervention thresholds (NaN without null summaries)."""
+    cut = partial(_bh_cut, names, events, values, summaries)
+    rates = _tier_rates(alerts, len(names), cut)
     out: dict[str, tuple[float, float]] = {}
     for i, name in enumerate(names):
         nulls = summaries.get(name)
         if not nulls:
-            out[name] = (drift.warning, drift.intervention)
+            out[name] = (math.nan, math.nan)
             continue
         n = max(1, events[i])
         out[name] = (
-            threshold_for_size(nulls, n, per_tier[0][i], statistic=statistic),
-            threshold_for_size(nulls, n, per_tier[1][i], statistic=statistic),
+            threshold_for_size(nulls, n, rates[0], statistic=statistic),
+            threshold_for_size(nulls, n, rates[1], statistic=statistic),
         )
     return out
 
 
-def _bh_rates(
+def _tier_rates(
+    alerts: AlertConfig, subjects: int, bh_cut: Callable[[float], float] | None
+) -> tuple[float, float]:
+    """The (warning, intervention) false-alarm rate of each of ``subjects`` judged together in
+    one window, after the configured correction (``bh_cut``: Benjamini–Hochberg's cut at a
+    rate, from the window's p-values; needed only for ``bh``)."""
+    drift = alerts.drift
+    warning, intervention = drift.false_alarm_rate.warning, drift.false_alarm_rate.intervention
+    if drift.correction == "bonferroni":
+        return bonferroni(warning, subjects), bonferroni(intervention, subjects)
+    if drift.correction == "bh":
+        assert bh_cut is not None, "Benjamini-Hochberg needs the window's p-values"
+        return bh_cut(warning), bh_cut(intervention)
+    return warning, intervention
+
+
+def _bh_cut(
     names: Sequence[str],
     events: Sequence[int],
     values: Sequence[float],
     summaries: dict[str, list[NullSummary]],
     fdr: float,
-) -> list[float]:
+) -> float:
     """Per-subject false-alarm rate equivalent to a Benjamini–Hochberg decision at ``fdr``.
 
     Subjects are rejected at p <= k*·fdr/m (k* the number rejected); the threshold of every
@@ -327,8 +433,7 @@ def _bh_rates(
         ]
     )
     rejected = int(np.count_nonzero(benjamini_hochberg(pvalues, fdr)))
-    cut = max(1, rejected) * fdr / max(1, len(names))
-    return [cut] * len(names)
+    return max(1, rejected) * fdr / max(1, len(names))
 
 
 def _nearest(summaries: list[NullSummary], n: int) -> NullSummary:

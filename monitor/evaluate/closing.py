@@ -37,7 +37,8 @@ class CheckGroup(NamedTuple):
     """Windows scored together (``model``) that have the same checks: their positions among the
     windows closing (``members``) and in ``model``'s columns (``rows``), each check's subject
     position in the layout (-1 for performance) and name, and per window (row) and check
-    (column) the value, thresholds and sufficiency."""
+    (column) the value, thresholds and sufficiency, and the drift checks' thresholds of both
+    kinds (``CheckColumns.tiers``; NaN for other checks)."""
 
     model: ModelColumns
     members: list[int]
@@ -47,6 +48,7 @@ class CheckGroup(NamedTuple):
     warning: np.ndarray
     intervention: np.ndarray
     sufficient: np.ndarray
+    tiers: np.ndarray
 
     def names(self, layout: int) -> tuple[tuple[str, str], ...]:
         """The (subject, check) names of the checks for the model ``layout`` of the group."""
@@ -96,7 +98,13 @@ def check_groups(
             variants.setdefault(checks, []).append((row, extra))
         for checks, members in variants.items():
             rows = np.array([row for row, _ in members])
-            parts = [columns.value, columns.warning, columns.intervention, columns.sufficient]
+            parts = [
+                columns.value,
+                columns.warning,
+                columns.intervention,
+                columns.sufficient,
+                columns.tiers,
+            ]
             arrays = [part if len(rows) == len(model.members) else part[rows] for part in parts]
             if checks:
                 extras = np.array(
@@ -107,11 +115,17 @@ def check_groups(
                 )
                 arrays = [
                     np.concatenate([a, extras[:, :, k].astype(a.dtype)], axis=1)
-                    for k, a in enumerate(arrays)
-                ]
+                    for k, a in enumerate(arrays[:4])
+                ] + [_no_tiers(arrays[4], extras.shape[1])]
             members_at = [model.members[row] for row in rows.tolist()]
             out.append(CheckGroup(model, members_at, rows, columns.checks + checks, *arrays))
     return out
+
+
+def _no_tiers(tiers: np.ndarray, checks: int) -> np.ndarray:
+    """``tiers`` followed by NaN for ``checks`` more checks (not drift checks)."""
+    rows, _, kinds = tiers.shape
+    return np.concatenate([tiers, np.full((rows, checks, kinds), np.nan)], axis=1)
 
 
 def _position(layout: ModelLayout, subject: str) -> int:

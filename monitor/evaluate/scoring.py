@@ -146,7 +146,7 @@ def _score_rows(blocks: list[SubjectBlock], epsilon: float) -> SubjectColumns:
         scale=np.concatenate([block.scales for block in blocks]),
     )
     totals = current.sum(axis=-1)
-    present = cur_dist.sum(axis=-1)
+    present = totals - current[:, feature.missing_slot]
     rates = {"missing_rate": rate(current[:, feature.missing_slot], totals)}
     if feature.unseen_slot is None:
         outside = current[:, list(feature.out_of_range_slots)].sum(axis=-1)

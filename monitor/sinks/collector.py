@@ -223,6 +223,10 @@ def _export_labels(families: MetricFamilies, totals: RunningTotals) -> None:
         )
 
 
+#: The kinds of a drift check's thresholds besides the ones it was compared with (``applied``).
+_KINDS = ("practical", "statistical")
+
+
 def _export_window(families: MetricFamilies, window: LatestWindow) -> None:
     """The per-window gauges of one exported key."""
     key, record = list(window.key), window.record
@@ -237,8 +241,12 @@ def _export_window(families: MetricFamilies, window: LatestWindow) -> None:
     thresholds += [(s, record[s]) for s in ("prediction", "performance") if s in record]
     for subject, part in thresholds:
         for check, tiers in part.get("thresholds", {}).items():
-            for level in ("warning", "intervention"):
-                families.threshold.add_metric([*key, subject, check, level], tiers[level])
+            for kind, pair in (("applied", tiers), *((k, tiers[k]) for k in _KINDS if k in tiers)):
+                for level in ("warning", "intervention"):
+                    if pair[level] is not None:
+                        families.threshold.add_metric(
+                            [*key, subject, check, level, kind], pair[level]
+                        )
     versus = record.get("versus")
     if versus is not None:
         compared = [*versus["features"].items()]

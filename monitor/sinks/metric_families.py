@@ -109,8 +109,9 @@ class MetricFamilies:
         )
         self.threshold = GaugeMetricFamily(
             f"{PREFIX}check_threshold",
-            "Threshold a check was compared with in the latest window, per level",
-            labels=[*key, "subject", "check", "level"],
+            "Threshold of a check in the latest window, per level and kind: applied (the one "
+            "it was compared with), practical or statistical (drift checks)",
+            labels=[*key, "subject", "check", "level", "kind"],
         )
         self.window_events = GaugeMetricFamily(
             f"{PREFIX}window_events", "Events counted into the latest window", labels=key

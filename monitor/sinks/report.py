@@ -11,6 +11,7 @@ file as input, e.g. for tests and tools).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -70,14 +71,15 @@ def worst(levels: Iterable[Level]) -> Level:
 _BY_SEVERITY = (Level.INTERVENTION, Level.WARNING, Level.OK)
 
 
-Thresholds = Mapping[tuple[str, str], tuple[float, float]]
-"""(subject, check) → (warning, intervention) threshold the check was compared with."""
+Thresholds = Mapping[tuple[str, str], tuple[float, ...]]
+"""(subject, check) → (warning, intervention) threshold the check was compared with, followed
+for a drift check by its practical and statistical (warning, intervention) (``DriftTiers``)."""
 
 
 def _subject(
     scores: SubjectScores,
     levels: Mapping[str, Level],
-    thresholds: Mapping[str, tuple[float, float]],
+    thresholds: Mapping[str, tuple[float, ...]],
 ) -> dict[str, Any]:
     """A subject's scores, and its levels and thresholds when it has checks (the label has none)."""
     record: dict[str, Any] = {"events": scores.events, **scores.statistics, **scores.rates}
@@ -89,11 +91,20 @@ def _subject(
     return record
 
 
-def _thresholds(by_check: Mapping[str, tuple[float, float]]) -> dict[str, dict[str, float]]:
-    return {
-        check: {"warning": warning, "intervention": intervention}
-        for check, (warning, intervention) in by_check.items()
-    }
+def _thresholds(by_check: Mapping[str, tuple[float, ...]]) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    for check, tiers in by_check.items():
+        out[check] = {"warning": tiers[0], "intervention": tiers[1]}
+        for kind, at in (("practical", 2), ("statistical", 4)):
+            if len(tiers) > at:
+                warning, intervention = (_number(v) for v in tiers[at : at + 2])
+                out[check][kind] = {"warning": warning, "intervention": intervention}
+    return out
+
+
+def _number(value: float) -> float | None:
+    """``value``, or ``None`` (JSON null) for NaN: a threshold that does not exist."""
+    return None if math.isnan(value) else value
 
 
 def window_record(
@@ -109,7 +120,7 @@ def window_record(
     by_subject: dict[str, dict[str, Level]] = {}
     for (subject, check), level in levels.items():
         by_subject.setdefault(subject, {})[check] = level
-    limits: dict[str, dict[str, tuple[float, float]]] = {}
+    limits: dict[str, dict[str, tuple[float, ...]]] = {}
     for (subject, check), pair in thresholds.items():
         limits.setdefault(subject, {})[check] = pair
     record: dict[str, Any] = {
@@ -167,7 +178,7 @@ def performance_report(
     performance: Mapping[str, float],
     reference: Mapping[str, float],
     levels: Mapping[str, Level],
-    thresholds: Mapping[str, tuple[float, float]],
+    thresholds: Mapping[str, tuple[float, ...]],
 ) -> dict[str, Any]:
     """The ``performance`` part of a window's report object."""
     return {

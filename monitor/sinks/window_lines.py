@@ -17,7 +17,7 @@ import numpy as np
 import orjson
 
 from baselines.values import PREDICTION_NAME, PREDICTION_SUBJECT
-from monitor.evaluate.checks import PERFORMANCE
+from monitor.evaluate.checks import DRIFT_CHECKS, PERFORMANCE
 from monitor.evaluate.closing import CheckGroup
 from monitor.evaluate.levels import LEVELS, Level
 from monitor.sinks.report import iso_ms
@@ -64,11 +64,10 @@ class SubjectLines:
                 continue
             codes.append(reported[:, checks])
             codes.append(reported[:, checks].max(axis=1, keepdims=True))
-            floats.extend(
-                np.stack([warning[:, checks], intervention[:, checks]], axis=2)
-                .reshape(len(reported), -1)
-                .T
-            )
+            for c in checks:
+                floats.extend((warning[:, c], intervention[:, c]))
+                if group.checks[c][1] in DRIFT_CHECKS:
+                    floats.extend(group.tiers[:, c].T)
         kinds = templates[0].kinds
         cells = np.empty((len(reported), len(kinds)), dtype=object)
         cells[:, kinds == 0] = np.stack(ints, axis=1)
@@ -122,13 +121,9 @@ def _template(group: CheckGroup, layout: int) -> _Template:
             parts.append(b",".join(_escaped(orjson.dumps(c)) + b":%s" for c in checks))
             parts.append(b'},"level":%s,"thresholds":{')
             kinds.extend([2] * (len(checks) + 1))
-            parts.append(
-                b",".join(
-                    _escaped(orjson.dumps(c)) + b':{"warning":%s,"intervention":%s}' for c in checks
-                )
-            )
+            parts.append(b",".join(_escaped(orjson.dumps(c)) + _tiers_template(c) for c in checks))
             parts.append(b"}")
-            kinds.extend([1] * (2 * len(checks)))
+            kinds.extend([1] * sum(6 if c in DRIFT_CHECKS else 2 for c in checks))
         parts.append(b"}")
         text = b"".join(parts)
         if name == PREDICTION_SUBJECT:
@@ -144,6 +139,17 @@ def _template(group: CheckGroup, layout: int) -> _Template:
         order,
         keys,
     )
+
+
+def _tiers_template(check: str) -> bytes:
+    """A check's thresholds in the line: those it was compared with, and for a drift check its
+    practical and statistical ones (see ``checks.DriftTiers``)."""
+    applied = b'{"warning":%s,"intervention":%s'
+    if check not in DRIFT_CHECKS:
+        return b":" + applied + b"}"
+    kinds = b',"practical":{"warning":%s,"intervention":%s}'
+    kinds += b',"statistical":{"warning":%s,"intervention":%s}'
+    return b":" + applied + kinds + b"}"
 
 
 def _levels_order(
