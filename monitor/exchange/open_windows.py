@@ -65,11 +65,20 @@ class OpenWindows:
                     self.late.add(model, part.events)
                     continue
                 key = WindowKey(model, part.model_version, part.segment)
-                window = WindowCounts(
-                    key, part.start_ms, part.end_ms, part.events, part.counts, part.performance
-                )
                 found = self.open.get((key, part.start_ms))
-                self.open[(key, part.start_ms)] = window if found is None else found.merge(window)
+                if found is None:  # copies: the windows are added to in place from now on
+                    self.open[(key, part.start_ms)] = WindowCounts(
+                        key,
+                        part.start_ms,
+                        part.end_ms,
+                        part.events,
+                        part.counts.copy(),
+                        part.performance.copy(),
+                    )
+                else:
+                    found.events += part.events
+                    np.add(found.counts, part.counts, out=found.counts)
+                    np.add(found.performance, part.performance, out=found.performance)
             for run in partial.values:
                 buffers = self.score_values if run.feed == "prediction" else self.error_values
                 buffers.add(model, run.model_version, run.time, run.tie, run.values)
