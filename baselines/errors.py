@@ -7,6 +7,7 @@ Our exception hierarchy::
     ├── ConfigError         the configuration is invalid (field, value, fix)   monitor.errors
     ├── SourceError         an input file or topic cannot be read (path, fix)  monitor.errors
     ├── CheckpointError     saved state cannot be loaded or written (path, fix) monitor.errors
+    ├── ReportError         report files cannot be read or merged (file, line)  monitor.errors
     └── InternalTopicError  an internal topic differs from the config (fix)    monitor.errors
 
 The root lives in ``baselines`` because ``baselines`` never imports ``monitor`` while every stage
