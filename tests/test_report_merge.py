@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 import subprocess
 import sys
@@ -12,41 +11,17 @@ import orjson
 import pytest
 
 from baselines.values import Baseline
-from monitor.app import replay_to_file
-from monitor.config import load_settings
 from monitor.errors import ReportError
 from monitor.sinks.report_merge import line_key, merge_reports
-from tests.support.replay_stream import drifting_events, write_jsonl
+from tests.support.replay_stream import two_model_report
 
 CLI = [sys.executable, "-m", "monitor.cli"]
 
 
 @pytest.fixture(scope="module")
 def report(tmp_path_factory: pytest.TempPathFactory, baseline: Baseline) -> bytes:
-    """A replay report of two models (m v1 drifting from hour 3, n v2 from hour 1), with
-    segments and alerts of several checks per window."""
-    folder = tmp_path_factory.mktemp("merge")
-    second = dataclasses.replace(baseline, model="n")
-    events = drifting_events(1_500, shift_from_hour=3)
-    for event in drifting_events(1_500, shift_from_hour=1):
-        event.update(model="n", model_version="v2", event_id=f"n{event['event_id']}")
-        events.append(event)
-    events.sort(key=lambda event: int(event["timestamp"]))  # type: ignore[call-overload]
-    models = []
-    for model in (baseline, second):
-        model.save(folder / f"{model.model}.json")
-        models.append({"name": model.model, "baseline": folder / f"{model.model}.json"})
-    settings = load_settings(
-        None,
-        models=models,
-        windows={"size": "1h", "allowed_lateness": "0s"},
-        segments={"fields": ["platform"]},
-        alerts={"min_events": 50, "performance": {"min_labels": 50}},
-    )
-    source = write_jsonl(folder / "events.jsonl", events)
-    output = folder / "report.jsonl"
-    replay_to_file(settings, {"m": baseline, "n": second}, source, output, batch_size=200)
-    return output.read_bytes()
+    """A replay report of two models, with segments and alerts of several checks per window."""
+    return two_model_report(tmp_path_factory.mktemp("merge"), baseline)
 
 
 def _lines_of(report: bytes, model: str) -> list[bytes]:
