@@ -105,6 +105,21 @@ def test_two_different_lines_for_one_alert_are_refused(tmp_path: Path, report: b
     assert not (tmp_path / "merged.jsonl").exists()
 
 
+def test_one_alert_at_two_places_among_its_windows_alerts_is_refused(
+    tmp_path: Path, report: bytes
+) -> None:
+    """Two files listing a window's first two alerts in opposite orders are refused: the union
+    would have no single order."""
+    own = _lines_of(report, "n")
+    at = next(i for i, line in enumerate(own) if b'"kind":"alert"' in line)
+    assert b'"kind":"alert"' in own[at + 1]
+    first = _write(tmp_path / "a.jsonl", own[: at + 2])
+    second = _write(tmp_path / "b.jsonl", [own[at - 1], own[at + 1], own[at]])
+    with pytest.raises(ReportError) as refused:
+        merge_reports([first, second], tmp_path / "merged.jsonl")
+    assert str(refused.value).startswith(f"{first} and {second} hold the line at other places")
+
+
 def test_empty_files_merge_to_an_empty_report(tmp_path: Path) -> None:
     """Report files of processes that closed no window merge to an empty file."""
     files = [_write(tmp_path / f"{i}.jsonl", []) for i in range(3)]
