@@ -8,6 +8,7 @@ Our exception hierarchy::
     ├── SourceError         an input file or topic cannot be read (path, fix)  monitor.errors
     ├── CheckpointError     saved state cannot be loaded or written (path, fix) monitor.errors
     │   └── ChangelogError  a changelog snapshot cannot be restored   monitor.exchange.changelog
+    ├── ReportError         report files cannot be read or merged (file, line)  monitor.errors
     └── InternalTopicError  an internal topic differs from the config (fix)    monitor.errors
 
 The root lives in ``baselines`` because ``baselines`` never imports ``monitor`` while every stage

@@ -331,6 +331,7 @@ def build_daemon(
         port=daemon.http_port,
         liveness_timeout=daemon.liveness_timeout / 1000,
         build=build_info(pipeline.stage1.decoder.reader),
+        owned_models=baselines.keys,  # every configured model, until stage 2 runs apart
     )
     store = CheckpointStore(daemon.checkpoint_path) if daemon.checkpoint_path else None
     parts = DaemonParts(pipeline, ids, server, report, producer, alertmanager, store, lag)

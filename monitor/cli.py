@@ -1,4 +1,4 @@
-"""The ``driftwarden`` command: baseline build, replay, config check, demo.
+"""The ``driftwarden`` command: baseline build, replay, report merge, config check, demo.
 
 User mistakes (wrong path, bad YAML, unknown field, bad baseline) end with one line on stderr,
 ``driftwarden: error: <problem>; <fix>``, and exit status 2 — never a traceback.
@@ -26,6 +26,8 @@ if TYPE_CHECKING:
     from monitor.config import Settings
     from monitor.runtime.replay import ReplaySummary
     from monitor.sinks.openmetrics import OpenMetricsHistory
+
+    Commands = argparse._SubParsersAction[argparse.ArgumentParser]
 
 _EPILOG = "Docs: README.md (tour), docs/ (contracts, configuration, runbook)."
 
@@ -111,9 +113,14 @@ def _csv(value: str) -> tuple[str, ...]:
     return tuple(v.strip() for v in value.split(",") if v.strip())
 
 
-def _add_baseline(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    baseline = sub.add_parser("baseline", help="build training baselines")
-    actions = baseline.add_subparsers(dest="baseline_command", required=True, metavar="ACTION")
+def _actions(sub: Commands, name: str, help: str) -> Commands:
+    """The actions of command ``name`` (``driftwarden NAME ACTION``), chosen in ``NAME_command``."""
+    command = sub.add_parser(name, help=help)
+    return command.add_subparsers(dest=f"{name}_command", required=True, metavar="ACTION")
+
+
+def _add_baseline(sub: Commands) -> None:
+    actions = _actions(sub, "baseline", "build training baselines")
     build = actions.add_parser(
         "build",
         help="build a baseline file from training data",
@@ -168,7 +175,7 @@ def _add_baseline(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     )
 
 
-def _add_replay(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def _add_replay(sub: Commands) -> None:
     replay = sub.add_parser(
         "replay",
         help="replay a file of events through the monitor and write the report",
@@ -259,6 +266,21 @@ def _add_replay(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     )
 
 
+def _add_report(sub: Commands) -> None:
+    merge = _actions(sub, "report", "work with report files").add_parser(
+        "merge",
+        help="the union of several processes' report files",
+        description=(
+            "Write the union of report files (JSON Lines) that the processes of one group wrote: "
+            "every line once, ordered as one process's report (by window end, model, version, "
+            "segment, each window's line before its alerts). Exact copies are dropped; two files "
+            "holding different lines for the same window or alert are refused."
+        ),
+    )
+    merge.add_argument("files", nargs="+", type=Path, metavar="FILE", help="report files")
+    merge.add_argument("--output", required=True, type=Path, help="merged report to write")
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="driftwarden",
@@ -272,6 +294,7 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_baseline(sub)
     _add_replay(sub)
+    _add_report(sub)
     run = sub.add_parser(
         "run",
         help="the daemon: consume Kafka, window, score, expose /metrics",
@@ -283,8 +306,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--config", required=True, type=Path, help="driftwarden.yaml")
     run.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
-    config = sub.add_parser("config", help="validate configuration")
-    config_actions = config.add_subparsers(dest="config_command", required=True, metavar="ACTION")
+    config_actions = _actions(sub, "config", "validate configuration")
     check = config_actions.add_parser(
         "check",
         help="validate a config file and print the effective configuration",
@@ -542,6 +564,19 @@ def _history(
     )
 
 
+def _report(args: argparse.Namespace) -> int:
+    from monitor.sinks.report_merge import merge_reports
+
+    summary = merge_reports(args.files, args.output)
+    print(
+        f"wrote {args.output}: {summary.lines:,} lines from {len(args.files)} files, "
+        f"{summary.duplicates:,} copies dropped"
+    )
+    for path in summary.torn:
+        print(f"ignored the last line of {path}: cut short (the process was killed while writing)")
+    return 0
+
+
 def _run(args: argparse.Namespace) -> int:
     from monitor.app import build_daemon, load_baselines
     from monitor.config import load_settings
@@ -600,6 +635,7 @@ def main(argv: list[str] | None = None) -> int:
     handlers = {
         "baseline": _baseline_build,
         "replay": _replay,
+        "report": _report,
         "config": _config,
         "run": _run,
         "demo": _demo,

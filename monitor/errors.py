@@ -21,6 +21,10 @@ class CheckpointError(DriftwardenError):
     """A checkpoint cannot be loaded or written."""
 
 
+class ReportError(DriftwardenError):
+    """Report files cannot be read or merged (a line not of a report, files that disagree)."""
+
+
 class InternalTopicError(DriftwardenError):
     """An internal topic of a scaled-out group exists with other settings than the config's."""
 

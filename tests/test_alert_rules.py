@@ -21,6 +21,7 @@ import yaml
 from monitor.sinks.alertmanager import DRIFT_CHECKS, runbook_anchor
 from tests.support.ports import free_loopback_ports
 from tests.support.prometheus import Service, http_get, install_binaries, start_alertmanager
+from tests.support.promql import aggregated_over_pods, process_series
 
 ROOT = Path(__file__).resolve().parents[1]
 RULES = ROOT / "helm" / "driftwarden" / "files" / "prometheus-rules.yaml"
@@ -141,6 +142,16 @@ def test_alertmanager_routes_by_severity(binaries: Path, severity: str, receiver
         f"severity={severity}",
     )
     assert done.stdout.strip() == receiver
+
+
+def test_rules_reading_process_series_aggregate_them_over_pods() -> None:
+    """Every rule reading a process series (each pod exports its own) aggregates it over pod and
+    instance, so N replicas fire once with the group's totals (promtool: replicas.yaml)."""
+    groups = yaml.safe_load(RULES.read_text(encoding="utf-8"))["groups"]
+    exprs = [rule["expr"] for group in groups for rule in group["rules"]]
+    read = [(expr, name) for expr in exprs for name in sorted(process_series(expr))]
+    assert len({name for _, name in read}) >= 4
+    assert [(e, name) for e, name in read if not aggregated_over_pods(e, name)] == []
 
 
 def test_every_catalogue_alert_has_exactly_its_tiers() -> None:

@@ -20,7 +20,15 @@ def _run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str
 
 @pytest.mark.parametrize(
     "args",
-    [[], ["baseline", "build"], ["replay"], ["config", "check"], ["config", "reference"], ["demo"]],
+    [
+        [],
+        ["baseline", "build"],
+        ["replay"],
+        ["report", "merge"],
+        ["config", "check"],
+        ["config", "reference"],
+        ["demo"],
+    ],
 )
 def test_every_command_explains_itself(args: list[str]) -> None:
     """--help of the command and of every subcommand exits 0 with a description."""

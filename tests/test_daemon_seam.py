@@ -325,3 +325,27 @@ def test_a_partition_another_member_read_further_resumes_at_the_group_offset(
     daemon = seen["daemon"]
     assert isinstance(daemon, Daemon) and isinstance(seen["checkpoint"], int)
     assert daemon.pipeline.totals.events["m"] == 4_000 - (len(STREAM4[2]) - seen["checkpoint"])
+
+
+def test_status_owns_the_partition_numbers_assigned_and_every_model(
+    tmp_path: Path, baseline: Baseline
+) -> None:
+    """/status ``owns`` follows the assignment: tasks 0-3, then 1 and 2 after a rebalance; no
+    exchange partitions; every configured model."""
+    seen: list[dict[str, list[object]]] = []
+
+    def rebalance_and_look(daemon: Daemon, consumer: MemoryConsumer, n: int) -> None:
+        if n in (3, 6):
+            seen.append(daemon.server.status()["owns"])
+        if n == 4:
+            consumer.rebalance(FOUR[1:3])
+        if n == 7:
+            raise Crash
+
+    settings = _settings(tmp_path, baseline, "owns", LATENESS_4)
+    with pytest.raises(Crash):
+        _run(settings, baseline, MemoryGroup(), rebalance_and_look, STREAM4)
+    assert seen == [
+        {"tasks": tasks, "exchange_partitions": [], "models": ["m"]}
+        for tasks in ([0, 1, 2, 3], [1, 2])
+    ]

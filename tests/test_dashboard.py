@@ -14,6 +14,7 @@ import pytest
 from monitor.sinks.collector import DriftCollector, RunningTotals
 from monitor.sinks.latest_windows import LatestWindows
 from tests.support.dashboard import load_dashboard, panels, variables
+from tests.support.promql import aggregated_over_pods, process_series
 
 DATASOURCE = "${datasource}"
 METRIC_NAME = re.compile(r"\bdriftwarden_[a-z0-9_]+\b")
@@ -160,3 +161,15 @@ def test_panel_ids_are_unique(dashboard: dict[str, Any]) -> None:
         p["id"] for row in dashboard["panels"] for p in row.get("panels", [])
     ]
     assert len(ids) == len(set(ids))
+
+
+def test_queries_of_process_series_aggregate_them_over_pods(dashboard: dict[str, Any]) -> None:
+    """Every panel query reading a process series (each pod exports its own) sums or maxes it
+    over pods, so N replicas show the group's totals; variables only list label values."""
+    queries = [t["expr"] for p in panels(dashboard) for t in p["targets"]]
+    read = [(query, name) for query in queries for name in sorted(process_series(query))]
+    assert {name for _, name in read} >= {
+        "driftwarden_events_rejected_total",
+        "driftwarden_consumer_lag_records",
+    }
+    assert [(q, name) for q, name in read if not aggregated_over_pods(q, name)] == []

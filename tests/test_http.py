@@ -211,6 +211,7 @@ def test_status_lists_raised_checks_windows_lag_and_totals(
         "live": True,
         "ready": False,
         "build": {},
+        "owns": {"tasks": [], "exchange_partitions": [], "models": []},
         "raised": [
             {
                 "model": "m",
@@ -240,6 +241,26 @@ def test_status_lists_raised_checks_windows_lag_and_totals(
             "labels": {"received": {}, "joined": {}, "pending": {}, "late": {}},
         },
     }
+
+
+def test_status_owns_the_tasks_of_the_partitions_assigned_and_the_owned_models() -> None:
+    """/status ``owns`` lists each partition number once whatever its topic, drops revoked
+    partitions, and names the models the process owns."""
+    with MonitorServer(
+        CollectorRegistry(),
+        LatestWindows(),
+        totals,
+        host="127.0.0.1",
+        port=0,
+        owned_models=lambda: ("m", "churn"),
+    ) as server:
+        server.own([("predictions", 2), ("labels", 2), ("predictions", 0), ("labels", 7)])
+        server.disown([("labels", 7), ("predictions", 2)])
+        assert get(server, "/status").json()["owns"] == {
+            "tasks": [0, 2],
+            "exchange_partitions": [],
+            "models": ["churn", "m"],
+        }
 
 
 def test_status_without_a_consumer_has_no_lag() -> None:

@@ -474,6 +474,7 @@ class Daemon:
         self._forget(lost)
 
     def _forget(self, partitions: list[TopicPartition]) -> None:
+        self.server.disown(partitions)
         for tp in partitions:
             self.positions.pop(tp, None)
             self.unconfirmed.pop(tp, None)
@@ -499,6 +500,7 @@ class Daemon:
             if tp in self.pending:
                 self._resume(tp, self.pending.pop(tp))
         self.pipeline.hold_partitions({self.ids.id_of(tp.topic, tp.partition) for tp in assigned})
+        self.server.own(assigned)
         log.info(
             "partitions assigned", partitions=[f"{tp.topic}:{tp.partition}" for tp in assigned]
         )

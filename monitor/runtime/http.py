@@ -6,8 +6,9 @@
   503. Only a stuck loop fails it: a broker outage is a metric and an alert, not a restart.
 - ``/readyz``: readiness. 503 with a JSON reason until :meth:`MonitorServer.set_ready` is called
   with ``True`` (baselines loaded and partitions assigned), 200 after.
-- ``/status``: JSON for people: the checks in warning or intervention, the last window per
-  model and version, the consumer lag (when a provider is given) and the running totals.
+- ``/status``: JSON for people: what the process owns (source tasks, exchange partitions,
+  models), the checks in warning or intervention, the last window per model and version, the
+  consumer lag (when a provider is given) and the running totals.
 
 Any other path is 404.
 """
@@ -17,7 +18,7 @@ from __future__ import annotations
 import sys
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -31,7 +32,7 @@ from prometheus_client.registry import CollectorRegistry
 from monitor.defaults import DEFAULT_HTTP_PORT
 from monitor.errors import ConfigError
 from monitor.evaluate.levels import Level
-from monitor.sinks.collector import ConsumerLag, RunningTotals
+from monitor.sinks.collector import ConsumerLag, OwnedModels, RunningTotals
 from monitor.sinks.latest_windows import LatestWindows, Snapshot
 
 log = structlog.get_logger(__name__)
@@ -48,6 +49,24 @@ def build_info(json_reader: str) -> dict[str, str]:
     import importlib.metadata
 
     return {"version": importlib.metadata.version("driftwarden"), "json_reader": json_reader}
+
+
+def _no_models() -> Collection[str]:
+    return ()
+
+
+def ownership(partitions: Iterable[tuple[str, int]], models: Collection[str]) -> dict[str, Any]:
+    """/status's ``owns``: the tasks (partition numbers of any source topic) of ``partitions``,
+    the exchange partitions (none until the stages run apart) and the ``models``.
+
+    >>> ownership([("predictions", 3), ("labels", 3), ("labels", 0)], {"b", "a"})
+    {'tasks': [0, 3], 'exchange_partitions': [], 'models': ['a', 'b']}
+    """
+    return {
+        "tasks": sorted({partition for _, partition in partitions}),
+        "exchange_partitions": [],
+        "models": sorted(models),
+    }
 
 
 def status_document(
@@ -104,7 +123,9 @@ class MonitorServer:
     """/metrics, /healthz, /readyz and /status on ``host:port`` (port 0 picks a free one).
 
     The main loop calls :meth:`heartbeat` every iteration and :meth:`set_ready` when it can
-    serve; everything else happens on the server's daemon thread.
+    serve, the rebalance listener :meth:`own` and :meth:`disown` as source partitions come and
+    go; everything else happens on the server's daemon thread. ``owned_models`` gives the models
+    the process owns (/status ``owns``).
     """
 
     def __init__(
@@ -119,6 +140,7 @@ class MonitorServer:
         liveness_timeout: float = 60.0,
         clock: Callable[[], float] = time.monotonic,
         build: Mapping[str, str] | None = None,
+        owned_models: OwnedModels = _no_models,
     ) -> None:
         if liveness_timeout <= 0:
             raise ValueError(
@@ -132,6 +154,8 @@ class MonitorServer:
         self.liveness_timeout = liveness_timeout
         self.clock = clock
         self.build = dict(build or {})
+        self.owned_models = owned_models
+        self._partitions: frozenset[tuple[str, int]] = frozenset()  # replaced whole: thread-safe
         self._last_heartbeat = clock()
         self._ready: tuple[bool, str] = (False, NOT_READY)
         try:
@@ -181,6 +205,14 @@ class MonitorServer:
         """Set readiness; ``reason`` is reported by /readyz while not ready."""
         self._ready = (ready, "ready" if ready else reason)
 
+    def own(self, partitions: Iterable[tuple[str, int]]) -> None:
+        """Source partitions, as (topic, partition), assigned to this process."""
+        self._partitions = self._partitions | {(topic, p) for topic, p in partitions}
+
+    def disown(self, partitions: Iterable[tuple[str, int]]) -> None:
+        """Source partitions this process no longer owns (revoked or lost)."""
+        self._partitions = self._partitions - {(topic, p) for topic, p in partitions}
+
     def liveness(self) -> tuple[bool, dict[str, Any]]:
         """Whether the loop is alive, and the /healthz body."""
         silent = self.clock() - self._last_heartbeat
@@ -201,7 +233,8 @@ class MonitorServer:
         lag = self.lag_provider() if self.lag_provider is not None else None
         document = status_document(self.latest.snapshot(), self.totals_provider(), lag)
         live, ready = self.liveness()[0], self.readiness()[0]
-        return {"live": live, "ready": ready, "build": self.build, **document}
+        owns = ownership(self._partitions, self.owned_models())
+        return {"live": live, "ready": ready, "build": self.build, "owns": owns, **document}
 
 
 class _Server(ThreadingHTTPServer):

@@ -15,6 +15,10 @@ and drops stale ones) and the process's running totals, and fills the families o
   check) together with ``__other__``'s own; their scores are not exported (statistics of
   different slices cannot be combined from their values). ``driftwarden_segment_values_folded``
   counts them.
+- **One voice per model.** Given ``owned_models`` (the models this process's stage 2 owns, read
+  at every scrape), the families about a model
+  (:func:`~monitor.sinks.metric_families.is_model_family`) keep only the series of owned models;
+  the process families are exported whole. Without it every model is owned.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ import importlib.metadata
 import itertools
 import math
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,7 +36,7 @@ from prometheus_client.registry import CollectorRegistry
 
 from monitor.join.label_join import DELAY_BUCKETS_S, JoinStats
 from monitor.sinks.latest_windows import LatestWindow, LatestWindows
-from monitor.sinks.metric_families import SUBJECT_STATISTICS, MetricFamilies
+from monitor.sinks.metric_families import SUBJECT_STATISTICS, MetricFamilies, is_model_family
 from monitor.window.caps import OTHER
 from monitor.window.windower import WindowKey
 
@@ -52,6 +56,9 @@ class RunningTotals:
 
 ConsumerLag = Mapping[tuple[str, int], int]
 """Records behind the end of each (topic, partition)."""
+
+OwnedModels = Callable[[], Collection[str]]
+"""The models this process's stage 2 owns, now."""
 
 
 def segment_field(segment: str) -> str:
@@ -98,7 +105,8 @@ class DriftCollector:
     """Prometheus ``Collector`` of driftwarden's metrics; see the module docstring for the rules.
 
     ``totals_provider`` returns the current :class:`RunningTotals`; ``baseline_digests`` the
-    loaded baseline digest per model; ``lag_provider`` the consumer lag, when there is a consumer.
+    loaded baseline digest per model; ``lag_provider`` the consumer lag, when there is a consumer;
+    ``owned_models`` the models whose series this process exports (default: every model).
     Pass ``registry`` to register the collector on it.
     """
 
@@ -110,6 +118,7 @@ class DriftCollector:
         max_segments: int,
         baseline_digests: Callable[[], Mapping[str, str]] = _no_digests,
         lag_provider: Callable[[], ConsumerLag] | None = None,
+        owned_models: OwnedModels | None = None,
         version: str | None = None,
         registry: CollectorRegistry | None = None,
     ) -> None:
@@ -123,6 +132,7 @@ class DriftCollector:
         self.max_segments = max_segments
         self.baseline_digests = baseline_digests
         self.lag_provider = lag_provider
+        self.owned_models = owned_models
         self.version = version or importlib.metadata.version("driftwarden")
         if registry is not None:
             registry.register(self)
@@ -157,7 +167,9 @@ class DriftCollector:
         for model, digest in sorted(self.baseline_digests().items()):
             families.baseline_info.add_metric([model, digest], 1)
         families.build_info.add_metric([self.version], 1)
-        return families.all()
+        if self.owned_models is None:
+            return families.all()
+        return _owned(families.all(), frozenset(self.owned_models()))
 
     def _windows(self, families: MetricFamilies, windows: Sequence[LatestWindow]) -> None:
         events: Counter[tuple[str, str]] = Counter()
@@ -186,6 +198,14 @@ class DriftCollector:
             families.folded.add_metric([model, name], len(values))
         for (model, version), end in sorted(last_end.items()):
             families.last_end.add_metric([model, version], end)
+
+
+def _owned(families: Iterator[Metric], owned: frozenset[str]) -> Iterator[Metric]:
+    """``families`` with the series of models not in ``owned`` left out of the model families."""
+    for family in families:
+        if is_model_family(family.name):
+            family.samples = [s for s in family.samples if s.labels["model"] in owned]
+        yield family
 
 
 def _export_labels(families: MetricFamilies, totals: RunningTotals) -> None:

@@ -1,8 +1,15 @@
-"""The metric catalogue: every family driftwarden exports, its name, type, labels and help text.
+"""The metric catalogue: every family driftwarden exports, its name, type, labels, help text
+and scope.
 
 :class:`MetricFamilies` is one fresh, empty set of them; the collector
 (:mod:`monitor.sinks.collector`) fills one at every scrape, and the empty set describes the
 collector to the registry.
+
+**Scope.** A family is about a *model* (its windows, checks, levels, events: every family with a
+``model`` label but those below) or about the *process* (:data:`PROCESS_FAMILIES`). With several
+replicas a model's families are exported only by the process whose stage 2 owns the model (one
+voice per model), so the rules need no aggregation for them; each process exports its own
+process families, and the rules and dashboards sum them over pods (docs/scale-out.md).
 """
 
 from __future__ import annotations
@@ -63,6 +70,36 @@ PER_MODEL_LABEL_FAMILIES: dict[
         "Predictions waiting for their label (recounted as windows close)",
     ),
 }
+
+
+PROCESS_FAMILIES = frozenset(
+    PREFIX + name
+    for name in (
+        "events_rejected",
+        "windows_closed",
+        "cap_overflow",
+        "consumer_lag_records",
+        *(name for _, name, _ in PER_MODEL_LABEL_FAMILIES.values()),
+        "predictions_unlabeled",
+        "label_coverage_ratio",
+        "label_delay_seconds",
+        "baseline_info",
+        "build_info",
+    )
+)
+"""Families about the process: its decoder's rejects, the windows its stage 2 closed, its caps,
+its partitions' lag, its label join (a source partition's, stage 1), the baselines it loaded and
+its build. Each process exports its own (label-join families per model: of this process's
+partitions). Every other family is about a model."""
+
+
+def is_model_family(name: str) -> bool:
+    """Whether the family ``name`` (without ``_total``) is about a model, not the process.
+
+    >>> is_model_family("driftwarden_alert_level"), is_model_family("driftwarden_events_rejected")
+    (True, False)
+    """
+    return name not in PROCESS_FAMILIES
 
 
 class MetricFamilies:

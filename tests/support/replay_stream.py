@@ -3,6 +3,7 @@ Lines or flat-file rows, and the settings that judge it in hourly windows."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +11,7 @@ import orjson
 import pyarrow as pa
 
 from baselines.values import Baseline
+from monitor.app import replay_to_file
 from monitor.config import Settings, load_settings
 
 HOUR = 3_600_000
@@ -75,3 +77,29 @@ def replay_settings(tmp_path: Path, baseline: Baseline) -> Settings:
         segments={"fields": ["platform"]},
         alerts={"min_events": 50, "performance": {"min_labels": 50}},
     )
+
+
+def two_model_report(folder: Path, baseline: Baseline) -> bytes:
+    """The replay report of two models, m v1 drifting from hour 3 and n v2 (``baseline`` under
+    another name) from hour 1, per platform: windows with alerts of several checks each."""
+    second = dataclasses.replace(baseline, model="n")
+    events = drifting_events(1_500, shift_from_hour=3)
+    for event in drifting_events(1_500, shift_from_hour=1):
+        event.update(model="n", model_version="v2", event_id=f"n{event['event_id']}")
+        events.append(event)
+    events.sort(key=lambda event: int(event["timestamp"]))  # type: ignore[call-overload]
+    models = []
+    for model in (baseline, second):
+        model.save(folder / f"{model.model}.json")
+        models.append({"name": model.model, "baseline": folder / f"{model.model}.json"})
+    settings = load_settings(
+        None,
+        models=models,
+        windows={"size": "1h", "allowed_lateness": "0s"},
+        segments={"fields": ["platform"]},
+        alerts={"min_events": 50, "performance": {"min_labels": 50}},
+    )
+    source = write_jsonl(folder / "events.jsonl", events)
+    output = folder / "report.jsonl"
+    replay_to_file(settings, {"m": baseline, "n": second}, source, output, batch_size=200)
+    return output.read_bytes()
