@@ -127,6 +127,12 @@ def _add_baseline(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     build.add_argument("--model", required=True, help="model name as it appears in events")
     build.add_argument("--output", required=True, type=Path, help="baseline JSON to write")
     build.add_argument("--prediction", help="column holding the model's prediction")
+    build.add_argument(
+        "--prediction-proba",
+        metavar="PATTERN",
+        help="multiclass: one column of probabilities per class, e.g. 'proba_*' (the * is the"
+        " class)",
+    )
     build.add_argument("--label", help="column holding the true outcome (enables performance)")
     build.add_argument("--timestamp", help="timestamp column (not a feature)")
     build.add_argument("--exclude", type=_csv, default=(), help="columns to ignore, C1,C2")
@@ -346,6 +352,7 @@ def _baseline_build(args: argparse.Namespace) -> int:
         args.output,
         model=args.model,
         prediction=args.prediction,
+        prediction_proba=args.prediction_proba,
         label=args.label,
         timestamp=args.timestamp,
         exclude=args.exclude,

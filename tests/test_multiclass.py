@@ -1,0 +1,146 @@
+"""Multiclass models: the baseline's classes and subjects, and performance exact against sklearn."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pytest
+from sklearn.metrics import accuracy_score, precision_recall_fscore_support, roc_auc_score
+
+from baselines.build import build_baseline
+from baselines.codec import decode_baseline
+from baselines.errors import BaselineError
+from detectors.performance import SCORE_BINS, multiclass_accumulate, multiclass_metrics
+
+CLASSES = ("ant", "bee", "cat", "dog")
+
+
+def four_class_table(rows: int, seed: int, prior: tuple[float, ...] = (0.4, 0.3, 0.2, 0.1)):
+    """A synthetic 4-class table: true classes drawn from ``prior``, probabilities that favour
+    the true class (softmax of noise plus 1.5 on it), one feature."""
+    rng = np.random.default_rng(seed)
+    truth = rng.choice(len(CLASSES), size=rows, p=prior)
+    logits = rng.normal(size=(rows, len(CLASSES)))
+    logits[np.arange(rows), truth] += 1.5
+    probabilities = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    columns = {
+        "x": rng.normal(size=rows),
+        "y": np.array(CLASSES)[truth],
+        **{f"proba_{name}": probabilities[:, i] for i, name in enumerate(CLASSES)},
+    }
+    return pa.table(columns), truth, probabilities
+
+
+def sklearn_metrics(truth: np.ndarray, probabilities: np.ndarray) -> dict[str, float]:
+    """scikit-learn's accuracy, averaged precision/recall/F1 and OvR ROC AUC on binned scores."""
+    predicted = probabilities.argmax(axis=1)
+    out = {"accuracy": accuracy_score(truth, predicted)}
+    for average in ("macro", "weighted"):
+        p, r, f, _ = precision_recall_fscore_support(
+            truth, predicted, average=average, zero_division=0
+        )
+        out |= {f"precision_{average}": p, f"recall_{average}": r, f"f1_{average}": f}
+    binned = np.minimum(np.floor(probabilities * SCORE_BINS), SCORE_BINS - 1)
+    out["roc_auc"] = float(
+        np.mean([roc_auc_score(truth == k, binned[:, k]) for k in range(len(CLASSES))])
+    )
+    return out
+
+
+def test_a_label_of_four_classes_builds_a_multiclass_baseline() -> None:
+    """Probability columns matched by a pattern give the sorted classes and one subject each."""
+    table, _, _ = four_class_table(2_000, seed=1)
+    baseline = build_baseline(table, model="m", label="y", prediction_proba="proba_*", replicates=5)
+    assert (baseline.task, baseline.classes) == ("multiclass", CLASSES)
+    assert list(baseline.probabilities) == [f"prediction[{c}]" for c in CLASSES]
+    assert list(baseline.features) == ["x"]
+    assert baseline.prediction is not None and baseline.prediction.kind == "categorical"
+
+
+def test_reference_performance_equals_sklearn() -> None:
+    """The baseline's reference metrics equal scikit-learn's to 1e-12 (ROC AUC on binned
+    scores, and within 1e-4 of the unbinned one)."""
+    table, truth, probabilities = four_class_table(5_000, seed=2)
+    baseline = build_baseline(table, model="m", label="y", prediction_proba="proba_*", replicates=5)
+    assert baseline.performance is not None
+    expected = sklearn_metrics(truth, probabilities)
+    for name, value in expected.items():
+        assert baseline.performance[name] == pytest.approx(value, abs=1e-12), name
+    unbinned = roc_auc_score(truth, probabilities, multi_class="ovr")
+    assert abs(baseline.performance["roc_auc"] - unbinned) < 1e-4
+
+
+def test_probability_objects_and_columns_give_the_same_baseline_parts() -> None:
+    """A prediction column of objects class → probability is read like one column per class."""
+    table, _, probabilities = four_class_table(1_000, seed=3)
+    objects = pa.array([dict(zip(CLASSES, row, strict=True)) for row in probabilities.tolist()])
+    as_objects = pa.table({"x": table["x"], "y": table["y"], "prediction": objects})
+    a = build_baseline(table, model="m", label="y", prediction_proba="proba_*", replicates=5)
+    b = build_baseline(as_objects, model="m", label="y", replicates=5)
+    assert a.classes == b.classes
+    assert a.performance == b.performance
+    assert [p.counts for p in a.probabilities.values()] == [
+        p.counts for p in b.probabilities.values()
+    ]
+
+
+def test_predicted_classes_alone_give_metrics_without_roc_auc() -> None:
+    """A predicted-class column gives the class metrics, and no ROC AUC (no probabilities)."""
+    table, truth, probabilities = four_class_table(1_000, seed=4)
+    predicted = pa.array(np.array(CLASSES)[probabilities.argmax(axis=1)])
+    classes_only = pa.table({"x": table["x"], "y": table["y"], "yp": predicted})
+    baseline = build_baseline(classes_only, model="m", label="y", prediction="yp", replicates=5)
+    assert baseline.performance is not None
+    assert "roc_auc" not in baseline.performance
+    assert baseline.performance["accuracy"] == accuracy_score(truth, probabilities.argmax(axis=1))
+
+
+def test_ties_go_to_the_first_class_in_sorted_order() -> None:
+    """Equal probabilities predict the class that sorts first."""
+    table = pa.table(
+        {"x": [1.0, 2.0, 3.0], "y": ["b", "a", "c"], "p_c": [0.5] * 3, "p_a": [0.5] * 3}
+    )
+    baseline = build_baseline(table, model="m", label="y", prediction_proba="p_*", replicates=5)
+    assert baseline.prediction is not None
+    assert baseline.prediction.summary.top == (("a", 3),)  # type: ignore[union-attr]
+
+
+def test_the_multiclass_baseline_survives_its_json_document() -> None:
+    """Classes and per-class references round-trip through the document, digest unchanged."""
+    table, _, _ = four_class_table(1_000, seed=5)
+    baseline = build_baseline(table, model="m", label="y", prediction_proba="proba_*", replicates=5)
+    again = decode_baseline(baseline.to_dict(), origin="doc")
+    assert (again.classes, again.probabilities, again.digest) == (
+        baseline.classes,
+        baseline.probabilities,
+        baseline.digest,
+    )
+
+
+def test_a_pattern_matching_no_column_is_a_one_line_error() -> None:
+    """--prediction-proba that matches nothing names the pattern and the columns."""
+    table, _, _ = four_class_table(100, seed=6)
+    with pytest.raises(BaselineError, match="'score_\\*' matches no column; available columns: x"):
+        build_baseline(table, model="m", label="y", prediction_proba="score_*", replicates=5)
+
+
+def test_accumulators_merge_exactly() -> None:
+    """Two halves' accumulators add up to the whole one's, slot for slot."""
+    _, truth, probabilities = four_class_table(3_000, seed=7)
+    predicted = probabilities.argmax(axis=1)
+    whole = multiclass_accumulate(predicted, truth, 4, probabilities)
+    halves = multiclass_accumulate(predicted[:1234], truth[:1234], 4, probabilities[:1234])
+    halves += multiclass_accumulate(predicted[1234:], truth[1234:], 4, probabilities[1234:])
+    assert np.array_equal(whole, halves)
+
+
+def test_classes_outside_the_baseline_count_as_wrong() -> None:
+    """An event of an unknown true class (index K) is never right and joins no class's support."""
+    acc = multiclass_accumulate([0, 1, 2], [0, 1, 2], 2)
+    metrics = multiclass_metrics(acc, ["a", "b"], scored=False)
+    assert metrics["accuracy"] == 2 / 3
+    assert metrics["recall_weighted"] == 1.0
+    p, r, f, _ = precision_recall_fscore_support(
+        [0, 1, 2], [0, 1, 2], labels=[0, 1], average="macro", zero_division=0
+    )
+    assert (metrics["precision_macro"], metrics["recall_macro"], metrics["f1_macro"]) == (p, r, f)
