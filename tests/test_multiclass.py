@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
+import orjson
 import pyarrow as pa
 import pytest
 from sklearn.metrics import accuracy_score, precision_recall_fscore_support, roc_auc_score
@@ -11,17 +14,28 @@ from baselines.build import build_baseline
 from baselines.codec import decode_baseline
 from baselines.errors import BaselineError
 from detectors.performance import SCORE_BINS, multiclass_accumulate, multiclass_metrics
+from monitor.app import replay_file
+from monitor.config import load_settings
+from monitor.evaluate.levels import Level
+from monitor.sinks.memory import ListSink
 
 CLASSES = ("ant", "bee", "cat", "dog")
 
 
-def four_class_table(rows: int, seed: int, prior: tuple[float, ...] = (0.4, 0.3, 0.2, 0.1)):
+REFERENCE_PRIOR = (0.4, 0.3, 0.2, 0.1)
+DRIFTED_PRIOR = (0.1, 0.2, 0.3, 0.4)
+
+
+def four_class_table(
+    rows: int, seed: int, prior: tuple[float, ...] = REFERENCE_PRIOR, concept_shift: int = 0
+) -> tuple[pa.Table, np.ndarray, np.ndarray]:
     """A synthetic 4-class table: true classes drawn from ``prior``, probabilities that favour
-    the true class (softmax of noise plus 1.5 on it), one feature."""
+    the true class (softmax of noise plus 1.5 on it; after a concept change the class
+    ``concept_shift`` places after it), one feature."""
     rng = np.random.default_rng(seed)
     truth = rng.choice(len(CLASSES), size=rows, p=prior)
     logits = rng.normal(size=(rows, len(CLASSES)))
-    logits[np.arange(rows), truth] += 1.5
+    logits[np.arange(rows), (truth + concept_shift) % len(CLASSES)] += 1.5
     probabilities = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
     columns = {
         "x": rng.normal(size=rows),
@@ -144,3 +158,90 @@ def test_classes_outside_the_baseline_count_as_wrong() -> None:
         [0, 1, 2], [0, 1, 2], labels=[0, 1], average="macro", zero_division=0
     )
     assert (metrics["precision_macro"], metrics["recall_macro"], metrics["f1_macro"]) == (p, r, f)
+
+
+HOUR_MS = 3_600_000
+START_MS = 1_554_163_200_000  # 2019-04-02T00:00:00Z
+PER_HOUR = 1_800
+
+
+def stream_hours() -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Six hours of events: two as trained, two with a drifted class prior, two after a
+    concept change (each hour's features, true classes and probabilities)."""
+    phases = [(REFERENCE_PRIOR, 0)] * 2 + [(DRIFTED_PRIOR, 0)] * 2 + [(REFERENCE_PRIOR, 1)] * 2
+    hours = []
+    for hour, (prior, shift) in enumerate(phases):
+        table, truth, probabilities = four_class_table(PER_HOUR, 100 + hour, prior, shift)
+        hours.append((table["x"].to_numpy(), truth, probabilities))
+    return hours
+
+
+@pytest.fixture(scope="module")
+def replayed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[dict]]:
+    """The six-hour stream replayed with the label in each event, by each JSON reader."""
+    folder = tmp_path_factory.mktemp("multiclass")
+    table, _, _ = four_class_table(6_000, seed=1)
+    baseline = build_baseline(table, model="m", label="y", prediction_proba="proba_*")
+    baseline.save(folder / "m.json")
+    lines = []
+    for hour, (x, truth, probabilities) in enumerate(stream_hours()):
+        for i in range(PER_HOUR):
+            event = {
+                "event_id": f"{hour}-{i}",
+                "model": "m",
+                "timestamp": START_MS + hour * HOUR_MS + i * 2_000,
+                "features": {"x": float(x[i])},
+                "prediction": dict(zip(CLASSES, probabilities[i].tolist(), strict=True)),
+                "label": CLASSES[truth[i]],
+            }
+            lines.append(orjson.dumps(event))
+    events = folder / "events.jsonl"
+    events.write_bytes(b"\n".join(lines) + b"\n")
+    settings = load_settings(
+        None,
+        models=[{"name": "m", "baseline": folder / "m.json"}],
+        windows={"size": "1h", "allowed_lateness": "0s"},
+    )
+    out = {}
+    with pytest.MonkeyPatch.context() as patch:
+        for reader in ("native", "python"):
+            patch.setenv("DRIFTWARDEN_JSON_READER", reader)
+            sink = ListSink()
+            replay_file(settings, {"m": baseline}, Path(events), sink)
+            out[reader] = sink.reports()
+    return out
+
+
+def test_every_window_performance_equals_sklearn(replayed: dict[str, list[dict]]) -> None:
+    """Each hourly window's metrics equal scikit-learn's on that hour's events to 1e-12."""
+    windows = [r for r in replayed["native"] if r["kind"] == "window"]
+    assert len(windows) == 6
+    for window, (_, truth, probabilities) in zip(windows, stream_hours(), strict=True):
+        metrics = window["performance"]["metrics"]
+        for name, value in sklearn_metrics(truth, probabilities).items():
+            assert metrics[name] == pytest.approx(value, abs=1e-12), name
+        assert window["performance"]["labeled"] == PER_HOUR
+
+
+def test_both_json_readers_give_the_same_report(replayed: dict[str, list[dict]]) -> None:
+    """The native and the Python reader decode probability objects alike."""
+    assert replayed["native"] == replayed["python"]
+
+
+def test_a_drifting_class_prior_shows_in_the_predicted_class(
+    replayed: dict[str, list[dict]],
+) -> None:
+    """The predicted-class PSI stays small as trained and passes 0.25 under the drifted prior."""
+    windows = [r for r in replayed["native"] if r["kind"] == "window"]
+    psi = [w["prediction"]["psi"] for w in windows]
+    assert max(psi[:2]) < 0.1
+    assert min(psi[2:4]) > 0.25
+
+
+def test_a_concept_change_raises_the_performance_checks(replayed: dict[str, list[dict]]) -> None:
+    """After the concept change accuracy falls and its check intervenes; not before."""
+    windows = [r for r in replayed["native"] if r["kind"] == "window"]
+    levels = [w["performance"]["levels"]["accuracy"] for w in windows]
+    assert levels[:4] == [Level.OK.value] * 4
+    assert levels[5] == Level.INTERVENTION.value
+    assert windows[5]["performance"]["metrics"]["accuracy"] < 0.4

@@ -1,13 +1,17 @@
 """How one model's events become slot counts: the flat count vector of a window.
 
 A window's counts are one int64 vector: every feature's slots (see ``baselines.binning``) one
-after the other, then the prediction's, then the label's. ``ModelLayout`` says where each subject
-sits in it; :mod:`monitor.window.model_set` bins the events of all models into these vectors.
+after the other, then each class's probability's (multiclass; reported beside the features),
+then the prediction's, then the label's. A multiclass prediction arrives as a struct of class
+probabilities (:func:`monitor.decode.values.read_classes`): its ``prediction`` subject is the
+most probable class (ties to the first class in sorted order), its ``prediction[<class>]``
+subjects the classes' probabilities. ``ModelLayout`` says where each subject sits in it;
+:mod:`monitor.window.model_set` bins the events of all models into these vectors.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -15,12 +19,17 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from baselines.binning import to_category_strings
-from baselines.values import PREDICTION_SUBJECT, Baseline, FeatureBaseline
+from baselines.multiclass import most_probable
+from baselines.values import PREDICTION_NAME, PREDICTION_SUBJECT, Baseline, FeatureBaseline
 from detectors import performance
 from monitor.batches import EventBatch, FloatArray, IntArray
 from monitor.columns import take_rows
+from monitor.decode.columns import Column
+from monitor.decode.values import read_scores
 
 LABEL = "__label__"
+#: How the subjects of the classes' probabilities begin (``prediction[<class>]``).
+CLASS_PREFIX = PREDICTION_NAME + "["
 
 
 @dataclass(frozen=True)
@@ -37,8 +46,10 @@ def column(
 ) -> np.ndarray | pa.Array:
     """The ``rows`` of subject ``name``'s column as ``feature`` bins them: float64 numpy for a
     numeric feature (NaN where missing), canonical text for a categorical one."""
-    if name == PREDICTION_SUBJECT:
+    if name == PREDICTION_SUBJECT or name.startswith(CLASS_PREFIX):
         values = batch.prediction
+        if isinstance(values, pa.StructArray):
+            return _from_classes(values, name, feature, rows)
     elif name == LABEL:
         values = batch.label
     elif feature.kind == "numeric":
@@ -60,6 +71,35 @@ def column(
     return take_rows(text, rows)
 
 
+def _from_classes(
+    objects: pa.StructArray, name: str, feature: FeatureBaseline, rows: IntArray
+) -> np.ndarray | pa.Array:
+    """The ``rows`` of subject ``name`` from objects of class probabilities: a class's
+    probability, the most probable class, or (a binary score) the positive class's."""
+    chosen = take_rows(objects, rows)
+    if name.startswith(CLASS_PREFIX):
+        wanted = name[len(CLASS_PREFIX) : -1]
+        if chosen.type.get_field_index(wanted) < 0:
+            return np.full(len(rows), np.nan)
+        child = pc.struct_field(chosen, [chosen.type.get_field_index(wanted)])
+        return np.asarray(child.to_numpy(zero_copy_only=False), dtype=np.float64)
+    if feature.kind == "numeric":
+        return read_scores(Column.whole(name, chosen), len(rows), None).values
+    names = [field.name for field in chosen.type]
+    return most_probable(class_matrix(chosen, names), names)
+
+
+def class_matrix(objects: pa.StructArray, classes: Sequence[str]) -> FloatArray:
+    """Each object's probability of each of ``classes`` (NaN where missing), rows × classes."""
+    matrix = np.full((len(objects), len(classes)), np.nan)
+    for j, name in enumerate(classes):
+        index = objects.type.get_field_index(name)
+        if index >= 0:
+            child = pc.struct_field(objects, [index])
+            matrix[:, j] = np.asarray(child.to_numpy(zero_copy_only=False), dtype=np.float64)
+    return matrix
+
+
 def same_bins(a: Baseline, b: Baseline) -> bool:
     """Whether two baselines count events into the same slots (so windows are comparable)."""
 
@@ -76,7 +116,7 @@ class ModelLayout:
         self.baseline = baseline
         subjects: list[Subject] = []
         offset = 0
-        named = list(baseline.features.items())
+        named = [*baseline.features.items(), *baseline.probabilities.items()]
         if baseline.prediction is not None:
             named.append((PREDICTION_SUBJECT, baseline.prediction))
         if baseline.label is not None:
@@ -121,7 +161,16 @@ class ModelLayout:
             return None
         pred = column(batch, PREDICTION_SUBJECT, baseline.prediction, rows)
         label = column(batch, LABEL, baseline.label, rows)
-        if baseline.task == "classification":
+        if baseline.task == "multiclass":
+            predicted, truth = self._class_indices(pred, label)
+            ok = (predicted >= 0) & (truth >= 0)
+            matrix = None
+            if baseline.probabilities and isinstance(batch.prediction, pa.StructArray):
+                matrix = class_matrix(take_rows(batch.prediction, rows[ok]), baseline.classes)
+            slots, weights = performance.multiclass_contributions(
+                predicted[ok], truth[ok], len(baseline.classes), matrix
+            )
+        elif baseline.task == "classification":
             scores = _scores(pred, baseline.positive_label)
             truth = _label01(label, baseline.positive_label)
             ok = ~np.isnan(scores) & (truth >= 0)
@@ -140,11 +189,17 @@ class ModelLayout:
 
     def errors(self, batch: EventBatch, rows: IntArray) -> tuple[FloatArray, FloatArray]:
         """Per event: 1.0 when the predicted class is wrong else 0.0 (NaN for regression or a
-        missing value), and the absolute error (score − 0/1 truth for classification)."""
+        missing value), and the absolute error (score − 0/1 truth for binary classification;
+        for multiclass the same 1.0/0.0 as the first)."""
         baseline = self.baseline
         assert baseline.prediction is not None and baseline.label is not None
         pred = column(batch, PREDICTION_SUBJECT, baseline.prediction, rows)
         label = column(batch, LABEL, baseline.label, rows)
+        if baseline.task == "multiclass":
+            predicted, truth_index = self._class_indices(pred, label)
+            wrong = (predicted != truth_index).astype(np.float64)
+            wrong[(predicted < 0) | (truth_index < 0)] = np.nan
+            return wrong, wrong.copy()
         if baseline.task == "classification":
             scores = _scores(pred, baseline.positive_label)
             truth = _label01(label, baseline.positive_label).astype(np.float64)
@@ -154,6 +209,21 @@ class ModelLayout:
             return wrong, np.abs(scores - truth)
         difference = np.asarray(pred, dtype=np.float64) - np.asarray(label, dtype=np.float64)
         return np.full(len(rows), np.nan), np.abs(difference)
+
+    def _class_indices(
+        self, pred: np.ndarray | pa.Array, label: np.ndarray | pa.Array
+    ) -> tuple[IntArray, IntArray]:
+        """The predicted and true classes' indices among the baseline's classes: K for another
+        class, -1 where missing."""
+        classes = pa.array(self.baseline.classes, pa.string())
+        out = []
+        for values in (pred, label):
+            text = values if isinstance(values, pa.Array) else to_category_strings(pa.array(values))
+            found = pc.index_in(text, value_set=classes).fill_null(len(classes))
+            index = found.to_numpy(zero_copy_only=False).astype(np.int64)
+            index[pc.is_null(text).to_numpy(zero_copy_only=False)] = -1
+            out.append(index)
+        return out[0], out[1]
 
 
 def _scores(pred: np.ndarray | pa.Array, positive: str | None) -> np.ndarray:
@@ -180,6 +250,9 @@ def _label01(label: np.ndarray | pa.Array, positive: str | None) -> IntArray:
 
 
 def _performance_size(baseline: Baseline) -> int:
+    if baseline.task == "multiclass":
+        classes = len(baseline.classes)
+        return performance.multiclass_layout_size(classes, bool(baseline.probabilities))
     if baseline.task == "classification":
         return performance.classification_layout_size()
     if baseline.task == "regression":
