@@ -9,6 +9,7 @@ this far: the parsers reject them first).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -151,7 +152,7 @@ def read_classes(column: Column, size: int) -> Texts:
         present = _present(array)
         if pa.types.is_struct(array.type):
             names = sorted(field.name for field in array.type)
-            matrix, bad = _probability_matrix(array, names)
+            matrix, bad = probability_matrix(array, names)
             wrong.append((piece.rows, bad & present))
         elif _is_text(array.type):
             encoded = pc.dictionary_encode(array)
@@ -168,13 +169,23 @@ def read_classes(column: Column, size: int) -> Texts:
     return Texts(_class_struct(size, parts), scatter_flags(size, wrong, column.wrong))
 
 
-def _probability_matrix(objects: pa.StructArray, names: list[str]) -> tuple[FloatArray, BoolArray]:
-    """Each object's probability of each of ``names`` (NaN where null), and the objects
-    holding a non-number."""
+def probability_matrix(
+    objects: pa.StructArray, names: Sequence[str]
+) -> tuple[FloatArray, BoolArray]:
+    """Each object's probability of each of ``names`` (NaN where null or not a field), rows ×
+    names, and the objects holding a non-number.
+
+    >>> matrix, bad = probability_matrix(pa.array([{"a": 0.3, "b": "x"}]), ["a", "c"])
+    >>> matrix.tolist(), bad.tolist()
+    ([[0.3, nan]], [False])
+    """
     bad = np.zeros(len(objects), dtype=np.bool_)
     matrix = np.full((len(objects), len(names)), np.nan)
     for j, name in enumerate(names):
-        child = _plain(pc.struct_field(objects, [objects.type.get_field_index(name)]))
+        index = objects.type.get_field_index(name)
+        if index < 0:
+            continue
+        child = _plain(pc.struct_field(objects, [index]))
         if _is_number(child.type):
             matrix[:, j] = _floats(child)
         elif not pa.types.is_null(child.type):
@@ -314,7 +325,7 @@ def _class_probability(
     """The positive class's probability per object, and objects holding a non-number."""
     present = _present(objects)
     names = sorted(objects.type.field(i).name for i in range(objects.type.num_fields))
-    matrix, bad = _probability_matrix(objects, names)
+    matrix, bad = probability_matrix(objects, names)
     given = ~np.isnan(matrix)
     missing = np.full(len(objects), np.nan)
     if positive_class is not None or not names:

@@ -25,7 +25,7 @@ from detectors import performance
 from monitor.batches import EventBatch, FloatArray, IntArray
 from monitor.columns import take_rows
 from monitor.decode.columns import Column
-from monitor.decode.values import read_scores
+from monitor.decode.values import probability_matrix, read_scores
 
 LABEL = "__label__"
 #: How the subjects of the classes' probabilities begin (``prediction[<class>]``).
@@ -78,11 +78,7 @@ def _from_classes(
     probability, the most probable class, or (a binary score) the positive class's."""
     chosen = take_rows(objects, rows)
     if name.startswith(CLASS_PREFIX):
-        wanted = name[len(CLASS_PREFIX) : -1]
-        if chosen.type.get_field_index(wanted) < 0:
-            return np.full(len(rows), np.nan)
-        child = pc.struct_field(chosen, [chosen.type.get_field_index(wanted)])
-        return np.asarray(child.to_numpy(zero_copy_only=False), dtype=np.float64)
+        return class_matrix(chosen, [name[len(CLASS_PREFIX) : -1]])[:, 0]
     if feature.kind == "numeric":
         return read_scores(Column.whole(name, chosen), len(rows), None).values
     names = [field.name for field in chosen.type]
@@ -91,13 +87,7 @@ def _from_classes(
 
 def class_matrix(objects: pa.StructArray, classes: Sequence[str]) -> FloatArray:
     """Each object's probability of each of ``classes`` (NaN where missing), rows × classes."""
-    matrix = np.full((len(objects), len(classes)), np.nan)
-    for j, name in enumerate(classes):
-        index = objects.type.get_field_index(name)
-        if index >= 0:
-            child = pc.struct_field(objects, [index])
-            matrix[:, j] = np.asarray(child.to_numpy(zero_copy_only=False), dtype=np.float64)
-    return matrix
+    return probability_matrix(objects, classes)[0]
 
 
 def same_bins(a: Baseline, b: Baseline) -> bool:
