@@ -334,6 +334,15 @@ def regression_metrics(acc: ArrayLike, scale: float) -> dict[str, float]:
     return {"mae": mean_absolute, "rmse": math.sqrt(mean_squared), "n": float(n)}
 
 
+def metric_direction(metric: str) -> int:
+    """``METRIC_DIRECTION`` of a metric; a class's metric (``recall[<class>]``) as its metric's.
+
+    >>> metric_direction("mae"), metric_direction("recall[cat]")
+    (-1, 1)
+    """
+    return METRIC_DIRECTION[metric.split("[", 1)[0]]
+
+
 def relative_drop(reference: float, current: float, direction: int) -> float:
     """Relative degradation from ``reference`` to ``current``: positive is worse.
 

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import orjson
 import pyarrow as pa
 import pytest
+from prometheus_client import generate_latest
+from prometheus_client.parser import text_string_to_metric_families
+from prometheus_client.registry import CollectorRegistry
 from sklearn.metrics import accuracy_score, precision_recall_fscore_support, roc_auc_score
 
 from baselines.build import build_baseline
@@ -17,6 +22,9 @@ from detectors.performance import SCORE_BINS, multiclass_accumulate, multiclass_
 from monitor.app import replay_file
 from monitor.config import load_settings
 from monitor.evaluate.levels import Level
+from monitor.sinks.base import Record
+from monitor.sinks.collector import DriftCollector, RunningTotals
+from monitor.sinks.latest_windows import LatestWindows
 from monitor.sinks.memory import ListSink
 
 CLASSES = ("ant", "bee", "cat", "dog")
@@ -176,8 +184,18 @@ def stream_hours() -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     return hours
 
 
+@dataclass(frozen=True)
+class Replayed:
+    """The report objects of the stream's replay by each JSON reader, and the native one's
+    records (what sinks get)."""
+
+    native: list[dict[str, Any]]
+    python: list[dict[str, Any]]
+    records: list[Record]
+
+
 @pytest.fixture(scope="module")
-def replayed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[dict]]:
+def replayed(tmp_path_factory: pytest.TempPathFactory) -> Replayed:
     """The six-hour stream replayed with the label in each event, by each JSON reader."""
     folder = tmp_path_factory.mktemp("multiclass")
     table, _, _ = four_class_table(6_000, seed=1)
@@ -202,19 +220,19 @@ def replayed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[dict]]:
         models=[{"name": "m", "baseline": folder / "m.json"}],
         windows={"size": "1h", "allowed_lateness": "0s"},
     )
-    out = {}
+    sinks = {}
     with pytest.MonkeyPatch.context() as patch:
         for reader in ("native", "python"):
             patch.setenv("DRIFTWARDEN_JSON_READER", reader)
-            sink = ListSink()
-            replay_file(settings, {"m": baseline}, Path(events), sink)
-            out[reader] = sink.reports()
-    return out
+            sinks[reader] = ListSink()
+            replay_file(settings, {"m": baseline}, Path(events), sinks[reader])
+    native = sinks["native"]
+    return Replayed(native.reports(), sinks["python"].reports(), native.records)
 
 
-def test_every_window_performance_equals_sklearn(replayed: dict[str, list[dict]]) -> None:
+def test_every_window_performance_equals_sklearn(replayed: Replayed) -> None:
     """Each hourly window's metrics equal scikit-learn's on that hour's events to 1e-12."""
-    windows = [r for r in replayed["native"] if r["kind"] == "window"]
+    windows = [r for r in replayed.native if r["kind"] == "window"]
     assert len(windows) == 6
     for window, (_, truth, probabilities) in zip(windows, stream_hours(), strict=True):
         metrics = window["performance"]["metrics"]
@@ -223,25 +241,47 @@ def test_every_window_performance_equals_sklearn(replayed: dict[str, list[dict]]
         assert window["performance"]["labeled"] == PER_HOUR
 
 
-def test_both_json_readers_give_the_same_report(replayed: dict[str, list[dict]]) -> None:
+def test_both_json_readers_give_the_same_report(replayed: Replayed) -> None:
     """The native and the Python reader decode probability objects alike."""
-    assert replayed["native"] == replayed["python"]
+    assert replayed.native == replayed.python
 
 
 def test_a_drifting_class_prior_shows_in_the_predicted_class(
-    replayed: dict[str, list[dict]],
+    replayed: Replayed,
 ) -> None:
     """The predicted-class PSI stays small as trained and passes 0.25 under the drifted prior."""
-    windows = [r for r in replayed["native"] if r["kind"] == "window"]
+    windows = [r for r in replayed.native if r["kind"] == "window"]
     psi = [w["prediction"]["psi"] for w in windows]
     assert max(psi[:2]) < 0.1
     assert min(psi[2:4]) > 0.25
 
 
-def test_a_concept_change_raises_the_performance_checks(replayed: dict[str, list[dict]]) -> None:
+def test_a_concept_change_raises_the_performance_checks(replayed: Replayed) -> None:
     """After the concept change accuracy falls and its check intervenes; not before."""
-    windows = [r for r in replayed["native"] if r["kind"] == "window"]
+    windows = [r for r in replayed.native if r["kind"] == "window"]
     levels = [w["performance"]["levels"]["accuracy"] for w in windows]
     assert levels[:4] == [Level.OK.value] * 4
     assert levels[5] == Level.INTERVENTION.value
     assert windows[5]["performance"]["metrics"]["accuracy"] < 0.4
+
+
+def test_per_class_series_carry_a_class_label(replayed: Replayed) -> None:
+    """A class's probability drift and its recall are exported with ``class``; the window's
+    report holds them under ``classes`` and ``recall[<class>]``."""
+    latest = LatestWindows()
+    for record in replayed.records:
+        latest.write(record)
+    registry = CollectorRegistry()
+    DriftCollector(latest, RunningTotals, max_segments=5, registry=registry)
+    samples = {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(generate_latest(registry).decode())
+        for sample in family.samples
+    }
+    last = [r for r in replayed.native if r["kind"] == "window"][-1]
+    key = (("model", "m"), ("model_version", ""), ("segment", ""))
+    ant = ("class", "ant")
+    assert samples[("driftwarden_class_psi", (ant, *key))] == last["classes"]["ant"]["psi"]
+    recall = samples[("driftwarden_class_performance", (ant, ("metric", "recall"), *key))]
+    assert recall == last["performance"]["metrics"]["recall[ant]"]
+    assert ("driftwarden_performance", (("metric", "recall[ant]"), *key)) not in samples

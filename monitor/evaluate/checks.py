@@ -16,7 +16,7 @@ from typing import NamedTuple
 import numpy as np
 
 from baselines.values import PREDICTION_SUBJECT
-from detectors.performance import METRIC_DIRECTION, relative_drop
+from detectors.performance import metric_direction, relative_drop
 from detectors.thresholds import (
     NullSummary,
     benjamini_hochberg,
@@ -255,7 +255,7 @@ def performance_checks(
     for metric in config.metrics:
         if metric not in performance or metric not in reference:
             continue
-        drop = relative_drop(reference[metric], performance[metric], METRIC_DIRECTION[metric])
+        drop = relative_drop(reference[metric], performance[metric], metric_direction(metric))
         out.append(
             CheckInput(
                 PERFORMANCE,

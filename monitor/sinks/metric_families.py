@@ -70,15 +70,16 @@ class MetricFamilies:
 
     def __init__(self) -> None:
         self.subjects: dict[tuple[str, str], GaugeMetricFamily] = {}
-        for subject, labels in (
-            ("feature", [*_KEY_LABELS, "feature"]),
-            ("prediction", list(_KEY_LABELS)),
-            ("label", list(_KEY_LABELS)),
+        for subject, labels, name in (
+            ("feature", [*_KEY_LABELS, "feature"], "feature"),
+            ("prediction", list(_KEY_LABELS), "prediction"),
+            ("class", [*_KEY_LABELS, "class"], "class probability"),
+            ("label", list(_KEY_LABELS), "label"),
         ):
             for stat, (suffix, text) in SUBJECT_STATISTICS.items():
                 self.subjects[(subject, stat)] = GaugeMetricFamily(
                     f"{PREFIX}{subject}_{suffix}",
-                    f"{text} ({subject}, latest closed window)",
+                    f"{text} ({name}, latest closed window)",
                     labels=labels,
                 )
         key = list(_KEY_LABELS)
@@ -91,6 +92,16 @@ class MetricFamilies:
             f"{PREFIX}performance_reference",
             "Model performance metric in the baseline",
             labels=[*key, "metric"],
+        )
+        self.class_performance = GaugeMetricFamily(
+            f"{PREFIX}class_performance",
+            "Performance metric of one class on the latest window's labeled events (multiclass)",
+            labels=[*key, "metric", "class"],
+        )
+        self.class_performance_reference = GaugeMetricFamily(
+            f"{PREFIX}class_performance_reference",
+            "Performance metric of one class in the baseline (multiclass)",
+            labels=[*key, "metric", "class"],
         )
         self.labeled = GaugeMetricFamily(
             f"{PREFIX}window_labeled_events",
@@ -184,6 +195,7 @@ class MetricFamilies:
     def all(self) -> Iterator[Metric]:
         yield from self.subjects.values()
         yield from (self.performance, self.performance_reference, self.labeled)
+        yield from (self.class_performance, self.class_performance_reference)
         yield from (self.alert_level, self.threshold, self.canary_psi, self.window_events)
         yield from (self.folded, self.last_end)
         yield from (self.events, self.rejected, self.late, self.windows, self.cap_overflow)

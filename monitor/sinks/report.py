@@ -21,6 +21,7 @@ from monitor.evaluate.checks import PERFORMANCE, Versus
 from monitor.evaluate.levels import CheckInput, Level, Step
 from monitor.evaluate.scoring import SubjectScores, WindowScores
 from monitor.sinks.base import AlertRecord, Record, WindowRecord, report_json
+from monitor.window.slot_layout import CLASS_PREFIX
 from monitor.window.windower import WindowKey
 
 
@@ -123,8 +124,16 @@ def window_record(
         "features": {
             name: _subject(s, by_subject.get(name, {}), limits.get(name, {}))
             for name, s in scores.features.items()
+            if not name.startswith(CLASS_PREFIX)
         },
     }
+    classes = {
+        name[len(CLASS_PREFIX) : -1]: _subject(s, by_subject.get(name, {}), limits.get(name, {}))
+        for name, s in scores.features.items()
+        if name.startswith(CLASS_PREFIX)
+    }
+    if classes:
+        record["classes"] = classes
     if scores.prediction is not None:
         record["prediction"] = _subject(
             scores.prediction,
