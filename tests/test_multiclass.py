@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import orjson
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
@@ -191,6 +192,7 @@ class Replayed:
 
     native: list[dict[str, Any]]
     python: list[dict[str, Any]]
+    parquet: list[dict[str, Any]]
     records: list[Record]
 
 
@@ -215,6 +217,18 @@ def replayed(tmp_path_factory: pytest.TempPathFactory) -> Replayed:
             lines.append(orjson.dumps(event))
     events = folder / "events.jsonl"
     events.write_bytes(b"\n".join(lines) + b"\n")
+    rows = [orjson.loads(line) for line in lines]
+    flat = pa.table(
+        {
+            "event_id": [r["event_id"] for r in rows],
+            "model": [r["model"] for r in rows],
+            "timestamp": [r["timestamp"] for r in rows],
+            "x": [r["features"]["x"] for r in rows],
+            "prediction": [r["prediction"] for r in rows],
+            "label": [r["label"] for r in rows],
+        }
+    )
+    pq.write_table(flat, folder / "events.parquet")
     settings = load_settings(
         None,
         models=[{"name": "m", "baseline": folder / "m.json"}],
@@ -226,8 +240,12 @@ def replayed(tmp_path_factory: pytest.TempPathFactory) -> Replayed:
             patch.setenv("DRIFTWARDEN_JSON_READER", reader)
             sinks[reader] = ListSink()
             replay_file(settings, {"m": baseline}, Path(events), sinks[reader])
+    sinks["parquet"] = ListSink()
+    replay_file(settings, {"m": baseline}, folder / "events.parquet", sinks["parquet"])
     native = sinks["native"]
-    return Replayed(native.reports(), sinks["python"].reports(), native.records)
+    return Replayed(
+        native.reports(), sinks["python"].reports(), sinks["parquet"].reports(), native.records
+    )
 
 
 def test_every_window_performance_equals_sklearn(replayed: Replayed) -> None:
@@ -241,9 +259,10 @@ def test_every_window_performance_equals_sklearn(replayed: Replayed) -> None:
         assert window["performance"]["labeled"] == PER_HOUR
 
 
-def test_both_json_readers_give_the_same_report(replayed: Replayed) -> None:
-    """The native and the Python reader decode probability objects alike."""
-    assert replayed.native == replayed.python
+def test_both_json_readers_and_parquet_give_the_same_report(replayed: Replayed) -> None:
+    """The native and the Python reader, and a Parquet column of objects, read probability
+    objects alike."""
+    assert replayed.native == replayed.python == replayed.parquet
 
 
 def test_a_drifting_class_prior_shows_in_the_predicted_class(

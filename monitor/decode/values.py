@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 
 import numpy as np
 import pyarrow as pa
@@ -143,6 +144,8 @@ def read_classes(column: Column, size: int) -> Texts:
     >>> read_classes(Column.whole("p", pa.array(["b", None])), 2).values.to_pylist()
     [{'b': 1.0}, None]
     """
+    if _already_classes(column):
+        return Texts(column.pieces[0].values, scatter_flags(size, [], column.wrong))
     parts: list[tuple[IntArray, list[str], FloatArray]] = []
     wrong: list[tuple[IntArray | None, BoolArray]] = []
     everything = np.arange(size, dtype=np.int64)
@@ -167,6 +170,20 @@ def read_classes(column: Column, size: int) -> Texts:
             continue
         parts.append((rows[present], names, matrix[present]))
     return Texts(_class_struct(size, parts), scatter_flags(size, wrong, column.wrong))
+
+
+def _already_classes(column: Column) -> bool:
+    """Whether the column is one piece of every row already as :func:`read_classes` gives it:
+    a struct of float64 classes in sorted order (a Parquet column of probability objects, or a
+    batch of objects read by the native reader)."""
+    if len(column.pieces) != 1 or column.pieces[0].rows is not None:
+        return False
+    kind = column.pieces[0].values.type
+    if not pa.types.is_struct(kind) or kind.num_fields == 0:
+        return False
+    names = [field.name for field in kind]
+    floats = all(pa.types.is_float64(field.type) for field in kind)
+    return floats and all(a < b for a, b in pairwise(names))
 
 
 def probability_matrix(

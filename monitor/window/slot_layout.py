@@ -149,18 +149,21 @@ class ModelLayout:
             return None
         if baseline.prediction is None or baseline.label is None:
             return None
+        if baseline.task == "multiclass":
+            predicted, truth, matrix = self._classes_of(batch, rows)
+            ok = (predicted >= 0) & (truth >= 0)
+            slots, weights = performance.multiclass_contributions(
+                predicted[ok],
+                truth[ok],
+                len(baseline.classes),
+                None if matrix is None else matrix[ok],
+            )
+            positions = np.flatnonzero(ok)
+            owner = np.arange(len(slots), dtype=np.int64) % max(1, len(positions))
+            return positions[owner], slots, weights
         pred = column(batch, PREDICTION_SUBJECT, baseline.prediction, rows)
         label = column(batch, LABEL, baseline.label, rows)
-        if baseline.task == "multiclass":
-            predicted, truth = self._class_indices(pred, label)
-            ok = (predicted >= 0) & (truth >= 0)
-            matrix = None
-            if baseline.probabilities and isinstance(batch.prediction, pa.StructArray):
-                matrix = class_matrix(take_rows(batch.prediction, rows[ok]), baseline.classes)
-            slots, weights = performance.multiclass_contributions(
-                predicted[ok], truth[ok], len(baseline.classes), matrix
-            )
-        elif baseline.task == "classification":
+        if baseline.task == "classification":
             scores = _scores(pred, baseline.positive_label)
             truth = _label01(label, baseline.positive_label)
             ok = ~np.isnan(scores) & (truth >= 0)
@@ -183,13 +186,13 @@ class ModelLayout:
         for multiclass the same 1.0/0.0 as the first)."""
         baseline = self.baseline
         assert baseline.prediction is not None and baseline.label is not None
-        pred = column(batch, PREDICTION_SUBJECT, baseline.prediction, rows)
-        label = column(batch, LABEL, baseline.label, rows)
         if baseline.task == "multiclass":
-            predicted, truth_index = self._class_indices(pred, label)
+            predicted, truth_index, _ = self._classes_of(batch, rows)
             wrong = (predicted != truth_index).astype(np.float64)
             wrong[(predicted < 0) | (truth_index < 0)] = np.nan
             return wrong, wrong.copy()
+        pred = column(batch, PREDICTION_SUBJECT, baseline.prediction, rows)
+        label = column(batch, LABEL, baseline.label, rows)
         if baseline.task == "classification":
             scores = _scores(pred, baseline.positive_label)
             truth = _label01(label, baseline.positive_label).astype(np.float64)
@@ -200,20 +203,43 @@ class ModelLayout:
         difference = np.asarray(pred, dtype=np.float64) - np.asarray(label, dtype=np.float64)
         return np.full(len(rows), np.nan), np.abs(difference)
 
-    def _class_indices(
-        self, pred: np.ndarray | pa.Array, label: np.ndarray | pa.Array
-    ) -> tuple[IntArray, IntArray]:
-        """The predicted and true classes' indices among the baseline's classes: K for another
-        class, -1 where missing."""
+    def _classes_of(
+        self, batch: EventBatch, rows: IntArray
+    ) -> tuple[IntArray, IntArray, FloatArray | None]:
+        """Per event the predicted and the true class's index among the baseline's classes (K
+        for another class, -1 where missing), and with class probabilities each class's
+        probability (events × classes, NaN where missing). The predicted class is the most
+        probable one, as for the ``prediction`` subject, found without text."""
+        baseline = self.baseline
+        assert baseline.prediction is not None and baseline.label is not None
+        truth = self._class_index(column(batch, LABEL, baseline.label, rows))
+        objects = batch.prediction
+        if not isinstance(objects, pa.StructArray):
+            pred = column(batch, PREDICTION_SUBJECT, baseline.prediction, rows)
+            return self._class_index(pred), truth, None
+        chosen = take_rows(objects, rows)
+        names = [field.name for field in chosen.type]
+        matrix = class_matrix(chosen, names)
+        given = ~np.isnan(matrix)
+        k = len(baseline.classes)
+        position = {name: i for i, name in enumerate(baseline.classes)}
+        lookup = np.array([position.get(name, k) for name in names] + [-1], dtype=np.int64)
+        best = np.argmax(np.where(given, matrix, -np.inf), axis=1) if names else 0
+        predicted = lookup[np.where(given.any(axis=1), best, len(names))]
+        if not baseline.probabilities:
+            return predicted, truth, None
+        same = names == list(baseline.classes)
+        return predicted, truth, matrix if same else class_matrix(chosen, baseline.classes)
+
+    def _class_index(self, values: np.ndarray | pa.Array) -> IntArray:
+        """Each value's index among the baseline's classes: K for another class, -1 where
+        missing."""
         classes = pa.array(self.baseline.classes, pa.string())
-        out = []
-        for values in (pred, label):
-            text = values if isinstance(values, pa.Array) else to_category_strings(pa.array(values))
-            found = pc.index_in(text, value_set=classes).fill_null(len(classes))
-            index = found.to_numpy(zero_copy_only=False).astype(np.int64)
-            index[pc.is_null(text).to_numpy(zero_copy_only=False)] = -1
-            out.append(index)
-        return out[0], out[1]
+        text = values if isinstance(values, pa.Array) else to_category_strings(pa.array(values))
+        found = pc.index_in(text, value_set=classes).fill_null(len(classes))
+        index: IntArray = found.to_numpy(zero_copy_only=False).astype(np.int64)
+        index[pc.is_null(text).to_numpy(zero_copy_only=False)] = -1
+        return index
 
 
 def _scores(pred: np.ndarray | pa.Array, positive: str | None) -> np.ndarray:
