@@ -197,19 +197,23 @@ def multiclass_contributions(
     """
     guessed, truth = _class_indices(predicted, actual, classes)
     events = truth.size
-    blocks = [np.zeros(events, dtype=np.int64), 1 + truth * (classes + 1) + guessed]
+    scored = probabilities is not None
+    slots = np.zeros((2 + (classes if scored else 0), events), dtype=np.int64)
+    slots[1] = 1 + truth * (classes + 1) + guessed
     if probabilities is not None:
-        scores = np.asarray(probabilities, dtype=np.float64).reshape(events, classes)
-        scores = np.clip(np.nan_to_num(scores, nan=0.0), 0.0, 1.0)
-        score_bins = np.minimum((scores * SCORE_BINS).astype(np.int64), SCORE_BINS - 1)
-        first = 1 + (classes + 1) ** 2
-        own = np.arange(classes) * SCORE_BINS
-        positive = truth[:, None] == np.arange(classes)
-        negative_offset = classes * SCORE_BINS
-        histogram = first + own + score_bins + np.where(positive, 0, negative_offset)
-        blocks.append(histogram.T.ravel())
-    slots = np.concatenate(blocks)
-    return slots, np.ones(len(slots), dtype=np.int64)
+        # class by class (a row each), every event first in the negative histogram, then the
+        # true class's entry moved to the positive one
+        scores = np.asarray(probabilities, dtype=np.float64).reshape(events, classes).T * 1.0
+        np.fmin(np.fmax(scores, 0.0, out=scores), 1.0, out=scores)  # NaN (missing) → 0
+        scores *= SCORE_BINS
+        histogram = slots[2:]
+        histogram[...] = scores
+        np.minimum(histogram, SCORE_BINS - 1, out=histogram)
+        first_negative = 1 + (classes + 1) ** 2 + classes * SCORE_BINS
+        histogram += (first_negative + np.arange(classes) * SCORE_BINS)[:, None]
+        mine = truth < classes
+        histogram[truth[mine], np.flatnonzero(mine)] -= classes * SCORE_BINS
+    return slots.ravel(), np.ones(slots.size, dtype=np.int64)
 
 
 def multiclass_accumulate(

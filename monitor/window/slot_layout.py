@@ -158,9 +158,7 @@ class ModelLayout:
                 len(baseline.classes),
                 None if matrix is None else matrix[ok],
             )
-            positions = np.flatnonzero(ok)
-            owner = np.arange(len(slots), dtype=np.int64) % max(1, len(positions))
-            return positions[owner], slots, weights
+            return _owners(np.flatnonzero(ok), slots), slots, weights
         pred = column(batch, PREDICTION_SUBJECT, baseline.prediction, rows)
         label = column(batch, LABEL, baseline.label, rows)
         if baseline.task == "classification":
@@ -175,10 +173,7 @@ class ModelLayout:
             slots, weights = performance.regression_contributions(
                 pred_f[ok], label_f[ok], baseline.label.scale
             )
-        positions = np.flatnonzero(ok)
-        # contributions come in blocks of one entry per event: entry i belongs to event i % n
-        owner = np.arange(len(slots), dtype=np.int64) % max(1, len(positions))
-        return positions[owner], slots, weights
+        return _owners(np.flatnonzero(ok), slots), slots, weights
 
     def errors(self, batch: EventBatch, rows: IntArray) -> tuple[FloatArray, FloatArray]:
         """Per event: 1.0 when the predicted class is wrong else 0.0 (NaN for regression or a
@@ -240,6 +235,12 @@ class ModelLayout:
         index: IntArray = found.to_numpy(zero_copy_only=False).astype(np.int64)
         index[pc.is_null(text).to_numpy(zero_copy_only=False)] = -1
         return index
+
+
+def _owners(positions: IntArray, slots: IntArray) -> IntArray:
+    """The row position each contribution belongs to: contributions come in blocks of one
+    entry per event, so entry ``i`` belongs to event ``i % n``."""
+    return np.tile(positions, len(slots) // max(1, len(positions)))
 
 
 def _scores(pred: np.ndarray | pa.Array, positive: str | None) -> np.ndarray:
