@@ -367,13 +367,17 @@ def _baseline_build(args: argparse.Namespace) -> int:
     )
     print(
         f"wrote {args.output}: model {baseline.model}, {len(baseline.features)} features, "
-        f"{len(baseline.segments)} segments, {baseline.digest}"
+        f"{len(baseline.segments)} segments, "
+        + (f"{len(baseline.classes)} classes, " if baseline.classes else "")
+        + baseline.digest
     )
     subjects: list[tuple[str, FeatureBaseline | None]] = list(baseline.features.items())
     subjects += [
-        (f"{args.prediction} (prediction)", baseline.prediction),
-        (f"{args.label} (label)", baseline.label),
+        (f"{feature.name} ({role})", feature)
+        for role, feature in (("prediction", baseline.prediction), ("label", baseline.label))
+        if feature is not None
     ]
+    subjects += list(baseline.probabilities.items())
     stored = [(name, feature) for name, feature in subjects if feature is not None]
     width = max(len(name) for name, _ in stored)
     print("missing rate of each stored column:")

@@ -14,6 +14,7 @@ import pytest
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.registry import CollectorRegistry
+from rich.console import Console
 from sklearn.metrics import accuracy_score, precision_recall_fscore_support, roc_auc_score
 
 from baselines.build import build_baseline
@@ -23,6 +24,7 @@ from detectors.performance import SCORE_BINS, multiclass_accumulate, multiclass_
 from monitor.app import replay_file
 from monitor.config import load_settings
 from monitor.evaluate.levels import Level
+from monitor.runtime.replay import ReplaySummary, summary_table
 from monitor.sinks.base import Record
 from monitor.sinks.collector import DriftCollector, RunningTotals
 from monitor.sinks.latest_windows import LatestWindows
@@ -304,3 +306,13 @@ def test_per_class_series_carry_a_class_label(replayed: Replayed) -> None:
     recall = samples[("driftwarden_class_performance", (ant, ("metric", "recall"), *key))]
     assert recall == last["performance"]["metrics"]["recall[ant]"]
     assert ("driftwarden_performance", (("metric", "recall[ant]"), *key)) not in samples
+
+
+def test_the_replay_summary_names_a_class_subject_as_it_is() -> None:
+    """A class's subject (``prediction[ant]``) is printed as text, not read as console markup."""
+    summary = ReplaySummary(
+        {}, {}, {}, 1, 1, [("m", "", "", "prediction[ant]", "psi", "warning")], 0.1
+    )
+    console = Console(record=True, width=120)
+    console.print(summary_table(summary))
+    assert "prediction[ant]" in console.export_text()
