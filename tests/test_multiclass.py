@@ -316,3 +316,34 @@ def test_the_replay_summary_names_a_class_subject_as_it_is() -> None:
     console = Console(record=True, width=120)
     console.print(summary_table(summary))
     assert "prediction[ant]" in console.export_text()
+
+
+def test_a_canary_compares_the_class_probabilities_too(tmp_path: Path) -> None:
+    """A version's window against the stable version's holds the classes under ``classes``."""
+    table, _, _ = four_class_table(2_000, seed=1)
+    baseline = build_baseline(table, model="m", label="y", prediction_proba="proba_*", replicates=5)
+    baseline.save(tmp_path / "m.json")
+    settings = load_settings(
+        None,
+        models=[{"name": "m", "baseline": tmp_path / "m.json", "stable_version": "v1"}],
+        windows={"size": "1h", "allowed_lateness": "0s"},
+    )
+    _, _, probabilities = four_class_table(400, seed=2)
+    events = [
+        {
+            "model": "m",
+            "model_version": "v1" if i % 2 else "v2",
+            "timestamp": START_MS + i * 1_000,
+            "features": {"x": 0.0},
+            "prediction": dict(zip(CLASSES, row, strict=True)),
+        }
+        for i, row in enumerate(probabilities.tolist())
+    ]
+    lines = tmp_path / "events.jsonl"
+    lines.write_bytes(b"\n".join(orjson.dumps(e) for e in events) + b"\n")
+    sink = ListSink()
+    replay_file(settings, {"m": baseline}, lines, sink)
+    (canary,) = [r for r in sink.reports() if r["kind"] == "window" and "versus" in r]
+    assert canary["model_version"] == "v2"
+    assert list(canary["versus"]["classes"]) == list(CLASSES)
+    assert list(canary["versus"]["features"]) == ["x"]

@@ -245,6 +245,7 @@ def _export_window(families: MetricFamilies, window: LatestWindow) -> None:
     versus = record.get("versus")
     if versus is not None:
         compared = [*versus["features"].items()]
+        compared += [(class_subject(c), part) for c, part in versus.get("classes", {}).items()]
         if "prediction" in versus:
             compared.append(("prediction", versus["prediction"]))
         for subject, part in compared:

@@ -11,7 +11,7 @@ file as input, e.g. for tests and tools).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
@@ -121,17 +121,11 @@ def window_record(
         "start": iso_ms(window.start_ms),
         "end": iso_ms(window.end_ms),
         "events": window.events,
-        "features": {
-            name: _subject(s, by_subject.get(name, {}), limits.get(name, {}))
-            for name, s in scores.features.items()
-            if not name.startswith(CLASS_PREFIX)
-        },
     }
-    classes = {
-        name[len(CLASS_PREFIX) : -1]: _subject(s, by_subject.get(name, {}), limits.get(name, {}))
-        for name, s in scores.features.items()
-        if name.startswith(CLASS_PREFIX)
-    }
+    record["features"], classes = _features_and_classes(
+        scores.features,
+        lambda name, s: _subject(s, by_subject.get(name, {}), limits.get(name, {})),
+    )
     if classes:
         record["classes"] = classes
     if scores.prediction is not None:
@@ -193,13 +187,28 @@ def versus_report(versus: Versus) -> dict[str, Any]:
     """The ``versus`` part of a canary window's report object."""
     compared = dict(versus.subjects)
     prediction = compared.pop(PREDICTION_SUBJECT, None)
-    out: dict[str, Any] = {
-        "model_version": versus.stable_version,
-        "features": {name: _statistics(s) for name, s in compared.items()},
-    }
+    features, classes = _features_and_classes(compared, lambda _, s: _statistics(s))
+    out: dict[str, Any] = {"model_version": versus.stable_version, "features": features}
+    if classes:
+        out["classes"] = classes
     if prediction is not None:
         out["prediction"] = _statistics(prediction)
     return out
+
+
+def _features_and_classes(
+    subjects: Mapping[str, SubjectScores], render: Callable[[str, SubjectScores], Any]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The rendered subjects split into features by name and a multiclass model's class
+    probabilities (``prediction[<class>]``) by class."""
+    features: dict[str, Any] = {}
+    classes: dict[str, Any] = {}
+    for name, scores in subjects.items():
+        if name.startswith(CLASS_PREFIX):
+            classes[name[len(CLASS_PREFIX) : -1]] = render(name, scores)
+        else:
+            features[name] = render(name, scores)
+    return features, classes
 
 
 def _statistics(scores: SubjectScores) -> dict[str, Any]:
