@@ -135,14 +135,27 @@ def probability_columns(names: Sequence[str], pattern: str | None) -> dict[str, 
             f"--prediction-proba {pattern!r} needs exactly one '*' standing for the class name,"
             " e.g. 'proba_*'"
         )
-    before, after = pattern.split("*")
-    matcher = re.compile(re.escape(before) + "(.+)" + re.escape(after))
-    found = {m.group(1): m.group(0) for m in map(matcher.fullmatch, names) if m is not None}
+    found = columns_matching(names, pattern)
     if not found:
         listed = ", ".join(names[:_LISTED_COLUMNS])
         raise BaselineError(
             f"--prediction-proba {pattern!r} matches no column; available columns: {listed}"
         )
+    return found
+
+
+def columns_matching(names: Sequence[str], pattern: str) -> dict[str, str]:
+    """Class → column of the ``names`` that ``pattern`` (one ``*``) matches, sorted by class;
+    empty when none does or the pattern has no single ``*``.
+
+    >>> columns_matching(["p_b", "p_a", "q"], "p_*"), columns_matching(["p_a"], "p_a")
+    ({'a': 'p_a', 'b': 'p_b'}, {})
+    """
+    if pattern.count("*") != 1:
+        return {}
+    before, after = pattern.split("*")
+    matcher = re.compile(re.escape(before) + "(.+)" + re.escape(after))
+    found = {m.group(1): m.group(0) for m in map(matcher.fullmatch, names) if m is not None}
     return dict(sorted(found.items()))
 
 

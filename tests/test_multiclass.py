@@ -21,7 +21,7 @@ from baselines.build import build_baseline
 from baselines.codec import decode_baseline
 from baselines.errors import BaselineError
 from detectors.performance import SCORE_BINS, multiclass_accumulate, multiclass_metrics
-from monitor.app import replay_file
+from monitor.app import quick_look_fields, replay_file
 from monitor.config import load_settings
 from monitor.evaluate.levels import Level
 from monitor.runtime.replay import ReplaySummary, summary_table
@@ -347,3 +347,33 @@ def test_a_canary_compares_the_class_probabilities_too(tmp_path: Path) -> None:
     assert canary["model_version"] == "v2"
     assert list(canary["versus"]["classes"]) == list(CLASSES)
     assert list(canary["versus"]["features"]) == ["x"]
+
+
+def test_a_flat_file_in_the_training_schema_replays_its_probability_columns(
+    tmp_path: Path, replayed: Replayed
+) -> None:
+    """A quick look at a CSV with the training file's ``proba_*`` columns (no ``prediction``
+    column) reads them as the probability objects: the report equals the JSON events' one."""
+    training, _, _ = four_class_table(6_000, seed=1)
+    baseline = build_baseline(training, model="m", label="y", prediction_proba="proba_*")
+    baseline.save(tmp_path / "m.json")
+    hours = stream_hours()
+    columns: dict[str, Any] = {
+        "event_id": [f"{h}-{i}" for h in range(len(hours)) for i in range(PER_HOUR)],
+        "timestamp": [
+            START_MS + h * HOUR_MS + i * 2_000 for h in range(len(hours)) for i in range(PER_HOUR)
+        ],
+        "x": np.concatenate([x for x, _, _ in hours]),
+        "y": np.array(CLASSES)[np.concatenate([truth for _, truth, _ in hours])],
+    }
+    probabilities = np.concatenate([p for _, _, p in hours])
+    columns |= {f"proba_{c}": probabilities[:, k] for k, c in enumerate(CLASSES)}
+    pq.write_table(pa.table(columns), tmp_path / "analysis.parquet")
+    settings = load_settings(
+        None,
+        windows={"size": "1h", "allowed_lateness": "0s"},
+        **quick_look_fields({tmp_path / "m.json": baseline}),
+    )
+    sink = ListSink()
+    replay_file(settings, {"m": baseline}, tmp_path / "analysis.parquet", sink)
+    assert sink.reports() == replayed.native
