@@ -139,7 +139,8 @@ def test_a_series_holds_its_value_between_windows(backfilled: Backfilled) -> Non
 
 def test_the_dashboards_window_panels_answer_from_history(backfilled: Backfilled) -> None:
     """At the first incident's end every panel on window results returns series; the panels on
-    the process's own counters (rates, rejects, lag) are not part of history and are empty."""
+    the process's own counters (rates, rejects, lag) are not part of history and are empty
+    (panels of multiclass models only: tests/test_multiclass_dashboard.py)."""
     at = backfilled.raised("car_value", "psi", Level.INTERVENTION)
     variables = {"model": MODEL, "version": ".*", "segment": ".*", "__rate_interval": "5m"}
     answered = {
