@@ -31,11 +31,9 @@ def has_probabilities(table: pa.Table, roles: ColumnRoles) -> bool:
     return prediction is not None and pa.types.is_struct(table.schema.field(prediction).type)
 
 
-def probability_matrix(
-    table: pa.Table, roles: ColumnRoles
-) -> tuple[list[str], FloatArray, list[str]]:
-    """The classes given probabilities, one column of probabilities per class (NaN where
-    missing), and the columns they came from; values outside [0, 1] are a user error."""
+def probability_matrix(table: pa.Table, roles: ColumnRoles) -> tuple[list[str], FloatArray]:
+    """The classes given probabilities and one column of probabilities per class (NaN where
+    missing); values that are not numbers in [0, 1] are a user error."""
     if roles.probabilities:
         columns = {name: table.column(column) for name, column in roles.probabilities.items()}
         sources = list(roles.probabilities.values())
@@ -64,7 +62,7 @@ def probability_matrix(
             f"column '{sources[j]}' ({option}) holds values outside [0, 1]; class probabilities"
             " must be probabilities"
         )
-    return list(columns), matrix, sources
+    return list(columns), matrix
 
 
 def most_probable(matrix: FloatArray, classes: list[str]) -> pa.Array:
@@ -122,7 +120,7 @@ def multiclass_parts(
     matrix = None
     probabilities: dict[str, BinnedColumn] = {}
     if has_probabilities(table, roles):
-        given, matrix, _ = probability_matrix(table, roles)
+        given, matrix = probability_matrix(table, roles)
         for j, given_class in enumerate(given):
             subject = class_subject(given_class)
             probabilities[subject] = bin_numeric(subject, matrix[:, j], parameters.bins)
