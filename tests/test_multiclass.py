@@ -22,13 +22,16 @@ from baselines.codec import decode_baseline
 from baselines.errors import BaselineError
 from detectors.performance import SCORE_BINS, multiclass_accumulate, multiclass_metrics
 from monitor.app import quick_look_fields, replay_file
+from monitor.batches import RawRecords
 from monitor.config import load_settings
 from monitor.evaluate.levels import Level
+from monitor.pipeline import Pipeline
 from monitor.runtime.replay import ReplaySummary, summary_table
-from monitor.sinks.base import Record
+from monitor.sinks.base import Record, report_json
 from monitor.sinks.collector import DriftCollector, RunningTotals
 from monitor.sinks.latest_windows import LatestWindows
 from monitor.sinks.memory import ListSink
+from tests.test_closing import OneAtATime
 
 CLASSES = ("ant", "bee", "cat", "dog")
 
@@ -377,3 +380,46 @@ def test_a_flat_file_in_the_training_schema_replays_its_probability_columns(
     sink = ListSink()
     replay_file(settings, {"m": baseline}, tmp_path / "analysis.parquet", sink)
     assert sink.reports() == replayed.native
+
+
+@pytest.mark.parametrize("mode", ["fixed", "calibrated"])
+def test_multiclass_windows_judged_together_equal_each_judged_alone(mode: str) -> None:
+    """The report lines written as matrices (classes between the features and the prediction)
+    are those of each window judged alone and written by ``window_record``."""
+    table, _, _ = four_class_table(3_000, seed=1)
+    baseline = build_baseline(table, model="m", label="y", prediction_proba="proba_*")
+    settings = load_settings(
+        None,
+        models=[{"name": "m", "baseline": "m.json"}],
+        windows={"size": "1h", "allowed_lateness": "0s"},
+        alerts={"min_events": 50, "drift": {"mode": mode}},
+        detectors={"window_series": []},
+    )
+    messages = [
+        orjson.dumps(
+            {
+                "model": "m",
+                "timestamp": START_MS + hour * HOUR_MS + i * 2_000,
+                "features": {"x": float(x[i])},
+                "prediction": dict(zip(CLASSES, p[i].tolist(), strict=True)),
+                "label": CLASSES[truth[i]],
+            }
+        )
+        for hour, (x, truth, p) in enumerate(stream_hours())
+        for i in range(PER_HOUR)
+    ]
+    records = RawRecords(
+        messages,
+        np.zeros(len(messages), np.int64),
+        np.arange(len(messages)),
+        np.full(len(messages), -1),
+    )
+    together, alone = ListSink(), ListSink()
+    for pipeline in (
+        Pipeline(settings, {"m": baseline}, [together]),
+        OneAtATime(settings, {"m": baseline}, [alone]),
+    ):
+        pipeline.process_records(records, now_ms=START_MS + 10 * 24 * HOUR_MS)
+        pipeline.finish()
+    assert any(r["kind"] == "alert" for r in alone.reports())
+    assert [report_json(r) for r in together.reports()] == [report_json(r) for r in alone.reports()]
