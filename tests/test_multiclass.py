@@ -423,3 +423,24 @@ def test_multiclass_windows_judged_together_equal_each_judged_alone(mode: str) -
         pipeline.finish()
     assert any(r["kind"] == "alert" for r in alone.reports())
     assert [report_json(r) for r in together.reports()] == [report_json(r) for r in alone.reports()]
+
+
+def test_segments_keep_their_own_class_references() -> None:
+    """Each segment's reference holds its own class probabilities and performance, on the
+    overall bins, and survives the JSON document."""
+    table, truth, probabilities = four_class_table(4_000, seed=8)
+    region = np.where(np.arange(4_000) % 4 == 0, "north", "south")
+    table = table.append_column("region", pa.array(region))
+    baseline = build_baseline(
+        table, model="m", label="y", prediction_proba="proba_*", segments=["region"], replicates=5
+    )
+    north = baseline.segments["region=north"]
+    assert list(north.probabilities) == [f"prediction[{c}]" for c in CLASSES]
+    assert sum(north.probabilities["prediction[ant]"].counts) == 1_000
+    rows = region == "north"
+    assert north.performance is not None
+    assert north.performance["accuracy"] == accuracy_score(
+        truth[rows], probabilities[rows].argmax(axis=1)
+    )
+    again = decode_baseline(baseline.to_dict(), origin="doc")
+    assert again.segments["region=north"].probabilities == north.probabilities
