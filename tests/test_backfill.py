@@ -24,14 +24,7 @@ from monitor.sinks.memory import ListSink
 from monitor.sinks.openmetrics import PROCESS_FAMILIES, OpenMetricsHistory
 from monitor.sinks.report import epoch_seconds
 from tests.support.dashboard import dashboard_queries
-from tests.support.ports import free_loopback_ports
-from tests.support.prometheus import (
-    RULES,
-    install_binaries,
-    query,
-    query_range,
-    start_prometheus,
-)
+from tests.support.prometheus import RULES, query, query_range, serve_openmetrics
 
 METRIC_NAME = re.compile(r"\bdriftwarden_[a-z0-9_]+\b")
 SAMPLE_SUFFIX = re.compile(r"_(total|bucket|sum|count)$")
@@ -88,19 +81,7 @@ def backfilled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backfilled]
     replay_file(settings, {MODEL: baseline}, events, report, also=[history])
     written = history.close()
     assert written.first_s is not None and written.last_s is not None
-    binaries = install_binaries()
-    data = folder / "prometheus" / "data"
-    blocks = ["tsdb", "create-blocks-from", "openmetrics", str(written.path), str(data)]
-    subprocess.run(
-        [str(binaries / "promtool"), *blocks],
-        check=True,
-        capture_output=True,
-        timeout=300,
-    )
-    (port,) = free_loopback_ports(1)
-    prometheus = start_prometheus(
-        binaries, folder / "prometheus", "global: {}\n", port, "--storage.tsdb.retention.time=100y"
-    )
+    prometheus = serve_openmetrics(written.path, folder)
     try:
         yield Backfilled(prometheus.url, report.reports(), written.first_s, written.last_s)
     finally:

@@ -9,6 +9,7 @@ limits, are decoded the same way.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
@@ -27,23 +28,9 @@ from tests.support.both_paths import PROPERTY, SCHEMA, records
 from tests.support.decoding import T0
 
 #: The same parts with the other kinds: a class-name prediction and a numeric label.
-FLIPPED = EventSchema(
-    models=SCHEMA.models,
-    numeric_features=SCHEMA.numeric_features,
-    categorical_features=SCHEMA.categorical_features,
-    prediction_kind="categorical",
-    label_kind="numeric",
-    segment_fields=SCHEMA.segment_fields,
-)
+FLIPPED = replace(SCHEMA, prediction_kind="categorical", label_kind="numeric")
 #: The same parts with a multiclass prediction (objects of class probabilities kept whole).
-MULTICLASS = EventSchema(
-    models=SCHEMA.models,
-    numeric_features=SCHEMA.numeric_features,
-    categorical_features=SCHEMA.categorical_features,
-    prediction_kind="classes",
-    label_kind="categorical",
-    segment_fields=SCHEMA.segment_fields,
-)
+MULTICLASS = replace(SCHEMA, prediction_kind="classes", label_kind="categorical")
 #: Every part the decoder reads, containers last.
 SCALARS = SCALAR_FIELDS + CONTAINER_FIELDS
 MEMBERS = {"features": ("x", "y", "color", "unknown"), "segments": ("platform", "other")}

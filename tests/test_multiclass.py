@@ -190,6 +190,24 @@ def stream_hours() -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     return hours
 
 
+def stream_events(**extra: Any) -> list[dict[str, Any]]:
+    """The events of :func:`stream_hours`, labels included, one every two seconds (``extra``
+    fields added to each)."""
+    return [
+        {
+            "event_id": f"{hour}-{i}",
+            "model": "m",
+            "timestamp": START_MS + hour * HOUR_MS + i * 2_000,
+            "features": {"x": float(x[i])},
+            "prediction": dict(zip(CLASSES, probabilities[i].tolist(), strict=True)),
+            "label": CLASSES[truth[i]],
+            **extra,
+        }
+        for hour, (x, truth, probabilities) in enumerate(stream_hours())
+        for i in range(PER_HOUR)
+    ]
+
+
 @dataclass(frozen=True)
 class Replayed:
     """The report objects of the stream's replay by each JSON reader, and the native one's
@@ -208,21 +226,9 @@ def replayed(tmp_path_factory: pytest.TempPathFactory) -> Replayed:
     table, _, _ = four_class_table(6_000, seed=1)
     baseline = build_baseline(table, model="m", label="y", prediction_proba="proba_*")
     baseline.save(folder / "m.json")
-    lines = []
-    for hour, (x, truth, probabilities) in enumerate(stream_hours()):
-        for i in range(PER_HOUR):
-            event = {
-                "event_id": f"{hour}-{i}",
-                "model": "m",
-                "timestamp": START_MS + hour * HOUR_MS + i * 2_000,
-                "features": {"x": float(x[i])},
-                "prediction": dict(zip(CLASSES, probabilities[i].tolist(), strict=True)),
-                "label": CLASSES[truth[i]],
-            }
-            lines.append(orjson.dumps(event))
+    rows = stream_events()
     events = folder / "events.jsonl"
-    events.write_bytes(b"\n".join(lines) + b"\n")
-    rows = [orjson.loads(line) for line in lines]
+    events.write_bytes(b"\n".join(map(orjson.dumps, rows)) + b"\n")
     flat = pa.table(
         {
             "event_id": [r["event_id"] for r in rows],
@@ -395,19 +401,7 @@ def test_multiclass_windows_judged_together_equal_each_judged_alone(mode: str) -
         alerts={"min_events": 50, "drift": {"mode": mode}},
         detectors={"window_series": []},
     )
-    messages = [
-        orjson.dumps(
-            {
-                "model": "m",
-                "timestamp": START_MS + hour * HOUR_MS + i * 2_000,
-                "features": {"x": float(x[i])},
-                "prediction": dict(zip(CLASSES, p[i].tolist(), strict=True)),
-                "label": CLASSES[truth[i]],
-            }
-        )
-        for hour, (x, truth, p) in enumerate(stream_hours())
-        for i in range(PER_HOUR)
-    ]
+    messages = [orjson.dumps(event) for event in stream_events()]
     records = RawRecords(
         messages,
         np.zeros(len(messages), np.int64),

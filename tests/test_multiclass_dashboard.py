@@ -7,7 +7,6 @@ multiclass models only must return series at the last window's end.
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Iterator
 
 import orjson
@@ -19,16 +18,8 @@ from monitor.config import load_settings
 from monitor.sinks.memory import ListSink
 from monitor.sinks.openmetrics import OpenMetricsHistory
 from tests.support.dashboard import dashboard_queries
-from tests.support.ports import free_loopback_ports
-from tests.support.prometheus import install_binaries, query, start_prometheus
-from tests.test_multiclass import (
-    CLASSES,
-    HOUR_MS,
-    PER_HOUR,
-    START_MS,
-    four_class_table,
-    stream_hours,
-)
+from tests.support.prometheus import query, serve_openmetrics
+from tests.test_multiclass import four_class_table, stream_events
 
 
 @pytest.fixture(scope="module")
@@ -38,20 +29,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, floa
     table, _, _ = four_class_table(6_000, seed=1)
     baseline = build_baseline(table, model="m", label="y", prediction_proba="proba_*")
     baseline.save(folder / "m.json")
-    lines = [
-        orjson.dumps(
-            {
-                "model": "m",
-                "model_version": "v1",
-                "timestamp": START_MS + hour * HOUR_MS + i * 2_000,
-                "features": {"x": float(x[i])},
-                "prediction": dict(zip(CLASSES, probabilities[i].tolist(), strict=True)),
-                "label": CLASSES[truth[i]],
-            }
-        )
-        for hour, (x, truth, probabilities) in enumerate(stream_hours())
-        for i in range(PER_HOUR)
-    ]
+    lines = [orjson.dumps(event) for event in stream_events(model_version="v1")]
     (folder / "events.jsonl").write_bytes(b"\n".join(lines) + b"\n")
     settings = load_settings(
         None,
@@ -68,19 +46,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, floa
     replay_file(settings, {"m": baseline}, folder / "events.jsonl", ListSink(), also=[history])
     written = history.close()
     assert written.last_s is not None
-    binaries = install_binaries()
-    data = folder / "prometheus" / "data"
-    blocks = ["tsdb", "create-blocks-from", "openmetrics", str(written.path), str(data)]
-    subprocess.run(
-        [str(binaries / "promtool"), *blocks],
-        check=True,
-        capture_output=True,
-        timeout=300,
-    )
-    (port,) = free_loopback_ports(1)
-    prometheus = start_prometheus(
-        binaries, folder / "prometheus", "global: {}\n", port, "--storage.tsdb.retention.time=100y"
-    )
+    prometheus = serve_openmetrics(written.path, folder)
     try:
         yield prometheus.url, written.last_s
     finally:

@@ -36,6 +36,22 @@ SUBJECT_STATISTICS: dict[str, tuple[str, str]] = {
     "unseen_rate": ("unseen_ratio", "Share of categories never seen in the baseline"),
 }
 
+# performance families: (metric name after the prefix, help text, labels after "metric")
+PERFORMANCE_FAMILIES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    ("performance", "Model performance metric on the latest window's labeled events", ()),
+    ("performance_reference", "Model performance metric in the baseline", ()),
+    (
+        "class_performance",
+        "Performance metric of one class on the latest window's labeled events (multiclass)",
+        ("class",),
+    ),
+    (
+        "class_performance_reference",
+        "Performance metric of one class in the baseline (multiclass)",
+        ("class",),
+    ),
+)
+
 # label-join count → (family type, metric name after the prefix, help text); one series per model
 PER_MODEL_LABEL_FAMILIES: dict[
     str, tuple[type[CounterMetricFamily | GaugeMetricFamily], str, str]
@@ -83,25 +99,14 @@ class MetricFamilies:
                     labels=labels,
                 )
         key = list(_KEY_LABELS)
-        self.performance = GaugeMetricFamily(
-            f"{PREFIX}performance",
-            "Model performance metric on the latest window's labeled events",
-            labels=[*key, "metric"],
-        )
-        self.performance_reference = GaugeMetricFamily(
-            f"{PREFIX}performance_reference",
-            "Model performance metric in the baseline",
-            labels=[*key, "metric"],
-        )
-        self.class_performance = GaugeMetricFamily(
-            f"{PREFIX}class_performance",
-            "Performance metric of one class on the latest window's labeled events (multiclass)",
-            labels=[*key, "metric", "class"],
-        )
-        self.class_performance_reference = GaugeMetricFamily(
-            f"{PREFIX}class_performance_reference",
-            "Performance metric of one class in the baseline (multiclass)",
-            labels=[*key, "metric", "class"],
+        (
+            self.performance,
+            self.performance_reference,
+            self.class_performance,
+            self.class_performance_reference,
+        ) = (
+            GaugeMetricFamily(f"{PREFIX}{name}", text, labels=[*key, "metric", *extra])
+            for name, text, extra in PERFORMANCE_FAMILIES
         )
         self.labeled = GaugeMetricFamily(
             f"{PREFIX}window_labeled_events",
