@@ -7,6 +7,7 @@ Pure data and numpy; never imports ``monitor``. Modules, in the order a build us
 - ``binning``: the slot layouts shared with the live windows (value → slot index).
 - ``profile``: one column binned once; references and summaries of any row subset.
 - ``targets``: task inference, prediction scores and reference performance.
+- ``multiclass``: a multiclass model's classes, predicted class and class probabilities.
 - ``calibration``: null distributions of the statistics per window size.
 - ``build``: ``build_baseline`` / ``build_baseline_file`` (what the CLI calls).
 - ``values``: what a baseline is (frozen value types) and how it scores live counts.

@@ -53,6 +53,7 @@ class BuildOptions(TypedDict, total=False):
     """The options of :func:`build_baseline` besides the table, model, progress and source."""
 
     prediction: str | None
+    prediction_proba: str | None
     label: str | None
     timestamp: str | None
     exclude: Sequence[str]
@@ -75,6 +76,7 @@ def build_baseline(
     *,
     model: str,
     prediction: str | None = None,
+    prediction_proba: str | None = None,
     label: str | None = None,
     timestamp: str | None = None,
     exclude: Sequence[str] = (),
@@ -95,7 +97,9 @@ def build_baseline(
 ) -> Baseline:
     """Build the baseline of ``model`` from a training table.
 
-    Every column not named as prediction, label, timestamp or segment, not excluded and not
+    ``prediction_proba`` is a pattern with one ``*`` naming one column of probabilities per
+    class (see :mod:`baselines.multiclass`). Every column not named as prediction, label,
+    timestamp or segment, not excluded and not
     reserved (``event_id``, ``model``, ``model_version``) is a feature: numeric for number
     types (unless listed in ``categorical``), categorical for text and bools. Segments are the
     ``max_segment_values`` most frequent values of each ``segments`` column that have at least
@@ -120,6 +124,7 @@ def build_baseline(
         replicates=replicates,
         seed=seed,
         epsilon=epsilon,
+        prediction_proba=prediction_proba,
     )
     _check_options(model, parameters)
     roles, parameters = assign_columns(table.schema, parameters)
@@ -151,6 +156,7 @@ def build_baseline(
         subjects = list(overall.features.items())
         if overall.prediction is not None:
             subjects.append((PREDICTION_SUBJECT, overall.prediction))
+        subjects.extend(overall.probabilities.items())
         task = bar.add_task("Calibrating statistics", total=len(subjects))
         calibration = calibrate(
             subjects,
@@ -178,6 +184,8 @@ def build_baseline(
         performance=overall.performance,
         segments=segment_baselines,
         calibration=calibration,
+        classes=targets.classes,
+        probabilities=overall.probabilities,
     )
 
 
@@ -229,8 +237,20 @@ def _bins_like(
         replaced[role] = (
             None if column is None or reference is None else rebin(column, reference.layout)
         )
+    if sorted(targets.probabilities) != sorted(other.probabilities):
+        raise BaselineError(
+            "--bins-from: the two baselines give probabilities of different classes; pass the"
+            " same --prediction-proba columns to both"
+        )
+    probabilities = {
+        name: rebin(column, other.probabilities[name].layout)
+        for name, column in targets.probabilities.items()
+    }
     return rebinned, dataclasses.replace(
-        targets, prediction=replaced["prediction"], label=replaced["label"]
+        targets,
+        prediction=replaced["prediction"],
+        label=replaced["label"],
+        probabilities=probabilities,
     )
 
 
@@ -310,4 +330,7 @@ def _reference(
         prediction=None if targets.prediction is None else targets.prediction.reference(rows),
         label=None if targets.label is None else targets.label.reference(rows),
         performance=targets.performance(rows),
+        probabilities={
+            name: column.reference(rows) for name, column in targets.probabilities.items()
+        },
     )

@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Mapping, Sequence
 from functools import cache
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, NotRequired, TypeVar
 
 import numpy as np
 import orjson
@@ -116,6 +116,7 @@ class SegmentDoc(TypedDict):
     prediction: ReferenceDoc | None
     label: ReferenceDoc | None
     performance: dict[str, float] | None
+    probabilities: NotRequired[list[ReferenceDoc]]
 
 
 class CalibrationDoc(TypedDict):
@@ -142,6 +143,7 @@ class ParametersDoc(TypedDict):
     replicates: int
     seed: int
     epsilon: float
+    prediction_proba: NotRequired[str]
 
 
 class SourceDoc(TypedDict):
@@ -166,6 +168,8 @@ class BaselineDoc(TypedDict):
     segments: dict[str, SegmentDoc]
     calibration: CalibrationDoc | None
     source: SourceDoc
+    classes: NotRequired[list[str]]
+    probabilities: NotRequired[list[FeatureDoc]]
 
 
 def encode_baseline(baseline: Baseline) -> dict[str, Any]:
@@ -226,7 +230,14 @@ def decode_baseline(doc: object, *, origin: str) -> Baseline:
 
 
 def _content(baseline: Baseline) -> dict[str, Any]:
-    return {
+    """The document without ``digest``; the multiclass parts only when there are some (so the
+    documents, and digests, of other baselines stay as they were)."""
+    multiclass: dict[str, Any] = {}
+    if baseline.classes:
+        multiclass["classes"] = list(baseline.classes)
+    if baseline.probabilities:
+        multiclass["probabilities"] = [_feature_doc(f) for f in baseline.probabilities.values()]
+    return multiclass | {
         "format": FORMAT,
         "model": baseline.model,
         "task": baseline.task,
@@ -311,13 +322,16 @@ def _feature_doc(feature: FeatureBaseline) -> NumericFeatureDoc | CategoricalFea
 
 def _segment_doc(segment: SegmentBaseline) -> SegmentDoc:
     """A segment's document (features without bins)."""
-    return {
+    doc: SegmentDoc = {
         "rows": segment.rows,
         "features": [_reference_doc(feature) for feature in segment.features.values()],
         "prediction": _optional(segment.prediction, _reference_doc),
         "label": _optional(segment.label, _reference_doc),
         "performance": None if segment.performance is None else dict(segment.performance),
     }
+    if segment.probabilities:
+        doc["probabilities"] = [_reference_doc(f) for f in segment.probabilities.values()]
+    return doc
 
 
 def _calibration_doc(calibration: Calibration) -> CalibrationDoc:
@@ -337,7 +351,7 @@ def _calibration_doc(calibration: Calibration) -> CalibrationDoc:
 
 
 def _parameters_doc(parameters: BuildParameters) -> ParametersDoc:
-    return {
+    doc: ParametersDoc = {
         "prediction": parameters.prediction,
         "label": parameters.label,
         "timestamp": parameters.timestamp,
@@ -354,6 +368,9 @@ def _parameters_doc(parameters: BuildParameters) -> ParametersDoc:
         "seed": parameters.seed,
         "epsilon": parameters.epsilon,
     }
+    if parameters.prediction_proba is not None:
+        doc["prediction_proba"] = parameters.prediction_proba
+    return doc
 
 
 def _source_doc(source: SourceInfo) -> SourceDoc:
@@ -375,9 +392,23 @@ def _baseline_from_doc(doc: BaselineDoc) -> Baseline:
         features[feature.name] = feature
     if doc["task"] == "classification" and doc["positive_label"] is None:
         raise _InvalidField("positive_label", "is required for classification")
+    classes = tuple(doc.get("classes", ()))
+    if doc["task"] == "multiclass" and not classes:
+        raise _InvalidField("classes", "is required for multiclass")
+    if list(classes) != sorted(set(classes)):
+        raise _InvalidField("classes", "must be distinct and sorted")
     prediction = _optional_feature(doc["prediction"], "prediction")
     label = _optional_feature(doc["label"], "label")
-    overall = SegmentBaseline(doc["rows"], features, prediction, label, doc["performance"])
+    probabilities = {
+        feature.name: feature
+        for feature in (
+            _feature_from_doc(entry, f"probabilities[{i}]")
+            for i, entry in enumerate(doc.get("probabilities", []))
+        )
+    }
+    overall = SegmentBaseline(
+        doc["rows"], features, prediction, label, doc["performance"], probabilities
+    )
     calibration = doc["calibration"]
     return Baseline(
         model=doc["model"],
@@ -394,6 +425,8 @@ def _baseline_from_doc(doc: BaselineDoc) -> Baseline:
             for key, segment in doc["segments"].items()
         },
         calibration=None if calibration is None else _calibration_from_doc(calibration),
+        classes=classes,
+        probabilities=probabilities,
     )
 
 
@@ -469,7 +502,25 @@ def _segment_from_doc(doc: SegmentDoc, overall: SegmentBaseline, where: str) -> 
         prediction=_segment_reference(doc["prediction"], overall.prediction, f"{where}.prediction"),
         label=_segment_reference(doc["label"], overall.label, f"{where}.label"),
         performance=doc["performance"],
+        probabilities=_segment_probabilities(doc.get("probabilities", []), overall, where),
     )
+
+
+def _segment_probabilities(
+    docs: list[NumericReferenceDoc | CategoricalReferenceDoc], overall: SegmentBaseline, where: str
+) -> dict[str, FeatureBaseline]:
+    """A segment's class probabilities on the overall ones' bins, in the same order."""
+    names = [entry["name"] for entry in docs]
+    if names != list(overall.probabilities):
+        raise _InvalidField(
+            f"{where}.probabilities", "does not list the same classes as the overall baseline"
+        )
+    return {
+        name: _reference_from_doc(
+            entry, overall.probabilities[name].layout, f"{where}.probabilities[{i}]"
+        )
+        for i, (name, entry) in enumerate(zip(names, docs, strict=True))
+    }
 
 
 def _calibration_from_doc(doc: CalibrationDoc) -> Calibration:
@@ -507,6 +558,7 @@ def _parameters_from_doc(doc: ParametersDoc) -> BuildParameters:
         replicates=doc["replicates"],
         seed=doc["seed"],
         epsilon=doc["epsilon"],
+        prediction_proba=doc.get("prediction_proba"),
     )
 
 

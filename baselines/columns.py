@@ -9,8 +9,9 @@ training data as is).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import numpy as np
@@ -40,6 +41,7 @@ class ColumnRoles:
     label: str | None
     timestamp: str | None
     segments: tuple[str, ...]
+    probabilities: dict[str, str] = field(default_factory=dict)
 
 
 def column_kind(name: str, kind: pa.DataType, *, categorical: bool = False) -> Kind:
@@ -87,7 +89,9 @@ def assign_columns(
     _require(names, parameters.exclude, "--exclude")
     _require(names, parameters.categorical, "--categorical")
     parameters = _with_default_roles(names, parameters)
+    probabilities = probability_columns(names, parameters.prediction_proba)
     taken = {
+        *probabilities.values(),
         *RESERVED_COLUMNS,
         *DEFAULT_ROLE_COLUMNS,
         *parameters.segments,
@@ -111,8 +115,48 @@ def assign_columns(
         label=parameters.label,
         timestamp=parameters.timestamp,
         segments=parameters.segments,
+        probabilities=probabilities,
     )
     return roles, parameters
+
+
+def probability_columns(names: Sequence[str], pattern: str | None) -> dict[str, str]:
+    """Class → column of the columns ``pattern`` matches, by class (the part ``*`` matched).
+
+    Examples
+    --------
+    >>> probability_columns(["x", "proba_b", "proba_a"], "proba_*")
+    {'a': 'proba_a', 'b': 'proba_b'}
+    """
+    if pattern is None:
+        return {}
+    if pattern.count("*") != 1:
+        raise BaselineError(
+            f"--prediction-proba {pattern!r} needs exactly one '*' standing for the class name,"
+            " e.g. 'proba_*'"
+        )
+    found = columns_matching(names, pattern)
+    if not found:
+        listed = ", ".join(names[:_LISTED_COLUMNS])
+        raise BaselineError(
+            f"--prediction-proba {pattern!r} matches no column; available columns: {listed}"
+        )
+    return found
+
+
+def columns_matching(names: Sequence[str], pattern: str) -> dict[str, str]:
+    """Class → column of the ``names`` that ``pattern`` (one ``*``) matches, sorted by class;
+    empty when none does or the pattern has no single ``*``.
+
+    >>> columns_matching(["p_b", "p_a", "q"], "p_*"), columns_matching(["p_a"], "p_a")
+    ({'a': 'p_a', 'b': 'p_b'}, {})
+    """
+    if pattern.count("*") != 1:
+        return {}
+    before, after = pattern.split("*")
+    matcher = re.compile(re.escape(before) + "(.+)" + re.escape(after))
+    found = {m.group(1): m.group(0) for m in map(matcher.fullmatch, names) if m is not None}
+    return dict(sorted(found.items()))
 
 
 def _with_default_roles(names: Sequence[str], parameters: BuildParameters) -> BuildParameters:

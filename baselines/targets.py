@@ -11,7 +11,7 @@ the live windows use, so reference and live numbers are comparable.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
@@ -27,11 +27,14 @@ from baselines.columns import (
     numeric_values,
 )
 from baselines.errors import BaselineError
+from baselines.multiclass import class_indices, has_probabilities, multiclass_parts
 from baselines.profile import BinnedColumn, bin_categorical, bin_numeric
 from baselines.values import BuildParameters, Task
 from detectors.performance import (
     classification_accumulate,
     classification_metrics,
+    multiclass_accumulate,
+    multiclass_metrics,
     regression_accumulate,
     regression_metrics,
 )
@@ -60,6 +63,9 @@ class Targets:
     predicted: FloatArray | None = None
     actual: FloatArray | None = None
     scale: float = 1.0
+    classes: tuple[str, ...] = ()
+    probabilities: dict[str, BinnedColumn] = field(default_factory=dict)
+    scores: FloatArray | None = None
 
     def performance(self, rows: BoolArray | None = None) -> dict[str, float] | None:
         """Metrics over the rows (all, or where ``rows`` is true) with prediction and label."""
@@ -74,6 +80,11 @@ class Targets:
         if self.task == "classification":
             accumulator = classification_accumulate(predicted, actual.astype(np.int64))
             return classification_metrics(accumulator)
+        if self.task == "multiclass":
+            scores = None if self.scores is None else self.scores[usable]
+            k = len(self.classes)
+            accumulator = multiclass_accumulate(predicted, actual, k, scores)
+            return multiclass_metrics(accumulator, self.classes, scores is not None)
         return regression_metrics(regression_accumulate(predicted, actual, self.scale), self.scale)
 
 
@@ -95,6 +106,8 @@ def resolve_targets(table: pa.Table, roles: ColumnRoles, parameters: BuildParame
     """Bin the prediction and label columns and infer the task; user mistakes raise."""
     if roles.label is None:
         prediction = None
+        if has_probabilities(table, roles):
+            return _multiclass(table, roles, parameters, None, [])
         if roles.prediction is not None:
             prediction = _bin_plain(table, roles.prediction, parameters)
         return Targets(prediction=prediction)
@@ -109,14 +122,70 @@ def resolve_targets(table: pa.Table, roles: ColumnRoles, parameters: BuildParame
             f"column '{roles.label}' (--label) has the single value '{classes[0]}'; a baseline"
             " needs two classes (classification) or a numeric label (regression)"
         )
+    if has_probabilities(table, roles) or (
+        len(classes) > 2 and _names_classes(table, roles, label_kind, classes)
+    ):
+        return _multiclass(table, roles, parameters, label_strings, classes)
     if len(classes) == 2:
         return _classification(table, roles, parameters, label_strings, classes)
     if label_kind != "numeric":
         raise BaselineError(
-            f"column '{roles.label}' (--label) has {len(classes)} classes; only binary"
-            " classification and numeric regression labels are supported"
+            f"column '{roles.label}' (--label) has {len(classes)} classes but is not numeric;"
+            " pass --prediction with the predicted classes or --prediction-proba with the"
+            " class probability columns"
         )
     return _regression(table, roles, parameters)
+
+
+def _names_classes(
+    table: pa.Table, roles: ColumnRoles, label_kind: str, classes: list[str]
+) -> bool:
+    """Whether the label names classes: it is text, or the prediction is text naming only the
+    label's values (predicted classes, not a regression)."""
+    if label_kind == "categorical":
+        return True
+    name = roles.prediction
+    if name is None or column_kind(name, table.schema.field(name).type) == "numeric":
+        return False
+    predicted, _ = value_frequencies(category_strings(name, table.column(name)))
+    return set(predicted) <= set(classes)
+
+
+def _multiclass(
+    table: pa.Table,
+    roles: ColumnRoles,
+    parameters: BuildParameters,
+    label_strings: pa.Array | None,
+    label_classes: list[str],
+) -> Targets:
+    parts = multiclass_parts(table, roles, parameters, label_classes)
+    classes = parts.classes
+    strangers = sorted(set(classes) - set(label_classes) - set(parts.given))
+    if label_classes and strangers:
+        raise BaselineError(
+            f"column '{roles.prediction}' (--prediction) holds {strangers[:3]!r}, which are not"
+            f" the label's classes {label_classes[:5]!r}; pass the predicted classes, or the"
+            " class probabilities with --prediction-proba"
+        )
+    if label_strings is None:
+        return Targets(
+            prediction=parts.prediction, classes=tuple(classes), probabilities=parts.probabilities
+        )
+    assert roles.label is not None
+    label = bin_categorical(
+        roles.label, label_strings, parameters.top_k, parameters.max_known_values
+    )
+    return Targets(
+        "multiclass",
+        None,
+        parts.prediction,
+        label,
+        None if parts.predicted is None else class_indices(parts.predicted, classes),
+        class_indices(label_strings, classes),
+        classes=tuple(classes),
+        probabilities=parts.probabilities,
+        scores=parts.scores,
+    )
 
 
 def _classification(

@@ -26,12 +26,23 @@ from baselines.binning import CategoricalLayout, FloatArray, IntArray, Layout, N
 from detectors.statistics import DISTRIBUTION_STATISTICS, Statistic, compute_all
 from detectors.thresholds import NullSummary
 
-Task = Literal["classification", "regression"]
+Task = Literal["classification", "multiclass", "regression"]
 #: Subject name of the prediction in calibrations and the live slot layouts (features use their
 #: own names).
 PREDICTION_SUBJECT = "__prediction__"
 #: The name reports, metrics and alerts give the prediction subject.
 PREDICTION_NAME = "prediction"
+
+
+def class_subject(name: str) -> str:
+    """The subject (and report) name of one class's probability.
+
+    >>> class_subject("cat")
+    'prediction[cat]'
+    """
+    return f"{PREDICTION_NAME}[{name}]"
+
+
 #: Summary quantiles of numeric features: name → probability.
 SUMMARY_QUANTILES = {
     "p01": 0.01,
@@ -199,6 +210,7 @@ class SegmentBaseline:
     prediction: FeatureBaseline | None = None
     label: FeatureBaseline | None = None
     performance: dict[str, float] | None = None
+    probabilities: dict[str, FeatureBaseline] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -240,6 +252,7 @@ class BuildParameters:
     replicates: int
     seed: int
     epsilon: float
+    prediction_proba: str | None = None
 
 
 @dataclass(frozen=True)
@@ -260,6 +273,10 @@ class Baseline:
     ``features`` keep the training file's column order. With ``task == "classification"`` a
     categorical ``prediction`` holds predicted classes (score 1 when equal to
     ``positive_label``), a numeric one holds scores in [0, 1]; the ``label`` is categorical.
+    With ``task == "multiclass"`` (or a multiclass prediction without a label) ``classes`` are
+    the classes in sorted order, the categorical ``prediction`` holds the predicted class, and
+    ``probabilities`` holds, by subject name (:func:`class_subject`), each class's probability
+    when the training data gave them.
     With ``task == "regression"`` prediction and label are numeric and the label's ``scale`` is
     the one of the performance accumulators.
     """
@@ -275,12 +292,19 @@ class Baseline:
     performance: dict[str, float] | None = None
     segments: dict[str, SegmentBaseline] = field(default_factory=dict)
     calibration: Calibration | None = None
+    classes: tuple[str, ...] = ()
+    probabilities: dict[str, FeatureBaseline] = field(default_factory=dict)
 
     @cached_property
     def overall(self) -> SegmentBaseline:
         """The whole reference, shaped like a segment."""
         return SegmentBaseline(
-            self.rows, self.features, self.prediction, self.label, self.performance
+            self.rows,
+            self.features,
+            self.prediction,
+            self.label,
+            self.performance,
+            self.probabilities,
         )
 
     def for_segment(self, segment: str | None) -> SegmentBaseline:

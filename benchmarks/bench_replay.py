@@ -25,7 +25,12 @@ default configuration (every default detector on); it also runs with the optiona
    one thread, and on 2 parse threads against the bare loop split over 2 processes (orjson
    holds the GIL, so threads would not help it). The rest of the replay (reading the file,
    windows, scoring) runs on its main thread. Target: ratio ≤ 1.5.
-3. Whole processes, as a user runs them: ``driftwarden replay --input`` of the JSON Lines file
+3. Multiclass: the same ``--events`` events of a 10-class model (``--classes``) whose prediction
+   is an object of class probabilities (a struct column: Dirichlet draws), replayed from Parquet
+   in memory like side 1, in the same rounds as side 1's binary stream (default
+   configuration); also with each event's label (the multiclass performance accumulator).
+   Targets: ≥ 500,000 events/s, and ≥ 0.5 of the binary stream's rate (medians).
+4. Whole processes, as a user runs them: ``driftwarden replay --input`` of the JSON Lines file
    (decode.threads 1) against ``python -c`` running the bare loop, interpreter start and
    imports included.
 """
@@ -81,9 +86,28 @@ def columns(rows: int, seed: int, shift: float = 0.0) -> dict[str, np.ndarray]:
     return out
 
 
-def events_table(rows: int, seed: int = 2) -> pa.Table:
-    """Events of model "bench" spread over 24 hours, in timestamp order."""
-    cols = columns(rows, seed, shift=0.3)
+def multiclass_columns(rows: int, seed: int, classes: int, shift: float = 0.0) -> dict[str, Any]:
+    """:func:`columns` with the prediction an object of ``classes`` class probabilities (a
+    struct column) and the true class (``label``) drawn from them."""
+    out: dict[str, Any] = columns(rows, seed, shift)
+    rng = np.random.default_rng(seed + 7)
+    probabilities = rng.dirichlet(np.ones(classes), rows)
+    names = [f"class{k}" for k in range(classes)]
+    out["prediction"] = pa.StructArray.from_arrays(
+        [pa.array(probabilities[:, k]) for k in range(classes)], names=names
+    )
+    drawn = (probabilities.cumsum(axis=1) < rng.uniform(0, 1, (rows, 1))).sum(axis=1)
+    out["label"] = np.array(names)[np.minimum(drawn, classes - 1)]
+    return out
+
+
+def events_table(rows: int, seed: int = 2, classes: int = 0) -> pa.Table:
+    """Events of model "bench" spread over 24 hours, in timestamp order (of a multiclass
+    model, with labels, when ``classes``)."""
+    if classes:
+        cols = multiclass_columns(rows, seed, classes, shift=0.3)
+    else:
+        cols = columns(rows, seed, shift=0.3)
     times = START_MS + np.sort(np.random.default_rng(seed + 1).integers(0, 24 * 3_600_000, rows))
     return pa.table({"model": pa.array(["bench"] * rows), "timestamp": times, **cols})
 
@@ -161,6 +185,48 @@ def replay_table(batches: list[pa.RecordBatch], settings: Any, baseline: Any) ->
         pipeline.process_table(batch, first_offset=offset, now_ms=START_MS + 10**10)
         offset += batch.num_rows
     pipeline.finish()
+
+
+def bench_multiclass(
+    events: int, classes: int, settings: Any, binary: Any, attempts: int
+) -> dict[str, Any]:
+    """The binary stream of :func:`bench_parquet` against a multiclass one of ``classes``
+    classes (probability objects), with and without labels, in the same rounds."""
+    reference = pa.table(multiclass_columns(200_000, 1, classes))
+    baseline = build_baseline(reference, model="bench", prediction="prediction", label="label")
+    path = CACHE / f"events-{events}-{classes}-classes.parquet"
+    if not path.exists():
+        pq.write_table(events_table(events, classes=classes), path)
+    labeled = pq.read_table(path)
+    plain = labeled.drop_columns(["label"])
+    batches = {
+        "binary stream": (pq.read_table(CACHE / f"events-{events}.parquet"), binary),
+        f"multiclass stream, {classes} classes": (plain, baseline),
+        f"multiclass stream, {classes} classes, labels in the events": (labeled, baseline),
+    }
+    cpu: dict[str, list[float]] = {name: [] for name in batches}
+    sides = {
+        name: partial(
+            clocked,
+            partial(replay_table, table.to_batches(max_chunksize=100_000), settings, model),
+            cpu[name],
+        )
+        for name, (table, model) in batches.items()
+    }
+    seconds = timed_rounds(sides, attempts)
+    out: dict[str, Any] = {"events": events, "classes": classes, "sides": {}}
+    for name, values in seconds.items():
+        out["sides"][name] = {
+            "seconds": values,
+            "cpu_seconds": cpu[name],
+            "summary": spread(values),
+            "cpu_summary": spread(cpu[name]),
+            "events_per_s_median": events / spread(values)["median"],
+        }
+    binary_rate = out["sides"]["binary stream"]["events_per_s_median"]
+    for side in out["sides"].values():
+        side["rate_to_binary_medians"] = side["events_per_s_median"] / binary_rate
+    return out
 
 
 def bench_parquet(
@@ -350,6 +416,7 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--json-events", type=int, default=200_000)
     parser.add_argument("--attempts", type=int, default=5)
+    parser.add_argument("--classes", type=int, default=10)
     parser.add_argument("--output", type=Path, default=RESULTS)
     args = parser.parse_args()
     tune_allocators()  # as the CLI does at start
@@ -368,6 +435,9 @@ def main() -> None:
         ),
     }
     parquet = bench_parquet(args.events, variants, baseline, args.attempts)
+    multiclass = bench_multiclass(
+        args.events, args.classes, variants["default configuration"], baseline, args.attempts
+    )
     jsonl = bench_jsonl(
         args.json_events,
         {n: load_settings(None, models=models, decode={"threads": n}) for n in (1, 2)},
@@ -383,6 +453,13 @@ def main() -> None:
             f"parquet, {args.events:,} events, {name}: {cell(side['summary'])} s = "
             f"{side['events_per_s_median']:,.0f} events/s, {side['cores_busy_median']:.2f} cores"
             + (f"; {ratio:.2f}x the counting floor" if ratio else "")
+        )
+    for name, side in multiclass["sides"].items():
+        print(
+            f"parquet, {args.events:,} events, {name}: {cell(side['summary'])} s = "
+            f"{side['events_per_s_median']:,.0f} events/s (target >= 500,000), CPU "
+            f"{cell(side['cpu_summary'])} s, {side['rate_to_binary_medians']:.2f}x the binary "
+            "stream's rate (target >= 0.5)"
         )
     for name, summary in jsonl["summary"].items():
         print(f"jsonl, {args.json_events:,} events, {name}: {cell(summary)} s")
@@ -400,6 +477,7 @@ def main() -> None:
         "machine": {"cpus": os.cpu_count(), "load_average_at_end": os.getloadavg()},
         "baseline_build_seconds": {"seconds": build_seconds, "summary": spread(build_seconds)},
         "parquet": parquet,
+        "multiclass": multiclass,
         "jsonl": jsonl,
         "whole_processes": processes,
     }

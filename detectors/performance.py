@@ -16,6 +16,15 @@ the last one includes 1). An event is predicted positive when ``score >= thresho
 ``log_loss_micro`` sums each event's log loss in millionths, rounded, with the
 probability clipped to ``[1e-15, 1 - 1e-15]``.
 
+Multiclass layout (``K`` classes; class index ``K`` stands for a class outside them; with
+``scored`` the per-class probabilities are kept too; length ``multiclass_layout_size(K, scored)``)::
+
+    [n, confusion[(K + 1) * (K + 1)], positive_histogram[K * B], negative_histogram[K * B]]
+
+``confusion[true * (K + 1) + predicted]`` counts events by true and predicted class; class
+``k``'s histograms bin its probability (as the binary ones do, a missing one as 0) over the
+events whose true class is ``k`` (positives) or another (negatives): one-vs-rest.
+
 Regression layout (errors in fixed point relative to ``scale``, the reference label
 standard deviation; slot constants ``REGRESSION_N``, ``ABSOLUTE_ERROR``, ``SQUARED_ERROR``,
 length ``REGRESSION_LAYOUT_SIZE``)::
@@ -31,6 +40,7 @@ window overflows int64 only past 9.2 million events all at the cap.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Final
 
 import numpy as np
@@ -67,6 +77,12 @@ METRIC_DIRECTION: Final[dict[str, int]] = {
     "accuracy": 1,
     "precision": 1,
     "recall": 1,
+    "precision_macro": 1,
+    "recall_macro": 1,
+    "f1_macro": 1,
+    "precision_weighted": 1,
+    "recall_weighted": 1,
+    "f1_weighted": 1,
     "roc_auc": 1,
     "log_loss": -1,
     "mae": -1,
@@ -155,6 +171,115 @@ def classification_metrics(acc: ArrayLike) -> dict[str, float]:
     }
 
 
+def multiclass_layout_size(classes: int, scored: bool) -> int:
+    """Length of a multiclass accumulator of ``classes`` classes, with per-class probability
+    histograms when ``scored``.
+
+    >>> multiclass_layout_size(3, scored=False), multiclass_layout_size(3, scored=True)
+    (17, 6017)
+    """
+    return 1 + (classes + 1) ** 2 + (2 * classes * SCORE_BINS if scored else 0)
+
+
+def multiclass_contributions(
+    predicted: ArrayLike, actual: ArrayLike, classes: int, probabilities: ArrayLike | None = None
+) -> tuple[IntArray, IntArray]:
+    """Slots and integer amounts that the events add to a multiclass accumulator.
+
+    ``predicted`` and ``actual`` are class indices in ``0 .. classes`` (``classes`` for a class
+    outside them); ``probabilities`` (events × classes, NaN for a missing one) fill the
+    histograms. Entries come in blocks of one per event: ``n``, the confusion cell, then one
+    histogram bin per class.
+
+    >>> slots, weights = multiclass_contributions([1], [2], 3, [[0.2, 0.5, 0.3]])
+    >>> slots.tolist(), weights.tolist()
+    ([0, 10, 3217, 4517, 2317], [1, 1, 1, 1, 1])
+    """
+    guessed, truth = _class_indices(predicted, actual, classes)
+    events = truth.size
+    scored = probabilities is not None
+    slots = np.zeros((2 + (classes if scored else 0), events), dtype=np.int64)
+    slots[1] = 1 + truth * (classes + 1) + guessed
+    if probabilities is not None:
+        # class by class (a row each), every event first in the negative histogram, then the
+        # true class's entry moved to the positive one
+        scores = np.asarray(probabilities, dtype=np.float64).reshape(events, classes).T * 1.0
+        np.fmin(np.fmax(scores, 0.0, out=scores), 1.0, out=scores)  # NaN (missing) → 0
+        scores *= SCORE_BINS
+        histogram = slots[2:]
+        histogram[...] = scores
+        np.minimum(histogram, SCORE_BINS - 1, out=histogram)
+        first_negative = 1 + (classes + 1) ** 2 + classes * SCORE_BINS
+        histogram += (first_negative + np.arange(classes) * SCORE_BINS)[:, None]
+        mine = truth < classes
+        histogram[truth[mine], np.flatnonzero(mine)] -= classes * SCORE_BINS
+    return slots.ravel(), np.ones(slots.size, dtype=np.int64)
+
+
+def multiclass_accumulate(
+    predicted: ArrayLike, actual: ArrayLike, classes: int, probabilities: ArrayLike | None = None
+) -> IntArray:
+    """One multiclass accumulator holding the given events.
+
+    >>> multiclass_accumulate([0, 1, 1], [0, 1, 0], 2)[:10].tolist()
+    [3, 1, 1, 0, 0, 1, 0, 0, 0, 0]
+    """
+    acc = np.zeros(multiclass_layout_size(classes, probabilities is not None), dtype=np.int64)
+    np.add.at(acc, *multiclass_contributions(predicted, actual, classes, probabilities))
+    return acc
+
+
+def multiclass_metrics(acc: ArrayLike, names: Sequence[str], scored: bool) -> dict[str, float]:
+    """Accuracy; macro and support-weighted precision, recall and F1; one-vs-rest macro ROC
+    AUC (with ``scored``); support; and the recall of each class with support
+    (``recall[<name>]``) of a multiclass accumulator over the classes ``names``.
+
+    As scikit-learn's ``precision_recall_fscore_support`` with ``zero_division=0`` over the
+    classes present among the true or predicted ones; an event of a class outside ``names``
+    is never right. ROC AUC averages the binned AUC of each class that has both positives
+    and negatives (0.5 when none has).
+
+    >>> acc = multiclass_accumulate([0, 1, 1, 2], [0, 1, 0, 2], 3)
+    >>> {k: round(v, 4) for k, v in multiclass_metrics(acc, ["a", "b", "c"], False).items()}
+    {'accuracy': 0.75, 'precision_macro': 0.8333, 'recall_macro': 0.8333, 'f1_macro': 0.7778,
+     'precision_weighted': 0.875, 'recall_weighted': 0.75, 'f1_weighted': 0.75, 'n': 4.0,
+     'recall[a]': 0.5, 'recall[b]': 1.0, 'recall[c]': 1.0}
+    """
+    k = len(names)
+    counts = _accumulator(acc, multiclass_layout_size(k, scored), "multiclass")
+    n = int(counts[0])
+    confusion = counts[1 : 1 + (k + 1) ** 2].reshape(k + 1, k + 1)
+    right = np.diagonal(confusion)[:k].astype(np.float64)
+    support = confusion[:k].sum(axis=1).astype(np.float64)
+    guessed = confusion[:, :k].sum(axis=0).astype(np.float64)
+    per_class = {
+        "precision": _ratios(right, guessed),
+        "recall": _ratios(right, support),
+        "f1": _ratios(2 * right, support + guessed),
+    }
+    present = (support > 0) | (guessed > 0)
+    total = float(support.sum())
+    metrics = {"accuracy": _ratio(int(right.sum()), n)}
+    for average in ("macro", "weighted"):
+        for name, values in per_class.items():
+            if average == "macro":
+                value = float(values[present].mean()) if present.any() else 0.0
+            else:
+                value = float((values * support).sum() / total) if total else 0.0
+            metrics[f"{name}_{average}"] = value
+    if scored:
+        histograms = counts[1 + (k + 1) ** 2 :].reshape(2, k, SCORE_BINS)
+        both = (histograms.sum(axis=2) > 0).all(axis=0)
+        areas = [_binned_auc(histograms[0, c], histograms[1, c]) for c in np.flatnonzero(both)]
+        metrics["roc_auc"] = float(np.mean(areas)) if areas else 0.5
+    metrics["n"] = float(n)
+    recall = per_class["recall"]
+    metrics.update(
+        {f"recall[{names[c]}]": float(recall[c]) for c in np.flatnonzero(support).tolist()}
+    )
+    return metrics
+
+
 def regression_contributions(
     predictions: ArrayLike, labels: ArrayLike, scale: float
 ) -> tuple[IntArray, IntArray]:
@@ -213,6 +338,15 @@ def regression_metrics(acc: ArrayLike, scale: float) -> dict[str, float]:
     return {"mae": mean_absolute, "rmse": math.sqrt(mean_squared), "n": float(n)}
 
 
+def metric_direction(metric: str) -> int:
+    """``METRIC_DIRECTION`` of a metric; a class's metric (``recall[<class>]``) as its metric's.
+
+    >>> metric_direction("mae"), metric_direction("recall[cat]")
+    (-1, 1)
+    """
+    return METRIC_DIRECTION[metric.split("[", 1)[0]]
+
+
 def relative_drop(reference: float, current: float, direction: int) -> float:
     """Relative degradation from ``reference`` to ``current``: positive is worse.
 
@@ -253,6 +387,31 @@ def _classification_inputs(
     if not math.isfinite(threshold):
         raise ValueError(f"threshold must be finite, got {threshold}; use e.g. 0.5")
     return probabilities, classes == 1
+
+
+def _class_indices(
+    predicted: ArrayLike, actual: ArrayLike, classes: int
+) -> tuple[IntArray, IntArray]:
+    guessed = np.asarray(predicted, dtype=np.int64).ravel()
+    truth = np.asarray(actual, dtype=np.int64).ravel()
+    if guessed.shape != truth.shape:
+        raise ValueError(
+            f"{guessed.size} predicted classes but {truth.size} labels; pass one label per event"
+        )
+    for values in (guessed, truth):
+        if values.size and (values.min() < 0 or values.max() > classes):
+            raise ValueError(
+                f"class indices must lie in 0..{classes}; map class names to indices first"
+            )
+    return guessed, truth
+
+
+def _ratios(numerators: FloatArray, denominators: FloatArray) -> FloatArray:
+    """Element-wise ratios, 0.0 where the denominator is 0."""
+    out: FloatArray = np.divide(
+        numerators, denominators, out=np.zeros_like(numerators), where=denominators > 0
+    )
+    return out
 
 
 def _finite_vector(values: ArrayLike, name: str) -> FloatArray:

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 
 from baselines.errors import BaselineError
-from baselines.values import Baseline
+from baselines.values import Baseline, BuildParameters
 from monitor.batches import RawRecords
 from monitor.config import Settings
 from monitor.errors import ConfigError
@@ -75,14 +75,15 @@ def quick_look_fields(baselines: Mapping[Path, Baseline]) -> dict[str, Any]:
     Each baseline judges its model; with one baseline, events without a model are that
     baseline's model (``fields.default_model``). In flat files, the prediction, label and
     timestamp are read from the columns the baselines were built from (where they all name the
-    same column), before the reserved names (``fields.columns``). The segment columns of every
+    same column; for class probabilities, the ``--prediction-proba`` pattern), before the
+    reserved names (``fields.columns``). The segment columns of every
     baseline are monitored (``segments.fields``).
     """
     models = [{"name": baseline.model, "baseline": path} for path, baseline in baselines.items()]
     built = [baseline.source.parameters for baseline in baselines.values()]
     columns = {}
     for part in TRAINED_COLUMNS:
-        names = {getattr(parameters, part) for parameters in built}
+        names = {_trained_column(parameters, part) for parameters in built}
         if len(names) == 1 and (name := names.pop()) is not None:
             columns[part] = name
     fields: dict[str, Any] = {"columns": columns}
@@ -90,6 +91,15 @@ def quick_look_fields(baselines: Mapping[Path, Baseline]) -> dict[str, Any]:
         fields["default_model"] = models[0]["name"]
     segments = list(dict.fromkeys(name for parameters in built for name in parameters.segments))
     return {"models": models, "fields": fields, "segments": {"fields": segments}}
+
+
+def _trained_column(parameters: BuildParameters, part: str) -> str | None:
+    """The training file's column of ``part``: for a prediction given as one column per class,
+    their pattern (``proba_*``)."""
+    name: str | None = getattr(parameters, part)
+    if part == "prediction" and name is None:
+        return parameters.prediction_proba
+    return name
 
 
 def load_version_baselines(

@@ -134,6 +134,12 @@ def _add_baseline(sub: Commands) -> None:
     build.add_argument("--model", required=True, help="model name as it appears in events")
     build.add_argument("--output", required=True, type=Path, help="baseline JSON to write")
     build.add_argument("--prediction", help="column holding the model's prediction")
+    build.add_argument(
+        "--prediction-proba",
+        metavar="PATTERN",
+        help="multiclass: one column of probabilities per class, e.g. 'proba_*' (the * is the"
+        " class)",
+    )
     build.add_argument("--label", help="column holding the true outcome (enables performance)")
     build.add_argument("--timestamp", help="timestamp column (not a feature)")
     build.add_argument("--exclude", type=_csv, default=(), help="columns to ignore, C1,C2")
@@ -368,6 +374,7 @@ def _baseline_build(args: argparse.Namespace) -> int:
         args.output,
         model=args.model,
         prediction=args.prediction,
+        prediction_proba=args.prediction_proba,
         label=args.label,
         timestamp=args.timestamp,
         exclude=args.exclude,
@@ -382,13 +389,17 @@ def _baseline_build(args: argparse.Namespace) -> int:
     )
     print(
         f"wrote {args.output}: model {baseline.model}, {len(baseline.features)} features, "
-        f"{len(baseline.segments)} segments, {baseline.digest}"
+        f"{len(baseline.segments)} segments, "
+        + (f"{len(baseline.classes)} classes, " if baseline.classes else "")
+        + baseline.digest
     )
     subjects: list[tuple[str, FeatureBaseline | None]] = list(baseline.features.items())
     subjects += [
-        (f"{args.prediction} (prediction)", baseline.prediction),
-        (f"{args.label} (label)", baseline.label),
+        (f"{feature.name} ({role})", feature)
+        for role, feature in (("prediction", baseline.prediction), ("label", baseline.label))
+        if feature is not None
     ]
+    subjects += list(baseline.probabilities.items())
     stored = [(name, feature) for name, feature in subjects if feature is not None]
     width = max(len(name) for name, _ in stored)
     print("missing rate of each stored column:")

@@ -202,8 +202,9 @@ class FieldsConfig(_Section):
         default_factory=dict,
         description="Flat files (CSV, Parquet, JSON Lines rows): part → the column read for it "
         "when a file has that column, before the one its path names, e.g. "
-        "{prediction: y_pred_proba}. A replay with only --baseline takes the baseline's "
-        "prediction, label and timestamp columns.",
+        "{prediction: y_pred_proba}; for prediction, a pattern with one * such as proba_* "
+        "reads one column per class as class probabilities. A replay with only --baseline "
+        "takes the baseline's prediction (or --prediction-proba), label and timestamp columns.",
     )
 
 

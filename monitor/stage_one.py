@@ -22,10 +22,10 @@ exception there is a defect of the pipeline itself and propagates.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -67,7 +67,7 @@ def event_schema(settings: Settings, baselines: Mapping[str, Baseline]) -> Event
         for name, feature in baseline.features.items():
             (numeric if feature.kind == "numeric" else categorical)[name] = None
         if baseline.prediction is not None:
-            prediction_kinds.add(baseline.prediction.kind)
+            prediction_kinds.add("classes" if baseline.classes else baseline.prediction.kind)
         if baseline.label is not None:
             label_kinds.add(baseline.label.kind)
     return EventSchema(
@@ -78,11 +78,13 @@ def event_schema(settings: Settings, baselines: Mapping[str, Baseline]) -> Event
         label_kind=_one_kind(label_kinds),
         segment_fields=settings.segments.fields,
         positive_class=None,
+        prediction_classes=tuple(sorted({c for b in baselines.values() for c in b.classes})),
     )
 
 
-def _one_kind(kinds: set[Literal["numeric", "categorical"]]) -> Any:
-    return "numeric" if "numeric" in kinds else (next(iter(kinds)) if kinds else None)
+def _one_kind(kinds: Collection[str]) -> Any:
+    """The kind that reads every model's values: classes, else numbers, else text."""
+    return next((kind for kind in ("classes", "numeric", "categorical") if kind in kinds), None)
 
 
 class StageOne:
@@ -139,6 +141,7 @@ class StageOne:
             segment_fields=settings.segments.fields,
             prediction_kind=schema.prediction_kind,
             label_kind=schema.label_kind,
+            classes=schema.prediction_classes,
         )
         self.reject_log = RateLimitedLog("event rejected", per_minute=10)
 

@@ -305,7 +305,8 @@ def test_page_and_warning_resolve_when_the_stream_is_normal_again(run: Run) -> N
 
 
 def test_every_dashboard_panel_query_returns_data(run: Run) -> None:
-    """Each target of every Grafana panel, variables filled in, returns series from Prometheus."""
+    """Each target of every Grafana panel for all models, variables filled in, returns series
+    from Prometheus (the multiclass panels: tests/test_multiclass_dashboard.py)."""
     queries = dashboard_queries(DASHBOARD_VARIABLES)
     empty = [(title, expr) for title, expr in queries if not query(run.prometheus, expr)]
     assert queries and empty == []

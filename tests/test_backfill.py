@@ -24,14 +24,7 @@ from monitor.sinks.memory import ListSink
 from monitor.sinks.openmetrics import PROCESS_FAMILIES, OpenMetricsHistory
 from monitor.sinks.report import epoch_seconds
 from tests.support.dashboard import dashboard_queries
-from tests.support.ports import free_loopback_ports
-from tests.support.prometheus import (
-    RULES,
-    install_binaries,
-    query,
-    query_range,
-    start_prometheus,
-)
+from tests.support.prometheus import RULES, query, query_range, serve_openmetrics
 
 METRIC_NAME = re.compile(r"\bdriftwarden_[a-z0-9_]+\b")
 SAMPLE_SUFFIX = re.compile(r"_(total|bucket|sum|count)$")
@@ -88,19 +81,7 @@ def backfilled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backfilled]
     replay_file(settings, {MODEL: baseline}, events, report, also=[history])
     written = history.close()
     assert written.first_s is not None and written.last_s is not None
-    binaries = install_binaries()
-    data = folder / "prometheus" / "data"
-    blocks = ["tsdb", "create-blocks-from", "openmetrics", str(written.path), str(data)]
-    subprocess.run(
-        [str(binaries / "promtool"), *blocks],
-        check=True,
-        capture_output=True,
-        timeout=300,
-    )
-    (port,) = free_loopback_ports(1)
-    prometheus = start_prometheus(
-        binaries, folder / "prometheus", "global: {}\n", port, "--storage.tsdb.retention.time=100y"
-    )
+    prometheus = serve_openmetrics(written.path, folder)
     try:
         yield Backfilled(prometheus.url, report.reports(), written.first_s, written.last_s)
     finally:
@@ -139,7 +120,8 @@ def test_a_series_holds_its_value_between_windows(backfilled: Backfilled) -> Non
 
 def test_the_dashboards_window_panels_answer_from_history(backfilled: Backfilled) -> None:
     """At the first incident's end every panel on window results returns series; the panels on
-    the process's own counters (rates, rejects, lag) are not part of history and are empty."""
+    the process's own counters (rates, rejects, lag) are not part of history and are empty
+    (panels of multiclass models only: tests/test_multiclass_dashboard.py)."""
     at = backfilled.raised("car_value", "psi", Level.INTERVENTION)
     variables = {"model": MODEL, "version": ".*", "segment": ".*", "__rate_interval": "5m"}
     answered = {

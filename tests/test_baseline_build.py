@@ -254,10 +254,23 @@ def test_positive_label_prefers_one_true_yes_then_the_larger(
             " (classification) or a numeric label (regression)",
         ),
         (
-            {"x": [1.0, 2.0, 3.0], "y": ["a", "b", "c"]},
-            {"label": "y"},
-            "column 'y' (--label) has 3 classes; only binary classification and numeric"
-            " regression labels are supported",
+            {"x": [1.0, 2.0, 3.0], "p": [0.2, 0.5, 0.9], "y": ["a", "b", "c"]},
+            {"prediction": "p", "label": "y"},
+            "column 'p' (--prediction) holds ['0.2', '0.5', '0.9'], which are not the label's"
+            " classes ['a', 'b', 'c']; pass the predicted classes, or the class probabilities"
+            " with --prediction-proba",
+        ),
+        (
+            {"x": [1.0, 2.0, 3.0], "p_a": [0.2, 0.5, 0.9], "y": ["a", "b", "c"]},
+            {"prediction_proba": "p_", "label": "y"},
+            "--prediction-proba 'p_' needs exactly one '*' standing for the class name,"
+            " e.g. 'proba_*'",
+        ),
+        (
+            {"x": [1.0, 2.0, 3.0], "p_a": [0.2, 0.5, 1.5], "y": ["a", "b", "c"]},
+            {"prediction_proba": "p_*", "label": "y"},
+            "column 'p_a' (--prediction-proba) holds values outside [0, 1]; class probabilities"
+            " must be probabilities",
         ),
         (
             {"x": [1.0, 2.0], "p": [0.5, 3.0], "y": [0, 1]},

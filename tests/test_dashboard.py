@@ -137,7 +137,12 @@ def test_every_metric_the_dashboard_uses_is_exported_by_the_daemon(
 
 def test_per_window_panels_filter_by_model_version_and_segment(dashboard: dict[str, Any]) -> None:
     """Queries of per-window series apply all three key variables."""
-    per_window = ("driftwarden_feature_", "driftwarden_prediction_", "driftwarden_performance")
+    per_window = (
+        "driftwarden_feature_",
+        "driftwarden_prediction_",
+        "driftwarden_performance",
+        "driftwarden_class_",
+    )
     unfiltered = [
         target["expr"]
         for panel in panels(dashboard)

@@ -343,6 +343,27 @@ def test_class_probabilities_give_the_positive_class(
     assert np.isnan(events.prediction[0]) if expected is None else events.prediction[0] == expected
 
 
+@pytest.mark.parametrize("reader", ["native", "python"])
+def test_multiclass_predictions_keep_every_class(reader: Any) -> None:
+    """Objects stay whole, a class name is probability 1 of its class and a number is a score
+    of class "1", whichever reader decodes the batch."""
+    schema = EventSchema(frozenset({"car-loan"}), prediction_kind="classes")
+    values = [
+        message(prediction={"dog": 0.7, "cat": 0.3}),
+        message(prediction="bee"),
+        message(prediction=0.25),
+        message(prediction=None),
+    ]
+    result = EventDecoder(schema, reader=reader).decode_records(records(values), NOW)
+    assert isinstance(result.events.prediction, pa.StructArray)
+    assert result.events.prediction.to_pylist() == [
+        {"1": None, "bee": None, "cat": 0.3, "dog": 0.7},
+        {"1": None, "bee": 1.0, "cat": None, "dog": None},
+        {"1": 0.25, "bee": None, "cat": None, "dog": None},
+        None,
+    ]
+
+
 def test_prediction_is_none_when_no_event_carries_one() -> None:
     """A feature-only batch has no prediction column; a schema without one never reads it."""
     assert decode([message(prediction=DROP)]).events.prediction is None

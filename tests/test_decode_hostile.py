@@ -9,6 +9,7 @@ limits, are decoded the same way.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
@@ -27,14 +28,9 @@ from tests.support.both_paths import PROPERTY, SCHEMA, records
 from tests.support.decoding import T0
 
 #: The same parts with the other kinds: a class-name prediction and a numeric label.
-FLIPPED = EventSchema(
-    models=SCHEMA.models,
-    numeric_features=SCHEMA.numeric_features,
-    categorical_features=SCHEMA.categorical_features,
-    prediction_kind="categorical",
-    label_kind="numeric",
-    segment_fields=SCHEMA.segment_fields,
-)
+FLIPPED = replace(SCHEMA, prediction_kind="categorical", label_kind="numeric")
+#: The same parts with a multiclass prediction (objects of class probabilities kept whole).
+MULTICLASS = replace(SCHEMA, prediction_kind="classes", label_kind="categorical")
 #: Every part the decoder reads, containers last.
 SCALARS = SCALAR_FIELDS + CONTAINER_FIELDS
 MEMBERS = {"features": ("x", "y", "color", "unknown"), "segments": ("platform", "other")}
@@ -159,6 +155,8 @@ def _event_rows(events: EventBatch) -> dict[int, tuple[Any, ...]]:
             return [None] * n
         if isinstance(values, np.ndarray):
             return [None if np.isnan(v) else float(v) for v in values.tolist()]
+        if pa.types.is_struct(values.type):  # classes the batch has but the event lacks: null
+            return [v and {k: p for k, p in v.items() if p is not None} for v in values.to_pylist()]
         return list(values.to_pylist())
 
     columns = [
@@ -190,7 +188,9 @@ def _decode_each_way(
 
 
 @PROPERTY
-@pytest.mark.parametrize("schema", [SCHEMA, FLIPPED], ids=["score", "class"])
+@pytest.mark.parametrize(
+    "schema", [SCHEMA, FLIPPED, MULTICLASS], ids=["score", "class", "multiclass"]
+)
 @given(batch=batches())
 @example(batch=([orjson.dumps(_good(0)), _with(_good(1), {TIMESTAMP: b"-10" + b"0" * 17})], [0]))
 @example(batch=([_with(_good(0), {TIMESTAMP: b"9007199254740993"}), orjson.dumps(_good(1))], [1]))
@@ -248,7 +248,9 @@ ROW = {
 }
 
 
-@pytest.mark.parametrize("schema", [SCHEMA, FLIPPED], ids=["score", "class"])
+@pytest.mark.parametrize(
+    "schema", [SCHEMA, FLIPPED, MULTICLASS], ids=["score", "class", "multiclass"]
+)
 @pytest.mark.parametrize("column", list(ROW))
 def test_flat_file_columns_of_any_arrow_type_are_events_or_rejects(
     schema: EventSchema, column: str

@@ -9,6 +9,9 @@ from typing import Literal
 from monitor.errors import ConfigError
 
 Kind = Literal["numeric", "categorical"]
+#: How the decoder reads a prediction: a kind, or ``"classes"`` (objects of class probabilities
+#: kept whole, :func:`~monitor.decode.values.read_classes`) when a model is multiclass.
+PredictionKind = Literal["numeric", "categorical", "classes"]
 
 #: Message parts a path may name; ``features`` and ``segments`` are objects of name → value.
 SCALAR_FIELDS = (
@@ -95,16 +98,18 @@ class EventSchema:
 
     ``positive_class`` picks the numeric prediction (or label) out of an object of class
     probabilities; when None, the class named ``"1"``, ``"true"`` or ``"yes"`` (in that order of
-    preference), else the last class in sorted order.
+    preference), else the last class in sorted order. ``prediction_classes`` are the classes
+    of the multiclass models (those a waiting prediction keeps the probabilities of).
     """
 
     models: frozenset[str]
     numeric_features: tuple[str, ...] = ()
     categorical_features: tuple[str, ...] = ()
-    prediction_kind: Kind | None = None
+    prediction_kind: PredictionKind | None = None
     label_kind: Kind | None = None
     segment_fields: tuple[str, ...] = ()
     positive_class: str | None = None
+    prediction_classes: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         both = sorted(set(self.numeric_features) & set(self.categorical_features))
@@ -113,7 +118,7 @@ class EventSchema:
                 f"features {both} are both numeric and categorical; give each feature one kind"
             )
         for name, kind in (("prediction", self.prediction_kind), ("label", self.label_kind)):
-            if kind not in (None, "numeric", "categorical"):
+            if kind not in (None, "numeric", "categorical", "classes"):
                 raise ConfigError(
                     f"{name} kind {kind!r} is unknown; use 'numeric' or 'categorical'"
                 )

@@ -14,7 +14,8 @@ class EventPaths:
     """JSON paths of the parts to read, and which of them are read as text-like values.
 
     - ``scalars``: part name → path; ``prediction``/``label`` only when the schema gives them a
-      kind, and ``score_parts`` are those read as numbers (or objects of class probabilities).
+      kind, and ``score_parts`` are those that may hold objects of class probabilities (read as
+      numbers, or as classes).
     - ``text_names``: dotted names of the text-like parts, which may also arrive as numbers or
       booleans and are canonicalised to text; the fast JSON path declares their arrow type up
       front so that pyarrow never turns a date-like string into a timestamp.
@@ -59,7 +60,7 @@ class EventPaths:
             schema.categorical_features,
             schema.segment_fields,
             frozenset(text_names),
-            frozenset(part for part, kind in kinds.items() if kind == "numeric"),
+            frozenset(part for part, kind in kinds.items() if kind in ("numeric", "classes")),
             {part: column for part, column in mapping.columns.items() if part in scalars},
             frozenset([*mapping.paths().values(), *mapping.columns.values()]),
         )

@@ -45,6 +45,7 @@ from monitor.decode.values import (
     Times,
     Versions,
     read_categories,
+    read_classes,
     read_names,
     read_numbers,
     read_scores,
@@ -98,6 +99,11 @@ class Parts:
             if kind == "numeric":
                 scores = read_scores(column, size, schema.positive_class)
                 return part(column, scores, "a number or an object of class probabilities")
+            if kind == "classes":
+                classes = read_classes(column, size)
+                return part(
+                    column, classes, "a class, a number or an object of class probabilities"
+                )
             return part(column, read_categories(column, size), _CATEGORY)
 
         def categories(columns: dict[str, Column]) -> dict[str, Part[Texts]]:

@@ -9,7 +9,9 @@ this far: the parsers reject them first).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 
 import numpy as np
 import pyarrow as pa
@@ -129,6 +131,103 @@ def read_scores(column: Column, size: int, positive_class: str | None) -> Number
     )
 
 
+def read_classes(column: Column, size: int) -> Texts:
+    """A multiclass prediction as an object of class probabilities per event: a struct of one
+    float64 per class, sorted by class (null where an object lacks the class).
+
+    A class name counts as the object ``{name: 1}`` (the other classes missing), a number ``x``
+    as ``{"1": x}`` (a binary score, for the binary models of the same stream).
+
+    >>> probabilities = pa.array([{"b": 0.7, "a": 0.3}, None])
+    >>> read_classes(Column.whole("p", probabilities), 2).values.to_pylist()
+    [{'a': 0.3, 'b': 0.7}, None]
+    >>> read_classes(Column.whole("p", pa.array(["b", None])), 2).values.to_pylist()
+    [{'b': 1.0}, None]
+    """
+    if _already_classes(column):
+        return Texts(column.pieces[0].values, scatter_flags(size, [], column.wrong))
+    parts: list[tuple[IntArray, list[str], FloatArray]] = []
+    wrong: list[tuple[IntArray | None, BoolArray]] = []
+    everything = np.arange(size, dtype=np.int64)
+    for piece in column.pieces:
+        rows = everything if piece.rows is None else piece.rows
+        array = _plain(piece.values)
+        present = _present(array)
+        if pa.types.is_struct(array.type):
+            names = sorted(field.name for field in array.type)
+            matrix, bad = probability_matrix(array, names)
+            wrong.append((piece.rows, bad & present))
+        elif _is_text(array.type):
+            encoded = pc.dictionary_encode(array)
+            names = encoded.dictionary.to_pylist()
+            codes = pc.fill_null(encoded.indices, 0).to_numpy(zero_copy_only=False)
+            matrix = np.full((len(array), len(names)), np.nan)
+            matrix[np.arange(len(array)), codes] = 1.0
+        elif _is_number(array.type):
+            names, matrix = ["1"], _floats(array)[:, None]
+        else:
+            wrong.append((piece.rows, present))
+            continue
+        parts.append((rows[present], names, matrix[present]))
+    return Texts(_class_struct(size, parts), scatter_flags(size, wrong, column.wrong))
+
+
+def _already_classes(column: Column) -> bool:
+    """Whether the column is one piece of every row already as :func:`read_classes` gives it:
+    a struct of float64 classes in sorted order (a Parquet column of probability objects, or a
+    batch of objects read by the native reader)."""
+    if len(column.pieces) != 1 or column.pieces[0].rows is not None:
+        return False
+    kind = column.pieces[0].values.type
+    if not pa.types.is_struct(kind) or kind.num_fields == 0:
+        return False
+    names = [field.name for field in kind]
+    floats = all(pa.types.is_float64(field.type) for field in kind)
+    return floats and all(a < b for a, b in pairwise(names))
+
+
+def probability_matrix(
+    objects: pa.StructArray, names: Sequence[str]
+) -> tuple[FloatArray, BoolArray]:
+    """Each object's probability of each of ``names`` (NaN where null or not a field), rows ×
+    names, and the objects holding a non-number.
+
+    >>> matrix, bad = probability_matrix(pa.array([{"a": 0.3, "b": "x"}]), ["a", "c"])
+    >>> matrix.tolist(), bad.tolist()
+    ([[0.3, nan]], [False])
+    """
+    bad = np.zeros(len(objects), dtype=np.bool_)
+    matrix = np.full((len(objects), len(names)), np.nan)
+    for j, name in enumerate(names):
+        index = objects.type.get_field_index(name)
+        if index < 0:
+            continue
+        child = _plain(pc.struct_field(objects, [index]))
+        if _is_number(child.type):
+            matrix[:, j] = _floats(child)
+        elif not pa.types.is_null(child.type):
+            bad |= _present(child)
+    return matrix, bad
+
+
+def _class_struct(size: int, parts: list[tuple[IntArray, list[str], FloatArray]]) -> pa.Array:
+    """Per-part class probabilities placed at their rows as one struct array (classes sorted,
+    null where a row has none of a class)."""
+    names = sorted({name for _, part_names, _ in parts for name in part_names})
+    index = {name: j for j, name in enumerate(names)}
+    table = np.full((size, len(names)), np.nan)
+    valid = np.zeros(size, dtype=np.bool_)
+    for rows, part_names, matrix in parts:
+        table[np.ix_(rows, np.array([index[n] for n in part_names], dtype=np.int64))] = matrix
+        valid[rows] = True
+    if not names:
+        return pa.StructArray.from_arrays(
+            [pa.nulls(size, pa.float64())], names=["1"], mask=pa.array(~valid)
+        )
+    children = [pa.array(table[:, j], mask=np.isnan(table[:, j])) for j in range(len(names))]
+    return pa.StructArray.from_arrays(children, names=names, mask=pa.array(~valid))
+
+
 def read_categories(column: Column, size: int) -> Texts:
     """A categorical part as canonical text (see :func:`baselines.binning.to_category_strings`).
 
@@ -242,15 +341,8 @@ def _class_probability(
 ) -> tuple[FloatArray, BoolArray]:
     """The positive class's probability per object, and objects holding a non-number."""
     present = _present(objects)
-    bad = np.zeros(len(objects), dtype=np.bool_)
     names = sorted(objects.type.field(i).name for i in range(objects.type.num_fields))
-    matrix = np.full((len(objects), len(names)), np.nan)
-    for j, name in enumerate(names):
-        child = _plain(pc.struct_field(objects, [objects.type.get_field_index(name)]))
-        if _is_number(child.type):
-            matrix[:, j] = _floats(child)
-        elif not pa.types.is_null(child.type):
-            bad |= _present(child)
+    matrix, bad = probability_matrix(objects, names)
     given = ~np.isnan(matrix)
     missing = np.full(len(objects), np.nan)
     if positive_class is not None or not names:

@@ -21,7 +21,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from baselines.values import PREDICTION_SUBJECT
-from detectors.performance import METRIC_DIRECTION, relative_drop
+from detectors.performance import metric_direction, relative_drop
 from detectors.statistics import DISTRIBUTION_STATISTICS
 from detectors.thresholds import (
     NullSummary,
@@ -349,7 +349,7 @@ def performance_checks(
     for metric in config.metrics:
         if metric not in performance or metric not in reference:
             continue
-        drop = relative_drop(reference[metric], performance[metric], METRIC_DIRECTION[metric])
+        drop = relative_drop(reference[metric], performance[metric], metric_direction(metric))
         out.append(
             CheckInput(
                 PERFORMANCE,

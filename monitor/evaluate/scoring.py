@@ -361,20 +361,26 @@ def _scales(features: Sequence[FeatureBaseline]) -> np.ndarray:
 
 
 def _reference(baseline: SegmentBaseline, name: str) -> FeatureBaseline:
-    ref = {PREDICTION_SUBJECT: baseline.prediction, LABEL: baseline.label}.get(
-        name
-    ) or baseline.features.get(name)
+    ref = (
+        {PREDICTION_SUBJECT: baseline.prediction, LABEL: baseline.label}.get(name)
+        or baseline.features.get(name)
+        or baseline.probabilities.get(name)
+    )
     if ref is None:
         raise KeyError(f"baseline has no reference for {name!r}")
     return ref
 
 
 def _metrics(layout: ModelLayout, acc: np.ndarray) -> dict[str, float]:
-    if layout.baseline.task == "classification":
+    baseline = layout.baseline
+    if baseline.task == "multiclass":
+        return perf.multiclass_metrics(acc, baseline.classes, bool(baseline.probabilities))
+    if baseline.task == "classification":
         return perf.classification_metrics(acc)
     assert layout.baseline.label is not None
     return perf.regression_metrics(acc, layout.baseline.label.scale)
 
 
 def _n_index(layout: ModelLayout) -> int:
-    return perf.CLASSIFICATION_N if layout.baseline.task == "classification" else perf.REGRESSION_N
+    """Where the accumulator counts its events (first for multiclass and regression)."""
+    return perf.CLASSIFICATION_N if layout.baseline.task == "classification" else 0

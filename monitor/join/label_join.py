@@ -30,7 +30,7 @@ from monitor.join.keyed_ring import KeyedRing
 DELAY_BUCKETS_S = (60.0, 300.0, 900.0, 3600.0, 6 * 3600.0, 86400.0, 3 * 86400.0, 7 * 86400.0)
 """Upper bounds (seconds) of the label delay histogram; the last bucket is +Inf."""
 
-Kind = Literal["numeric", "categorical"] | None
+Kind = Literal["numeric", "categorical", "classes"] | None
 
 
 class Interner:
@@ -132,7 +132,8 @@ class LabelJoin:
     """Pairs predictions and labels of the same ``(model, event_id)``; see the module docstring.
 
     ``prediction_kind``/``label_kind`` say how the values are stored (numbers, or class names
-    kept as codes); ``segment_fields`` are carried from the prediction to the pair.
+    kept as codes; with ``"classes"`` the probability of each of ``classes``, a column each);
+    ``segment_fields`` are carried from the prediction to the pair.
     """
 
     def __init__(
@@ -144,8 +145,10 @@ class LabelJoin:
         segment_fields: tuple[str, ...],
         prediction_kind: Kind,
         label_kind: Kind,
+        classes: tuple[str, ...] = (),
     ) -> None:
         self.options: dict[str, Any] = {
+            "classes": classes,
             "horizon_ms": horizon_ms,
             "max_pending": max_pending,
             "max_orphans": max_orphans,
@@ -157,11 +160,13 @@ class LabelJoin:
         self.segment_fields = segment_fields
         self.prediction_kind = prediction_kind
         self.label_kind = label_kind
+        self.classes = classes if prediction_kind == "classes" else ()
         self.strings = {
             name: Interner() for name in ("model", "version", "prediction", "label", "segment")
         }
         predictions: dict[str, Any] = {"time": np.int64, "value": np.float64, "model": np.int64}
         predictions["version"] = np.int64
+        predictions.update({f"class:{c}": np.float64 for c in self.classes})
         predictions.update({f"segment:{f}": np.int64 for f in segment_fields})
         self.pending = KeyedRing(max_pending, predictions)
         self.orphans = KeyedRing(
@@ -188,6 +193,7 @@ class LabelJoin:
             "value": self._values(batch.prediction, rows, "prediction"),
             "model": self.strings["model"].encode(model),
             "version": self.strings["version"].encode(batch.model_version.take(take)),
+            **self._class_values(batch.prediction, take),
         }
         for f in self.segment_fields:
             column = batch.segments.get(f)
@@ -286,7 +292,7 @@ class LabelJoin:
                 f: self.strings["segment"].decode(predictions[f"segment:{f}"])
                 for f in self.segment_fields
             },
-            prediction=self._column(predictions["value"], self.prediction_kind, "prediction"),
+            prediction=self._prediction(predictions),
             label=self._column(labels["value"], self.label_kind, "label"),
         )
 
@@ -308,9 +314,41 @@ class LabelJoin:
                 stats.delay_sum_s.get(model, 0.0) + float(waited.sum()) / 1000
             )
 
+    def _class_values(
+        self, prediction: FloatArray | pa.Array | None, take: pa.Array
+    ) -> dict[str, FloatArray]:
+        """Each class's probability (NaN where missing) of the kept rows."""
+        if not self.classes:
+            return {}
+        assert isinstance(prediction, pa.StructArray)
+        objects = prediction.take(take)
+        names = {field.name for field in objects.type}
+        nothing = np.full(len(objects), np.nan)
+        return {
+            f"class:{c}": (
+                pc.struct_field(objects, [objects.type.get_field_index(c)])
+                .to_numpy(zero_copy_only=False)
+                .astype(np.float64)
+                if c in names
+                else nothing
+            )
+            for c in self.classes
+        }
+
+    def _prediction(self, predictions: dict[str, np.ndarray]) -> FloatArray | pa.Array:
+        """The waiting predictions of the pairs, as the decoder gave them."""
+        if not self.classes:
+            return self._column(predictions["value"], self.prediction_kind, "prediction")
+        children = [predictions[f"class:{c}"] for c in self.classes]
+        return pa.StructArray.from_arrays(
+            [pa.array(v, mask=np.isnan(v)) for v in children], names=list(self.classes)
+        )
+
     def _values(
         self, column: FloatArray | pa.Array | None, rows: IntArray, name: str
     ) -> FloatArray:
+        if isinstance(column, pa.StructArray):
+            return np.zeros(len(rows))  # the classes' columns hold the values
         if isinstance(column, pa.Array):
             codes = self.strings[name].encode(column.take(pa.array(rows)))
             return codes.astype(np.float64)

@@ -201,13 +201,16 @@ def print_summary(console: Console, summary: ReplaySummary) -> None:
 
 def summary_table(summary: ReplaySummary) -> Table:
     """What is in warning or intervention at the end of a replay."""
+    from rich.markup import escape
     from rich.table import Table
 
     table = Table()
     for column in ("model", "version", "segment", "subject", "check", "level now"):
         table.add_column(column)
-    for row in summary.raised:
-        table.add_row(*[(c or "-").replace(PREDICTION_SUBJECT, PREDICTION_NAME) for c in row])
+    for row in summary.raised:  # escaped: a class's subject, prediction[cat], is no markup
+        table.add_row(
+            *[escape((c or "-").replace(PREDICTION_SUBJECT, PREDICTION_NAME)) for c in row]
+        )
     if not summary.raised:
         table.add_row("-", "-", "-", "-", "-", "all ok")
     return table

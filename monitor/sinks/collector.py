@@ -34,6 +34,7 @@ from typing import Any
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import CollectorRegistry
 
+from baselines.values import class_subject
 from monitor.join.label_join import DELAY_BUCKETS_S, JoinStats
 from monitor.sinks.latest_windows import LatestWindow, LatestWindows
 from monitor.sinks.metric_families import SUBJECT_STATISTICS, MetricFamilies, is_model_family
@@ -252,12 +253,15 @@ def _export_window(families: MetricFamilies, window: LatestWindow) -> None:
     key, record = list(window.key), window.record
     families.window_events.add_metric(key, record["events"])
     subjects = [("feature", [name], part) for name, part in record["features"].items()]
+    classes = record.get("classes", {})
+    subjects += [("class", [name], part) for name, part in classes.items()]
     subjects += [(s, [], record[s]) for s in ("prediction", "label") if s in record]
     for subject, extra, part in subjects:
         for stat in SUBJECT_STATISTICS:
             if stat in part:
                 families.subjects[(subject, stat)].add_metric([*key, *extra], _number(part[stat]))
     thresholds = [(n, record["features"][n]) for n in record["features"]]
+    thresholds += [(class_subject(n), part) for n, part in classes.items()]
     thresholds += [(s, record[s]) for s in ("prediction", "performance") if s in record]
     for subject, part in thresholds:
         for check, tiers in part.get("thresholds", {}).items():
@@ -270,6 +274,7 @@ def _export_window(families: MetricFamilies, window: LatestWindow) -> None:
     versus = record.get("versus")
     if versus is not None:
         compared = [*versus["features"].items()]
+        compared += [(class_subject(c), part) for c, part in versus.get("classes", {}).items()]
         if "prediction" in versus:
             compared.append(("prediction", versus["prediction"]))
         for subject, part in compared:
@@ -279,7 +284,13 @@ def _export_window(families: MetricFamilies, window: LatestWindow) -> None:
     performance = record.get("performance")
     if performance is not None:
         families.labeled.add_metric(key, performance["labeled"])
-        for metric, value in performance["metrics"].items():
-            families.performance.add_metric([*key, metric], _number(value))
-        for metric, value in performance["reference"].items():
-            families.performance_reference.add_metric([*key, metric], _number(value))
+        for part, overall, per_class in (
+            ("metrics", families.performance, families.class_performance),
+            ("reference", families.performance_reference, families.class_performance_reference),
+        ):
+            for metric, value in performance[part].items():
+                name, _, of_class = metric.partition("[")
+                if of_class:
+                    per_class.add_metric([*key, name, of_class[:-1]], _number(value))
+                else:
+                    overall.add_metric([*key, metric], _number(value))

@@ -43,6 +43,22 @@ SUBJECT_STATISTICS: dict[str, tuple[str, str]] = {
     "unseen_rate": ("unseen_ratio", "Share of categories never seen in the baseline"),
 }
 
+# performance families: (metric name after the prefix, help text, labels after "metric")
+PERFORMANCE_FAMILIES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    ("performance", "Model performance metric on the latest window's labeled events", ()),
+    ("performance_reference", "Model performance metric in the baseline", ()),
+    (
+        "class_performance",
+        "Performance metric of one class on the latest window's labeled events (multiclass)",
+        ("class",),
+    ),
+    (
+        "class_performance_reference",
+        "Performance metric of one class in the baseline (multiclass)",
+        ("class",),
+    ),
+)
+
 # label-join count → (family type, metric name after the prefix, help text); one series per model
 PER_MODEL_LABEL_FAMILIES: dict[
     str, tuple[type[CounterMetricFamily | GaugeMetricFamily], str, str]
@@ -107,27 +123,27 @@ class MetricFamilies:
 
     def __init__(self) -> None:
         self.subjects: dict[tuple[str, str], GaugeMetricFamily] = {}
-        for subject, labels in (
-            ("feature", [*_KEY_LABELS, "feature"]),
-            ("prediction", list(_KEY_LABELS)),
-            ("label", list(_KEY_LABELS)),
+        for subject, labels, name in (
+            ("feature", [*_KEY_LABELS, "feature"], "feature"),
+            ("prediction", list(_KEY_LABELS), "prediction"),
+            ("class", [*_KEY_LABELS, "class"], "class probability"),
+            ("label", list(_KEY_LABELS), "label"),
         ):
             for stat, (suffix, text) in SUBJECT_STATISTICS.items():
                 self.subjects[(subject, stat)] = GaugeMetricFamily(
                     f"{PREFIX}{subject}_{suffix}",
-                    f"{text} ({subject}, latest closed window)",
+                    f"{text} ({name}, latest closed window)",
                     labels=labels,
                 )
         key = list(_KEY_LABELS)
-        self.performance = GaugeMetricFamily(
-            f"{PREFIX}performance",
-            "Model performance metric on the latest window's labeled events",
-            labels=[*key, "metric"],
-        )
-        self.performance_reference = GaugeMetricFamily(
-            f"{PREFIX}performance_reference",
-            "Model performance metric in the baseline",
-            labels=[*key, "metric"],
+        (
+            self.performance,
+            self.performance_reference,
+            self.class_performance,
+            self.class_performance_reference,
+        ) = (
+            GaugeMetricFamily(f"{PREFIX}{name}", text, labels=[*key, "metric", *extra])
+            for name, text, extra in PERFORMANCE_FAMILIES
         )
         self.labeled = GaugeMetricFamily(
             f"{PREFIX}window_labeled_events",
@@ -222,6 +238,7 @@ class MetricFamilies:
     def all(self) -> Iterator[Metric]:
         yield from self.subjects.values()
         yield from (self.performance, self.performance_reference, self.labeled)
+        yield from (self.class_performance, self.class_performance_reference)
         yield from (self.alert_level, self.threshold, self.canary_psi, self.window_events)
         yield from (self.folded, self.last_end)
         yield from (self.events, self.rejected, self.late, self.windows, self.cap_overflow)

@@ -12,7 +12,7 @@ file as input, e.g. for tests and tools).
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
@@ -22,6 +22,7 @@ from monitor.evaluate.checks import PERFORMANCE, Versus
 from monitor.evaluate.levels import CheckInput, Level, Step
 from monitor.evaluate.scoring import SubjectScores, WindowScores
 from monitor.sinks.base import AlertRecord, Record, WindowRecord, report_json
+from monitor.window.slot_layout import CLASS_PREFIX
 from monitor.window.windower import WindowKey
 
 
@@ -131,11 +132,13 @@ def window_record(
         "start": iso_ms(window.start_ms),
         "end": iso_ms(window.end_ms),
         "events": window.events,
-        "features": {
-            name: _subject(s, by_subject.get(name, {}), limits.get(name, {}))
-            for name, s in scores.features.items()
-        },
     }
+    record["features"], classes = _features_and_classes(
+        scores.features,
+        lambda name, s: _subject(s, by_subject.get(name, {}), limits.get(name, {})),
+    )
+    if classes:
+        record["classes"] = classes
     if scores.prediction is not None:
         record["prediction"] = _subject(
             scores.prediction,
@@ -195,13 +198,28 @@ def versus_report(versus: Versus) -> dict[str, Any]:
     """The ``versus`` part of a canary window's report object."""
     compared = dict(versus.subjects)
     prediction = compared.pop(PREDICTION_SUBJECT, None)
-    out: dict[str, Any] = {
-        "model_version": versus.stable_version,
-        "features": {name: _statistics(s) for name, s in compared.items()},
-    }
+    features, classes = _features_and_classes(compared, lambda _, s: _statistics(s))
+    out: dict[str, Any] = {"model_version": versus.stable_version, "features": features}
+    if classes:
+        out["classes"] = classes
     if prediction is not None:
         out["prediction"] = _statistics(prediction)
     return out
+
+
+def _features_and_classes(
+    subjects: Mapping[str, SubjectScores], render: Callable[[str, SubjectScores], Any]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The rendered subjects split into features by name and a multiclass model's class
+    probabilities (``prediction[<class>]``) by class."""
+    features: dict[str, Any] = {}
+    classes: dict[str, Any] = {}
+    for name, scores in subjects.items():
+        if name.startswith(CLASS_PREFIX):
+            classes[name[len(CLASS_PREFIX) : -1]] = render(name, scores)
+        else:
+            features[name] = render(name, scores)
+    return features, classes
 
 
 def _statistics(scores: SubjectScores) -> dict[str, Any]:

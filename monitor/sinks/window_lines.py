@@ -21,7 +21,7 @@ from monitor.evaluate.checks import DRIFT_CHECKS, PERFORMANCE
 from monitor.evaluate.closing import CheckGroup
 from monitor.evaluate.levels import LEVELS, Level
 from monitor.sinks.report import iso_ms
-from monitor.window.slot_layout import LABEL
+from monitor.window.slot_layout import CLASS_PREFIX, LABEL
 from monitor.window.windower import WindowCounts
 
 #: Each level code's JSON text.
@@ -102,8 +102,9 @@ def _json_floats(values: np.ndarray) -> np.ndarray:
 
 def _template(group: CheckGroup, layout: int) -> _Template:
     """The subjects' part of the line of ``group``'s windows of model ``layout``: features,
-    prediction, label."""
-    features, others = [], []
+    classes' probabilities (multiclass, in the layout between the features and the
+    prediction), prediction, label."""
+    features, classes, others = [], [], []
     kinds: list[int] = []
     names = group.names(layout)
     for p, (subject, columns) in enumerate(
@@ -130,9 +131,13 @@ def _template(group: CheckGroup, layout: int) -> _Template:
             others.append(b',"prediction":' + text)
         elif name == LABEL:
             others.append(b',"label":' + text)
+        elif name.startswith(CLASS_PREFIX):
+            classes.append(_escaped(orjson.dumps(name[len(CLASS_PREFIX) : -1])) + b":" + text)
         else:
             features.append(_escaped(orjson.dumps(name)) + b":" + text)
     order, keys = _levels_order(names)
+    if classes:
+        others.insert(0, b',"classes":{' + b",".join(classes) + b"}")
     return _Template(
         b',"features":{' + b",".join(features) + b"}" + b"".join(others),
         np.array(kinds, dtype=np.int64),

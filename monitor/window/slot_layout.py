@@ -1,13 +1,17 @@
 """How one model's events become slot counts: the flat count vector of a window.
 
 A window's counts are one int64 vector: every feature's slots (see ``baselines.binning``) one
-after the other, then the prediction's, then the label's. ``ModelLayout`` says where each subject
-sits in it; :mod:`monitor.window.model_set` bins the events of all models into these vectors.
+after the other, then each class's probability's (multiclass; reported beside the features),
+then the prediction's, then the label's. A multiclass prediction arrives as a struct of class
+probabilities (:func:`monitor.decode.values.read_classes`): its ``prediction`` subject is the
+most probable class (ties to the first class in sorted order), its ``prediction[<class>]``
+subjects the classes' probabilities. ``ModelLayout`` says where each subject sits in it;
+:mod:`monitor.window.model_set` bins the events of all models into these vectors.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -15,12 +19,17 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from baselines.binning import to_category_strings
-from baselines.values import PREDICTION_SUBJECT, Baseline, FeatureBaseline
+from baselines.multiclass import most_probable
+from baselines.values import PREDICTION_NAME, PREDICTION_SUBJECT, Baseline, FeatureBaseline
 from detectors import performance
 from monitor.batches import EventBatch, FloatArray, IntArray
 from monitor.columns import take_rows
+from monitor.decode.columns import Column
+from monitor.decode.values import probability_matrix, read_scores
 
 LABEL = "__label__"
+#: How the subjects of the classes' probabilities begin (``prediction[<class>]``).
+CLASS_PREFIX = PREDICTION_NAME + "["
 
 
 @dataclass(frozen=True)
@@ -37,8 +46,10 @@ def column(
 ) -> np.ndarray | pa.Array:
     """The ``rows`` of subject ``name``'s column as ``feature`` bins them: float64 numpy for a
     numeric feature (NaN where missing), canonical text for a categorical one."""
-    if name == PREDICTION_SUBJECT:
+    if name == PREDICTION_SUBJECT or name.startswith(CLASS_PREFIX):
         values = batch.prediction
+        if isinstance(values, pa.StructArray):
+            return _from_classes(values, name, feature, rows)
     elif name == LABEL:
         values = batch.label
     elif feature.kind == "numeric":
@@ -60,6 +71,25 @@ def column(
     return take_rows(text, rows)
 
 
+def _from_classes(
+    objects: pa.StructArray, name: str, feature: FeatureBaseline, rows: IntArray
+) -> np.ndarray | pa.Array:
+    """The ``rows`` of subject ``name`` from objects of class probabilities: a class's
+    probability, the most probable class, or (a binary score) the positive class's."""
+    chosen = take_rows(objects, rows)
+    if name.startswith(CLASS_PREFIX):
+        return class_matrix(chosen, [name[len(CLASS_PREFIX) : -1]])[:, 0]
+    if feature.kind == "numeric":
+        return read_scores(Column.whole(name, chosen), len(rows), None).values
+    names = [field.name for field in chosen.type]
+    return most_probable(class_matrix(chosen, names), names)
+
+
+def class_matrix(objects: pa.StructArray, classes: Sequence[str]) -> FloatArray:
+    """Each object's probability of each of ``classes`` (NaN where missing), rows × classes."""
+    return probability_matrix(objects, classes)[0]
+
+
 def same_bins(a: Baseline, b: Baseline) -> bool:
     """Whether two baselines count events into the same slots (so windows are comparable)."""
 
@@ -76,7 +106,7 @@ class ModelLayout:
         self.baseline = baseline
         subjects: list[Subject] = []
         offset = 0
-        named = list(baseline.features.items())
+        named = [*baseline.features.items(), *baseline.probabilities.items()]
         if baseline.prediction is not None:
             named.append((PREDICTION_SUBJECT, baseline.prediction))
         if baseline.label is not None:
@@ -119,6 +149,16 @@ class ModelLayout:
             return None
         if baseline.prediction is None or baseline.label is None:
             return None
+        if baseline.task == "multiclass":
+            predicted, truth, matrix = self._classes_of(batch, rows)
+            ok = (predicted >= 0) & (truth >= 0)
+            slots, weights = performance.multiclass_contributions(
+                predicted[ok],
+                truth[ok],
+                len(baseline.classes),
+                None if matrix is None else matrix[ok],
+            )
+            return _owners(np.flatnonzero(ok), slots), slots, weights
         pred = column(batch, PREDICTION_SUBJECT, baseline.prediction, rows)
         label = column(batch, LABEL, baseline.label, rows)
         if baseline.task == "classification":
@@ -133,16 +173,19 @@ class ModelLayout:
             slots, weights = performance.regression_contributions(
                 pred_f[ok], label_f[ok], baseline.label.scale
             )
-        positions = np.flatnonzero(ok)
-        # contributions come in blocks of one entry per event: entry i belongs to event i % n
-        owner = np.arange(len(slots), dtype=np.int64) % max(1, len(positions))
-        return positions[owner], slots, weights
+        return _owners(np.flatnonzero(ok), slots), slots, weights
 
     def errors(self, batch: EventBatch, rows: IntArray) -> tuple[FloatArray, FloatArray]:
         """Per event: 1.0 when the predicted class is wrong else 0.0 (NaN for regression or a
-        missing value), and the absolute error (score − 0/1 truth for classification)."""
+        missing value), and the absolute error (score − 0/1 truth for binary classification;
+        for multiclass the same 1.0/0.0 as the first)."""
         baseline = self.baseline
         assert baseline.prediction is not None and baseline.label is not None
+        if baseline.task == "multiclass":
+            predicted, truth_index, _ = self._classes_of(batch, rows)
+            wrong = (predicted != truth_index).astype(np.float64)
+            wrong[(predicted < 0) | (truth_index < 0)] = np.nan
+            return wrong, wrong.copy()
         pred = column(batch, PREDICTION_SUBJECT, baseline.prediction, rows)
         label = column(batch, LABEL, baseline.label, rows)
         if baseline.task == "classification":
@@ -154,6 +197,50 @@ class ModelLayout:
             return wrong, np.abs(scores - truth)
         difference = np.asarray(pred, dtype=np.float64) - np.asarray(label, dtype=np.float64)
         return np.full(len(rows), np.nan), np.abs(difference)
+
+    def _classes_of(
+        self, batch: EventBatch, rows: IntArray
+    ) -> tuple[IntArray, IntArray, FloatArray | None]:
+        """Per event the predicted and the true class's index among the baseline's classes (K
+        for another class, -1 where missing), and with class probabilities each class's
+        probability (events × classes, NaN where missing). The predicted class is the most
+        probable one, as for the ``prediction`` subject, found without text."""
+        baseline = self.baseline
+        assert baseline.prediction is not None and baseline.label is not None
+        truth = self._class_index(column(batch, LABEL, baseline.label, rows))
+        objects = batch.prediction
+        if not isinstance(objects, pa.StructArray):
+            pred = column(batch, PREDICTION_SUBJECT, baseline.prediction, rows)
+            return self._class_index(pred), truth, None
+        chosen = take_rows(objects, rows)
+        names = [field.name for field in chosen.type]
+        matrix = class_matrix(chosen, names)
+        given = ~np.isnan(matrix)
+        k = len(baseline.classes)
+        position = {name: i for i, name in enumerate(baseline.classes)}
+        lookup = np.array([position.get(name, k) for name in names] + [-1], dtype=np.int64)
+        best = np.argmax(np.where(given, matrix, -np.inf), axis=1) if names else 0
+        predicted = lookup[np.where(given.any(axis=1), best, len(names))]
+        if not baseline.probabilities:
+            return predicted, truth, None
+        same = names == list(baseline.classes)
+        return predicted, truth, matrix if same else class_matrix(chosen, baseline.classes)
+
+    def _class_index(self, values: np.ndarray | pa.Array) -> IntArray:
+        """Each value's index among the baseline's classes: K for another class, -1 where
+        missing."""
+        classes = pa.array(self.baseline.classes, pa.string())
+        text = values if isinstance(values, pa.Array) else to_category_strings(pa.array(values))
+        found = pc.index_in(text, value_set=classes).fill_null(len(classes))
+        index: IntArray = found.to_numpy(zero_copy_only=False).astype(np.int64)
+        index[pc.is_null(text).to_numpy(zero_copy_only=False)] = -1
+        return index
+
+
+def _owners(positions: IntArray, slots: IntArray) -> IntArray:
+    """The row position each contribution belongs to: contributions come in blocks of one
+    entry per event, so entry ``i`` belongs to event ``i % n``."""
+    return np.tile(positions, len(slots) // max(1, len(positions)))
 
 
 def _scores(pred: np.ndarray | pa.Array, positive: str | None) -> np.ndarray:
@@ -180,6 +267,9 @@ def _label01(label: np.ndarray | pa.Array, positive: str | None) -> IntArray:
 
 
 def _performance_size(baseline: Baseline) -> int:
+    if baseline.task == "multiclass":
+        classes = len(baseline.classes)
+        return performance.multiclass_layout_size(classes, bool(baseline.probabilities))
     if baseline.task == "classification":
         return performance.classification_layout_size()
     if baseline.task == "regression":

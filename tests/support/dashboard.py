@@ -1,8 +1,8 @@
 """The chart's Grafana dashboard as data: its panels, variables and queries.
 
 Used by ``tests/test_dashboard.py`` (static checks), ``tests/test_alerting_e2e.py`` (every query
-against a live Prometheus) and ``tests/test_backfill.py`` (every query against backfilled
-history).
+against a live Prometheus), ``tests/test_backfill.py`` (every query against backfilled history)
+and ``tests/test_multiclass_dashboard.py`` (the multiclass panels' queries, likewise).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from typing import Any
 
 DASHBOARD = Path(__file__).resolve().parents[2] / "helm/driftwarden/files/grafana-dashboard.json"
 VARIABLE = re.compile(r"\$(\w+)")
+MULTICLASS_FAMILY = re.compile(r"\bdriftwarden_class_")
 
 
 def load_dashboard() -> dict[str, Any]:
@@ -46,10 +47,20 @@ def fill_in(text: str, values: Mapping[str, str]) -> str:
     return VARIABLE.sub(lambda match: values[match[1]], text)
 
 
-def dashboard_queries(values: Mapping[str, str]) -> list[tuple[str, str]]:
-    """(panel title, PromQL with the variables filled in) of every dashboard target."""
+def multiclass_panel(panel: dict[str, Any]) -> bool:
+    """Whether a panel shows multiclass models only (it reads a ``driftwarden_class_*`` family,
+    which no other model exports)."""
+    return any(MULTICLASS_FAMILY.search(target["expr"]) for target in panel["targets"])
+
+
+def dashboard_queries(
+    values: Mapping[str, str], *, multiclass: bool = False
+) -> list[tuple[str, str]]:
+    """(panel title, PromQL with the variables filled in) of every target of the panels for
+    every model, or (``multiclass``) of the panels for multiclass models only."""
     return [
         (panel["title"], fill_in(target["expr"], values))
         for panel in panels(load_dashboard())
+        if multiclass_panel(panel) == multiclass
         for target in panel["targets"]
     ]

@@ -211,6 +211,24 @@ def start_prometheus(binaries: Path, folder: Path, config: str, port: int, *extr
     )
 
 
+def serve_openmetrics(history: Path, folder: Path) -> Service:
+    """Prometheus on a free loopback port serving the samples of an OpenMetrics file, turned
+    into TSDB blocks by promtool under ``folder / "prometheus"`` and kept for a century; ready
+    on return."""
+    from tests.support.ports import free_loopback_ports
+
+    binaries = install_binaries()
+    data = folder / "prometheus" / "data"
+    blocks = ["tsdb", "create-blocks-from", "openmetrics", str(history), str(data)]
+    subprocess.run(
+        [str(binaries / "promtool"), *blocks], check=True, capture_output=True, timeout=300
+    )
+    (port,) = free_loopback_ports(1)
+    return start_prometheus(
+        binaries, folder / "prometheus", "global: {}\n", port, "--storage.tsdb.retention.time=100y"
+    )
+
+
 def start_alertmanager(binaries: Path, folder: Path, config: str, port: int) -> Service:
     """Alertmanager (no cluster port) with ``config`` on 127.0.0.1:``port``; ready on return."""
     return _start_configured(
