@@ -12,7 +12,7 @@ import yaml
 from kafka import KafkaProducer
 
 from baselines.values import Baseline
-from tests.support.daemon import EVENTS
+from tests.support.daemon import EVENTS, daemon_log
 from tests.support.daemon import daemon_config as _config
 from tests.support.daemon import events_seen as _events_seen
 from tests.support.daemon import get_endpoint as _get
@@ -248,7 +248,6 @@ def test_checkpoint_that_does_not_fit_stops_the_daemon_with_one_line(
     }
     checkpoint.write_bytes(orjson.dumps(document))
     process = _start(config)
-    _, stderr = process.communicate(timeout=60)
-    assert process.returncode == 2
-    assert stderr.decode().strip().splitlines()[-1].startswith("driftwarden: error: ")
+    assert process.wait(timeout=60) == 2
+    assert daemon_log(process).strip().splitlines()[-1].startswith("driftwarden: error: ")
     assert orjson.loads(checkpoint.read_bytes()) == document

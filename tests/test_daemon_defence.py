@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
 import sys
 import uuid
 from pathlib import Path
@@ -10,7 +9,7 @@ from pathlib import Path
 import orjson
 
 from baselines.values import Baseline
-from tests.support.daemon import EVENTS
+from tests.support.daemon import EVENTS, start_daemon_process
 from tests.support.daemon import daemon_config as _config
 from tests.support.daemon import events_seen as _events_seen
 from tests.support.daemon import get_endpoint as _get
@@ -38,10 +37,8 @@ def test_a_message_whose_decoding_raises_is_dead_lettered_and_the_daemon_carries
     config, port = _config(
         tmp_path, baseline, kafka_bootstrap, name, "defence", dead_letter_topic=dead
     )
-    process = subprocess.Popen(
-        [sys.executable, "-m", "tests.support.faults", POISON, "run", "--config", str(config)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+    process = start_daemon_process(
+        config, command=(sys.executable, "-m", "tests.support.faults", POISON)
     )
     try:
         _wait(lambda: _events_seen(port) == EVENTS, "all good events")
@@ -73,12 +70,8 @@ def test_a_message_whose_counting_raises_rewinds_and_is_the_only_one_lost(
     config, port = _config(
         tmp_path, baseline, kafka_bootstrap, name, "rewind", dead_letter_topic=dead
     )
-    command = [sys.executable, "-m", "tests.support.faults", "--after-decoding", POISON]
-    process = subprocess.Popen(
-        [*command, "run", "--config", str(config)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+    command = (sys.executable, "-m", "tests.support.faults", "--after-decoding", POISON)
+    process = start_daemon_process(config, command=command)
     try:
         _wait(lambda: _events_seen(port) == EVENTS, "all good events")
         assert _status(port)["totals"]["rejected"] == {"internal_error": 1}

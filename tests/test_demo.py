@@ -66,13 +66,15 @@ def served(tmp_path_factory: pytest.TempPathFactory, kafka_bootstrap: str) -> De
     """The Kafka demo run to its verdicts, /metrics scraped while it serves, then SIGINT."""
     folder = tmp_path_factory.mktemp("demo")
     (port,) = free_loopback_ports(1)
-    process = subprocess.Popen(
-        [*CLI, "demo", "--dir", str(folder), "--http-port", str(port)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, BOOTSTRAP_ENV: kafka_bootstrap, "PYTHONUNBUFFERED": "1"},
-    )
+    log = tmp_path_factory.mktemp("demo-log") / "stderr.log"  # not a pipe: it would fill
+    with log.open("w") as stderr:
+        process = subprocess.Popen(
+            [*CLI, "demo", "--dir", str(folder), "--http-port", str(port)],
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            text=True,
+            env={**os.environ, BOOTSTRAP_ENV: kafka_bootstrap, "PYTHONUNBUFFERED": "1"},
+        )
     watchdog = threading.Timer(RUN_TIMEOUT_S, process.kill)
     watchdog.start()
     try:
@@ -88,9 +90,10 @@ def served(tmp_path_factory: pytest.TempPathFactory, kafka_bootstrap: str) -> De
             with urllib.request.urlopen(url, timeout=10) as response:
                 metrics = response.read().decode()
             process.send_signal(signal.SIGINT)
-        rest, stderr = process.communicate(timeout=60)
+        rest, _ = process.communicate(timeout=60)
     finally:
         watchdog.cancel()
+    stderr = log.read_text()
     report = folder / "report.jsonl"
     lines = report.read_bytes().splitlines() if report.exists() else []
     records = [orjson.loads(line) for line in lines]

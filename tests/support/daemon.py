@@ -7,10 +7,11 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import orjson
 import yaml
@@ -77,13 +78,39 @@ def daemon_config(
     return path, port
 
 
-def start_daemon_process(config: Path, stderr: Any = subprocess.PIPE) -> subprocess.Popen[bytes]:
-    """``driftwarden run --config config`` as a process, its log to ``stderr``."""
-    return subprocess.Popen(
-        [sys.executable, "-m", "monitor.cli", "run", "--config", str(config)],
+_LOGS: dict[int, IO[bytes]] = {}
+"""The log file of each daemon started without one of its own, by process id."""
+
+
+def start_daemon_process(
+    config: Path,
+    stderr: Any = None,
+    command: tuple[str, ...] = (sys.executable, "-m", "monitor.cli"),
+) -> subprocess.Popen[bytes]:
+    """``driftwarden run --config config`` as a process (``command`` runs driftwarden), its log
+    to ``stderr``; by default to a temporary file that :func:`daemon_log` reads. Never a pipe: a
+    pipe nobody reads while the daemon runs fills up (64 KiB of log, e.g. the client's warnings
+    on a loaded machine) and stops the daemon in the middle of a write."""
+    # kept open in _LOGS for daemon_log, closed with the test process
+    log = tempfile.TemporaryFile() if stderr is None else stderr  # noqa: SIM115
+    process = subprocess.Popen(
+        [*command, "run", "--config", str(config)],
         stdout=subprocess.DEVNULL,
-        stderr=stderr,
+        stderr=log,
     )
+    if stderr is None:
+        _LOGS[process.pid] = log
+    return process
+
+
+def daemon_log(process: subprocess.Popen[bytes]) -> str:
+    """What a daemon started by :func:`start_daemon_process` without a log of its own wrote to
+    its log so far."""
+    log = _LOGS.get(process.pid)
+    if log is None:
+        return ""
+    log.seek(0)
+    return log.read().decode(errors="replace")
 
 
 def kill_once_report_passes(config: Path, report: Path, size: int) -> None:
@@ -155,7 +182,7 @@ def wait_for(predicate: Any, what: str, timeout_s: float = 120.0) -> None:
 def terminate(process: subprocess.Popen[bytes]) -> None:
     """Stop the daemon with SIGTERM; it must exit 0 (its log is the failure message)."""
     process.send_signal(signal.SIGTERM)
-    assert process.wait(timeout=30) == 0, process.stderr.read().decode() if process.stderr else ""
+    assert process.wait(timeout=30) == 0, daemon_log(process)
 
 
 def run_to_end(
@@ -171,6 +198,6 @@ def run_to_end(
         wait_for(lambda: progress(port) == expected, f"progress {expected}", timeout_s)
     except AssertionError:
         process.kill()
-        _, stderr = process.communicate(timeout=10)
-        raise AssertionError(f"saw {progress(port)}; log:\n{stderr.decode()[-3000:]}") from None
+        process.wait(timeout=10)
+        raise AssertionError(f"saw {progress(port)}; log:\n{daemon_log(process)[-3000:]}") from None
     terminate(process)
