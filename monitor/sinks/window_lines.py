@@ -93,10 +93,13 @@ class SubjectLines:
 
 
 def _json_floats(values: np.ndarray) -> np.ndarray:
-    """Each float's JSON text as orjson prints it (``null`` for NaN and infinities)."""
+    """Each float's JSON text as orjson prints it (``null`` for NaN and infinities): orjson
+    prints a float64 array's elements as it prints the same Python floats, without making
+    them."""
     out = np.empty(values.shape, dtype=object)
     if values.size:
-        out.ravel()[:] = orjson.dumps(values.ravel().tolist())[1:-1].split(b",")
+        flat = np.ascontiguousarray(values, dtype=np.float64).ravel()
+        out.ravel()[:] = orjson.dumps(flat, option=orjson.OPT_SERIALIZE_NUMPY)[1:-1].split(b",")
     return out
 
 

@@ -222,13 +222,14 @@ class WindowCounter:
             np.array([self.model_index[model] for model, _ in parts], dtype=np.int64),
             [len(rows) for _, rows in parts],
         )
-        groups = _Groups(self._memberships(batch, rows, model_of, windows[rows]), self.layouts)
+        row_windows = windows[rows]
+        groups = _Groups(self._memberships(batch, rows, model_of, row_windows), self.layouts)
         groups.add_performance(self._performance(batch, parts))
         if labeled:
             counts = np.zeros(int(groups.base[-1]), dtype=np.int64)
         else:
             counts = groups.counts(self.model_set.positions(batch, rows, model_of))
-            self._detect(batch, rows, model_of)
+            self._detect(batch, rows, model_of, row_windows)
         base, perf_base = groups.base, groups.perf_base
         for i, (key, start, end) in enumerate(groups.keys):
             part = WindowCounts(
@@ -306,30 +307,40 @@ class WindowCounter:
         positions, slots, weights = (np.concatenate(column) for column in zip(*found, strict=True))
         return positions, slots, weights
 
-    def _detect(self, batch: EventBatch, rows: IntArray, model_of: IntArray) -> None:
+    def _detect(
+        self, batch: EventBatch, rows: IntArray, model_of: IntArray, windows: IntArray
+    ) -> None:
         """Buffer each model version's prediction scores for its detectors, fed when windows
-        close; ``model_of`` is each row's model, as for ``ModelSet.positions``."""
+        close; ``model_of`` is each row's model, as for ``ModelSet.positions``, ``windows`` its
+        window number. The rows of every (model, version, window) are found by one sort."""
         if not self.score_values.streams or not isinstance(batch.prediction, np.ndarray):
             return
         scores = batch.prediction[rows]
         keep = self.scored[model_of] & ~np.isnan(scores)
         if not keep.all():
-            rows, model_of, scores = rows[keep], model_of[keep], scores[keep]
+            rows, model_of, scores, windows = (
+                rows[keep],
+                model_of[keep],
+                scores[keep],
+                windows[keep],
+            )
+        if not len(rows):
+            return
         versions = take_rows(batch.model_version, rows).fill_null("")
         version_codes, version_names = text_codes(versions)
-        group = model_of * len(version_names) + version_codes
+        first = int(windows.min())
+        span = int(windows.max()) - first + 1
+        group = (model_of * len(version_names) + version_codes) * span + (windows - first)
         times = batch.event_time_ms[rows]
         tiebreak = batch.partition[rows] * _OFFSETS + batch.offset[rows]
-        if not len(group):
-            return
-        if group.min() == group.max():  # one model, one version: no sort
+        if group.min() == group.max():  # one model, version and window: no sort
             found: list[IntArray | slice] = [slice(None)]
         else:
             order = np.argsort(group, kind="stable")
             found = list(np.split(order, np.flatnonzero(np.diff(group[order])) + 1))
         models = list(self.layouts)
         for mine in found:
-            model, version = divmod(int(group[mine][0]), len(version_names))
+            model, version = divmod(int(group[mine][0]) // span, len(version_names))
             self.score_values.add(
                 models[model],
                 version_names[version],
