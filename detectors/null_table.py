@@ -157,14 +157,18 @@ class NullTable:
         inside = _interpolated(self.log_rates[rows], values, grid, log_rate)
         below = rate < low
         anchor, anchored = np.where(below, low, high), np.where(below, first, last)
-        shape, scale, higher = self.shape[rows], self.scale[rows], self.higher_is_drift[rows]
-        with np.errstate(all="ignore"):  # point masses have no gamma; their tail is not used
-            shift = _tail_quantile(rate, shape, scale, higher) - _tail_quantile(
-                anchor, shape, scale, higher
+        within = (low <= rate) & (rate <= high)
+        found: FloatArray = np.where(within, inside, anchored)  # a point mass keeps its anchor
+        beyond = ~within & ~self.point_mass[rows]
+        if beyond.any():  # the gamma's tail, shifted to pass through the anchor
+            shape, scale = self.shape[rows][beyond], self.scale[rows][beyond]
+            higher = self.higher_is_drift[rows][beyond]
+            rate_of = np.broadcast_to(rate, beyond.shape)[beyond]
+            shift = _tail_quantile(rate_of, shape, scale, higher) - _tail_quantile(
+                anchor[beyond], shape, scale, higher
             )
-            moved = anchored + shift
-        tail = np.where(self.point_mass[rows], anchored, np.where(moved < 0.0, 0.0, moved))
-        found: FloatArray = np.where((low <= rate) & (rate <= high), inside, tail)
+            moved = anchored[beyond] + shift
+            found[beyond] = np.where(moved < 0.0, 0.0, moved)
         return found
 
     def _for_sizes(self, rows: IntArray, calibrated: FloatArray, n: FloatArray) -> FloatArray:
@@ -229,8 +233,10 @@ def _tail_quantile(
     (``thresholds._gamma_tail_quantile``, element by element)."""
     from scipy.special import gammainccinv, gammaincinv
 
-    rate = np.broadcast_to(rate, shape.shape)
-    inverse = np.where(higher_is_drift, gammainccinv(shape, rate), gammaincinv(shape, rate))
+    inverse = np.empty(len(rate))
+    inverse[higher_is_drift] = gammainccinv(shape[higher_is_drift], rate[higher_is_drift])
+    lower = ~higher_is_drift
+    inverse[lower] = gammaincinv(shape[lower], rate[lower])
     found: FloatArray = inverse * scale
     return found
 

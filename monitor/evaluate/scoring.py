@@ -135,7 +135,11 @@ def _score_rows(blocks: list[SubjectBlock], epsilon: float) -> SubjectColumns:
     reference = np.concatenate([block.reference for block in blocks])
     centers = None
     if feature.centers is not None:
-        centers = np.concatenate([_rows_of(block.feature.centers, block) for block in blocks])
+        centers = np.repeat(
+            np.stack([_centers(block) for block in blocks]),
+            [len(block.current) for block in blocks],
+            axis=0,
+        )
     cur_dist = feature.distribution(current)
     statistics = compute_all(
         feature.statistics,
@@ -163,10 +167,11 @@ def _score_rows(blocks: list[SubjectBlock], epsilon: float) -> SubjectColumns:
     )
 
 
-def _rows_of(values: np.ndarray | None, block: SubjectBlock) -> np.ndarray:
-    """``values`` repeated once per row of ``block``."""
-    assert values is not None
-    return np.broadcast_to(values, (len(block.current), len(values)))
+def _centers(block: SubjectBlock) -> np.ndarray:
+    """The bin centers of ``block``'s subject (a block of a shape with centers has them)."""
+    centers = block.feature.centers
+    assert centers is not None
+    return centers
 
 
 class ModelColumns(NamedTuple):
