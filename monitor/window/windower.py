@@ -223,13 +223,16 @@ class WindowCounter:
             [len(rows) for _, rows in parts],
         )
         row_windows = windows[rows]
-        groups = _Groups(self._memberships(batch, rows, model_of, row_windows), self.layouts)
+        versions = text_codes(take_rows(batch.model_version, rows).fill_null(""))
+        groups = _Groups(
+            self._memberships(batch, rows, model_of, row_windows, versions), self.layouts
+        )
         groups.add_performance(self._performance(batch, parts))
         if labeled:
             counts = np.zeros(int(groups.base[-1]), dtype=np.int64)
         else:
             counts = groups.counts(self.model_set.positions(batch, rows, model_of))
-            self._detect(batch, rows, model_of, row_windows)
+            self._detect(batch, rows, model_of, row_windows, versions)
         base, perf_base = groups.base, groups.perf_base
         for i, (key, start, end) in enumerate(groups.keys):
             part = WindowCounts(
@@ -244,12 +247,17 @@ class WindowCounter:
             self.open[(key, start)] = part if existing is None else existing.merge(part)
 
     def _memberships(
-        self, batch: EventBatch, rows: IntArray, model_of: IntArray, windows: IntArray
+        self,
+        batch: EventBatch,
+        rows: IntArray,
+        model_of: IntArray,
+        windows: IntArray,
+        versions: tuple[IntArray, list[str]],
     ) -> list[tuple[IntArray, list[tuple[WindowKey, int, int]]]]:
         """Per membership (overall, then one per segment field): each row's group (-1 when it
         has no value for the field), and the key, window start and end of each group; ``rows``
         are in model order, ``model_of`` holds each one's model, ``windows`` its window
-        number."""
+        number, ``versions`` its version's code and the version names."""
         owner = np.full(len(batch), -1, dtype=np.int64)
         if self.segment_fields:
             owner[rows] = model_of
@@ -263,8 +271,7 @@ class WindowCounter:
                 owners = [self.caps.segment_values[(m, f)] for m in models]
                 codes, names = codes_by_owner(owners, column, owner)
                 segments.append((codes[rows], [[f"{f}={n}" for n in of_m] for of_m in names]))
-        versions = take_rows(batch.model_version, rows).fill_null("")
-        version_codes, version_names = text_codes(versions)
+        version_codes, version_names = versions
         first = int(windows.min())
         used_windows, window_index = _compact(windows - first)
         window_starts = self.grid.start(used_windows + first).tolist()
@@ -308,26 +315,27 @@ class WindowCounter:
         return positions, slots, weights
 
     def _detect(
-        self, batch: EventBatch, rows: IntArray, model_of: IntArray, windows: IntArray
+        self,
+        batch: EventBatch,
+        rows: IntArray,
+        model_of: IntArray,
+        windows: IntArray,
+        versions: tuple[IntArray, list[str]],
     ) -> None:
         """Buffer each model version's prediction scores for its detectors, fed when windows
         close; ``model_of`` is each row's model, as for ``ModelSet.positions``, ``windows`` its
-        window number. The rows of every (model, version, window) are found by one sort."""
+        window number, ``versions`` its version's code and the version names. The rows of
+        every (model, version, window) are found by one sort."""
         if not self.score_values.streams or not isinstance(batch.prediction, np.ndarray):
             return
         scores = batch.prediction[rows]
+        version_codes, version_names = versions
         keep = self.scored[model_of] & ~np.isnan(scores)
         if not keep.all():
-            rows, model_of, scores, windows = (
-                rows[keep],
-                model_of[keep],
-                scores[keep],
-                windows[keep],
-            )
+            rows, model_of, scores = rows[keep], model_of[keep], scores[keep]
+            windows, version_codes = windows[keep], version_codes[keep]
         if not len(rows):
             return
-        versions = take_rows(batch.model_version, rows).fill_null("")
-        version_codes, version_names = text_codes(versions)
         first = int(windows.min())
         span = int(windows.max()) - first + 1
         group = (model_of * len(version_names) + version_codes) * span + (windows - first)
