@@ -16,7 +16,7 @@ Measured in the same run, ``--attempts`` times each, interleaved round-robin:
 3. the sweep: ``--sweep-events`` events over models × segment values growing, to show the
    cost per window staying flat as the number of windows grows.
 
-For each run the time spent closing windows (``Pipeline._emit``: scoring, checks, levels,
+For each run the time spent closing windows (``StageTwo.emit``: scoring, checks, levels,
 report lines) is divided by the windows it closed: the cost per
 (model, version, segment) window. Targets: ≥ 500,000 events/s for ``many`` and ≤ 0.3 ms per
 window. Every figure is the median of the attempts, with min and max. Wall and CPU time

@@ -281,18 +281,12 @@ def thresholds_for_sizes(
                 f"unknown statistic {statistic!r}; use one of {sorted(DISTRIBUTION_STATISTICS)}"
             )
         exponent = DISTRIBUTION_STATISTICS[statistic].null_exponent
-    if not summaries:
-        raise ValueError("no null summaries; calibrate at least one window size in the baseline")
     n = np.asarray(sizes, dtype=np.float64)
     if np.any(n < 1):
         raise ValueError(f"window size n={n.min():g}; it must be at least 1")
     ordered = sorted(summaries, key=lambda summary: summary.n)
+    check_window_sizes([summary.n for summary in ordered])
     calibrated = np.array([summary.n for summary in ordered], dtype=np.float64)
-    if len(np.unique(calibrated)) != len(calibrated):
-        raise ValueError(
-            f"null summaries repeat a window size in {calibrated.astype(int).tolist()}; "
-            "keep one per size"
-        )
     thresholds = np.array([threshold_at(summary, false_alarm_rate) for summary in ordered])
     below = thresholds[0] * (calibrated[0] / n) ** exponent
     above = thresholds[-1] * (calibrated[-1] / n) ** exponent
@@ -301,6 +295,21 @@ def thresholds_for_sizes(
         return np.asarray(outside, dtype=np.float64)
     inside = (n > calibrated[0]) & (n < calibrated[-1])
     return np.where(inside, _log_log(calibrated, thresholds, n), outside)
+
+
+def check_window_sizes(sizes: Sequence[int]) -> None:
+    """Refuse the window sizes (ascending) of a subject's null summaries if there are none or
+    one repeats.
+
+    >>> check_window_sizes([100, 100])
+    Traceback (most recent call last):
+    ...
+    ValueError: null summaries repeat a window size in [100, 100]; keep one per size
+    """
+    if not sizes:
+        raise ValueError("no null summaries; calibrate at least one window size in the baseline")
+    if len(set(sizes)) != len(sizes):
+        raise ValueError(f"null summaries repeat a window size in {list(sizes)}; keep one per size")
 
 
 def _log_log(calibrated: FloatArray, thresholds: FloatArray, n: FloatArray) -> FloatArray:

@@ -67,12 +67,23 @@ def text_codes(values: pa.Array | pa.ChunkedArray) -> tuple[IntArray, list[str]]
     >>> codes.tolist(), names
     ([0, -1, 1], ['m', 'n'])
     """
+    global _last_codes
     if isinstance(values, pa.ChunkedArray):
         values = values.combine_chunks()
+    last = _last_codes
+    if last is not None and last[0] is values:  # the batch's model column, asked again
+        return last[1], list(last[2])
     if len(values) and not values.null_count and pc.all(pc.equal(values, values[0])).as_py():
-        return np.zeros(len(values), dtype=np.int64), [values[0].as_py()]
-    encoded = pc.dictionary_encode(values)
-    return (
-        encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64),
-        encoded.dictionary.to_pylist(),
-    )
+        codes, names = np.zeros(len(values), dtype=np.int64), [values[0].as_py()]
+    else:
+        encoded = pc.dictionary_encode(values)
+        codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+        names = encoded.dictionary.to_pylist()
+    codes.flags.writeable = False  # shared with the next caller asking for the same column
+    _last_codes = (values, codes, names)
+    return codes, list(names)
+
+
+_last_codes: tuple[pa.Array, IntArray, list[str]] | None = None
+"""The column :func:`text_codes` coded last, with its codes: deciding the caps, counting the
+events and counting the windows ask for the codes of one batch's model column in turn."""

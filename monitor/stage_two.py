@@ -19,6 +19,7 @@ from detectors.online import DriftDetector, make_detector
 from detectors.thresholds import NullSummary
 from monitor.config import Settings
 from monitor.errors import ConfigError
+from monitor.evaluate.calibrations import StackedCalibrations
 from monitor.evaluate.check_states import CheckStates
 from monitor.evaluate.checks import Versus, drift_statistic
 from monitor.evaluate.closing import CheckGroup, check_groups, step_groups
@@ -72,6 +73,7 @@ class StageTwo:
         for name, by_version in self.versions.items():
             for version, b in by_version.items():
                 self.calibration[(name, version)] = _calibration(b)
+        self.stacked = StackedCalibrations(self.calibration.values())
         self.levels = CheckStates()
         self.subject_lines = SubjectLines()
         self.series: dict[tuple[WindowKey, str], DriftDetector] = {}
@@ -117,6 +119,7 @@ class StageTwo:
             alerts_config,
             lambda i: self._calibration_of(closed[i].key),
             lambda layout: self.critical.get(self.layout_models[id(layout)], frozenset()),
+            self.stacked,
         )
         stepped = step_groups(
             groups,

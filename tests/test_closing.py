@@ -17,9 +17,10 @@ from monitor.evaluate.checks import DRIFT_CHECKS, canary_checks, drift_tiers, wi
 from monitor.evaluate.levels import CheckState, Level, step
 from monitor.evaluate.scoring import score_windows
 from monitor.pipeline import Pipeline
-from monitor.sinks.base import AlertRecord
+from monitor.sinks.base import AlertRecord, Sink
 from monitor.sinks.memory import ListSink
 from monitor.sinks.report import alert_record, window_record
+from monitor.stage_two import StageTwo
 from monitor.window.windower import WindowCounts, WindowKey
 from tests.support.state_stream import HOUR, NOW_MS, report_lines, state_settings
 
@@ -95,14 +96,21 @@ def test_windows_of_one_key_closing_at_once_step_in_order(baseline: Baseline) ->
     assert _report(baseline, lines, batch=len(lines)) == hourly
 
 
-class OneAtATime(Pipeline):
-    """The pipeline judging each closed window alone, a check at a time: ``window_checks``,
-    ``step`` on each check's state and ``window_record`` (its detectors count detections only,
-    as without window-series detectors)."""
+class OneAtATime(StageTwo):
+    """Stage 2 judging each closed window alone, a check at a time: ``window_checks``, ``step``
+    on each check's state and ``window_record`` (its detectors count detections only, as
+    without window-series detectors)."""
 
     def __init__(self, *args: Any) -> None:
         super().__init__(*args)
         self.states: dict[tuple[WindowKey, str, str], CheckState] = {}
+
+    @classmethod
+    def pipeline(cls, settings: Settings, baselines: dict[str, Baseline], sink: Sink) -> Pipeline:
+        """A pipeline whose stage 2 is this one."""
+        pipeline = Pipeline(settings, baselines, [sink])
+        pipeline.stage2 = cls(settings, baselines, pipeline.layouts, [sink], pipeline.totals)
+        return pipeline
 
     def _close(self, closed: list[WindowCounts]) -> None:
         alerts = self.settings.alerts
@@ -138,8 +146,9 @@ class OneAtATime(Pipeline):
             record = window_record(scores, levels, detectors, thresholds, versus)
             self.totals.windows += 1
             for sink in self.sinks:
-                for written in (record, *transitions):
-                    sink.write(written)
+                sink.write(record)
+                for transition in transitions:
+                    sink.write(transition)
 
 
 def _alerts(**drift: Any) -> dict[str, Any]:
@@ -172,7 +181,7 @@ def test_windows_judged_together_equal_each_window_judged_alone(
     together, alone = ListSink(), ListSink()
     lines = _lines()
     _run(Pipeline(settings, {"m": baseline}, [together]), lines, batch=60)
-    _run(OneAtATime(settings, {"m": baseline}, [alone]), lines, batch=60)
+    _run(OneAtATime.pipeline(settings, {"m": baseline}, alone), lines, batch=60)
     assert any(isinstance(r, AlertRecord) for r in alone.records)
     assert report_lines(together) == report_lines(alone)
     assert together.records == alone.records

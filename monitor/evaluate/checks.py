@@ -29,9 +29,9 @@ from detectors.thresholds import (
     bonferroni,
     null_pvalue,
     threshold_for_size,
-    thresholds_for_sizes,
 )
 from monitor.config import AlertConfig, DriftThresholds, TierThresholds
+from monitor.evaluate.calibrations import Calibration, StackedCalibrations
 from monitor.evaluate.levels import CheckInput
 from monitor.evaluate.scoring import ModelColumns, SubjectColumns, SubjectScores, WindowScores
 from monitor.window.slot_layout import LABEL
@@ -159,17 +159,18 @@ class CheckColumns(NamedTuple):
 def subject_checks(
     model: ModelColumns,
     alerts: AlertConfig,
-    calibrations: Sequence[dict[str, dict[str, list[NullSummary]]]],
+    calibrations: Sequence[Calibration],
     critical: Sequence[frozenset[str]],
+    stacked: StackedCalibrations,
 ) -> CheckColumns:
     """The checks of every subject (features, then the prediction) of windows scored together,
-    each window with its calibration (``critical``: each layout's critical features):
-    :func:`window_checks` without the performance checks, a check at a time over all the
-    windows."""
+    each window with its calibration (``critical``: each layout's critical features;
+    ``stacked``: the calibrations' null summaries as one table): :func:`window_checks` without
+    the performance checks, a check at a time over all the windows."""
     windows = len(calibrations)
     positions = [p for p, s in enumerate(model.layouts[0].subjects) if s.name != LABEL]
     chosen = {p: drift_statistic(model.subjects[p], alerts.drift.statistic) for p in positions}
-    drift = _drift_columns(model, chosen, alerts, calibrations)
+    drift = _drift_columns(model, chosen, alerts, calibrations, stacked)
     missing = alerts.missing
     checks: list[tuple[int, str]] = []
     columns: list[tuple[np.ndarray, np.ndarray | float, np.ndarray | float, np.ndarray]] = []
@@ -227,12 +228,11 @@ def _drift_columns(
     model: ModelColumns,
     chosen: Mapping[int, str],
     alerts: AlertConfig,
-    calibrations: Sequence[dict[str, dict[str, list[NullSummary]]]],
+    calibrations: Sequence[Calibration],
+    stacked: StackedCalibrations,
 ) -> dict[int, DriftTiers]:
     """Each subject's drift thresholds of both kinds, one element per window: the statistical
-    ones of the windows sharing a calibration, a model and false-alarm rates in one call per
-    subject and tier."""
-    windows = len(calibrations)
+    ones of every window, subject and tier judged by one statistic in one computation."""
     by_statistic: dict[str, list[int]] = {}
     for p, statistic in chosen.items():
         by_statistic.setdefault(statistic, []).append(p)
@@ -241,23 +241,25 @@ def _drift_columns(
     out: dict[int, DriftTiers] = {}
     for statistic, group in by_statistic.items():
         rates = _window_rates(model, group, names, which, alerts, statistic, calibrations)
-        rows: dict[tuple[int, int, float, float], list[int]] = {}
+        combos: dict[tuple[int, int], int] = {}  # (calibration, model) of each window
+        firsts: list[int] = []
         for i, calibration in enumerate(calibrations):
-            rows.setdefault((id(calibration), which[i], *rates[i]), []).append(i)
+            if combos.setdefault((id(calibration), which[i]), len(combos)) == len(firsts):
+                firsts.append(i)
+        rows = np.stack(
+            [
+                stacked.rows(calibrations[i], statistic, [names[p][which[i]] for p in group])
+                for i in firsts
+            ]
+        )
+        combo = [combos[(id(calibration), which[i])] for i, calibration in enumerate(calibrations)]
+        sizes = np.stack([np.maximum(model.subjects[p].events, 1) for p in group], axis=1)
+        statistical = stacked.table(statistic).thresholds(
+            rows[combo], sizes, np.array(rates).T[:, :, np.newaxis]
+        )
         practical = _practical(alerts, statistic)
-        for p in group:
-            statistical = np.full((2, windows), np.nan)
-            events = model.subjects[p].events
-            for (_, k, *tier_rates), members in rows.items():
-                nulls = calibrations[members[0]].get(statistic, {}).get(names[p][k])
-                if not nulls:
-                    continue
-                sizes = np.maximum(events[members], 1)
-                for tier, rate in enumerate(tier_rates):
-                    statistical[tier, members] = thresholds_for_sizes(
-                        nulls, sizes, rate, statistic=statistic
-                    )
-            out[p] = DriftTiers(*practical, statistical[0], statistical[1])
+        for j, p in enumerate(group):
+            out[p] = DriftTiers(*practical, statistical[0, :, j], statistical[1, :, j])
     return out
 
 
@@ -268,7 +270,7 @@ def _window_rates(
     which: list[int],
     alerts: AlertConfig,
     statistic: str,
-    calibrations: Sequence[dict[str, dict[str, list[NullSummary]]]],
+    calibrations: Sequence[Calibration],
 ) -> list[tuple[float, float]]:
     """Per window, the (warning, intervention) false-alarm rates of the subjects at ``group``
     judged by ``statistic``, after the configured correction."""

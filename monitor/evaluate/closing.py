@@ -15,8 +15,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from detectors.thresholds import NullSummary
 from monitor.config import AlertConfig
+from monitor.evaluate.calibrations import Calibration, StackedCalibrations
 from monitor.evaluate.check_states import CheckStates, rounds
 from monitor.evaluate.checks import (
     PERFORMANCE,
@@ -29,8 +29,6 @@ from monitor.evaluate.levels import CheckInput, Steps
 from monitor.evaluate.scoring import ClosingScores, ModelColumns
 from monitor.window.slot_layout import ModelLayout
 from monitor.window.windower import WindowKey
-
-Calibration = dict[str, dict[str, list[NullSummary]]]
 
 
 class CheckGroup(NamedTuple):
@@ -71,9 +69,11 @@ def check_groups(
     alerts: AlertConfig,
     calibration: Callable[[int], Calibration],
     critical: Callable[[ModelLayout], frozenset[str]],
+    stacked: StackedCalibrations,
 ) -> list[CheckGroup]:
     """The checks of every window closing, grouped (``calibration`` gives a window's by its
-    position, ``critical`` a model's critical features)."""
+    position, ``critical`` a model's critical features; ``stacked`` holds the calibrations'
+    null summaries as one table)."""
     out = []
     for model in scored.models:
         columns = subject_checks(
@@ -81,6 +81,7 @@ def check_groups(
             alerts,
             [calibration(i) for i in model.members],
             [critical(layout) for layout in model.layouts],
+            stacked,
         )
         variants: dict[tuple[tuple[int, str], ...], list[tuple[int, list[CheckInput]]]] = {}
         for row, i in enumerate(model.members):

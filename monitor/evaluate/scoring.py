@@ -108,24 +108,39 @@ def score_block_columns(blocks: Sequence[SubjectBlock], *, epsilon: float) -> li
 
     A row's scores are bit-identical to scoring it alone (the statistics reduce row by row).
     """
+    scored, at = _score_shapes(blocks, epsilon)
+    return [_take(scored[shape], slice(start, stop)) for shape, start, stop in at]
+
+
+def _score_shapes(
+    blocks: Sequence[SubjectBlock], epsilon: float
+) -> tuple[list[SubjectColumns], list[tuple[int, int, int]]]:
+    """The rows of the blocks of each slot layout shape scored together, and where each block's
+    rows are: (its shape's scores, first row, end)."""
     shapes: dict[tuple[type, int], list[int]] = {}
     for i, block in enumerate(blocks):
         shapes.setdefault((type(block.feature.layout), block.feature.n_slots), []).append(i)
-    out: list[SubjectColumns | None] = [None] * len(blocks)
-    for members in shapes.values():
-        scored = _score_rows([blocks[i] for i in members], epsilon)
+    scored = []
+    at: list[tuple[int, int, int]] = [(0, 0, 0)] * len(blocks)
+    for shape, members in enumerate(shapes.values()):
+        scored.append(_score_rows([blocks[i] for i in members], epsilon))
         start = 0
         for i in members:
             stop = start + len(blocks[i].current)
-            out[i] = SubjectColumns(
-                scored.events[start:stop],
-                scored.total[start:stop],
-                {name: values[start:stop] for name, values in scored.statistics.items()},
-                {name: values[start:stop] for name, values in scored.rates.items()},
-                scored.reference_missing_rate[start:stop],
-            )
+            at[i] = (shape, start, stop)
             start = stop
-    return [columns for columns in out if columns is not None]
+    return scored, at
+
+
+def _take(columns: SubjectColumns, rows: slice | np.ndarray) -> SubjectColumns:
+    """The columns of some rows."""
+    return SubjectColumns(
+        columns.events[rows],
+        columns.total[rows],
+        {name: values[rows] for name, values in columns.statistics.items()},
+        {name: values[rows] for name, values in columns.rates.items()},
+        columns.reference_missing_rate[rows],
+    )
 
 
 def _score_rows(blocks: list[SubjectBlock], epsilon: float) -> SubjectColumns:
@@ -135,7 +150,11 @@ def _score_rows(blocks: list[SubjectBlock], epsilon: float) -> SubjectColumns:
     reference = np.concatenate([block.reference for block in blocks])
     centers = None
     if feature.centers is not None:
-        centers = np.concatenate([_rows_of(block.feature.centers, block) for block in blocks])
+        centers = np.repeat(
+            np.stack([_centers(block) for block in blocks]),
+            [len(block.current) for block in blocks],
+            axis=0,
+        )
     cur_dist = feature.distribution(current)
     statistics = compute_all(
         feature.statistics,
@@ -163,10 +182,11 @@ def _score_rows(blocks: list[SubjectBlock], epsilon: float) -> SubjectColumns:
     )
 
 
-def _rows_of(values: np.ndarray | None, block: SubjectBlock) -> np.ndarray:
-    """``values`` repeated once per row of ``block``."""
-    assert values is not None
-    return np.broadcast_to(values, (len(block.current), len(values)))
+def _centers(block: SubjectBlock) -> np.ndarray:
+    """The bin centers of ``block``'s subject (a block of a shape with centers has them)."""
+    centers = block.feature.centers
+    assert centers is not None
+    return centers
 
 
 class ModelColumns(NamedTuple):
@@ -302,38 +322,29 @@ def _score_by_model(rows: Sequence[_Row], epsilon: float) -> list[ModelColumns]:
             blocks.append(
                 SubjectBlock(subject.baseline, current[:, slots], reference[:, slots], scales[:, s])
             )
-    scored = iter(score_block_columns(blocks, epsilon=epsilon))
-    shapes: dict[tuple[object, ...], list[tuple[ModelLayout, list[int], list[SubjectColumns]]]] = {}
+    scored, at = _score_shapes(blocks, epsilon)
+    shapes: dict[tuple[object, ...], list[tuple[ModelLayout, list[int], int]]] = {}
+    block = 0  # each model's first block
     for members in models.values():
         layout = rows[members[0]].layout
-        columns = [next(scored) for _ in layout.subjects]
-        shapes.setdefault(layout.shape, []).append((layout, members, columns))
-    return [
-        ModelColumns(
-            [layout for layout, _, _ in group],
-            [i for _, members, _ in group for i in members],
-            np.repeat(np.arange(len(group)), [len(members) for _, members, _ in group]),
-            [
-                _concatenated([columns[p] for _, _, columns in group])
-                for p in range(len(group[0][2]))
-            ],
+        shapes.setdefault(layout.shape, []).append((layout, members, block))
+        block += len(layout.subjects)
+    out = []
+    for group in shapes.values():
+        subjects = []
+        for p in range(len(group[0][0].subjects)):  # of one score shape, as the layouts are
+            where = [at[first + p] for _, _, first in group]
+            taken = np.concatenate([np.arange(start, stop) for _, start, stop in where])
+            subjects.append(_take(scored[where[0][0]], taken))
+        out.append(
+            ModelColumns(
+                [layout for layout, _, _ in group],
+                [i for _, members, _ in group for i in members],
+                np.repeat(np.arange(len(group)), [len(members) for _, members, _ in group]),
+                subjects,
+            )
         )
-        for group in shapes.values()
-    ]
-
-
-def _concatenated(parts: list[SubjectColumns]) -> SubjectColumns:
-    """The columns of several groups of windows, one after the other."""
-    if len(parts) == 1:
-        return parts[0]
-    first = parts[0]
-    return SubjectColumns(
-        np.concatenate([p.events for p in parts]),
-        np.concatenate([p.total for p in parts]),
-        {name: np.concatenate([p.statistics[name] for p in parts]) for name in first.statistics},
-        {name: np.concatenate([p.rates[name] for p in parts]) for name in first.rates},
-        np.concatenate([p.reference_missing_rate for p in parts]),
-    )
+    return out
 
 
 def _by_window(models: list[ModelColumns], windows: int) -> list[dict[str, SubjectScores]]:

@@ -9,8 +9,9 @@ the canary comparison, detectors) are small dictionaries serialised by orjson.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from functools import lru_cache
+from operator import itemgetter
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -33,7 +34,7 @@ class _Template(NamedTuple):
     from: the template's slots in order are ints, floats or level codes (``kinds``)."""
 
     text: bytes
-    kinds: np.ndarray
+    kinds: tuple[int, ...]
     levels_order: list[int]
     levels_keys: tuple[tuple[str, str], ...]
 
@@ -68,14 +69,20 @@ class SubjectLines:
                 floats.extend((warning[:, c], intervention[:, c]))
                 if group.checks[c][1] in DRIFT_CHECKS:
                     floats.extend(group.tiers[:, c].T)
-        kinds = templates[0].kinds
-        cells = np.empty((len(reported), len(kinds)), dtype=object)
-        cells[:, kinds == 0] = np.stack(ints, axis=1)
-        cells[:, kinds == 1] = _json_floats(np.stack(floats, axis=1))
-        cells[:, kinds == 2] = _LEVEL_JSON[np.concatenate(codes, axis=1)]
+        cells = _slots(templates[0].kinds)
+        texts = _json_floats(np.stack(floats, axis=1))
+        width = len(floats)
         which = model.model_of[group.rows].tolist()
         parts = [
-            templates[k].text % tuple(row) for k, row in zip(which, cells.tolist(), strict=True)
+            templates[k].text % cells(numbers + texts[r * width : (r + 1) * width] + levels)
+            for r, (k, numbers, levels) in enumerate(
+                zip(
+                    which,
+                    np.stack(ints, axis=1).tolist(),
+                    _LEVEL_JSON[np.concatenate(codes, axis=1)].tolist(),
+                    strict=True,
+                )
+            )
         ]
         ordered = reported[:, templates[0].levels_order].tolist()
         levels = [
@@ -92,12 +99,29 @@ class SubjectLines:
         return template
 
 
-def _json_floats(values: np.ndarray) -> np.ndarray:
-    """Each float's JSON text as orjson prints it (``null`` for NaN and infinities)."""
-    out = np.empty(values.shape, dtype=object)
-    if values.size:
-        out.ravel()[:] = orjson.dumps(values.ravel().tolist())[1:-1].split(b",")
-    return out
+def _json_floats(values: np.ndarray) -> list[bytes]:
+    """Each float's JSON text as orjson prints it (``null`` for NaN and infinities), row after
+    row: orjson prints a float64 array's elements as it prints the same Python floats, without
+    making them."""
+    if not values.size:
+        return []
+    flat = np.ascontiguousarray(values, dtype=np.float64).ravel()
+    texts: list[bytes] = orjson.dumps(flat, option=orjson.OPT_SERIALIZE_NUMPY)[1:-1].split(b",")
+    return texts
+
+
+@lru_cache(maxsize=256)
+def _slots(kinds: tuple[int, ...]) -> Callable[[list[Any]], tuple[Any, ...]]:
+    """What fills the slots of a template (of these ``kinds``) from one window's ints, then
+    float texts, then level texts, each kind in slot order."""
+    taken = {kind: 0 for kind in (0, 1, 2)}
+    first = {0: 0, 1: kinds.count(0), 2: kinds.count(0) + kinds.count(1)}
+    at = []
+    for kind in kinds:
+        at.append(first[kind] + taken[kind])
+        taken[kind] += 1
+    getter = itemgetter(*at)
+    return (lambda row: (getter(row),)) if len(at) == 1 else getter
 
 
 def _template(group: CheckGroup, layout: int) -> _Template:
@@ -140,7 +164,7 @@ def _template(group: CheckGroup, layout: int) -> _Template:
         others.insert(0, b',"classes":{' + b",".join(classes) + b"}")
     return _Template(
         b',"features":{' + b",".join(features) + b"}" + b"".join(others),
-        np.array(kinds, dtype=np.int64),
+        tuple(kinds),
         order,
         keys,
     )

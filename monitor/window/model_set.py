@@ -92,15 +92,18 @@ class ModelSet:
 
 def _at_or_above(boundaries: np.ndarray, values: np.ndarray, model_of: IntArray) -> IntArray:
     """How many of its own model's ``boundaries`` (a row each, a column per model) each value
-    is at or above; one comparison pass per row, as ``baselines.binning`` bins one model."""
+    is at or above; one comparison pass per row, as ``baselines.binning`` bins one model.
+    ``model_of`` does not decrease (the rows of a model are together), so each row's
+    boundaries are repeated per model rather than gathered per value."""
     if not len(values):
         return np.zeros(0, dtype=np.int64)
-    one = int(model_of[0]) if model_of[0] == model_of[-1] else None  # rows are in model order
+    one = int(model_of[0]) if model_of[0] == model_of[-1] else None
+    runs = None if one is not None else np.bincount(model_of, minlength=boundaries.shape[1])
     count = np.zeros(len(values), dtype=np.uint8 if len(boundaries) < 256 else np.int64)
     at_or_above = np.empty(len(values), dtype=np.bool_)
     for boundary in boundaries:
         np.greater_equal(
-            values, boundary.take(model_of) if one is None else boundary[one], out=at_or_above
+            values, boundary[one] if runs is None else np.repeat(boundary, runs), out=at_or_above
         )
         np.add(count, at_or_above.view(np.uint8), out=count)
     return count.astype(np.int64)

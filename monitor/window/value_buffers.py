@@ -48,6 +48,10 @@ class ValueBuffers:
         if not self.streams or not len(times):
             return
         starts = self.grid.start(self.grid.index(times))
+        if starts.min() == starts.max():  # one window: the part as given (nothing changes it)
+            part = (times, tiebreak, dict(values))
+            self.buffers.setdefault((model, version, int(starts[0])), []).append(part)
+            return
         for start in np.unique(starts).tolist():
             rows = np.flatnonzero(starts == start)
             part = (

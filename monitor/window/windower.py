@@ -222,13 +222,19 @@ class WindowCounter:
             np.array([self.model_index[model] for model, _ in parts], dtype=np.int64),
             [len(rows) for _, rows in parts],
         )
-        groups = _Groups(self._memberships(batch, rows, model_of, windows[rows]), self.layouts)
+        counted = _Counted(
+            rows,
+            model_of,
+            windows[rows],
+            *text_codes(take_rows(batch.model_version, rows).fill_null("")),
+        )
+        groups = _Groups(self._memberships(batch, counted), self.layouts)
         groups.add_performance(self._performance(batch, parts))
         if labeled:
             counts = np.zeros(int(groups.base[-1]), dtype=np.int64)
         else:
             counts = groups.counts(self.model_set.positions(batch, rows, model_of))
-            self._detect(batch, rows, model_of)
+            self._detect(batch, counted)
         base, perf_base = groups.base, groups.perf_base
         for i, (key, start, end) in enumerate(groups.keys):
             part = WindowCounts(
@@ -243,12 +249,12 @@ class WindowCounter:
             self.open[(key, start)] = part if existing is None else existing.merge(part)
 
     def _memberships(
-        self, batch: EventBatch, rows: IntArray, model_of: IntArray, windows: IntArray
+        self, batch: EventBatch, counted: _Counted
     ) -> list[tuple[IntArray, list[tuple[WindowKey, int, int]]]]:
-        """Per membership (overall, then one per segment field): each row's group (-1 when it
-        has no value for the field), and the key, window start and end of each group; ``rows``
-        are in model order, ``model_of`` holds each one's model, ``windows`` its window
-        number."""
+        """Per membership (overall, then one per segment field): each counted row's group (-1
+        when it has no value for the field), and the key, window start and end of each
+        group."""
+        rows, model_of, windows, version_codes, version_names = counted
         owner = np.full(len(batch), -1, dtype=np.int64)
         if self.segment_fields:
             owner[rows] = model_of
@@ -262,8 +268,6 @@ class WindowCounter:
                 owners = [self.caps.segment_values[(m, f)] for m in models]
                 codes, names = codes_by_owner(owners, column, owner)
                 segments.append((codes[rows], [[f"{f}={n}" for n in of_m] for of_m in names]))
-        versions = take_rows(batch.model_version, rows).fill_null("")
-        version_codes, version_names = text_codes(versions)
         first = int(windows.min())
         used_windows, window_index = _compact(windows - first)
         window_starts = self.grid.start(used_windows + first).tolist()
@@ -306,30 +310,33 @@ class WindowCounter:
         positions, slots, weights = (np.concatenate(column) for column in zip(*found, strict=True))
         return positions, slots, weights
 
-    def _detect(self, batch: EventBatch, rows: IntArray, model_of: IntArray) -> None:
-        """Buffer each model version's prediction scores for its detectors, fed when windows
-        close; ``model_of`` is each row's model, as for ``ModelSet.positions``."""
+    def _detect(self, batch: EventBatch, counted: _Counted) -> None:
+        """Buffer the counted rows' prediction scores for their model version's detectors, fed
+        when windows close; the rows of every (model, version, window) are found by one
+        sort."""
         if not self.score_values.streams or not isinstance(batch.prediction, np.ndarray):
             return
+        rows, model_of, windows, version_codes, version_names = counted
         scores = batch.prediction[rows]
         keep = self.scored[model_of] & ~np.isnan(scores)
         if not keep.all():
             rows, model_of, scores = rows[keep], model_of[keep], scores[keep]
-        versions = take_rows(batch.model_version, rows).fill_null("")
-        version_codes, version_names = text_codes(versions)
-        group = model_of * len(version_names) + version_codes
+            windows, version_codes = windows[keep], version_codes[keep]
+        if not len(rows):
+            return
+        first = int(windows.min())
+        span = int(windows.max()) - first + 1
+        group = (model_of * len(version_names) + version_codes) * span + (windows - first)
         times = batch.event_time_ms[rows]
         tiebreak = batch.partition[rows] * _OFFSETS + batch.offset[rows]
-        if not len(group):
-            return
-        if group.min() == group.max():  # one model, one version: no sort
+        if group.min() == group.max():  # one model, version and window: no sort
             found: list[IntArray | slice] = [slice(None)]
         else:
             order = np.argsort(group, kind="stable")
             found = list(np.split(order, np.flatnonzero(np.diff(group[order])) + 1))
         models = list(self.layouts)
         for mine in found:
-            model, version = divmod(int(group[mine][0]), len(version_names))
+            model, version = divmod(int(group[mine][0]) // span, len(version_names))
             self.score_values.add(
                 models[model],
                 version_names[version],
@@ -337,6 +344,17 @@ class WindowCounter:
                 pa.array(tiebreak[mine]),
                 {"score": scores[mine]},
             )
+
+
+class _Counted(NamedTuple):
+    """The rows of a batch being counted, in model order: each one's model (an index into the
+    layouts), window number and version code, and the version names."""
+
+    rows: IntArray
+    model_of: IntArray
+    windows: IntArray
+    version_codes: IntArray
+    version_names: list[str]
 
 
 class _Groups:
