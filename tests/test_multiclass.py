@@ -411,7 +411,7 @@ def test_multiclass_windows_judged_together_equal_each_judged_alone(mode: str) -
     together, alone = ListSink(), ListSink()
     for pipeline in (
         Pipeline(settings, {"m": baseline}, [together]),
-        OneAtATime(settings, {"m": baseline}, [alone]),
+        OneAtATime.pipeline(settings, {"m": baseline}, alone),
     ):
         pipeline.process_records(records, now_ms=START_MS + 10 * 24 * HOUR_MS)
         pipeline.finish()
