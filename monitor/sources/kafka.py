@@ -110,10 +110,49 @@ class GroupConsumer(Protocol):
     def close(self, timeout_ms: int) -> None: ...
 
 
-def kafka_client(config: KafkaConfig, **extra: Any) -> KafkaConsumer:
+POLL_SLICE_MS = 100
+"""A group consumer's poll waits in slices of this long, so that it notices a stalled
+heartbeat within one slice."""
+
+
+class PacedConsumer(KafkaConsumer):  # type: ignore[misc]
+    """A :class:`KafkaConsumer` whose ``poll`` does not spin while the broker does not answer.
+
+    kafka-python 3.0.12 caps a poll's wait by the time to the next heartbeat. While a heartbeat
+    is in flight to a broker that does not answer (paused, overloaded), that time is 0 and stays
+    0 until the request times out (``request_timeout_ms``, 30 s): ``poll`` then loops without
+    waiting, and every round adds callbacks to the fetch still in flight: ~1,000 rounds and
+    ~60,000 Python objects a second, freed only when that fetch times out. The burst leaves
+    Python's small-object arenas fragmented, a lasting step of the resident set after each
+    outage (``benchmarks/README.md``, Soak). Here a poll in that state makes one round without
+    waiting and then sleeps ``retry_backoff_ms`` itself; otherwise it is kafka-python's own
+    poll, in slices of ``POLL_SLICE_MS``.
+    """
+
+    def poll(
+        self, timeout_ms: int = 0, max_records: int | None = None, update_offsets: bool = True
+    ) -> Mapping[TopicPartition, Sequence[Any]]:
+        deadline = time.monotonic() + timeout_ms / 1000
+        while True:
+            remaining_ms = max(0, int((deadline - time.monotonic()) * 1000))
+            stalled = self._coordinator.time_to_next_poll() <= 0
+            records: Mapping[TopicPartition, Sequence[Any]] = super().poll(
+                timeout_ms=0 if stalled else min(remaining_ms, POLL_SLICE_MS),
+                max_records=max_records,
+                update_offsets=update_offsets,
+            )
+            if records or remaining_ms == 0:
+                return records
+            if stalled:
+                time.sleep(min(remaining_ms, self.config["retry_backoff_ms"]) / 1000)
+
+
+def kafka_client(
+    config: KafkaConfig, *, consumer_class: type[KafkaConsumer] = KafkaConsumer, **extra: Any
+) -> KafkaConsumer:
     """The one place a :class:`KafkaConsumer` is made: the config's connection options plus
     ``extra``; raises :class:`KafkaError` when the broker cannot be reached."""
-    return KafkaConsumer(**config.client_options(), **extra)
+    return consumer_class(**config.client_options(), **extra)
 
 
 def connect_group(config: KafkaConfig) -> GroupConsumer:
@@ -122,6 +161,7 @@ def connect_group(config: KafkaConfig) -> GroupConsumer:
     the same member (labels keyed like their predictions land where the prediction is)."""
     client: GroupConsumer = kafka_client(
         config,
+        consumer_class=PacedConsumer,
         bootstrap_timeout_ms=BOOTSTRAP_TIMEOUT_MS,
         group_id=config.group_id,
         group_instance_id=config.group_instance_id,
