@@ -4,6 +4,8 @@ closes."""
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -20,7 +22,7 @@ from monitor.window.caps import Caps
 from monitor.window.grid import as_grid
 from monitor.window.slot_layout import ModelLayout
 from monitor.window.source_counters import SourceCounters
-from monitor.window.windower import WindowCounts
+from monitor.window.windower import WindowCounter, WindowCounts
 from tests.support.builders import make_batch
 
 HOUR = 3_600_000
@@ -36,7 +38,9 @@ OPTIONS = {
 
 def _counters(baseline: Baseline) -> SourceCounters:
     caps = Caps({"m": ModelLayout(baseline)}, segment_fields=("platform",))
-    return SourceCounters(caps, grid=GRID, allowed_lateness_ms=LATENESS, buffer_scores=True)
+    return SourceCounters(
+        partial(WindowCounter, caps, grid=GRID, allowed_lateness_ms=LATENESS, buffer_scores=True)
+    )
 
 
 def _stage2() -> OpenWindows:
@@ -61,15 +65,15 @@ def test_a_hand_over_empties_stage_one(baseline: Baseline) -> None:
     partials."""
     counters = _counters(baseline)
     counters.add(make_batch([10, HOUR + 10, 20], platform=["ios", "ios", "android"]))
-    (partial,) = handover.drain(counters, "c")
-    assert [(p.start_ms, p.segment, p.events) for p in partial.windows] == [
+    (counted,) = handover.drain(counters, "c")
+    assert [(p.start_ms, p.segment, p.events) for p in counted.windows] == [
         (0, "", 2),
         (0, "platform=android", 1),
         (0, "platform=ios", 1),
         (HOUR, "", 1),
         (HOUR, "platform=ios", 1),
     ]
-    assert [(v.start_ms, v.time.tolist()) for v in partial.values] == [
+    assert [(v.start_ms, v.time.tolist()) for v in counted.values] == [
         (0, [10, 20]),
         (HOUR, [HOUR + 10]),
     ]
@@ -159,12 +163,12 @@ def test_each_exchange_partition_closes_on_its_own_marks(baseline: Baseline) -> 
     whatever another partition has read; a copy of a counted partial is skipped and counted."""
     counters = _counters(baseline)
     counters.add(make_batch([10, 20], platform=["ios", "ios"]))
-    (partial,) = handover.drain(counters, "c")
-    windows = PartitionedWindows(GRID, 0)
+    (counted,) = handover.drain(counters, "c")
+    windows = PartitionedWindows(partial(OpenWindows, GRID, 0))
     windows.assign([0, 1])
     windows.set_sources({0})
     passed = Mark("c", 0, 2, 2 * HOUR, False)
-    received = [Received(1, 0, partial), Received(1, 1, partial), Received(1, 2, passed)]
+    received = [Received(1, 0, counted), Received(1, 1, counted), Received(1, 2, passed)]
     closed = windows.receive(received)
     assert [(w.key.segment, w.events) for w in closed] == [("", 2), ("platform=ios", 2)]
     assert windows.duplicates == {"m": 1}

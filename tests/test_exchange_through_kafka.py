@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 import orjson
@@ -17,6 +18,7 @@ from monitor.batches import RawRecords
 from monitor.config import Settings
 from monitor.exchange import handover
 from monitor.exchange.commit_cycle import CommitCycle
+from monitor.exchange.open_windows import OpenWindows
 from monitor.exchange.partitioned_windows import PartitionedWindows
 from monitor.exchange.publish import publish
 from monitor.exchange.reader import ExchangeReader
@@ -151,10 +153,13 @@ def _stage_two(
     windower = windows_for(settings, {"m": baseline})
     stage2 = StageTwo(settings, {"m": baseline}, windower.caps.layouts, [sink], Totals())
     windows = PartitionedWindows(
-        windower.grid,
-        settings.windows.allowed_lateness,
-        score_streams=windower.windows.score_values.streams,
-        error_streams=windower.windows.error_values.streams,
+        partial(
+            OpenWindows,
+            windower.grid,
+            settings.windows.allowed_lateness,
+            score_streams=windower.windows.score_values.streams,
+            error_streams=windower.windows.error_values.streams,
+        )
     )
     windows.assign(range(EXCHANGE_PARTITIONS))
     windows.set_sources(SOURCE_IDS)

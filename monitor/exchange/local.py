@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping
+from functools import partial
 
 from monitor.batches import EventBatch
 from monitor.exchange import handover
@@ -23,7 +24,7 @@ from monitor.window.caps import Caps, SegmentValues
 from monitor.window.grid import WindowGrid, as_grid
 from monitor.window.slot_layout import ModelLayout
 from monitor.window.source_counters import SourceCounters
-from monitor.window.windower import LateCounts, WindowCounts
+from monitor.window.windower import LateCounts, WindowCounter, WindowCounts
 
 IN_MEMORY = "in-memory"
 """The ``config`` of partials that never leave the process (nothing to check them against)."""
@@ -56,11 +57,14 @@ class Windower:
             preferred_versions=preferred_versions,
         )
         self.counters = SourceCounters(
-            self.caps,
-            grid=self.grid,
-            allowed_lateness_ms=allowed_lateness_ms,
-            buffer_scores=buffer_scores,
-            error_streams=error_streams,
+            partial(
+                WindowCounter,
+                self.caps,
+                grid=self.grid,
+                allowed_lateness_ms=allowed_lateness_ms,
+                buffer_scores=buffer_scores,
+                error_streams=error_streams,
+            )
         )
         self.windows = OpenWindows(
             self.grid,

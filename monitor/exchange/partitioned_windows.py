@@ -13,31 +13,21 @@ yet holds windows back.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from monitor.exchange.ledger import PartialLedger
 from monitor.exchange.open_windows import OpenWindows
 from monitor.exchange.reader import Received
 from monitor.exchange.records import Mark, Partial
-from monitor.window.grid import WindowGrid
 from monitor.window.windower import WindowCounts
 
 
 class PartitionedWindows:
     """The open windows of every exchange partition assigned here."""
 
-    def __init__(
-        self,
-        grid: WindowGrid,
-        allowed_lateness_ms: int,
-        *,
-        score_streams: Sequence[str] = (),
-        error_streams: Sequence[str] = (),
-    ) -> None:
-        self.grid = grid
-        self.allowed_lateness_ms = allowed_lateness_ms
-        self.score_streams = tuple(score_streams)
-        self.error_streams = tuple(error_streams)
+    def __init__(self, new_windows: Callable[[], OpenWindows]) -> None:
+        """``new_windows`` makes the (empty) open windows of a newly assigned partition."""
+        self.new_windows = new_windows
         self.sources: set[int] = set()
         self.partitions: dict[int, OpenWindows] = {}
         self.ledgers: dict[int, PartialLedger] = {}
@@ -46,12 +36,7 @@ class PartitionedWindows:
     def assign(self, partitions: Iterable[int]) -> None:
         """Exchange partitions now owned start with no open window (or a restored one)."""
         for e in partitions:
-            windows = OpenWindows(
-                self.grid,
-                self.allowed_lateness_ms,
-                score_streams=self.score_streams,
-                error_streams=self.error_streams,
-            )
+            windows = self.new_windows()
             windows.completeness.set_sources(self.sources)
             self.partitions[e] = windows
             self.ledgers[e] = PartialLedger()

@@ -16,15 +16,13 @@ yet), idle, away (in a restored state but owned elsewhere for now) and forgotten
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import numpy as np
 
 from monitor.batches import EventBatch
 from monitor.columns import batch_rows
 from monitor.join.label_join import Pairs
-from monitor.window.caps import Caps
-from monitor.window.grid import WindowGrid
 from monitor.window.windower import WindowCounter
 
 NEVER = int(np.iinfo(np.int64).min)
@@ -33,20 +31,10 @@ NEVER = int(np.iinfo(np.int64).min)
 class SourceCounters:
     """The window counters of every source partition seen or held, by partition id."""
 
-    def __init__(
-        self,
-        caps: Caps,
-        *,
-        grid: WindowGrid,
-        allowed_lateness_ms: int,
-        buffer_scores: bool = False,
-        error_streams: tuple[str, ...] = (),
-    ) -> None:
-        self.caps = caps
-        self.grid = grid
-        self.allowed_lateness_ms = allowed_lateness_ms
-        self.buffer_scores = buffer_scores
-        self.error_streams = error_streams
+    def __init__(self, new_counter: Callable[[], WindowCounter]) -> None:
+        """``new_counter`` makes the counter of a partition seen or held for the first time
+        (every partition's is alike: the process's caps, grid and detector streams)."""
+        self.new_counter = new_counter
         self.counters: dict[int, WindowCounter] = {}
         self.closed_through = NEVER  # no counter takes events for windows closed downstream
 
@@ -54,13 +42,7 @@ class SourceCounters:
         """The counter of ``source``, made when first needed."""
         found = self.counters.get(source)
         if found is None:
-            found = self.counters[source] = WindowCounter(
-                self.caps,
-                grid=self.grid,
-                allowed_lateness_ms=self.allowed_lateness_ms,
-                buffer_scores=self.buffer_scores,
-                error_streams=self.error_streams,
-            )
+            found = self.counters[source] = self.new_counter()
             found.passed_through = self.closed_through
         return found
 
