@@ -522,6 +522,11 @@ class AlertmanagerConfig(_Section):
 class ExchangeConfig(_Section):
     """Internal topics of a scaled-out group: the exchange and the stage changelogs."""
 
+    enabled: bool = Field(
+        default=False,
+        description="Run the two stages apart through Kafka (needed for more than one replica); "
+        "needs kafka.group_instance_id. Off: one process joins them in memory.",
+    )
     partitions: int = Field(
         default=12,
         ge=1,
@@ -617,6 +622,15 @@ class Settings(BaseSettings):
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
             raise ValueError(f"model {duplicates[0]!r} is listed twice; keep one entry per model")
+        return self
+
+    @model_validator(mode="after")
+    def _exchange_needs_an_instance_id(self) -> Settings:
+        if self.exchange.enabled and (self.kafka is None or not self.kafka.group_instance_id):
+            raise ValueError(
+                "exchange.enabled needs kafka.group_instance_id (unique per replica, e.g. the "
+                "pod name): it names the stages' transactional producers"
+            )
         return self
 
 

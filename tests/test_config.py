@@ -85,6 +85,13 @@ def test_thresholds_must_be_ordered(tmp_path: Path) -> None:
         load_settings(_write(tmp_path, text))
 
 
+def test_exchange_needs_a_group_instance_id(tmp_path: Path) -> None:
+    """Running the stages apart without a static member id is refused with the fix."""
+    text = MINIMAL + "exchange:\n  enabled: true\nkafka:\n  prediction_topics: [p]\n"
+    with pytest.raises(ConfigError, match=r"exchange\.enabled needs kafka\.group_instance_id"):
+        load_settings(_write(tmp_path, text))
+
+
 def test_configuration_reference_doc_is_current() -> None:
     """docs/configuration.md is exactly what `driftwarden config reference` prints."""
     from monitor.config_reference import render_reference
