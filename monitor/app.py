@@ -15,6 +15,7 @@ over comes from here:
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import closing
 from pathlib import Path
@@ -41,6 +42,7 @@ if TYPE_CHECKING:  # the live parts are imported by build_daemon only: a replay 
 
     from monitor.config import KafkaConfig
     from monitor.runtime.daemon import Daemon
+    from monitor.runtime.exchange_daemon import ExchangeDaemon
     from monitor.sinks.alertmanager import AlertmanagerSink
     from monitor.sinks.collector import ConsumerLag
     from monitor.sinks.latest_windows import LatestWindows
@@ -346,6 +348,159 @@ def build_daemon(
     store = CheckpointStore(daemon.checkpoint_path) if daemon.checkpoint_path else None
     parts = DaemonParts(pipeline, ids, server, report, producer, alertmanager, store, lag)
     return Daemon(settings, parts, connect=connect or connect_group)
+
+
+def build_exchange_daemon(settings: Settings, baselines: Mapping[str, Baseline]) -> ExchangeDaemon:
+    """``driftwarden run`` with ``exchange.enabled``: both stages of this process (stage 1 per
+    task, stage 2 per exchange partition), their sinks and endpoints, and the loop."""
+    from functools import partial
+
+    from monitor.decode.readers import json_reader
+    from monitor.exchange.open_windows import OpenWindows
+    from monitor.exchange.partitioned_windows import PartitionedWindows
+    from monitor.exchange.stage_one_tasks import StageOneTasks
+    from monitor.exchange.stage_two_partitions import StageTwoPartitions
+    from monitor.join.label_join import JoinStats
+    from monitor.pipeline import windows_for
+    from monitor.runtime.exchange_daemon import ExchangeDaemon, ExchangeParts
+    from monitor.runtime.http import MonitorServer, build_info
+    from monitor.sinks.alert_log import AlertLog
+    from monitor.sinks.collector import DriftCollector, RunningTotals
+    from monitor.sinks.kafka_topics import AlertsTopic, DeadLetters, SharedProducer
+    from monitor.sinks.latest_windows import LatestWindows
+    from monitor.sinks.report_file import AppendedReport
+    from monitor.sources.kafka import PartitionIds
+    from monitor.stage_one import StageOne, Totals
+    from monitor.stage_two import StageTwo
+
+    kafka, daemon = settings.kafka, settings.daemon
+    if kafka is None:
+        raise ConfigError("driftwarden run needs a kafka section in the config")
+    versions = load_version_baselines(settings, baselines)
+    latest = LatestWindows(stale_after=daemon.stale_after)
+    report = AppendedReport(daemon.report_path) if daemon.report_path else None
+    alert_log = AlertLog()
+    sinks: list[Any] = [latest, alert_log, *([report] if report is not None else [])]
+    muted: list[Any] = [alert_log, *([report] if report is not None else [])]
+    ids = PartitionIds([*kafka.prediction_topics, *kafka.label_topics])
+    producer = SharedProducer() if kafka.dead_letter_topic or kafka.alerts_topic else None
+    reject_sinks: list[RejectSink] = []
+    if producer is not None and kafka.dead_letter_topic:
+        reject_sinks.append(DeadLetters(producer, kafka.dead_letter_topic, ids))
+    if producer is not None and kafka.alerts_topic:
+        alerts_topic = AlertsTopic(producer, kafka.alerts_topic)
+        sinks.append(alerts_topic)
+        muted.append(alerts_topic)
+    alertmanager = _alertmanager(settings)
+    if alertmanager is not None:
+        sinks.append(alertmanager)
+    windower = windows_for(settings, baselines)
+    totals = Totals()
+    tasks = StageOneTasks(
+        partial(
+            StageOne,
+            settings,
+            baselines,
+            windower.caps,
+            windower.counters,
+            totals,
+            lambda: None,
+            reject_sinks,
+            join_labels=True,
+        ),
+        windower.counters,
+    )
+    windows = PartitionedWindows(
+        partial(
+            OpenWindows,
+            windower.grid,
+            settings.windows.allowed_lateness,
+            score_streams=windower.windows.score_values.streams,
+            error_streams=windower.windows.error_values.streams,
+        )
+    )
+    layouts = windower.caps.layouts
+    partitions = StageTwoPartitions(
+        windows,
+        lambda out: StageTwo(settings, baselines, layouts, out, totals, versions),
+        sinks,
+        muted,
+        models=baselines,
+        partitions=settings.exchange.partitions,
+    )
+
+    def running_totals() -> RunningTotals:
+        late, late_labels = Counter[str](), Counter[str]()
+        for open_windows in windows.partitions.values():
+            late.update(open_windows.late.by_model)
+            late_labels.update(open_windows.late_labels.by_model)
+        joins = [stage.join.stats for stage in tasks.tasks.values()]
+        return RunningTotals(
+            dict(totals.events),
+            dict(totals.rejected),
+            dict(late),
+            totals.windows,
+            JoinStats.total(joins),
+            dict(late_labels),
+            tasks.cap_overflow(windower.caps.capped),
+        )
+
+    lag: dict[tuple[str, int], int] = {}
+
+    def lag_now() -> ConsumerLag:
+        return dict(lag)
+
+    from prometheus_client import CollectorRegistry
+
+    registry = CollectorRegistry()
+    DriftCollector(
+        latest,
+        running_totals,
+        max_segments=daemon.max_segments,
+        baseline_digests=lambda: {m: b.digest for m, b in baselines.items()},
+        lag_provider=lag_now,
+        owned_models=partitions.owned_models,
+        registry=registry,
+    )
+    server = MonitorServer(
+        registry,
+        latest,
+        running_totals,
+        lag_provider=lag_now,
+        host=daemon.http_host,
+        port=daemon.http_port,
+        liveness_timeout=daemon.liveness_timeout / 1000,
+        build=build_info(json_reader()),
+        owned_models=partitions.owned_models,
+    )
+    parts = ExchangeParts(
+        _config_digest(settings, baselines),
+        tasks,
+        partitions,
+        ids,
+        server,
+        report,
+        producer,
+        alertmanager,
+        lag,
+    )
+    return ExchangeDaemon(settings, parts)
+
+
+def _config_digest(settings: Settings, baselines: Mapping[str, Baseline]) -> str:
+    """What every process of a group must share for their partials to add up: the settings
+    that shape counts and scores, the source topics (partials name their partitions) and the
+    baselines."""
+    import hashlib
+
+    import orjson
+
+    shaping = settings.model_dump(mode="json", exclude={"daemon", "kafka", "alertmanager"})
+    kafka = settings.kafka
+    topics = [] if kafka is None else [kafka.prediction_topics, kafka.label_topics]
+    digests = {model: b.digest for model, b in sorted(baselines.items())}
+    data = orjson.dumps([shaping, topics, digests], option=orjson.OPT_SORT_KEYS)
+    return f"sha256:{hashlib.sha256(data).hexdigest()}"
 
 
 def _alertmanager(settings: Settings) -> AlertmanagerSink | None:

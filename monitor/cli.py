@@ -589,12 +589,14 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from monitor.app import build_daemon, load_baselines
+    from monitor.app import build_daemon, build_exchange_daemon, load_baselines
     from monitor.config import load_settings
     from monitor.logs import configure_logging
 
     configure_logging(args.log_level)
     settings = load_settings(args.config)
+    if settings.exchange.enabled:
+        return build_exchange_daemon(settings, load_baselines(settings)).run()
     return build_daemon(settings, load_baselines(settings)).run()
 
 

@@ -16,7 +16,7 @@ and still joined.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -105,6 +105,28 @@ class JoinStats:
             "delay_counts": dict(sorted(self.delay_counts.items())),
             "delay_sum_s": dict(sorted(self.delay_sum_s.items())),
         }
+
+    @classmethod
+    def total(cls, stats: Iterable[JoinStats]) -> JoinStats:
+        """The sum of several joins' counts (the tasks of one process)."""
+        out = cls()
+        for s in stats:
+            for mine, theirs in (
+                (out.labels, s.labels),
+                (out.joined, s.joined),
+                (out.unmatched, s.unmatched),
+                (out.order_violations, s.order_violations),
+            ):
+                mine.update(theirs)
+            out.unlabeled.update(s.unlabeled)
+            for model, counts in s.delay_counts.items():
+                held = out.delay_counts.setdefault(model, [0] * len(counts))
+                out.delay_counts[model] = [a + b for a, b in zip(held, counts, strict=True)]
+            for model, seconds in s.delay_sum_s.items():
+                out.delay_sum_s[model] = out.delay_sum_s.get(model, 0.0) + seconds
+            for model, n in s.pending.items():
+                out.pending[model] = out.pending.get(model, 0) + n
+        return out
 
     @classmethod
     def from_state(cls, state: Mapping[str, Any]) -> JoinStats:

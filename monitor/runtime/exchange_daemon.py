@@ -1,0 +1,430 @@
+"""``driftwarden run`` with ``exchange.enabled``: the two stages apart, joined through Kafka.
+
+Every process runs both stages; Kafka's consumer groups decide who does what
+(docs/scale-out.md):
+
+- **Stage 1** consumes the prediction and label topics in group ``<group_id>`` (range assignor:
+  a member gets partition ``k`` of every topic, a whole *task*), counts each task with its own
+  label join (:class:`~monitor.exchange.stage_one_tasks.StageOneTasks`) and, every
+  ``daemon.checkpoint_interval``, runs one transactional commit cycle: the partials and marks
+  counted since the last cycle to the exchange topic, each task's snapshot to the stage-1
+  changelog, and the source offsets, all or nothing.
+- **Stage 2** consumes the exchange topic in group ``<group_id>-stage2``, read_committed, and
+  closes, scores and writes the windows of the models of its exchange partitions
+  (:class:`~monitor.exchange.stage_two_partitions.StageTwoPartitions`), then commits the
+  exchange offsets after the report file is flushed.
+
+Rebalances: kafka-python runs listeners on its IO thread, where no blocking call may run, so the
+listeners only record what happened; the main loop acts after ``poll`` returns and drops that
+poll's records. Stage 1 then forgets every task (the eager assignor revoked them all) and
+restores each assigned task from Kafka: the group's committed offsets first (a read_committed
+consumer waits for an open transaction to end), then the task's changelog snapshot, which the
+same cycle committed. Stage 2 rebuilds each newly assigned exchange partition by reading it
+again from its start up to the committed offset, muted, then goes on live. A failed cycle is
+handled like a rebalance: nothing of it is visible, and every task restarts from Kafka.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from types import FrameType
+from typing import Any
+
+import structlog
+from kafka import AsyncConsumerRebalanceListener, KafkaConsumer, TopicPartition
+from kafka.errors import KafkaError
+from kafka.structs import OffsetAndMetadata
+
+from monitor.config import KafkaConfig, Settings
+from monitor.errors import error_text
+from monitor.exchange import handover
+from monitor.exchange.changelog import Changelog
+from monitor.exchange.commit_cycle import CommitCycle, CycleFailed, transactional_id
+from monitor.exchange.publish import publish
+from monitor.exchange.reader import ExchangeReader
+from monitor.exchange.stage_one_tasks import StageOneTasks
+from monitor.exchange.stage_two_partitions import StageTwoPartitions
+from monitor.exchange.topics import ensure_topics, internal_topics
+from monitor.runtime.http import MonitorServer
+from monitor.sinks.alertmanager import AlertmanagerSink
+from monitor.sinks.kafka_topics import SharedProducer
+from monitor.sinks.report_file import AppendedReport
+from monitor.sources.kafka import PacedConsumer, PartitionIds, kafka_client, to_raw_records
+
+log = structlog.get_logger()
+
+FLUSH_TIMEOUT_S = 10.0
+RESTORE_TIMEOUT_S = 60.0
+COMMITTED_TIMEOUT_MS = 30_000
+CLOSE_TIMEOUT_MS = 5_000
+
+
+@dataclass
+class ExchangeParts:
+    """What the loop works on, built by :func:`monitor.app.build_exchange_daemon`."""
+
+    config: str
+    """Digest of the settings and baselines: partials of other settings are refused."""
+    tasks: StageOneTasks
+    partitions: StageTwoPartitions
+    ids: PartitionIds
+    server: MonitorServer
+    report: AppendedReport | None
+    producer: SharedProducer | None
+    alertmanager: AlertmanagerSink | None
+    lag: dict[tuple[str, int], int]
+
+
+class _Recorder(AsyncConsumerRebalanceListener):  # type: ignore[misc]
+    """Records that a rebalance happened (on kafka-python's IO thread); the loop acts on it."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.happened = False
+
+    def take(self) -> bool:
+        """Whether a rebalance happened since the last call."""
+        with self.lock:
+            happened, self.happened = self.happened, False
+        return happened
+
+    def _mark(self) -> None:
+        with self.lock:
+            self.happened = True
+
+    async def on_partitions_revoked(self, revoked: Sequence[TopicPartition]) -> None:
+        self._mark()
+
+    async def on_partitions_lost(self, lost: Sequence[TopicPartition]) -> None:
+        self._mark()
+
+    async def on_partitions_assigned(self, assigned: Sequence[TopicPartition]) -> None:
+        self._mark()
+
+
+class ExchangeDaemon:
+    """The live loop of both stages: two group members, a commit cycle, the endpoints."""
+
+    def __init__(self, settings: Settings, parts: ExchangeParts) -> None:
+        assert settings.kafka is not None and settings.kafka.group_instance_id
+        self.instance: str = settings.kafka.group_instance_id
+        self.settings = settings
+        self.kafka: KafkaConfig = settings.kafka
+        self.parts = parts
+        self.tasks = parts.tasks
+        self.partitions = parts.partitions
+        self.ids = parts.ids
+        self.server = parts.server
+        topics = internal_topics(self.kafka.group_id, settings.exchange, 1)
+        self.exchange_topic = topics[0].name
+        self.changelog = Changelog(topics[1].name)
+        self.label_topics = frozenset(self.kafka.label_topics)
+        self.reader = ExchangeReader(parts.config)
+        self.cycle = CommitCycle(
+            self.kafka.client_options(),
+            transactional_id(self.kafka.group_id, 1, self.instance),
+        )
+        self.sources: KafkaConsumer | None = None
+        self.exchange: KafkaConsumer | None = None
+        self.source_rebalance = _Recorder()
+        self.exchange_rebalance = _Recorder()
+        self.positions: dict[TopicPartition, int] = {}
+        self.caught_up_since: dict[TopicPartition, float] = {}
+        self.stopping = False
+        self.last_cycle = time.monotonic()
+
+    def stop(self, signum: int = 0, frame: FrameType | None = None) -> None:
+        """Ask the loop to stop after the current step (signal handler)."""
+        del frame
+        log.info("stopping", signal=signum)
+        self.stopping = True
+
+    def run(self) -> int:
+        """Consume until stopped; return the exit status."""
+        signal.signal(signal.SIGTERM, self.stop)
+        signal.signal(signal.SIGINT, self.stop)
+        self.server.start()
+        try:
+            self._connect()
+            while not self.stopping:
+                self._step()
+            self._cycle()
+        finally:
+            self._close()
+        return 0
+
+    def _connect(self) -> None:
+        """Internal topics, both group members and the producer, retried while Kafka is away."""
+        delay = 1.0
+        while not self.stopping and self.exchange is None:
+            try:
+                self._open()
+            except KafkaError as exc:
+                log.error("kafka unreachable", error=str(exc), retry_in_s=delay)
+                self.server.set_ready(False, f"kafka unreachable: {exc}")
+                self._close_consumers()
+                time.sleep(delay)
+                self.server.heartbeat()
+                delay = min(delay * 2, 30.0)
+
+    def _open(self) -> None:
+        from kafka.admin import KafkaAdminClient
+        from kafka.coordinator.assignors.range import RangePartitionAssignor
+
+        options = self.kafka.client_options()
+        if self.parts.producer is not None:
+            self.parts.producer.connect(options)
+        sources = [*self.kafka.prediction_topics, *self.kafka.label_topics]
+        admin = KafkaAdminClient(**options)
+        try:
+            counts = admin.describe_topics(sources)
+            tasks = max((len(t["partitions"]) for t in counts), default=1)
+            ensure_topics(
+                admin,
+                self.kafka.group_id,
+                internal_topics(self.kafka.group_id, self.settings.exchange, tasks),
+            )
+        finally:
+            admin.close()
+        common: dict[str, Any] = {
+            "group_instance_id": self.kafka.group_instance_id,
+            "session_timeout_ms": self.kafka.session_timeout,
+            "enable_auto_commit": False,
+            "auto_offset_reset": "earliest",
+            "isolation_level": "read_committed",
+            "max_poll_records": self.kafka.max_poll_records,
+            "partition_assignment_strategy": [RangePartitionAssignor],
+        }
+        self.sources = kafka_client(
+            self.kafka, consumer_class=PacedConsumer, group_id=self.kafka.group_id, **common
+        )
+        self.exchange = kafka_client(
+            self.kafka,
+            consumer_class=PacedConsumer,
+            group_id=f"{self.kafka.group_id}-stage2",
+            **{**common, "group_instance_id": f"{self.instance}-stage2"},
+        )
+        every = {
+            self.ids.id_of(topic, p)
+            for topic in sources
+            for p in self.sources.partitions_for_topic(topic) or ()
+        }
+        self.partitions.windows.set_sources(every)
+        self.exchange.partitions_for_topic(self.exchange_topic)
+        self.sources.subscribe(sources, listener=self.source_rebalance)
+        self.exchange.subscribe([self.exchange_topic], listener=self.exchange_rebalance)
+        log.info("consuming", topics=sources, exchange=self.exchange_topic)
+
+    def _step(self) -> None:
+        assert self.sources is not None and self.exchange is not None
+        timeout = max(1, self.kafka.poll_timeout // 2)
+        polled = self._poll(self.sources, timeout)
+        if self.source_rebalance.take():
+            self._restore_tasks()
+        elif polled:
+            self._count(polled)
+        self._update_lag(polled)
+        exchanged = self._poll(self.exchange, timeout)
+        if self.exchange_rebalance.take():
+            self._take_partitions()
+        elif exchanged:
+            self.partitions.receive(self.reader.read(exchanged))
+        self.server.heartbeat()
+        if self.parts.alertmanager is not None:
+            self.parts.alertmanager.tick()
+        if time.monotonic() - self.last_cycle >= self.settings.daemon.checkpoint_interval / 1000:
+            self._cycle()
+
+    def _poll(self, consumer: KafkaConsumer, timeout_ms: int) -> dict[TopicPartition, Any]:
+        try:
+            polled: dict[TopicPartition, Any] = consumer.poll(
+                timeout_ms=timeout_ms, max_records=self.kafka.max_poll_records
+            )
+        except KafkaError as exc:  # an outage is a log line and readiness, not a crash
+            log.error("poll failed", error=str(exc))
+            self.server.set_ready(False, f"poll failed: {exc}")
+            return {}
+        return polled
+
+    def _count(self, polled: Mapping[TopicPartition, Sequence[Any]]) -> None:
+        """One poll into the tasks' stage 1, task by task: predictions, then labels."""
+        now_ms = int(time.time() * 1000)
+        by_task: dict[int, tuple[dict[TopicPartition, Any], dict[TopicPartition, Any]]] = {}
+        for tp, records in polled.items():
+            if not records:
+                continue
+            predictions, labels = by_task.setdefault(tp.partition, ({}, {}))
+            (labels if tp.topic in self.label_topics else predictions)[tp] = records
+            self.positions[tp] = records[-1].offset + 1
+        for _, (predictions, labels) in sorted(by_task.items()):
+            self.tasks.process(
+                to_raw_records(predictions, self.ids) if predictions else None,
+                to_raw_records(labels, self.ids) if labels else None,
+                now_ms,
+            )
+        self.tasks.expire()
+
+    def _restore_tasks(self) -> None:
+        """After a rebalance or a failed cycle: every assigned task from its committed offsets
+        and changelog snapshot, in that order."""
+        assert self.sources is not None
+        self.tasks.drop()
+        self.positions = {}
+        self.caught_up_since = {}
+        self.parts.lag.clear()
+        assigned = sorted(self.sources.assignment(), key=lambda tp: (tp.partition, tp.topic))
+        by_task: dict[int, dict[TopicPartition, int]] = {}
+        for tp in assigned:
+            by_task.setdefault(tp.partition, {})[tp] = self._committed(self.sources, tp)
+        options = self.kafka.client_options()
+        for task, offsets in sorted(by_task.items()):
+            data = self.changelog.restore(options, task, f"t{task}", timeout_s=RESTORE_TIMEOUT_S)
+            self.tasks.restore(
+                task,
+                data,
+                {self.ids.id_of(tp.topic, tp.partition): o for tp, o in offsets.items()},
+            )
+            for tp, offset in offsets.items():
+                self.sources.seek(tp, offset)
+                self.positions[tp] = offset
+        self.server.own([(tp.topic, tp.partition) for tp in assigned])
+        self.server.set_ready(True)
+        log.info("tasks restored", tasks=sorted(by_task))
+
+    def _committed(self, consumer: KafkaConsumer, tp: TopicPartition) -> int:
+        """The group's committed offset of ``tp``, else its first offset."""
+        committed = consumer.committed(tp, timeout_ms=COMMITTED_TIMEOUT_MS)
+        if committed is not None:
+            return int(committed)
+        return int(consumer.beginning_offsets([tp])[tp])
+
+    def _take_partitions(self) -> None:
+        """After a stage-2 rebalance: drop the partitions gone, rebuild the ones gained."""
+        assert self.exchange is not None
+        owned = {tp.partition for tp in self.exchange.assignment()}
+        self.partitions.revoke(set(self.partitions.stages) - owned)
+        gained = sorted(owned - set(self.partitions.stages))
+        self.partitions.assign(gained)
+        for e in gained:
+            tp = TopicPartition(self.exchange_topic, e)
+            end = self._committed(self.exchange, tp)
+            self._replay(e, end)
+            self.exchange.seek(tp, end)
+            self.partitions.live(e)
+        for e in sorted(owned):  # the poll that brought the rebalance was dropped
+            if e not in gained:
+                tp = TopicPartition(self.exchange_topic, e)
+                self.exchange.seek(tp, self._committed(self.exchange, tp))
+        log.info("exchange partitions owned", partitions=sorted(owned), replayed=gained)
+
+    def _replay(self, e: int, end: int) -> None:
+        """Exchange partition ``e`` read from its start to ``end``, with its outputs muted."""
+        tp = TopicPartition(self.exchange_topic, e)
+        reader = KafkaConsumer(
+            **self.kafka.client_options(), isolation_level="read_committed", group_id=None
+        )
+        try:
+            reader.assign([tp])
+            reader.seek_to_beginning(tp)
+            deadline = time.monotonic() + RESTORE_TIMEOUT_S
+            while reader.position(tp) < end:
+                if time.monotonic() > deadline:
+                    raise KafkaError(f"replaying {self.exchange_topic}[{e}] took too long")
+                polled = reader.poll(timeout_ms=200)
+                records = [r for r in polled.get(tp, []) if r.offset < end]
+                self.partitions.receive(self.reader.read({tp: records}))
+                self.server.heartbeat()
+        finally:
+            reader.close()
+
+    def _update_lag(self, polled: Mapping[TopicPartition, Any]) -> None:
+        """Lag per owned source partition; one read to its end for ``idle_timeout`` goes idle."""
+        assert self.sources is not None
+        now = time.monotonic()
+        idle = set()
+        for tp, position in self.positions.items():
+            end = self.sources.highwater(tp)
+            if end is None:
+                continue
+            self.parts.lag[(tp.topic, tp.partition)] = max(0, end - position)
+            if position < end or tp in polled:
+                self.caught_up_since.pop(tp, None)
+            elif now - self.caught_up_since.setdefault(tp, now) >= (
+                self.settings.daemon.idle_timeout / 1000
+            ):
+                idle.add(self.ids.id_of(tp.topic, tp.partition))
+        self.tasks.counters.set_idle(idle)
+
+    def _cycle(self) -> None:
+        """Stage 1's commit cycle, then stage 2's offsets."""
+        self.last_cycle = time.monotonic()
+        if self.sources is not None and self.positions:
+            self._stage_one_cycle()
+        if self.exchange is not None:
+            self._commit_exchange()
+
+    def _stage_one_cycle(self) -> None:
+        assert self.sources is not None
+        producer = self.parts.producer
+        if producer is not None and producer.flush(FLUSH_TIMEOUT_S) is not None:
+            log.warning("commit cycle postponed: dead letters not delivered")
+            return
+        partials = handover.drain(self.tasks.counters, self.parts.config)
+        _, marks = handover.marks(self.tasks.counters, self.parts.config)
+        try:
+            self.cycle.begin()
+            publish(
+                self.cycle, self.exchange_topic, self.settings.exchange.partitions, partials, marks
+            )
+            for task in sorted({tp.partition for tp in self.positions}):
+                self.changelog.write(self.cycle, task, f"t{task}", self.tasks.snapshot(task))
+            offsets = {tp: OffsetAndMetadata(o, "", -1) for tp, o in self.positions.items()}
+            self.cycle.commit(offsets, self.sources.group_metadata())
+        except CycleFailed as exc:
+            self.changelog.aborted()
+            log.error("commit cycle failed", error=error_text(exc), cause=exc.cause)
+            self.server.set_ready(False, f"commit cycle failed: {exc}")
+            if exc.cause == "fenced":
+                self.stopping = True
+                return
+            self._restore_tasks()
+            return
+        self.changelog.committed()
+        self.server.set_ready(True)
+
+    def _commit_exchange(self) -> None:
+        """Stage 2's exchange offsets, once what it wrote is on disk."""
+        assert self.exchange is not None
+        live = [
+            TopicPartition(self.exchange_topic, e)
+            for e in self.partitions.stages
+            if e not in self.partitions.replaying
+        ]
+        if not live:
+            return
+        if self.parts.report is not None:
+            self.parts.report.durable_length()
+        try:
+            offsets = {tp: OffsetAndMetadata(self.exchange.position(tp), "", -1) for tp in live}
+            self.exchange.commit(offsets)
+        except KafkaError as exc:  # lines after the last commit are written again: merged away
+            log.error("exchange offset commit failed", error=error_text(exc))
+
+    def _close_consumers(self) -> None:
+        for consumer in (self.sources, self.exchange):
+            if consumer is not None:
+                consumer.close(timeout_ms=CLOSE_TIMEOUT_MS)
+        self.sources = self.exchange = None
+
+    def _close(self) -> None:
+        self.cycle.close()
+        self._close_consumers()
+        for closable in (self.parts.producer, self.parts.report, self.parts.alertmanager):
+            if closable is not None:
+                closable.close()
+        self.server.stop()
+        log.info("stopped")
