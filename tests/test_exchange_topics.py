@@ -9,6 +9,7 @@ from collections.abc import Iterator
 import pytest
 from kafka import KafkaAdminClient
 from kafka.admin import ConfigResource, ConfigResourceType
+from structlog.testing import capture_logs
 
 from monitor.config import ExchangeConfig
 from monitor.errors import InternalTopicError
@@ -61,6 +62,58 @@ def test_missing_topics_are_created_as_the_config_says(admin: KafkaAdminClient, 
         [ConfigResource(ConfigResourceType.TOPIC, names[0], ["retention.ms"])]
     )["topic"][names[0]]
     assert exchange["retention.ms"]["value"] == str(HOUR_MS)
+
+
+def _topic_configs(admin: KafkaAdminClient, name: str, keys: list[str]) -> dict[str, str]:
+    described = admin.describe_configs(
+        [ConfigResource(ConfigResourceType.TOPIC, name, keys)], config_filter="all"
+    )["topic"][name]
+    return {key: described[key]["value"] for key in keys}
+
+
+def test_changelogs_are_created_with_bounded_segments(admin: KafkaAdminClient, group: str) -> None:
+    """Both changelogs roll their active segment after 10 minutes or 64 MiB, so compaction
+    bounds what a restore reads; the exchange keeps the broker's segments."""
+    _ensure(admin, group, EXCHANGE, tasks=2)
+    keys = ["segment.ms", "segment.bytes"]
+    assert {
+        name: _topic_configs(admin, f"{group}-{name}", keys)
+        for name in ("stage1-changelog", "stage2-changelog", "exchange")
+    } == {
+        "stage1-changelog": {"segment.ms": "600000", "segment.bytes": "67108864"},
+        "stage2-changelog": {"segment.ms": "600000", "segment.bytes": "67108864"},
+        "exchange": {"segment.ms": "604800000", "segment.bytes": "1073741824"},
+    }
+
+
+def test_a_changelog_rolling_later_is_accepted_with_a_warning_per_setting(
+    admin: KafkaAdminClient, group: str
+) -> None:
+    """A changelog made by hand with the broker's segments (7 days, 1 GiB) only costs restore
+    time, so it is taken, and each setting above its bound is logged with the command that
+    lowers it."""
+    name = f"{group}-stage1-changelog"
+    _make(admin, name, 2, **{"cleanup.policy": "compact"})
+    with capture_logs() as logs:
+        _ensure(admin, group, EXCHANGE, tasks=2)
+    warnings = [(e["topic"], e["setting"], e["value"], e["bound"], e["fix"]) for e in logs]
+    alter = f"kafka-configs.sh --alter --entity-type topics --entity-name {name} --add-config "
+    assert warnings == [
+        (name, "segment.ms", 604_800_000, 600_000, alter + "segment.ms=600000"),
+        (name, "segment.bytes", 1_073_741_824, 67_108_864, alter + "segment.bytes=67108864"),
+    ]
+
+
+def test_a_changelog_rolling_sooner_is_accepted_silently(
+    admin: KafkaAdminClient, group: str
+) -> None:
+    """Segments tighter than driftwarden's bounds (an operator's tuning) are taken without a
+    word."""
+    tight = {"cleanup.policy": "compact", "segment.ms": "60000", "segment.bytes": "1048576"}
+    _make(admin, f"{group}-stage2-changelog", 3, **tight)
+    with capture_logs() as logs:
+        _ensure(admin, group, EXCHANGE, tasks=2)
+    assert logs == []
 
 
 def test_existing_topics_that_match_are_accepted(admin: KafkaAdminClient, group: str) -> None:

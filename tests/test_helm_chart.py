@@ -103,6 +103,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "all-toggles": ALL_TOGGLES,
     "hpa": {"autoscaling": {"enabled": True}},
     "emptydir": {"persistence": {"enabled": False}},
+    "replicas": {"replicaCount": 3},
 }
 Manifests = list[dict[str, Any]]
 
@@ -144,12 +145,23 @@ def template(helm: Path, *args: str) -> subprocess.CompletedProcess[str]:
 @pytest.fixture(scope="module")
 def rendered(helm: Path, values_files: dict[str, Path]) -> dict[str, Manifests]:
     """Every variant's manifests, by variant name."""
-    out = {}
-    for name, path in values_files.items():
-        result = template(helm, "-f", str(path))
-        assert result.returncode == 0, result.stderr
-        out[name] = [doc for doc in yaml.safe_load_all(result.stdout) if doc]
-    return out
+    return {
+        name: manifests_of(template(helm, "-f", str(path))) for name, path in values_files.items()
+    }
+
+
+def manifests_of(result: subprocess.CompletedProcess[str]) -> Manifests:
+    """The manifests a successful `helm template` printed."""
+    assert result.returncode == 0, result.stderr
+    return [doc for doc in yaml.safe_load_all(result.stdout) if doc]
+
+
+def refusal(helm: Path, *args: str) -> str:
+    """The one line a render stopped by the chart's own checks prints, without helm's prefix."""
+    result = template(helm, *args)
+    assert result.returncode != 0
+    [line] = [x for x in result.stderr.splitlines() if x.startswith("Error: execution error")]
+    return line.split("): ", 1)[1]
 
 
 def one(manifests: Manifests, kind: str, name: str | None = None) -> dict[str, Any]:
@@ -290,23 +302,54 @@ def test_dashboard_configmap_carries_the_sidecar_label(rendered: dict[str, Manif
     assert json.loads(dashboard["data"]["driftwarden.json"]) == json.loads(source)
 
 
-def test_scaled_object_scales_the_statefulset_on_group_lag(rendered: dict[str, Manifests]) -> None:
-    """The ScaledObject targets the StatefulSet with a kafka trigger on the daemon's group."""
-    manifests = rendered["all-toggles"]
-    scaled = one(manifests, "ScaledObject")
+def kafka_triggers(manifests: Manifests) -> list[tuple[str, str, str]]:
+    """The ScaledObject's Kafka triggers as (consumer group, topic, lag threshold)."""
+    triggers = one(manifests, "ScaledObject")["spec"]["triggers"]
+    assert {t["type"] for t in triggers} == {"kafka"}
+    return [
+        (t["metadata"]["consumerGroup"], t["metadata"]["topic"], t["metadata"]["lagThreshold"])
+        for t in triggers
+    ]
+
+
+def test_scaled_object_scales_the_statefulset(rendered: dict[str, Manifests]) -> None:
+    """The ScaledObject targets the StatefulSet, and every trigger reaches the configured
+    brokers, authenticates as told and never asks for more pods than its topic's partitions."""
+    scaled = one(rendered["all-toggles"], "ScaledObject")
     assert scaled["apiVersion"] == "keda.sh/v1alpha1"
     target = scaled["spec"]["scaleTargetRef"]
     assert (target["kind"], target["name"]) == ("StatefulSet", FULLNAME)
-    [trigger] = scaled["spec"]["triggers"]
-    assert trigger["type"] == "kafka"
-    assert trigger["authenticationRef"] == {"name": "kafka-user"}
-    assert trigger["metadata"] == {
-        "bootstrapServers": "kafka-0.kafka:9093,kafka-1.kafka:9093",
-        "consumerGroup": "driftwarden",
-        "topic": "predictions",
-        "lagThreshold": "10000",
-        "allowIdleConsumers": "false",
-    }
+    for trigger in scaled["spec"]["triggers"]:
+        assert trigger["authenticationRef"] == {"name": "kafka-user"}
+        assert trigger["metadata"]["bootstrapServers"] == "kafka-0.kafka:9093,kafka-1.kafka:9093"
+        assert trigger["metadata"]["allowIdleConsumers"] == "false"
+
+
+def test_scaled_object_scales_on_the_lag_of_both_stages(rendered: dict[str, Manifests]) -> None:
+    """KEDA follows the group's lag on every prediction and label topic (stage 1) and the
+    stage-2 group's lag on the exchange, each against its own threshold."""
+    assert kafka_triggers(rendered["all-toggles"]) == [
+        ("driftwarden", "predictions", "10000"),
+        ("driftwarden", "labels", "10000"),
+        ("driftwarden-stage2", "driftwarden-exchange", "1000"),
+    ]
+
+
+def test_keda_topic_narrows_stage_one_to_that_topic(helm: Path) -> None:
+    """keda.topic replaces the source topics KEDA watches; the exchange stays watched."""
+    result = template(
+        helm,
+        "--set",
+        "keda.enabled=true",
+        "--set",
+        "keda.topic=predictions-eu",
+        "--set",
+        "config.kafka.group_id=ml",
+    )
+    assert kafka_triggers(manifests_of(result)) == [
+        ("ml", "predictions-eu", "10000"),
+        ("ml-stage2", "ml-exchange", "1000"),
+    ]
 
 
 def test_autoscaled_statefulset_leaves_replicas_to_the_autoscaler(
@@ -317,6 +360,60 @@ def test_autoscaled_statefulset_leaves_replicas_to_the_autoscaler(
         assert "replicas" not in one(rendered[variant], "StatefulSet")["spec"]
     hpa = one(rendered["hpa"], "HorizontalPodAutoscaler")["spec"]["scaleTargetRef"]
     assert (hpa["kind"], hpa["name"]) == ("StatefulSet", FULLNAME)
+
+
+def exchange_enabled(manifests: Manifests) -> bool | None:
+    """config.exchange.enabled in the rendered driftwarden.yaml; None when it is not set."""
+    config = yaml.safe_load(rendered_config(manifests))
+    enabled: bool | None = config.get("exchange", {}).get("enabled")
+    return enabled
+
+
+def test_one_pod_joins_the_stages_in_memory(rendered: dict[str, Manifests]) -> None:
+    """With one replica and no autoscaling the chart leaves exchange mode unset (off)."""
+    assert exchange_enabled(rendered["defaults"]) is None
+
+
+@pytest.mark.parametrize("variant", ["replicas", "hpa", "all-toggles"])
+def test_several_pods_run_in_exchange_mode(rendered: dict[str, Manifests], variant: str) -> None:
+    """More than one replica, the HPA or KEDA (all-toggles) turn exchange mode on."""
+    assert exchange_enabled(rendered[variant]) is True
+
+
+def test_one_pod_keeps_exchange_mode_when_the_values_ask_for_it(helm: Path) -> None:
+    """config.exchange.enabled: true stays on with a single replica (no switch when scaling)."""
+    manifests = manifests_of(template(helm, "--set", "config.exchange.enabled=true"))
+    assert exchange_enabled(manifests) is True
+
+
+def test_exchange_turned_off_with_several_pods_fails_with_one_line(helm: Path) -> None:
+    """config.exchange.enabled: false with replicas > 1 stops the render naming both ways out."""
+    assert refusal(helm, "--set", "replicaCount=2", "--set", "config.exchange.enabled=false") == (
+        "config.exchange.enabled is false, but replicaCount is 2: without the exchange every "
+        "pod judges only its own share of the traffic; remove config.exchange.enabled (the "
+        "chart turns it on for several pods) or run one pod (replicaCount: 1, autoscaling and "
+        "keda off)"
+    )
+
+
+def test_exchange_mode_without_static_membership_fails_with_one_line(helm: Path) -> None:
+    """staticMembership: false cannot name the pods' producers, so exchange mode refuses it."""
+    assert refusal(
+        helm, "--set", "autoscaling.enabled=true", "--set", "staticMembership=false"
+    ) == (
+        "staticMembership is false, but exchange mode needs each pod's name as its "
+        "kafka.group_instance_id (it names the pod's transactional producers); set "
+        "staticMembership: true"
+    )
+
+
+def test_claims_outlive_a_scale_down(rendered: dict[str, Manifests]) -> None:
+    """A removed pod's claim is kept: its report file holds lines no other pod wrote."""
+    statefulset = one(rendered["replicas"], "StatefulSet")
+    assert statefulset["spec"]["persistentVolumeClaimRetentionPolicy"] == {
+        "whenDeleted": "Retain",
+        "whenScaled": "Retain",
+    }
 
 
 def test_keda_and_hpa_together_fail_with_one_line(helm: Path) -> None:
@@ -361,8 +458,7 @@ def test_probes_follow_the_daemon_endpoints(rendered: dict[str, Manifests]) -> N
 
 def test_http_port_is_the_configured_daemon_port(helm: Path) -> None:
     """The container and Service ports follow config.daemon.http_port."""
-    result = template(helm, "--set", "config.daemon.http_port=9100")
-    manifests = [doc for doc in yaml.safe_load_all(result.stdout) if doc]
+    manifests = manifests_of(template(helm, "--set", "config.daemon.http_port=9100"))
     assert container(manifests)["ports"] == [
         {"name": "http", "containerPort": 9100, "protocol": "TCP"}
     ]
@@ -516,22 +612,40 @@ def write_pod_files(manifests: Manifests, root: Path) -> Path:
     return config
 
 
-@pytest.mark.parametrize("variant", ["defaults", "all-toggles"])
-def test_rendered_config_passes_config_check(
-    rendered: dict[str, Manifests], variant: str, tmp_path: Path
-) -> None:
-    """`driftwarden config check` accepts the rendered config with the pod's environment."""
-    config = write_pod_files(rendered[variant], tmp_path)
+def config_check(manifests: Manifests, root: Path) -> dict[str, Any]:
+    """The effective config `driftwarden config check` prints for pod 0 of ``manifests``."""
+    config = write_pod_files(manifests, root)
     result = subprocess.run(
         [sys.executable, "-m", "monitor.cli", "config", "check", "--config", str(config)],
         capture_output=True,
         text=True,
         timeout=120,
-        env={**os.environ, **pod_environment(rendered[variant])},
+        env={**os.environ, **pod_environment(manifests)},
     )
     assert result.returncode == 0, result.stderr
-    effective = json.loads(result.stdout)
+    effective: dict[str, Any] = json.loads(result.stdout)
+    return effective
+
+
+@pytest.mark.parametrize("variant", ["defaults", "all-toggles"])
+def test_rendered_config_passes_config_check(
+    rendered: dict[str, Manifests], variant: str, tmp_path: Path
+) -> None:
+    """`driftwarden config check` accepts the rendered config with the pod's environment."""
+    effective = config_check(rendered[variant], tmp_path)
     assert effective["kafka"]["group_instance_id"] == f"{FULLNAME}-0"
+
+
+def test_daemon_runs_several_pods_in_exchange_mode_named_by_pod(
+    rendered: dict[str, Manifests], tmp_path: Path
+) -> None:
+    """With three replicas the daemon accepts the config and sees exchange mode on, with the
+    pod's name as the group_instance_id its transactional producers are named after."""
+    effective = config_check(rendered["replicas"], tmp_path)
+    assert (effective["exchange"]["enabled"], effective["kafka"]["group_instance_id"]) == (
+        True,
+        f"{FULLNAME}-0",
+    )
 
 
 def test_rendered_config_finds_its_baselines(
