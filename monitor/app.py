@@ -16,10 +16,10 @@ over comes from here:
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from contextlib import closing
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import pyarrow as pa
 
@@ -41,12 +41,16 @@ if TYPE_CHECKING:  # the live parts are imported by build_daemon only: a replay 
     from prometheus_client import CollectorRegistry
 
     from monitor.config import KafkaConfig
+    from monitor.exchange.local import Windower
+    from monitor.exchange.stage_one_tasks import StageOneTasks
+    from monitor.exchange.stage_two_partitions import StageTwoPartitions
     from monitor.runtime.daemon import Daemon
     from monitor.runtime.exchange_daemon import ExchangeDaemon
     from monitor.sinks.alertmanager import AlertmanagerSink
     from monitor.sinks.collector import ConsumerLag
     from monitor.sinks.latest_windows import LatestWindows
     from monitor.sources.kafka import GroupConsumer
+    from monitor.stage_one import Totals
 
 
 def load_baselines(settings: Settings) -> dict[str, Baseline]:
@@ -350,50 +354,36 @@ def build_daemon(
     return Daemon(settings, parts, connect=connect or connect_group)
 
 
-def build_exchange_daemon(settings: Settings, baselines: Mapping[str, Baseline]) -> ExchangeDaemon:
-    """``driftwarden run`` with ``exchange.enabled``: both stages of this process (stage 1 per
-    task, stage 2 per exchange partition), their sinks and endpoints, and the loop."""
+class ExchangeStages(NamedTuple):
+    """The two stages of a scaled-out process and what they share."""
+
+    tasks: StageOneTasks
+    partitions: StageTwoPartitions
+    windower: Windower
+    totals: Totals
+
+
+def exchange_stages(
+    settings: Settings,
+    baselines: Mapping[str, Baseline],
+    sinks: Sequence[Sink],
+    muted: Collection[Sink],
+    reject_sinks: Sequence[RejectSink] = (),
+    versions: Mapping[str, Mapping[str, Baseline]] | None = None,
+) -> ExchangeStages:
+    """Both stages of one scaled-out process, empty: stage 1 per task (dead-lettering to
+    ``reject_sinks``), stage 2 per exchange partition writing to ``sinks`` (all but ``muted``
+    while a partition replays)."""
     from functools import partial
 
-    from monitor.decode.readers import json_reader
     from monitor.exchange.open_windows import OpenWindows
     from monitor.exchange.partitioned_windows import PartitionedWindows
     from monitor.exchange.stage_one_tasks import StageOneTasks
     from monitor.exchange.stage_two_partitions import StageTwoPartitions
-    from monitor.join.label_join import JoinStats
     from monitor.pipeline import windows_for
-    from monitor.runtime.exchange_daemon import ExchangeDaemon, ExchangeParts
-    from monitor.runtime.http import MonitorServer, build_info
-    from monitor.sinks.alert_log import AlertLog
-    from monitor.sinks.collector import DriftCollector, RunningTotals
-    from monitor.sinks.kafka_topics import AlertsTopic, DeadLetters, SharedProducer
-    from monitor.sinks.latest_windows import LatestWindows
-    from monitor.sinks.report_file import AppendedReport
-    from monitor.sources.kafka import PartitionIds
     from monitor.stage_one import StageOne, Totals
     from monitor.stage_two import StageTwo
 
-    kafka, daemon = settings.kafka, settings.daemon
-    if kafka is None:
-        raise ConfigError("driftwarden run needs a kafka section in the config")
-    versions = load_version_baselines(settings, baselines)
-    latest = LatestWindows(stale_after=daemon.stale_after)
-    report = AppendedReport(daemon.report_path) if daemon.report_path else None
-    alert_log = AlertLog()
-    sinks: list[Any] = [latest, alert_log, *([report] if report is not None else [])]
-    muted: list[Any] = [alert_log, *([report] if report is not None else [])]
-    ids = PartitionIds([*kafka.prediction_topics, *kafka.label_topics])
-    producer = SharedProducer() if kafka.dead_letter_topic or kafka.alerts_topic else None
-    reject_sinks: list[RejectSink] = []
-    if producer is not None and kafka.dead_letter_topic:
-        reject_sinks.append(DeadLetters(producer, kafka.dead_letter_topic, ids))
-    if producer is not None and kafka.alerts_topic:
-        alerts_topic = AlertsTopic(producer, kafka.alerts_topic)
-        sinks.append(alerts_topic)
-        muted.append(alerts_topic)
-    alertmanager = _alertmanager(settings)
-    if alertmanager is not None:
-        sinks.append(alertmanager)
     windower = windows_for(settings, baselines)
     totals = Totals()
     tasks = StageOneTasks(
@@ -428,6 +418,47 @@ def build_exchange_daemon(settings: Settings, baselines: Mapping[str, Baseline])
         models=baselines,
         partitions=settings.exchange.partitions,
     )
+    return ExchangeStages(tasks, partitions, windower, totals)
+
+
+def build_exchange_daemon(settings: Settings, baselines: Mapping[str, Baseline]) -> ExchangeDaemon:
+    """``driftwarden run`` with ``exchange.enabled``: both stages of this process (stage 1 per
+    task, stage 2 per exchange partition), their sinks and endpoints, and the loop."""
+    from monitor.decode.readers import json_reader
+    from monitor.join.label_join import JoinStats
+    from monitor.runtime.exchange_daemon import ExchangeDaemon, ExchangeParts
+    from monitor.runtime.http import MonitorServer, build_info
+    from monitor.sinks.alert_log import AlertLog
+    from monitor.sinks.collector import DriftCollector, RunningTotals
+    from monitor.sinks.kafka_topics import AlertsTopic, DeadLetters, SharedProducer
+    from monitor.sinks.latest_windows import LatestWindows
+    from monitor.sinks.report_file import AppendedReport
+    from monitor.sources.kafka import PartitionIds
+
+    kafka, daemon = settings.kafka, settings.daemon
+    if kafka is None:
+        raise ConfigError("driftwarden run needs a kafka section in the config")
+    versions = load_version_baselines(settings, baselines)
+    latest = LatestWindows(stale_after=daemon.stale_after)
+    report = AppendedReport(daemon.report_path) if daemon.report_path else None
+    alert_log = AlertLog()
+    sinks: list[Any] = [latest, alert_log, *([report] if report is not None else [])]
+    muted: list[Any] = [alert_log, *([report] if report is not None else [])]
+    ids = PartitionIds([*kafka.prediction_topics, *kafka.label_topics])
+    producer = SharedProducer() if kafka.dead_letter_topic or kafka.alerts_topic else None
+    reject_sinks: list[RejectSink] = []
+    if producer is not None and kafka.dead_letter_topic:
+        reject_sinks.append(DeadLetters(producer, kafka.dead_letter_topic, ids))
+    if producer is not None and kafka.alerts_topic:
+        alerts_topic = AlertsTopic(producer, kafka.alerts_topic)
+        sinks.append(alerts_topic)
+        muted.append(alerts_topic)
+    alertmanager = _alertmanager(settings)
+    if alertmanager is not None:
+        sinks.append(alertmanager)
+    stages = exchange_stages(settings, baselines, sinks, muted, reject_sinks, versions)
+    tasks, partitions, windower, totals = stages
+    windows = partitions.windows
 
     def running_totals() -> RunningTotals:
         late, late_labels = Counter[str](), Counter[str]()

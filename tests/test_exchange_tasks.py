@@ -1,0 +1,183 @@
+"""The scaled-out daemon's stages without a broker: stage 1 per task and stage 2 per exchange
+partition (:func:`monitor.app.exchange_stages`) give one process's report, also when a task moves
+to another process through its snapshot, with work done after the last commit cycle read again,
+and when an exchange partition is rebuilt by another process reading it again muted."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from baselines.values import Baseline
+from monitor.app import ExchangeStages, exchange_stages
+from monitor.batches import RawRecords
+from monitor.config import Settings
+from monitor.exchange import handover
+from monitor.exchange.partitioner import partition_of
+from monitor.exchange.reader import Received
+from monitor.exchange.records import decode, encode
+from monitor.exchange.stage_one_tasks import task_of
+from monitor.sinks.base import report_json
+from monitor.sinks.memory import ListSink
+from tests.support.label_stream import NOW_MS, label_settings
+from tests.test_exchange_through_kafka import LABELS, SOURCE_IDS, _batches, _one_process
+
+EXCHANGE_PARTITIONS = 3
+CONFIG = "sha256:tasks"
+
+
+def _settings() -> Settings:
+    return label_settings(
+        detectors={
+            "prediction": [{"name": "page_hinkley_np"}],
+            "errors": [{"stream": "error", "name": "ddm_np"}],
+        },
+        exchange={"enabled": True, "partitions": EXCHANGE_PARTITIONS},
+        kafka={
+            "prediction_topics": ["predictions"],
+            "label_topics": ["labels"],
+            "group_instance_id": "test",
+        },
+    )
+
+
+@dataclass
+class _Exchange:
+    """The exchange topic: every committed record of each partition, in order."""
+
+    log: dict[int, list[bytes]] = field(
+        default_factory=lambda: {e: [] for e in range(EXCHANGE_PARTITIONS)}
+    )
+
+    def publish(self, stages: ExchangeStages) -> None:
+        """One commit cycle of a process's stage 1: its partials, then its marks everywhere."""
+        counters = stages.tasks.counters
+        for partial in handover.drain(counters, CONFIG):
+            self.log[partition_of(partial.model, EXCHANGE_PARTITIONS)].append(encode(partial))
+        for mark in handover.marks(counters, CONFIG)[1]:
+            for records in self.log.values():
+                records.append(encode(mark))
+
+    def read(self, e: int, start: int, end: int | None = None) -> list[Received]:
+        records = self.log[e][start:end]
+        return [Received(e, start + i, decode(r)) for i, r in enumerate(records)]
+
+
+def _process(
+    settings: Settings, baseline: Baseline, owned: range
+) -> tuple[ExchangeStages, ListSink]:
+    report = ListSink()
+    stages = exchange_stages(settings, {"m": baseline}, [report], [report])
+    stages.partitions.windows.set_sources(SOURCE_IDS)
+    stages.partitions.assign(owned)
+    for e in owned:
+        stages.partitions.live(e)
+    return stages, report
+
+
+def _count(stages: ExchangeStages, poll: RawRecords) -> None:
+    labels = int(poll.partition[0]) >= LABELS
+    stages.tasks.process(None if labels else poll, poll if labels else None, NOW_MS)
+    stages.tasks.expire()
+
+
+def _restore(
+    stages: ExchangeStages, task: int, snapshot: bytes | None, ends: dict[int, int]
+) -> None:
+    sources = {s: ends.get(s, 0) for s in SOURCE_IDS if task_of(s) == task}
+    stages.tasks.restore(task, snapshot, sources)
+
+
+def _flush(stages: ExchangeStages) -> None:
+    """End of input: every open window of every owned exchange partition closes."""
+    partitions = stages.partitions
+    for e, windows in sorted(partitions.windows.partitions.items()):
+        partitions.stages[e].emit(windows.flush())
+
+
+def _lines(*reports: ListSink) -> list[bytes]:
+    return sorted({report_json(r) for report in reports for r in report.reports()})
+
+
+def test_tasks_and_exchange_partitions_give_the_one_process_report(baseline: Baseline) -> None:
+    """One process, its stage 1 per task publishing every three polls and its stage 2 per
+    exchange partition reading what was published, writes one in-memory process's report."""
+    settings, polls = _settings(), _batches()
+    stages, report = _process(settings, baseline, range(EXCHANGE_PARTITIONS))
+    for task in range(4):
+        _restore(stages, task, None, {})
+    exchange, read = _Exchange(), dict.fromkeys(range(EXCHANGE_PARTITIONS), 0)
+    for i, poll in enumerate(polls, 1):
+        _count(stages, poll)
+        if i % 3 == 0 or i == len(polls):
+            exchange.publish(stages)
+            for e in range(EXCHANGE_PARTITIONS):
+                stages.partitions.receive(exchange.read(e, read[e]))
+                read[e] = len(exchange.log[e])
+    _flush(stages)
+    expected = _one_process(settings, baseline, polls)
+    assert sum(b'"kind":"alert"' in line for line in expected) == 8
+    assert _lines(report) == expected
+
+
+def test_a_task_moved_with_its_snapshot_and_an_exchange_partition_rebuilt_add_up(
+    baseline: Baseline,
+) -> None:
+    """Process A counts tasks 0-1 and B tasks 2-3. After A and B counted two polls more than
+    their last commit cycle, a rebalance gives task 1 to B: every task restarts from the
+    snapshot and offsets of the last cycle (the two polls are read again). At the same time
+    the exchange partition of the model moves from A to C, which reads it again from its start,
+    muted. The
+    union of A's, B's and C's reports is one process's report."""
+    settings, polls = _settings(), _batches()
+    a, report_a = _process(settings, baseline, range(EXCHANGE_PARTITIONS))
+    b, report_b = _process(settings, baseline, range(0))
+    owner = {0: a, 1: a, 2: b, 3: b}
+    for task, stages in owner.items():
+        _restore(stages, task, None, {})
+    exchange = _Exchange()
+    read = dict.fromkeys(range(EXCHANGE_PARTITIONS), 0)
+    readers = dict.fromkeys(range(EXCHANGE_PARTITIONS), a)
+
+    def cycle() -> None:
+        for stages in (a, b):
+            exchange.publish(stages)
+        for e, reader in readers.items():
+            reader.partitions.receive(exchange.read(e, read[e]))
+            read[e] = len(exchange.log[e])
+
+    committed = len(polls) // 2 // 3 * 3
+    for i, poll in enumerate(polls[: committed + 2], 1):
+        _count(owner[task_of(int(poll.partition[0]))], poll)
+        if i % 3 == 0:
+            cycle()
+            snapshots = {task: stages.tasks.snapshot(task) for task, stages in owner.items()}
+    ends = _ends(polls[:committed])
+    for stages in (a, b):  # the rebalance: the two polls' work is dropped with every task
+        stages.tasks.drop()
+    owner[1] = b
+    for task, stages in owner.items():
+        _restore(stages, task, snapshots[task], ends)
+    c, report_c = _process(settings, baseline, range(0))
+    moved = partition_of("m", EXCHANGE_PARTITIONS)
+    a.partitions.revoke([moved])
+    c.partitions.assign([moved])
+    c.partitions.receive(exchange.read(moved, 0, read[moved]))
+    c.partitions.live(moved)
+    readers[moved] = c
+    for i, poll in enumerate(polls[committed:], committed + 1):
+        _count(owner[task_of(int(poll.partition[0]))], poll)
+        if i % 3 == 0 or i == len(polls):
+            cycle()
+    for stages in (a, c):
+        _flush(stages)
+    assert _lines(report_a, report_b, report_c) == _one_process(settings, baseline, polls)
+    assert report_a.reports() and report_c.reports()
+
+
+def _ends(polls: list[RawRecords]) -> dict[int, int]:
+    """The next offset of every source partition after ``polls``."""
+    ends: dict[int, int] = {}
+    for poll in polls:
+        source = int(poll.partition[0])
+        ends[source] = max(ends.get(source, 0), int(poll.offset[-1]) + 1)
+    return ends
