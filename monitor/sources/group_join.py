@@ -22,8 +22,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import structlog
 from kafka.coordinator.consumer import ConsumerCoordinator
 from kafka.structs import MemberState
+
+log = structlog.get_logger()
 
 
 class SettlingCoordinator(ConsumerCoordinator):  # type: ignore[misc]
@@ -41,6 +44,7 @@ class SettlingCoordinator(ConsumerCoordinator):  # type: ignore[misc]
                 self.state = MemberState.STABLE
                 self._enable_heartbeat()
             generation = self._generation
+            log.info("group join answered between polls", generation=generation.generation_id)
             await self._on_join_complete_async(
                 generation.generation_id, generation.member_id, generation.protocol, task.value
             )
