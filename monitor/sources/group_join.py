@@ -15,7 +15,8 @@ running for the next poll to await, but the next poll only awaits a task still i
 Nothing awaits a join while the daemon's loop works between polls, nor while its paced poll
 sleeps (:class:`~monitor.sources.kafka.PacedConsumer`): under load both last long enough for
 the SyncGroup answer to arrive in between. :class:`SettlingCoordinator` applies a completed
-join's assignment at the next poll, as if that poll had awaited it, and awaits one still in flight.
+join's assignment at the next poll, as if that poll had awaited it, and counts a join the member
+began as needed until then, whether or not the group still asks for one.
 """
 
 from __future__ import annotations
@@ -34,6 +35,11 @@ class SettlingCoordinator(ConsumerCoordinator):  # type: ignore[misc]
 
     _join_task: Any  # kafka-python's: the join task a poll left running, a Future
 
+    def need_rejoin(self) -> bool:
+        """True also while a join this member began is unfinished: kafka-python asks only whether
+        the group needs one, and the join itself may have answered no by now."""
+        return bool(self.rejoining or super().need_rejoin())
+
     async def join_group_async(self, timeout_ms: int | None = None) -> Any:
         task = self._join_task
         if task is not None and task.succeeded():  # answered while no poll waited
@@ -49,6 +55,4 @@ class SettlingCoordinator(ConsumerCoordinator):  # type: ignore[misc]
                 generation.generation_id, generation.member_id, generation.protocol, task.value
             )
             return True
-        if task is not None:  # in flight, or failed: the join goes on even if nothing asks now
-            self.rejoin_needed = True
         return await super().join_group_async(timeout_ms)
