@@ -2,5 +2,6 @@
 
 A source yields :class:`~monitor.batches.RawRecords` (messages still to decode) or
 ``pyarrow.RecordBatch`` rows (flat files), in order, with the partitions and offsets that let
-the pipeline checkpoint its position.
+the pipeline checkpoint its position. ``group_join`` mends the Kafka client's consumer-group
+join for the daemon's group member (``kafka.PacedConsumer``).
 """

@@ -22,6 +22,7 @@ from kafka.structs import OffsetAndMetadata
 from monitor.batches import RawRecords
 from monitor.config import KafkaConfig
 from monitor.errors import SourceError
+from monitor.sources.group_join import SettlingCoordinator
 
 _TOPIC_STRIDE = 100_000  # partition ids: topic index × stride + partition
 BOOTSTRAP_TIMEOUT_MS = 5_000
@@ -126,8 +127,13 @@ class PacedConsumer(KafkaConsumer):  # type: ignore[misc]
     Python's small-object arenas fragmented, a lasting step of the resident set after each
     outage (``benchmarks/README.md``, Soak). Here a poll in that state makes one round without
     waiting and then sleeps ``retry_backoff_ms`` itself; otherwise it is kafka-python's own
-    poll, in slices of ``POLL_SLICE_MS``.
+    poll, in slices of ``POLL_SLICE_MS``. Its coordinator is a :class:`SettlingCoordinator`:
+    a join the broker answered while no poll waited still gives this member its assignment.
     """
+
+    def __init__(self, *topics: str, **configs: Any) -> None:
+        super().__init__(*topics, **configs)
+        self._coordinator.__class__ = SettlingCoordinator
 
     def poll(
         self, timeout_ms: int = 0, max_records: int | None = None, update_offsets: bool = True
