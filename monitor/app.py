@@ -503,6 +503,7 @@ def build_exchange_daemon(settings: Settings, baselines: Mapping[str, Baseline])
         liveness_timeout=daemon.liveness_timeout / 1000,
         build=build_info(json_reader()),
         owned_models=partitions.owned_models,
+        owned_exchange_partitions=partitions.owned_partitions,
     )
     parts = ExchangeParts(
         _config_digest(settings, baselines),

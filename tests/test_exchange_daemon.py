@@ -20,7 +20,14 @@ from baselines.values import Baseline
 from monitor.app import load_baselines, replay_topics_to_file
 from monitor.config import load_settings
 from monitor.sinks.report_merge import line_key
-from tests.support.daemon import daemon_config, daemon_log, start_daemon_process, wait_for
+from tests.support.daemon import (
+    daemon_config,
+    daemon_log,
+    get_endpoint,
+    start_daemon_process,
+    status_document,
+    wait_for,
+)
 from tests.support.kafka import create_topic
 from tests.support.label_stream import HOUR, T0, labelled_stream
 
@@ -182,6 +189,21 @@ def test_three_processes_write_the_one_process_report(
     assert any(b'"kind":"alert"' in line for line in expected)
     assert union == expected
     assert all(r.read_bytes() for r in reports)
+    owners = [status_document(port)["owns"] for _, port in configs]
+    assert sorted(m for owns in owners for m in owns["models"]) == sorted(MODELS)
+    assert sorted(t for owns in owners for t in owns["tasks"]) == list(range(SOURCES))
+    series = [_model_series(get_endpoint(port, "/metrics")[1]) for _, port in configs]
+    assert sum(len(s) for s in series) == len(set().union(*series)) > 0
+
+
+def _model_series(metrics: bytes) -> set[str]:
+    """The alert-level series of a /metrics text: one per model, version, segment, subject
+    and check."""
+    return {
+        line.rpartition(" ")[0]
+        for line in metrics.decode().splitlines()
+        if line.startswith("driftwarden_alert_level{")
+    }
 
 
 def _member(

@@ -49,6 +49,9 @@ class StageTwoPartitions:
             self.models_of.setdefault(partition_of(model, partitions), []).append(model)
         self.stages: dict[int, StageTwo] = {}
         self.replaying: set[int] = set()
+        # what the endpoints' thread reads, replaced whole (never changed in place)
+        self.owned: tuple[int, ...] = ()
+        self.speaking: frozenset[str] = frozenset()
 
     def assign(self, partitions: Iterable[int]) -> None:
         """Exchange partitions now owned start empty and replaying (muted) until
@@ -58,11 +61,13 @@ class StageTwoPartitions:
         for e in fresh:
             self.stages[e] = self.new_stage(self.replay_sinks)
             self.replaying.add(e)
+        self._published()
 
     def live(self, e: int) -> None:
         """Partition ``e`` has replayed up to its committed offset: its outputs speak now."""
         self.replaying.discard(e)
         self.stages[e].sinks = list(self.sinks)
+        self._published()
 
     def revoke(self, partitions: Iterable[int]) -> None:
         """Exchange partitions owned no more: their windows and model states go."""
@@ -71,6 +76,16 @@ class StageTwoPartitions:
         for e in gone:
             self.stages.pop(e, None)
             self.replaying.discard(e)
+        self._published()
+
+    def _published(self) -> None:
+        self.owned = tuple(sorted(self.stages))
+        self.speaking = frozenset(
+            model
+            for e in self.stages
+            if e not in self.replaying
+            for model in self.models_of.get(e, ())
+        )
 
     def receive(self, received: Sequence[Received]) -> int:
         """Take records of owned partitions (in partition and offset order); score and write
@@ -86,14 +101,14 @@ class StageTwoPartitions:
             closed += len(windows)
         return closed
 
-    def owned_models(self) -> list[str]:
-        """The models of the partitions owned and live (whose series this process exports)."""
-        return sorted(
-            model
-            for e in self.stages
-            if e not in self.replaying
-            for model in self.models_of.get(e, ())
-        )
+    def owned_models(self) -> frozenset[str]:
+        """The models of the partitions owned and live, whose series this process exports
+        (safe to call from another thread)."""
+        return self.speaking
+
+    def owned_partitions(self) -> tuple[int, ...]:
+        """The exchange partitions owned (safe to call from another thread)."""
+        return self.owned
 
     def raised(self) -> list[tuple[str, str, str, str, str, str]]:
         """Checks now in warning or intervention of every owned partition's models."""

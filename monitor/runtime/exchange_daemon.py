@@ -133,6 +133,10 @@ class ExchangeDaemon:
         self.source_rebalance = _Recorder()
         self.exchange_rebalance = _Recorder()
         self.positions: dict[TopicPartition, int] = {}
+        # the membership the tasks were restored under: a cycle commits with it, so the broker
+        # refuses the cycle once the group has moved on (KIP-447), even when the rebalance ran
+        # on the client's IO thread while this loop was between polls
+        self.membership: Any = None
         self.caught_up_since: dict[TopicPartition, float] = {}
         self.stopping = False
         self.last_cycle = time.monotonic()
@@ -273,9 +277,11 @@ class ExchangeDaemon:
         and changelog snapshot, in that order."""
         assert self.sources is not None
         self.tasks.drop()
+        self.server.disown([(tp.topic, tp.partition) for tp in self.positions])
         self.positions = {}
         self.caught_up_since = {}
         self.parts.lag.clear()
+        self.membership = self.sources.group_metadata()
         assigned = sorted(self.sources.assignment(), key=lambda tp: (tp.partition, tp.topic))
         by_task: dict[int, dict[TopicPartition, int]] = {}
         for tp in assigned:
@@ -383,7 +389,7 @@ class ExchangeDaemon:
             for task in sorted({tp.partition for tp in self.positions}):
                 self.changelog.write(self.cycle, task, f"t{task}", self.tasks.snapshot(task))
             offsets = {tp: OffsetAndMetadata(o, "", -1) for tp, o in self.positions.items()}
-            self.cycle.commit(offsets, self.sources.group_metadata())
+            self.cycle.commit(offsets, self.membership)
         except CycleFailed as exc:
             self.changelog.aborted()
             log.error("commit cycle failed", error=error_text(exc), cause=exc.cause)

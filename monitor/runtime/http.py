@@ -55,16 +55,20 @@ def _no_models() -> Collection[str]:
     return ()
 
 
-def ownership(partitions: Iterable[tuple[str, int]], models: Collection[str]) -> dict[str, Any]:
+def ownership(
+    partitions: Iterable[tuple[str, int]],
+    models: Collection[str],
+    exchange_partitions: Collection[int] = (),
+) -> dict[str, Any]:
     """/status's ``owns``: the tasks (partition numbers of any source topic) of ``partitions``,
-    the exchange partitions (none until the stages run apart) and the ``models``.
+    the ``exchange_partitions`` (none while the stages run in one process) and the ``models``.
 
-    >>> ownership([("predictions", 3), ("labels", 3), ("labels", 0)], {"b", "a"})
-    {'tasks': [0, 3], 'exchange_partitions': [], 'models': ['a', 'b']}
+    >>> ownership([("predictions", 3), ("labels", 3), ("labels", 0)], {"b", "a"}, (2,))
+    {'tasks': [0, 3], 'exchange_partitions': [2], 'models': ['a', 'b']}
     """
     return {
         "tasks": sorted({partition for _, partition in partitions}),
-        "exchange_partitions": [],
+        "exchange_partitions": sorted(exchange_partitions),
         "models": sorted(models),
     }
 
@@ -124,8 +128,9 @@ class MonitorServer:
 
     The main loop calls :meth:`heartbeat` every iteration and :meth:`set_ready` when it can
     serve, the rebalance listener :meth:`own` and :meth:`disown` as source partitions come and
-    go; everything else happens on the server's daemon thread. ``owned_models`` gives the models
-    the process owns (/status ``owns``).
+    go; everything else happens on the server's daemon thread. ``owned_models`` and
+    ``owned_exchange_partitions`` give the models and exchange partitions the process owns
+    (/status ``owns``).
     """
 
     def __init__(
@@ -141,6 +146,7 @@ class MonitorServer:
         clock: Callable[[], float] = time.monotonic,
         build: Mapping[str, str] | None = None,
         owned_models: OwnedModels = _no_models,
+        owned_exchange_partitions: Callable[[], Collection[int]] = tuple,
     ) -> None:
         if liveness_timeout <= 0:
             raise ValueError(
@@ -155,6 +161,7 @@ class MonitorServer:
         self.clock = clock
         self.build = dict(build or {})
         self.owned_models = owned_models
+        self.owned_exchange_partitions = owned_exchange_partitions
         self._partitions: frozenset[tuple[str, int]] = frozenset()  # replaced whole: thread-safe
         self._last_heartbeat = clock()
         self._ready: tuple[bool, str] = (False, NOT_READY)
@@ -233,7 +240,7 @@ class MonitorServer:
         lag = self.lag_provider() if self.lag_provider is not None else None
         document = status_document(self.latest.snapshot(), self.totals_provider(), lag)
         live, ready = self.liveness()[0], self.readiness()[0]
-        owns = ownership(self._partitions, self.owned_models())
+        owns = ownership(self._partitions, self.owned_models(), self.owned_exchange_partitions())
         return {"live": live, "ready": ready, "build": self.build, "owns": owns, **document}
 
 
