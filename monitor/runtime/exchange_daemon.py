@@ -29,7 +29,7 @@ from __future__ import annotations
 import signal
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from types import FrameType
 from typing import Any
@@ -61,6 +61,7 @@ FLUSH_TIMEOUT_S = 10.0
 RESTORE_TIMEOUT_S = 60.0
 COMMITTED_TIMEOUT_MS = 30_000
 CLOSE_TIMEOUT_MS = 5_000
+TRANSACTION_TIMEOUT_MS = 10_000  # as Kafka Streams under exactly-once
 
 
 @dataclass
@@ -125,7 +126,8 @@ class ExchangeDaemon:
         self.label_topics = frozenset(self.kafka.label_topics)
         self.reader = ExchangeReader(parts.config)
         self.cycle = CommitCycle(
-            self.kafka.client_options(),
+            # a dead owner's open cycle holds its tasks' offsets until the broker aborts it
+            {**self.kafka.client_options(), "transaction_timeout_ms": TRANSACTION_TIMEOUT_MS},
             transactional_id(self.kafka.group_id, 1, self.instance),
         )
         self.sources: KafkaConsumer | None = None
@@ -138,6 +140,8 @@ class ExchangeDaemon:
         # on the client's IO thread while this loop was between polls
         self.membership: Any = None
         self.caught_up_since: dict[TopicPartition, float] = {}
+        self.tasks_stale = False  # the tasks wait for a restore from Kafka
+        self.partitions_stale = False  # the exchange partitions wait for a rebuild
         self.stopping = False
         self.last_cycle = time.monotonic()
 
@@ -228,20 +232,35 @@ class ExchangeDaemon:
         timeout = max(1, self.kafka.poll_timeout // 2)
         polled = self._poll(self.sources, timeout)
         if self.source_rebalance.take():
-            self._restore_tasks()
-        elif polled:
+            self.tasks_stale = True  # this poll's records came before the restore: dropped
+        elif polled and not self.tasks_stale:
             self._count(polled)
+        if self.tasks_stale:
+            self.tasks_stale = not self._settled(self._restore_tasks)
         self._update_lag(polled)
         exchanged = self._poll(self.exchange, timeout)
         if self.exchange_rebalance.take():
-            self._take_partitions()
-        elif exchanged:
+            self.partitions_stale = True
+        elif exchanged and not self.partitions_stale:
             self.partitions.receive(self.reader.read(exchanged))
+        if self.partitions_stale:
+            self.partitions_stale = not self._settled(self._take_partitions)
         self.server.heartbeat()
         if self.parts.alertmanager is not None:
             self.parts.alertmanager.tick()
         if time.monotonic() - self.last_cycle >= self.settings.daemon.checkpoint_interval / 1000:
             self._cycle()
+
+    def _settled(self, restore: Callable[[], None]) -> bool:
+        """Run ``restore``; False when Kafka did not answer (retried at the next step, e.g. while
+        a dead owner's open transaction holds the committed offsets until the broker aborts it)."""
+        try:
+            restore()
+        except KafkaError as exc:
+            log.warning("restore postponed", error=error_text(exc))
+            self.server.set_ready(False, f"restore postponed: {error_text(exc)}")
+            return False
+        return True
 
     def _poll(self, consumer: KafkaConsumer, timeout_ms: int) -> dict[TopicPartition, Any]:
         try:
@@ -315,16 +334,20 @@ class ExchangeDaemon:
         self.partitions.revoke(set(self.partitions.stages) - owned)
         gained = sorted(owned - set(self.partitions.stages))
         self.partitions.assign(gained)
-        for e in gained:
-            tp = TopicPartition(self.exchange_topic, e)
-            end = self._committed(self.exchange, tp)
-            self._replay(e, end)
-            self.exchange.seek(tp, end)
-            self.partitions.live(e)
-        for e in sorted(owned):  # the poll that brought the rebalance was dropped
-            if e not in gained:
+        try:
+            for e in gained:
                 tp = TopicPartition(self.exchange_topic, e)
-                self.exchange.seek(tp, self._committed(self.exchange, tp))
+                end = self._committed(self.exchange, tp)
+                self._replay(e, end)
+                self.exchange.seek(tp, end)
+                self.partitions.live(e)
+            for e in sorted(owned):  # the polls since the rebalance were dropped
+                if e not in gained:
+                    tp = TopicPartition(self.exchange_topic, e)
+                    self.exchange.seek(tp, self._committed(self.exchange, tp))
+        except KafkaError:  # rebuilt from the start again at the retry
+            self.partitions.revoke(sorted(self.partitions.replaying))
+            raise
         log.info("exchange partitions owned", partitions=sorted(owned), replayed=gained)
 
     def _replay(self, e: int, end: int) -> None:
@@ -397,7 +420,7 @@ class ExchangeDaemon:
             if exc.cause == "fenced":
                 self.stopping = True
                 return
-            self._restore_tasks()
+            self.tasks_stale = True
             return
         self.changelog.committed()
         self.server.set_ready(True)
