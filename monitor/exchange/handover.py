@@ -11,6 +11,7 @@ where it is, its largest event time and whether it is idle.
 from __future__ import annotations
 
 from monitor.exchange.records import FeedValues, Mark, Partial, parts_of
+from monitor.window.open_counts import OpenCounts
 from monitor.window.source_counters import SourceCounters
 from monitor.window.windower import LateCounts, WindowCounter, WindowCounts
 
@@ -41,7 +42,7 @@ def marks(counters: SourceCounters, config: str) -> tuple[set[int], list[Mark]]:
 def _drain(counter: WindowCounter, source: int, config: str) -> list[Partial]:
     """One counter's partials, one per model, sorted by model; the counter is emptied."""
     windows: dict[str, list[WindowCounts]] = {}
-    for _, window in sorted(counter.open.items(), key=lambda item: (item[0][1], item[0][0])):
+    for window in counter.open.values():
         windows.setdefault(window.key.model, []).append(window)
     values: dict[str, list[FeedValues]] = {}
     for feed, buffers in (("prediction", counter.score_values), ("errors", counter.error_values)):
@@ -51,7 +52,7 @@ def _drain(counter: WindowCounter, source: int, config: str) -> list[Partial]:
     late, late_labels = counter.late.by_model, counter.late_labels.by_model
     models = sorted({*windows, *values, *late, *late_labels})
     first = counter.end if counter.first is None else counter.first
-    counter.open, counter.late, counter.late_labels = {}, LateCounts(), LateCounts()
+    counter.counted, counter.late, counter.late_labels = OpenCounts(), LateCounts(), LateCounts()
     counter.first = None
     return [
         Partial(

@@ -30,6 +30,7 @@ from monitor.join.label_join import Pairs
 from monitor.window.caps import Caps, codes_by_owner
 from monitor.window.grid import WindowGrid
 from monitor.window.model_set import ModelSet
+from monitor.window.open_counts import OpenCounts
 from monitor.window.slot_layout import ModelLayout
 from monitor.window.value_buffers import ValueBuffers
 from monitor.window.watermark import Watermarks
@@ -123,7 +124,7 @@ class WindowCounter:
         self.end = 0
         self.late = LateCounts()
         self.late_labels = LateCounts()
-        self.open: dict[tuple[WindowKey, int], WindowCounts] = {}
+        self.counted: OpenCounts[WindowKey] = OpenCounts()
         self.model_set = ModelSet(list(self.layouts.values()))
         self.model_index = {model: i for i, model in enumerate(self.layouts)}
         self.scored = np.array(  # models whose numeric prediction feeds the score detectors
@@ -161,6 +162,15 @@ class WindowCounter:
             if pairs is not None:
                 self._count_pairs(pairs, watermark)
         self._pass()
+
+    @property
+    def open(self) -> dict[tuple[WindowKey, int], WindowCounts]:
+        """The windows counted since the last hand-over by (key, start), in report order; their
+        counts are views of ``counted``'s (see :class:`~monitor.window.open_counts.OpenCounts`)."""
+        return {
+            (key, start): WindowCounts(key, start, end, events, counts, performance)
+            for key, start, end, events, counts, performance in self.counted.windows()
+        }
 
     def _by_model(self, models: pa.Array) -> list[tuple[str, ModelLayout, BoolArray]]:
         """``(model, layout, rows of that model)`` for each configured model, in config order."""
@@ -235,18 +245,14 @@ class WindowCounter:
         else:
             counts = groups.counts(self.model_set.positions(batch, rows, model_of))
             self._detect(batch, counted)
-        base, perf_base = groups.base, groups.perf_base
-        for i, (key, start, end) in enumerate(groups.keys):
-            part = WindowCounts(
-                key,
-                start,
-                end,
-                0 if labeled else groups.events[i],
-                counts[base[i] : base[i + 1]],
-                groups.performance[perf_base[i] : perf_base[i + 1]],
-            )
-            existing = self.open.get((key, start))
-            self.open[(key, start)] = part if existing is None else existing.merge(part)
+        self.counted.add(
+            groups.keys,
+            np.zeros_like(groups.events) if labeled else groups.events,
+            groups.base,
+            counts,
+            groups.perf_base,
+            groups.performance,
+        )
 
     def _memberships(
         self, batch: EventBatch, counted: _Counted
@@ -375,7 +381,7 @@ class _Groups:
             events.append(np.bincount(group[present], minlength=len(keys)))
             self.rows.append(np.where(present, group + first, -1))
             first += len(keys)
-        self.events: list[int] = np.concatenate(events).tolist()
+        self.events: IntArray = np.concatenate(events)
         sizes = [
             (layouts[key.model].size, layouts[key.model].performance_size)
             for key, _, _ in self.keys
