@@ -89,10 +89,8 @@ class SubjectLines:
             _json_floats(numbers[0, same_number]),
             _LEVEL_JSON[level_codes[0, same_level]].tolist(),
         )
-        texts = {
-            k: _prefilled(self._template(group, k).text, kinds, baked, *constants)
-            for k in set(which)
-        }
+        fill = _fill(kinds, baked, *constants)
+        texts = {k: _prefilled(self._template(group, k).text, fill) for k in set(which)}
         cells = _slots(kinds, baked)
         varying = _json_floats(numbers[:, ~same_number])
         width = len(varying) // len(which)
@@ -161,36 +159,35 @@ def _baked(kinds: tuple[int, ...], same_number: np.ndarray, same_level: np.ndarr
     return bytes(int(kind != 0 and next(constant[kind])) for kind in kinds)
 
 
-def _prefilled(
-    text: bytes, kinds: tuple[int, ...], baked: bytes, numbers: list[bytes], levels: list[bytes]
-) -> bytes:
-    """``text`` with its ``baked`` slots written (``numbers``, ``levels``: their texts in slot
-    order) and the others left to fill.
+def _prefilled(text: bytes, fill: tuple[bytes, ...]) -> bytes:
+    """``text`` with each slot written as ``fill`` says: the text of a number or level the same
+    in every window, else the slot itself (``%d``, ``%s``) left to fill per window.
 
     >>> text, kinds = b'{"n":%d,"x":%s,"y":%s,"%%":%s}', (0, 1, 1, 2)
-    >>> _prefilled(text, kinds, bytes([0, 1, 0, 1]), [b"0.5"], [b'"ok"'])
+    >>> fill = _fill(kinds, bytes([0, 1, 0, 1]), [b"0.5"], [b'"ok"'])
+    >>> _prefilled(text, fill)
     b'{"n":%d,"x":0.5,"y":%s,"%%":"ok"}'
     """
+    return _escaped_twice(text) % fill
+
+
+def _fill(
+    kinds: tuple[int, ...], baked: bytes, numbers: list[bytes], levels: list[bytes]
+) -> tuple[bytes, ...]:
+    """What :func:`_prefilled` writes in each slot of a template of ``kinds``: the texts of the
+    ``baked`` ones (``numbers``, ``levels``, in slot order), the others' own ``%d`` or ``%s``."""
     constant = {1: iter(numbers), 2: iter(levels)}
-    pieces = _pieces(text)
-    out = [pieces[0]]
-    for (kind, bake), (slot, after) in zip(
-        zip(kinds, baked, strict=True), zip(pieces[1::2], pieces[2::2], strict=True), strict=True
-    ):
-        out += (next(constant[kind]) if bake else slot, after)
-    return b"".join(out)
+    return tuple(
+        next(constant[kind]) if bake else b"%d" if kind == 0 else b"%s"
+        for kind, bake in zip(kinds, baked, strict=True)
+    )
 
 
 @lru_cache(maxsize=256)
-def _pieces(text: bytes) -> list[bytes]:
-    """A template's text between its slots, and the slots: text, slot, text, …, text."""
-    pieces = [b""]
-    for piece in _SLOT.split(text):
-        if piece in (b"%d", b"%s"):
-            pieces += (piece, b"")
-        else:
-            pieces[-1] += piece
-    return pieces
+def _escaped_twice(text: bytes) -> bytes:
+    """A template whose slots all take text (``%s``) and whose literal ``%`` survive one
+    formatting escaped."""
+    return _SLOT.sub(lambda found: b"%%%%" if found[0] == b"%%" else b"%s", text)
 
 
 @lru_cache(maxsize=256)
