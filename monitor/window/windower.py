@@ -142,12 +142,11 @@ class WindowCounter:
         watermark = self.watermarks.advance(batch.event_time_ms, batch.partition)
         windows = self.grid.index(batch.event_time_ms)
         late = self.grid.start(windows + 1) <= self._horizon(watermark)
-        parts = []
-        for model, _, mine in self._by_model(batch.model):
-            self.late.add(model, int(np.count_nonzero(mine & late)))
-            rows = np.flatnonzero(mine & ~late)
-            if len(rows):
-                parts.append((model, rows))
+        parts = [
+            (model, rows)
+            for model, _, rows in self._by_model(batch.model, late, self.late)
+            if len(rows)
+        ]
         self._count(batch, parts, windows)
         if pairs is not None:
             self._count_pairs(pairs, watermark)
@@ -172,15 +171,28 @@ class WindowCounter:
             for key, start, end, events, counts, performance in self.counted.windows()
         }
 
-    def _by_model(self, models: pa.Array) -> list[tuple[str, ModelLayout, BoolArray]]:
-        """``(model, layout, rows of that model)`` for each configured model, in config order."""
+    def _by_model(
+        self, models: pa.Array, late: BoolArray, late_counts: LateCounts
+    ) -> list[tuple[str, ModelLayout, IntArray]]:
+        """``(model, layout, its rows not late)`` for each configured model in ``models``, in
+        config order; each one's late rows are added to ``late_counts``. One stable sort
+        groups the rows of every model."""
         codes, names = text_codes(models)
-        code_of = {name: code for code, name in enumerate(names)}
-        return [
-            (model, layout, codes == code_of[model])
-            for model, layout in self.layouts.items()
-            if model in code_of
-        ]
+        index = np.array([self.model_index.get(name, -1) for name in names] + [-1])
+        model_of = index[codes]  # a null model's code -1 takes the last entry: no model
+        known = model_of >= 0
+        n = len(self.layouts)
+        late_per_model = np.bincount(model_of[late & known], minlength=n).tolist()
+        kept = np.flatnonzero(~late & known)
+        rows = kept[np.argsort(model_of[kept], kind="stable")]
+        bounds = np.searchsorted(model_of[rows], np.arange(n + 1)).tolist()
+        layouts = list(self.layouts.items())
+        out = []
+        for m in sorted({i for i in index.tolist() if i >= 0}):
+            model, layout = layouts[m]
+            late_counts.add(model, late_per_model[m])
+            out.append((model, layout, rows[bounds[m] : bounds[m + 1]]))
+        return out
 
     def _horizon(self, watermark: IntArray) -> IntArray:
         """Per event: windows ending at or before this are closed when it arrives."""
@@ -206,12 +218,11 @@ class WindowCounter:
         self.error_values.add_pairs(joined, self.layouts)
         windows = self.grid.index(joined.event_time_ms)
         late = self.grid.start(windows + 1) <= self._horizon(watermark[pairs.trigger])
-        parts = []
-        for model, layout, mine in self._by_model(joined.model):
-            self.late_labels.add(model, int(np.count_nonzero(mine & late)))
-            rows = np.flatnonzero(mine & ~late)
-            if len(rows) and layout.performance_size:
-                parts.append((model, rows))
+        parts = [
+            (model, rows)
+            for model, layout, rows in self._by_model(joined.model, late, self.late_labels)
+            if len(rows) and layout.performance_size
+        ]
         self._count(joined, parts, windows, labeled=True)
 
     def _count(
