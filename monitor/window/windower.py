@@ -344,23 +344,29 @@ class WindowCounter:
         first = int(windows.min())
         span = int(windows.max()) - first + 1
         group = (model_of * len(version_names) + version_codes) * span + (windows - first)
-        times = batch.event_time_ms[rows]
-        tiebreak = batch.partition[rows] * _OFFSETS + batch.offset[rows]
-        if group.min() == group.max():  # one model, version and window: no sort
-            found: list[IntArray | slice] = [slice(None)]
-        else:
-            order = np.argsort(group, kind="stable")
-            found = list(np.split(order, np.flatnonzero(np.diff(group[order])) + 1))
+        order = np.argsort(group, kind="stable")
+        group = group[order]
+        runs = np.flatnonzero(np.diff(group)) + 1
+        heads = group[np.concatenate([[0], runs])]
+        model_version, window = np.divmod(heads, span)
+        model, version = np.divmod(model_version, len(version_names))
         models = list(self.layouts)
-        for mine in found:
-            model, version = divmod(int(group[mine][0]) // span, len(version_names))
-            self.score_values.add(
-                models[model],
-                version_names[version],
-                times[mine],
-                pa.array(tiebreak[mine]),
-                {"score": scores[mine]},
-            )
+        rows = rows[order]
+        self.score_values.add_runs(
+            [
+                (models[m], version_names[v], start)
+                for m, v, start in zip(
+                    model.tolist(),
+                    version.tolist(),
+                    self.grid.start(window + first).tolist(),
+                    strict=True,
+                )
+            ],
+            [0, *runs.tolist(), len(rows)],
+            batch.event_time_ms[rows],
+            pa.array(batch.partition[rows] * _OFFSETS + batch.offset[rows]),
+            {"score": scores[order]},
+        )
 
 
 class _Counted(NamedTuple):
