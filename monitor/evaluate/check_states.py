@@ -31,23 +31,35 @@ class CheckStates:
         self.above_intervention = np.array(
             [s.above_intervention for s in states.values()], dtype=np.int64
         )
-        self._blocks: dict[tuple[WindowKey, tuple[tuple[str, str], ...]], np.ndarray] = {}
+        self._blocks: dict[tuple[tuple[str, str], ...], dict[WindowKey, np.ndarray]] = {}
 
     def __len__(self) -> int:
         return len(self.rows)
 
     def rows_of(self, key: WindowKey, names: tuple[tuple[str, str], ...]) -> np.ndarray:
         """The rows of a window's checks ``names`` (subject, check), new ones added at ok."""
-        block = self._blocks.get((key, names))
-        if block is None:
-            rows = self.rows
-            for subject, check in names:
-                rows.setdefault((key, subject, check), len(rows))
-            if len(rows) > len(self.level):
-                self._grow(len(rows))
-            block = np.array([rows[(key, s, c)] for s, c in names], dtype=np.int64)
-            self._blocks[(key, names)] = block
+        block: np.ndarray = self.rows_of_keys([key], names)[0]
         return block
+
+    def rows_of_keys(
+        self, keys: Sequence[WindowKey], names: tuple[tuple[str, str], ...]
+    ) -> np.ndarray:
+        """:meth:`rows_of` of windows with the same checks, a row of the result per key."""
+        blocks = self._blocks.get(names)
+        if blocks is None:
+            blocks = self._blocks[names] = {}
+        out = []
+        for key in keys:
+            block = blocks.get(key)
+            if block is None:
+                rows = self.rows
+                for subject, check in names:
+                    rows.setdefault((key, subject, check), len(rows))
+                if len(rows) > len(self.level):
+                    self._grow(len(rows))
+                block = blocks[key] = np.array([rows[(key, s, c)] for s, c in names], np.int64)
+            out.append(block)
+        return np.stack(out)
 
     def _grow(self, size: int) -> None:
         """Room for ``size`` rows at least (doubling, so adding checks stays linear); the new
