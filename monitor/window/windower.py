@@ -36,6 +36,8 @@ from monitor.window.value_buffers import ValueBuffers
 from monitor.window.watermark import Watermarks
 
 _OFFSETS = 1 << 40  # partition × this + offset: one sortable tie-break per event
+_CODES_PER_PASS = 1 << 21
+"""Slot codes counted by one ``np.bincount`` (16 MiB of them at most, then the next pass)."""
 
 
 class WindowKey(NamedTuple):
@@ -417,13 +419,16 @@ class _Groups:
 
     def counts(self, positions: list[tuple[IntArray | None, IntArray]]) -> IntArray:
         """The flat vector of every group's slot counts, from where each row counts per subject
-        (``ModelSet.positions``): one ``np.bincount`` per subject for every model and group."""
+        (``ModelSet.positions``): one ``np.bincount`` for the codes of several subjects, every
+        model and group (a pass over the vector per :data:`_CODES_PER_PASS` codes, not per
+        subject)."""
         base = self.base
         starts = [np.where(group >= 0, base[group], -1) for group in self.rows]
         everyone = [bool((group >= 0).all()) for group in self.rows]
         counts = np.zeros(int(base[-1]), dtype=np.int64)
-        for which, position in positions:  # a subject at a time: the codes stay in cache
-            codes = []
+        codes: list[IntArray] = []
+        pending = 0
+        for which, position in positions:
             for start, all_in in zip(starts, everyone, strict=True):
                 mine = start if which is None else start[which]
                 if all_in:
@@ -431,8 +436,12 @@ class _Groups:
                 else:
                     keep = mine >= 0
                     codes.append(mine[keep] + position[keep])
-            found = codes[0] if len(codes) == 1 else np.concatenate(codes)
-            counts += np.bincount(found, minlength=len(counts))
+                pending += len(codes[-1])
+            if pending >= _CODES_PER_PASS:
+                counts += np.bincount(np.concatenate(codes), minlength=len(counts))
+                codes, pending = [], 0
+        if codes:
+            counts += np.bincount(np.concatenate(codes), minlength=len(counts))
         return counts
 
 
