@@ -4,12 +4,12 @@ joined in memory, for replay and for one daemon.
 ``Pipeline`` builds :class:`~monitor.stage_one.StageOne` and :class:`~monitor.stage_two.StageTwo`
 around one :class:`~monitor.exchange.local.Windower` (the caps and source counters of stage 1,
 the open windows of stage 2) and, after every batch stage 1 counts, hands its progress over
-(what it counted too when a window may close) and gives stage 2 the windows that closed; the label join then gives up on what the new
-watermark leaves behind. It offers the drivers what they need (running totals, raised checks,
-which partitions hold the watermark) through its own methods; the objects around it are built by
-the composition root, :mod:`monitor.app`. Sources hand it raw records (Kafka, JSON Lines) or
-columnar record batches (Parquet, CSV); sinks receive the records of closed windows and level
-transitions in a deterministic order.
+(what it counted too when a window may close) and gives stage 2 the windows that closed; the
+label join then gives up on what the new watermark leaves behind. It offers the drivers what
+they need (running totals, raised checks, which partitions hold the watermark) through its own
+methods; the objects around it are built by the composition root, :mod:`monitor.app`. Sources
+hand it raw records (Kafka, JSON Lines) or columnar record batches (Parquet, CSV); sinks receive
+the records of closed windows and level transitions in a deterministic order.
 """
 
 from __future__ import annotations

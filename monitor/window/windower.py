@@ -25,7 +25,7 @@ import pyarrow as pa
 
 from baselines.values import PREDICTION_SUBJECT
 from monitor.batches import BoolArray, EventBatch, FloatArray, IntArray
-from monitor.columns import take_rows, text_codes
+from monitor.columns import text_codes
 from monitor.join.label_join import Pairs
 from monitor.window.caps import Caps, codes_by_owner
 from monitor.window.grid import WindowGrid
@@ -249,7 +249,7 @@ class WindowCounter:
             rows,
             model_of,
             windows[rows],
-            *text_codes(take_rows(batch.model_version, rows).fill_null("")),
+            *_version_codes(batch.model_version, rows),
         )
         groups = _Groups(self._memberships(batch, counted), self.layouts)
         groups.add_performance(self._performance(batch, parts))
@@ -443,6 +443,24 @@ class _Groups:
         if codes:
             counts += np.bincount(np.concatenate(codes), minlength=len(counts))
         return counts
+
+
+def _version_codes(versions: pa.Array, rows: IntArray) -> tuple[IntArray, list[str]]:
+    """The version code of each of ``rows`` and the versions' names (a missing version is
+    ``""``), from the codes of the whole column (coded once per batch).
+
+    >>> codes, names = _version_codes(pa.array(["v2", None, "v1"]), np.array([2, 1]))
+    >>> codes.tolist(), names
+    ([1, 2], ['v2', 'v1', ''])
+    """
+    codes, names = text_codes(versions)
+    codes = codes[rows]
+    missing = codes < 0
+    if missing.any():
+        if "" not in names:
+            names.append("")
+        codes = np.where(missing, names.index(""), codes)
+    return codes, names
 
 
 def _starts(sizes: list[int]) -> IntArray:
