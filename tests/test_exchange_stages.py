@@ -82,8 +82,8 @@ def test_a_hand_over_empties_stage_one(baseline: Baseline) -> None:
         (HOUR, [HOUR + 10]),
     ]
     counter = counters.counters[0]
-    assert (counter.open, counter.score_values.buffers, handover.drain(counters, "c")) == (
-        {},
+    assert (len(counter.counted), counter.score_values.buffers, handover.drain(counters, "c")) == (
+        0,
         {},
         [],
     )

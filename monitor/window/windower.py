@@ -164,15 +164,6 @@ class WindowCounter:
                 self._count_pairs(pairs, watermark)
         self._pass()
 
-    @property
-    def open(self) -> dict[tuple[WindowKey, int], WindowCounts]:
-        """The windows counted since the last hand-over by (key, start), in report order; their
-        counts are views of ``counted``'s (see :class:`~monitor.window.open_counts.OpenCounts`)."""
-        return {
-            (key, start): WindowCounts(key, start, end, events, counts, performance)
-            for key, start, end, events, counts, performance in self.counted.windows()
-        }
-
     def _by_model(
         self, models: pa.Array, late: BoolArray, late_counts: LateCounts
     ) -> list[tuple[str, ModelLayout, IntArray]]:
