@@ -47,6 +47,7 @@ class SubjectLines:
 
     def __init__(self) -> None:
         self._templates: dict[tuple[int, tuple[tuple[int, str], ...]], _Template] = {}
+        self._by_content: dict[tuple[object, ...], _Template] = {}
 
     def lines(
         self, group: CheckGroup, reported: np.ndarray, warning: np.ndarray, intervention: np.ndarray
@@ -90,7 +91,13 @@ class SubjectLines:
             _LEVEL_JSON[level_codes[0, same_level]].tolist(),
         )
         fill = _fill(kinds, baked, *constants)
-        texts = {k: _prefilled(self._template(group, k).text, fill) for k in set(which)}
+        by_text: dict[bytes, bytes] = {}  # models sharing a template share its prefilling
+        texts = {}
+        for k in set(which):
+            text = self._template(group, k).text
+            if text not in by_text:
+                by_text[text] = _prefilled(text, fill)
+            texts[k] = by_text[text]
         cells = _slots(kinds, baked)
         varying = _json_floats(numbers[:, ~same_number])
         width = len(varying) // len(which)
@@ -127,10 +134,18 @@ class SubjectLines:
         return out
 
     def _template(self, group: CheckGroup, layout: int) -> _Template:
-        key = (id(group.model.layouts[layout]), group.checks)
+        """The template of a model's windows with these checks; models of one layout shape and
+        the same subject names share one."""
+        of_model = group.model.layouts[layout]
+        key = (id(of_model), group.checks)
         template = self._templates.get(key)
         if template is None:
-            template = self._templates[key] = _template(group, layout)
+            names = tuple(subject.name for subject in of_model.subjects)
+            same = (names, of_model.shape, group.checks)
+            template = self._by_content.get(same)
+            if template is None:
+                template = self._by_content[same] = _template(group, layout)
+            self._templates[key] = template
         return template
 
 
