@@ -47,6 +47,21 @@ def test_a_check_seen_first_starts_at_ok_without_streaks() -> None:
     assert table.states()[(KEY, "y", "psi")] == CheckState(Level.OK, 0, 0)
 
 
+def test_new_checks_take_the_next_rows_and_come_back_in_that_order() -> None:
+    """A new key's checks, then a known key's new check, take the rows after every row before;
+    the states come back in row order."""
+    table, other = CheckStates(), WindowKey("m", "v2", "")
+    assert table.rows_of(KEY, (("x", "psi"), ("y", "psi"))).tolist() == [0, 1]
+    assert table.rows_of(other, (("x", "psi"),)).tolist() == [2]
+    assert table.rows_of(KEY, (("x", "psi"), ("performance", "accuracy"))).tolist() == [0, 3]
+    assert list(table.states()) == [
+        (KEY, "x", "psi"),
+        (KEY, "y", "psi"),
+        (other, "x", "psi"),
+        (KEY, "performance", "accuracy"),
+    ]
+
+
 def _lines(hours: int = 6, per_hour: int = 240) -> list[bytes]:
     """In-order events of model m, two versions and two platforms, labelled in odd hours only
     (so windows differ in their checks); x drifts in the third and fourth hours, so levels rise
