@@ -5,8 +5,10 @@ closes."""
 from __future__ import annotations
 
 from functools import partial
+from typing import Any
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -23,9 +25,10 @@ from monitor.pipeline import Pipeline
 from monitor.sinks.memory import ListSink
 from monitor.window.caps import Caps
 from monitor.window.grid import as_grid
+from monitor.window.open_counts import OpenCounts
 from monitor.window.slot_layout import ModelLayout
 from monitor.window.source_counters import SourceCounters
-from monitor.window.windower import WindowCounter, WindowCounts
+from monitor.window.windower import WindowCounter, WindowCounts, WindowKey
 from tests.support.builders import make_batch
 from tests.support.state_stream import NOW_MS, state_lines, state_settings
 
@@ -204,3 +207,22 @@ def test_a_revoked_partition_keeps_what_it_counted(baseline: Baseline) -> None:
         return [(r["segment"], r["start"], r["events"]) for r in sink.reports()]
 
     assert events_per_window(revoke=True) == events_per_window(revoke=False)
+
+
+def test_reading_the_late_counts_while_a_batch_is_counted_loses_no_event(
+    baseline: Baseline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The late counts read in the middle of counting a batch (as the endpoints' thread may)
+    change nothing: the windows hold every event."""
+    windower = Windower({"m": ModelLayout(baseline)}, size_ms=HOUR, allowed_lateness_ms=0)
+    add = OpenCounts.add
+
+    def add_while_read(self: OpenCounts[WindowKey], *args: Any) -> None:
+        assert windower.late.by_model == {}
+        add(self, *args)
+
+    monkeypatch.setattr(OpenCounts, "add", add_while_read)
+    windower.add(make_batch([10]))
+    windower.add(make_batch([20, 30]))
+    closed = windower.flush()
+    assert [(w.key.segment, w.events) for w in closed if not w.key.segment] == [("", 3)]

@@ -10,9 +10,10 @@ only on the partials and marks, so the in-memory and the Kafka exchange give the
 The marks go to stage 2 after every batch; the partials only when the watermark they move
 crosses a window boundary (a window may close) or at the end of input, since the counters add
 up in place meanwhile and no partial can be late in one process (each counter takes no event
-for a window stage 2 closed). Whatever reads stage 2's state (:attr:`Windower.windows`, the late
-counts, a revoke) first takes every partial pending, so it sees what a hand-over after every
-batch would have left there.
+for a window stage 2 closed). Whatever reads stage 2's state (:attr:`Windower.windows`: a
+snapshot; a revoke) first takes every partial pending, so it sees what a hand-over after every
+batch would have left there. The late counts add stage 2's and the counters' without changing
+either: the HTTP endpoints read them from their own thread while a batch is being counted.
 """
 
 from __future__ import annotations
@@ -118,13 +119,16 @@ class Windower:
 
     @property
     def late(self) -> LateCounts:
-        """Events dropped as late, per model, since start."""
-        return self.windows.late
+        """Events dropped as late, per model, since start: a copy, read without changing
+        anything (the endpoints read it from their own thread)."""
+        return _summed(self._windows.late, [c.late for c in list(self.counters.counters.values())])
 
     @property
     def late_labels(self) -> LateCounts:
-        """Label pairs dated in a closed window, per model, since start."""
-        return self.windows.late_labels
+        """Label pairs dated in a closed window, per model, since start (a copy, as
+        :attr:`late`)."""
+        counters = list(self.counters.counters.values())
+        return _summed(self._windows.late_labels, [c.late_labels for c in counters])
 
     @property
     def capped(self) -> Counter[str]:
@@ -185,3 +189,12 @@ class Windower:
     def _send(self) -> None:
         sources, marks = handover.marks(self.counters, IN_MEMORY)
         self._windows.receive(handover.drain(self.counters, IN_MEMORY), sources, marks)
+
+
+def _summed(handed_over: LateCounts, pending: list[LateCounts]) -> LateCounts:
+    """Stage 2's late counts plus those the counters have not handed over yet."""
+    total = LateCounts(dict(handed_over.by_model))
+    for counts in pending:
+        for model, n in dict(counts.by_model).items():
+            total.add(model, n)
+    return total
