@@ -67,12 +67,11 @@ def text_codes(values: pa.Array | pa.ChunkedArray) -> tuple[IntArray, list[str]]
     >>> codes.tolist(), names
     ([0, -1, 1], ['m', 'n'])
     """
-    global _last_codes
     if isinstance(values, pa.ChunkedArray):
         values = values.combine_chunks()
-    last = _last_codes
-    if last is not None and last[0] is values:  # the batch's model column, asked again
-        return last[1], list(last[2])
+    known = _recent_codes.get(id(values))
+    if known is not None and known[0] is values:  # a column of this batch, asked again
+        return known[1], list(known[2])
     if len(values) and not values.null_count and pc.all(pc.equal(values, values[0])).as_py():
         codes, names = np.zeros(len(values), dtype=np.int64), [values[0].as_py()]
     else:
@@ -80,10 +79,14 @@ def text_codes(values: pa.Array | pa.ChunkedArray) -> tuple[IntArray, list[str]]
         codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
         names = encoded.dictionary.to_pylist()
     codes.flags.writeable = False  # shared with the next caller asking for the same column
-    _last_codes = (values, codes, names)
+    if len(_recent_codes) >= _RECENT:
+        del _recent_codes[next(iter(_recent_codes))]
+    _recent_codes[id(values)] = (values, codes, names)
     return codes, list(names)
 
 
-_last_codes: tuple[pa.Array, IntArray, list[str]] | None = None
-"""The column :func:`text_codes` coded last, with its codes: deciding the caps, counting the
-events and counting the windows ask for the codes of one batch's model column in turn."""
+_RECENT = 4
+_recent_codes: dict[int, tuple[pa.Array, IntArray, list[str]]] = {}
+"""The last columns :func:`text_codes` coded, with their codes, by ``id`` (each entry holds its
+column, so the ``id`` stays its own): deciding the caps, counting the events and counting the
+windows ask for the codes of one batch's model, version and segment columns in turn."""

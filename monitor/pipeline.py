@@ -3,13 +3,13 @@ joined in memory, for replay and for one daemon.
 
 ``Pipeline`` builds :class:`~monitor.stage_one.StageOne` and :class:`~monitor.stage_two.StageTwo`
 around one :class:`~monitor.exchange.local.Windower` (the caps and source counters of stage 1,
-the open windows of stage 2) and, after every batch stage 1 counts, hands what it counted over
-and gives stage 2 the windows that closed; the label join then gives up on what the new
-watermark leaves behind. It offers the drivers what they need (running totals, raised checks,
-which partitions hold the watermark) through its own methods; the objects around it are built by
-the composition root, :mod:`monitor.app`. Sources hand it raw records (Kafka, JSON Lines) or
-columnar record batches (Parquet, CSV); sinks receive the records of closed windows and level
-transitions in a deterministic order.
+the open windows of stage 2) and, after every batch stage 1 counts, hands its progress over
+(what it counted too when a window may close) and gives stage 2 the windows that closed; the
+label join then gives up on what the new watermark leaves behind. It offers the drivers what
+they need (running totals, raised checks, which partitions hold the watermark) through its own
+methods; the objects around it are built by the composition root, :mod:`monitor.app`. Sources
+hand it raw records (Kafka, JSON Lines) or columnar record batches (Parquet, CSV); sinks receive
+the records of closed windows and level transitions in a deterministic order.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from monitor.batches import RawRecords, Reject
 from monitor.config import Settings
 from monitor.evaluate.levels import CheckState
 from monitor.exchange.local import Windower
+from monitor.gc_pause import collector_paused
 from monitor.sinks.base import RejectSink, Sink
 from monitor.stage_one import StageOne, Totals
 from monitor.stage_two import StageTwo
@@ -84,6 +85,7 @@ class Pipeline:
         """Count a columnar batch of flat-file rows; emit what closes."""
         self.stage1.process_table(table, first_offset, now_ms)
 
+    @collector_paused()
     def finish(self) -> None:
         """Close every open window (end of input) and emit them."""
         self._emit(self.windower.flush())
@@ -137,7 +139,9 @@ class Pipeline:
         self.stage1.idle_partitions(partitions)
 
     def forget_partitions(self, partitions: set[int]) -> None:
-        """Partitions owned no more: they take no part in the watermark."""
+        """Partitions owned no more: they take no part in the watermark (what they counted
+        stays in the open windows)."""
+        self.windower.settle()
         self.stage1.forget_partitions(partitions)
 
     def keep_partitions(self, owned: set[int]) -> None:

@@ -10,10 +10,12 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
+import pyarrow.compute as pc
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from baselines.binning import CategoricalLayout, NumericLayout
+from baselines.build import build_baseline
 from baselines.values import PREDICTION_SUBJECT as PREDICTION
 from baselines.values import Baseline, CategoricalSummary, FeatureBaseline, NumericSummary
 from detectors.statistics import DISTRIBUTION_STATISTICS, compute_all, rate
@@ -26,6 +28,7 @@ from monitor.evaluate.scoring import (
 )
 from monitor.window.slot_layout import LABEL, ModelLayout
 from monitor.window.windower import WindowCounts, WindowKey
+from tests.support.builders import training
 
 EPSILON = 1e-4
 
@@ -184,8 +187,17 @@ def window(layout: ModelLayout, seed: int, model: str, version: str, segment: st
 def test_windows_of_two_models_equal_each_subject_scored_against_its_segment(
     baseline: Baseline,
 ) -> None:
-    """Windows of two models, segments and versions scored together equal each subject alone."""
-    layouts = {"m": ModelLayout(baseline), "n": ModelLayout(baseline)}
+    """Windows of two models (bins of their own, one slot layout shape), segments and versions
+    scored together equal each subject alone."""
+    table = training(seed=9)
+    table = table.set_column(0, "x", pc.add(table["x"], 1.5))
+    other = build_baseline(
+        table, model="n", prediction="score", label="label", segments=("platform",)
+    )
+    baselines = {"m": baseline, "n": other}
+    layouts = {name: ModelLayout(b) for name, b in baselines.items()}
+    assert layouts["m"].shape == layouts["n"].shape
+    assert not np.array_equal(baseline.features["x"].centers, other.features["x"].centers)
     windows = [
         window(layouts[m], seed, m, v, s)
         for seed, (m, v, s) in enumerate(
@@ -197,7 +209,7 @@ def test_windows_of_two_models_equal_each_subject_scored_against_its_segment(
     ]
     scored = score_windows([(layouts[w.key.model], w, None) for w in windows], epsilon=EPSILON)
     for w, scores in zip(windows, scored, strict=True):
-        segment = baseline.for_segment(w.key.segment)
+        segment = baselines[w.key.model].for_segment(w.key.segment)
         layout = layouts[w.key.model]
         expected = {}
         for subject in layout.subjects:

@@ -9,6 +9,7 @@ import numpy as np
 import orjson
 import pytest
 
+from baselines.build import build_baseline
 from baselines.values import Baseline
 from monitor.batches import RawRecords
 from monitor.config import Settings
@@ -22,6 +23,7 @@ from monitor.sinks.memory import ListSink
 from monitor.sinks.report import alert_record, window_record
 from monitor.stage_two import StageTwo
 from monitor.window.windower import WindowCounts, WindowKey
+from tests.support.builders import training
 from tests.support.state_stream import HOUR, NOW_MS, report_lines, state_settings
 
 KEY = WindowKey("m", "v1", "")
@@ -43,6 +45,21 @@ def test_a_check_seen_first_starts_at_ok_without_streaks() -> None:
     rows = table.rows_of(KEY, (("x", "psi"), ("y", "psi")))
     assert rows.tolist() == [0, 1]
     assert table.states()[(KEY, "y", "psi")] == CheckState(Level.OK, 0, 0)
+
+
+def test_new_checks_take_the_next_rows_and_come_back_in_that_order() -> None:
+    """A new key's checks, then a known key's new check, take the rows after every row before;
+    the states come back in row order."""
+    table, other = CheckStates(), WindowKey("m", "v2", "")
+    assert table.rows_of(KEY, (("x", "psi"), ("y", "psi"))).tolist() == [0, 1]
+    assert table.rows_of(other, (("x", "psi"),)).tolist() == [2]
+    assert table.rows_of(KEY, (("x", "psi"), ("performance", "accuracy"))).tolist() == [0, 3]
+    assert list(table.states()) == [
+        (KEY, "x", "psi"),
+        (KEY, "y", "psi"),
+        (other, "x", "psi"),
+        (KEY, "performance", "accuracy"),
+    ]
 
 
 def _lines(hours: int = 6, per_hour: int = 240) -> list[bytes]:
@@ -185,3 +202,18 @@ def test_windows_judged_together_equal_each_window_judged_alone(
     assert any(isinstance(r, AlertRecord) for r in alone.records)
     assert report_lines(together) == report_lines(alone)
     assert together.records == alone.records
+
+
+def test_a_percent_sign_in_a_feature_name_survives_the_templates() -> None:
+    """Lines whose template has a ``%`` in a name, and numbers and levels the same in every
+    window (written into the template once), are those of each window judged alone."""
+    table = training()
+    table = table.rename_columns(["x%d" if name == "x" else name for name in table.column_names])
+    named = build_baseline(table, model="m", prediction="score", segments=("platform",))
+    settings = state_settings(detectors={"prediction": [], "window_series": []})
+    together, alone = ListSink(), ListSink()
+    lines = [line.replace(b'"x":', b'"x%d":') for line in _lines()]
+    _run(Pipeline(settings, {"m": named}, [together]), lines, batch=60)
+    _run(OneAtATime.pipeline(settings, {"m": named}, alone), lines, batch=60)
+    assert b'"x%d":{"events"' in report_lines(together)[0]
+    assert report_lines(together) == report_lines(alone)

@@ -5,12 +5,15 @@ closes."""
 from __future__ import annotations
 
 from functools import partial
+from typing import Any
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from baselines.values import Baseline
+from monitor.batches import RawRecords
 from monitor.columns import batch_rows
 from monitor.exchange import handover
 from monitor.exchange.local import Windower
@@ -18,12 +21,16 @@ from monitor.exchange.open_windows import OpenWindows
 from monitor.exchange.partitioned_windows import PartitionedWindows
 from monitor.exchange.reader import Received
 from monitor.exchange.records import Mark
+from monitor.pipeline import Pipeline
+from monitor.sinks.memory import ListSink
 from monitor.window.caps import Caps
 from monitor.window.grid import as_grid
+from monitor.window.open_counts import OpenCounts
 from monitor.window.slot_layout import ModelLayout
 from monitor.window.source_counters import SourceCounters
-from monitor.window.windower import WindowCounter, WindowCounts
+from monitor.window.windower import WindowCounter, WindowCounts, WindowKey
 from tests.support.builders import make_batch
+from tests.support.state_stream import NOW_MS, state_lines, state_settings
 
 HOUR = 3_600_000
 LATENESS = 10 * HOUR
@@ -78,8 +85,8 @@ def test_a_hand_over_empties_stage_one(baseline: Baseline) -> None:
         (HOUR, [HOUR + 10]),
     ]
     counter = counters.counters[0]
-    assert (counter.open, counter.score_values.buffers, handover.drain(counters, "c")) == (
-        {},
+    assert (len(counter.counted), counter.score_values.buffers, handover.drain(counters, "c")) == (
+        0,
         {},
         [],
     )
@@ -173,3 +180,49 @@ def test_each_exchange_partition_closes_on_its_own_marks(baseline: Baseline) -> 
     assert [(w.key.segment, w.events) for w in closed] == [("", 2), ("platform=ios", 2)]
     assert windows.duplicates == {"m": 1}
     assert windows.partitions[0].completeness.closed_through() is None
+
+
+def test_late_counts_read_between_hand_overs_hold_the_last_batch(baseline: Baseline) -> None:
+    """An event found late by a batch that closes no window is in the late counts at once."""
+    windower = Windower({"m": ModelLayout(baseline)}, size_ms=HOUR, allowed_lateness_ms=0)
+    windower.add(make_batch([2 * HOUR + 10]))
+    assert windower.add(make_batch([2 * HOUR + 20, 10])) == []
+    assert windower.late.by_model == {"m": 1}
+
+
+def test_a_revoked_partition_keeps_what_it_counted(baseline: Baseline) -> None:
+    """Events a partition counted before it was revoked stay in their windows."""
+
+    def events_per_window(revoke: bool) -> list[tuple[str, str, int]]:
+        sink = ListSink()
+        pipeline = Pipeline(state_settings(), {"m": baseline}, [sink])
+        lines = state_lines(hours=2)
+        for first in (0, 50):  # the second batch closes no window
+            rows = np.arange(first, first + 50)
+            records = RawRecords(lines[first : first + 50], rows % 2, rows, np.full(50, -1))
+            pipeline.process_records(records, now_ms=NOW_MS)
+        if revoke:
+            pipeline.forget_partitions({1})
+        pipeline.finish()
+        return [(r["segment"], r["start"], r["events"]) for r in sink.reports()]
+
+    assert events_per_window(revoke=True) == events_per_window(revoke=False)
+
+
+def test_reading_the_late_counts_while_a_batch_is_counted_loses_no_event(
+    baseline: Baseline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The late counts read in the middle of counting a batch (as the endpoints' thread may)
+    change nothing: the windows hold every event."""
+    windower = Windower({"m": ModelLayout(baseline)}, size_ms=HOUR, allowed_lateness_ms=0)
+    add = OpenCounts.add
+
+    def add_while_read(self: OpenCounts[WindowKey], *args: Any) -> None:
+        assert windower.late.by_model == {}
+        add(self, *args)
+
+    monkeypatch.setattr(OpenCounts, "add", add_while_read)
+    windower.add(make_batch([10]))
+    windower.add(make_batch([20, 30]))
+    closed = windower.flush()
+    assert [(w.key.segment, w.events) for w in closed if not w.key.segment] == [("", 3)]

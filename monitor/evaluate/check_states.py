@@ -25,29 +25,58 @@ class CheckStates:
 
     def __init__(self, states: Mapping[CheckKey, CheckState] | None = None) -> None:
         states = states or {}
-        self.rows: dict[CheckKey, int] = {key: i for i, key in enumerate(states)}
+        self.rows: dict[WindowKey, dict[tuple[str, str], int]] = {}
+        """Per window key, the row of each of its checks (subject, check)."""
+        for i, (key, subject, check) in enumerate(states):
+            self.rows.setdefault(key, {})[(subject, check)] = i
+        self.size = len(states)
         self.level = np.array([CODES[s.level] for s in states.values()], dtype=np.int64)
         self.above_warning = np.array([s.above_warning for s in states.values()], dtype=np.int64)
         self.above_intervention = np.array(
             [s.above_intervention for s in states.values()], dtype=np.int64
         )
-        self._blocks: dict[tuple[WindowKey, tuple[tuple[str, str], ...]], np.ndarray] = {}
+        self._blocks: dict[tuple[tuple[str, str], ...], dict[WindowKey, np.ndarray]] = {}
 
     def __len__(self) -> int:
-        return len(self.rows)
+        return self.size
 
     def rows_of(self, key: WindowKey, names: tuple[tuple[str, str], ...]) -> np.ndarray:
         """The rows of a window's checks ``names`` (subject, check), new ones added at ok."""
-        block = self._blocks.get((key, names))
-        if block is None:
-            rows = self.rows
-            for subject, check in names:
-                rows.setdefault((key, subject, check), len(rows))
-            if len(rows) > len(self.level):
-                self._grow(len(rows))
-            block = np.array([rows[(key, s, c)] for s, c in names], dtype=np.int64)
-            self._blocks[(key, names)] = block
+        block: np.ndarray = self.rows_of_keys([key], names)[0]
         return block
+
+    def rows_of_keys(
+        self, keys: Sequence[WindowKey], names: tuple[tuple[str, str], ...]
+    ) -> np.ndarray:
+        """:meth:`rows_of` of windows with the same checks, a row of the result per key."""
+        blocks = self._blocks.get(names)
+        if blocks is None:
+            blocks = self._blocks[names] = {}
+        out = []
+        for key in keys:
+            block = blocks.get(key)
+            if block is None:
+                block = blocks[key] = self._add(key, names)
+            out.append(block)
+        return np.stack(out)
+
+    def _add(self, key: WindowKey, names: tuple[tuple[str, str], ...]) -> np.ndarray:
+        """The rows of ``key``'s checks ``names``, those not known yet added at ok."""
+        known = self.rows.get(key)
+        first = self.size
+        if known is None:  # a new key: its checks take the next rows, in order
+            known = dict(zip(names, range(first, first + len(names)), strict=True))
+            if len(known) < len(names):  # a name given twice: one row, as below
+                known = {}
+            self.rows[key] = known
+            self.size += len(known)
+        for name in names:  # a known key with new checks
+            if name not in known:
+                known[name] = self.size
+                self.size += 1
+        if self.size > len(self.level):
+            self._grow(self.size)
+        return np.array([known[name] for name in names], dtype=np.int64)
 
     def _grow(self, size: int) -> None:
         """Room for ``size`` rows at least (doubling, so adding checks stays linear); the new
@@ -83,11 +112,15 @@ class CheckStates:
 
     def states(self) -> dict[CheckKey, CheckState]:
         """Every check's state as a :class:`CheckState`, in row order."""
-        size = len(self.rows)
+        size = self.size
+        keys: list[CheckKey] = [(WindowKey("", "", ""), "", "")] * size
+        for key, known in self.rows.items():
+            for (subject, check), row in known.items():
+                keys[row] = (key, subject, check)
         return {
             key: CheckState(LEVELS[level], above_warning, above_intervention)
             for key, level, above_warning, above_intervention in zip(
-                self.rows,
+                keys,
                 self.level[:size].tolist(),
                 self.above_warning[:size].tolist(),
                 self.above_intervention[:size].tolist(),

@@ -135,6 +135,19 @@ def _position(layout: ModelLayout, subject: str) -> int:
     return -1 if position is None else position
 
 
+def _runs(values: list[int]) -> list[tuple[int, int, int]]:
+    """Each run of equal values: (value, first position, end).
+
+    >>> _runs([3, 3, 1, 3])
+    [(3, 0, 2), (1, 2, 3), (3, 3, 4)]
+    """
+    starts = [i for i in range(len(values)) if i == 0 or values[i] != values[i - 1]]
+    return [
+        (values[low], low, high)
+        for low, high in zip(starts, [*starts[1:], len(values)], strict=True)
+    ]
+
+
 #: The element types of :class:`Steps`: level codes, the margin, streaks.
 _STEP_TYPES = (np.int64, np.int64, np.int64, np.float64, np.int64, np.int64)
 
@@ -162,12 +175,11 @@ def step_groups(
             group = groups[g]
             at = [local[i] for i in members]
             which = group.model.model_of[group.rows[at]].tolist()
-            rows = np.stack(
-                [
-                    states.rows_of(keys[i], group.names(k))
-                    for i, k in zip(members, which, strict=True)
-                ]
-            )
+            rows = np.empty((len(at), len(group.checks)), dtype=np.int64)
+            for k, low, high in _runs(which):  # in order: new checks get rows as they come
+                rows[low:high] = states.rows_of_keys(
+                    [keys[i] for i in members[low:high]], group.names(k)
+                )
             steps = states.step(
                 rows.ravel(),
                 (

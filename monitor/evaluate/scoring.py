@@ -3,9 +3,9 @@
 The reference is the baseline of the window's segment when the baseline has one (so a slice is
 judged against its own training slice), else the model's overall baseline. Scores are computed
 on merged integer counts only, so they do not depend on how the window was split. The windows
-that close together are scored at once: each model's windows are stacked, each subject is a
-``SubjectBlock``, and blocks of one slot layout shape share one call per statistic; a row's
-scores are bit-identical to scoring it alone.
+that close together are scored at once: the windows of models of one layout shape are stacked,
+and the subjects of one slot layout shape, whichever their position and model, share one call
+per statistic; a row's scores are bit-identical to scoring it alone.
 """
 
 from __future__ import annotations
@@ -145,16 +145,33 @@ def _take(columns: SubjectColumns, rows: slice | np.ndarray) -> SubjectColumns:
 
 def _score_rows(blocks: list[SubjectBlock], epsilon: float) -> SubjectColumns:
     """The scores of every row of blocks that share one slot layout shape, in order."""
-    feature = blocks[0].feature
-    current = np.concatenate([block.current for block in blocks])
-    reference = np.concatenate([block.reference for block in blocks])
     centers = None
-    if feature.centers is not None:
+    if blocks[0].feature.centers is not None:
         centers = np.repeat(
-            np.stack([_centers(block) for block in blocks]),
+            np.stack([_centers(block.feature) for block in blocks]),
             [len(block.current) for block in blocks],
             axis=0,
         )
+    return _score_stacked(
+        blocks[0].feature,
+        np.concatenate([block.current for block in blocks]),
+        np.concatenate([block.reference for block in blocks]),
+        centers,
+        np.concatenate([block.scales for block in blocks]),
+        epsilon,
+    )
+
+
+def _score_stacked(
+    feature: FeatureBaseline,
+    current: np.ndarray,
+    reference: np.ndarray,
+    centers: np.ndarray | None,
+    scale: np.ndarray,
+    epsilon: float,
+) -> SubjectColumns:
+    """The scores of stacked rows of subjects of ``feature``'s slot layout shape, row ``i`` of
+    ``current`` against row ``i`` of ``reference`` (with its bin centers and scale)."""
     cur_dist = feature.distribution(current)
     statistics = compute_all(
         feature.statistics,
@@ -162,7 +179,7 @@ def _score_rows(blocks: list[SubjectBlock], epsilon: float) -> SubjectColumns:
         cur_dist,
         epsilon=epsilon,
         centers=centers,
-        scale=np.concatenate([block.scales for block in blocks]),
+        scale=scale,
     )
     totals = current.sum(axis=-1)
     present = totals - current[:, feature.missing_slot]
@@ -182,9 +199,9 @@ def _score_rows(blocks: list[SubjectBlock], epsilon: float) -> SubjectColumns:
     )
 
 
-def _centers(block: SubjectBlock) -> np.ndarray:
-    """The bin centers of ``block``'s subject (a block of a shape with centers has them)."""
-    centers = block.feature.centers
+def _centers(feature: FeatureBaseline) -> np.ndarray:
+    """The bin centers of ``feature`` (a subject of a shape with centers has them)."""
+    centers = feature.centers
     assert centers is not None
     return centers
 
@@ -306,45 +323,83 @@ class _Row(NamedTuple):
 
 
 def _score_by_model(rows: Sequence[_Row], epsilon: float) -> list[ModelColumns]:
-    """Every subject of every row: the rows of one model are stacked, each of its subjects
-    becomes one block, and models of the same layout shape come out together."""
+    """Every subject of every row: the rows of models of one layout shape are stacked (model
+    after model), and the subjects at the positions of one slot layout shape are scored
+    together."""
     models: dict[int, list[int]] = {}
     for i, row in enumerate(rows):
         models.setdefault(id(row.layout), []).append(i)
-    blocks: list[SubjectBlock] = []
+    shapes: dict[tuple[object, ...], list[tuple[ModelLayout, list[int]]]] = {}
     for members in models.values():
         layout = rows[members[0]].layout
-        current = np.stack([rows[i].counts for i in members])
-        reference = np.stack([rows[i].reference for i in members])
-        scales = np.stack([rows[i].scales for i in members])
-        for s, subject in enumerate(layout.subjects):
-            slots = slice(subject.offset, subject.offset + subject.baseline.n_slots)
-            blocks.append(
-                SubjectBlock(subject.baseline, current[:, slots], reference[:, slots], scales[:, s])
-            )
-    scored, at = _score_shapes(blocks, epsilon)
-    shapes: dict[tuple[object, ...], list[tuple[ModelLayout, list[int], int]]] = {}
-    block = 0  # each model's first block
-    for members in models.values():
-        layout = rows[members[0]].layout
-        shapes.setdefault(layout.shape, []).append((layout, members, block))
-        block += len(layout.subjects)
+        shapes.setdefault(layout.shape, []).append((layout, members))
     out = []
     for group in shapes.values():
-        subjects = []
-        for p in range(len(group[0][0].subjects)):  # of one score shape, as the layouts are
-            where = [at[first + p] for _, _, first in group]
-            taken = np.concatenate([np.arange(start, stop) for _, start, stop in where])
-            subjects.append(_take(scored[where[0][0]], taken))
+        layouts = [layout for layout, _ in group]
+        members = [i for _, of_model in group for i in of_model]
+        sizes = [len(of_model) for _, of_model in group]
         out.append(
             ModelColumns(
-                [layout for layout, _, _ in group],
-                [i for _, members, _ in group for i in members],
-                np.repeat(np.arange(len(group)), [len(members) for _, members, _ in group]),
-                subjects,
+                layouts,
+                members,
+                np.repeat(np.arange(len(group)), sizes),
+                _score_positions(
+                    layouts,
+                    sizes,
+                    np.stack([rows[i].counts for i in members]),
+                    np.stack([rows[i].reference for i in members]),
+                    np.stack([rows[i].scales for i in members]),
+                    epsilon,
+                ),
             )
         )
     return out
+
+
+def _score_positions(
+    layouts: list[ModelLayout],
+    sizes: list[int],
+    current: np.ndarray,
+    reference: np.ndarray,
+    scales: np.ndarray,
+    epsilon: float,
+) -> list[SubjectColumns]:
+    """Each subject position's scores of the stacked rows of models of one layout shape
+    (``sizes[m]`` rows of ``layouts[m]``, in order): positions of one slot layout shape are
+    scored with one call per statistic."""
+    subjects = layouts[0].subjects
+    positions: dict[tuple[type, int], list[int]] = {}
+    for p, subject in enumerate(subjects):
+        feature = subject.baseline
+        positions.setdefault((type(feature.layout), feature.n_slots), []).append(p)
+    n = len(current)
+    out: list[SubjectColumns | None] = [None] * len(subjects)
+    for of_shape in positions.values():
+        feature = subjects[of_shape[0]].baseline
+        slots = [slice(subjects[p].offset, subjects[p].offset + feature.n_slots) for p in of_shape]
+        centers = None
+        if feature.centers is not None:
+            centers = np.concatenate(
+                [
+                    np.repeat(
+                        np.stack([_centers(layout.subjects[p].baseline) for layout in layouts]),
+                        sizes,
+                        axis=0,
+                    )
+                    for p in of_shape
+                ]
+            )
+        scored = _score_stacked(
+            feature,
+            np.concatenate([current[:, at] for at in slots]),
+            np.concatenate([reference[:, at] for at in slots]),
+            centers,
+            np.concatenate([scales[:, p] for p in of_shape]),
+            epsilon,
+        )
+        for k, p in enumerate(of_shape):
+            out[p] = _take(scored, slice(k * n, (k + 1) * n))
+    return [columns for columns in out if columns is not None]
 
 
 def _by_window(models: list[ModelColumns], windows: int) -> list[dict[str, SubjectScores]]:

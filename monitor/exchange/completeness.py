@@ -13,7 +13,7 @@ are complete, and stay complete (:meth:`Completeness.closed_through` never goes 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from monitor.exchange.records import Mark
 
@@ -68,6 +68,23 @@ class Completeness:
         for mark in marks:
             self._take(mark)
         self._advance()
+
+    def preview(self, sources: set[int] | None, marks: Iterable[Mark]) -> int | None:
+        """What :meth:`closed_through` would be after :meth:`apply` of the same arguments; this
+        changes nothing.
+
+        >>> c = Completeness(allowed_lateness_ms=10)
+        >>> c.set_sources({1})
+        >>> c.preview(None, [Mark("c", source=1, end=5, watermark_ms=70, idle=False)])
+        60
+        >>> c.closed_through() is None
+        True
+        """
+        trial = Completeness(self.allowed_lateness_ms, self._closed_through)
+        trial.sources = set(self.sources)
+        trial.progress = {source: replace(p) for source, p in self.progress.items()}
+        trial.apply(sources, marks)
+        return trial.closed_through()
 
     def _take(self, mark: Mark) -> None:
         if mark.source not in self.sources:

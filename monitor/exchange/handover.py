@@ -10,9 +10,10 @@ where it is, its largest event time and whether it is idle.
 
 from __future__ import annotations
 
-from monitor.exchange.records import FeedValues, Mark, Partial, parts_of
+from monitor.exchange.records import FeedValues, Mark, Partial, WindowPart
+from monitor.window.open_counts import OpenCounts
 from monitor.window.source_counters import SourceCounters
-from monitor.window.windower import LateCounts, WindowCounter, WindowCounts
+from monitor.window.windower import LateCounts, WindowCounter
 
 
 def drain(counters: SourceCounters, config: str) -> list[Partial]:
@@ -40,9 +41,10 @@ def marks(counters: SourceCounters, config: str) -> tuple[set[int], list[Mark]]:
 
 def _drain(counter: WindowCounter, source: int, config: str) -> list[Partial]:
     """One counter's partials, one per model, sorted by model; the counter is emptied."""
-    windows: dict[str, list[WindowCounts]] = {}
-    for _, window in sorted(counter.open.items(), key=lambda item: (item[0][1], item[0][0])):
-        windows.setdefault(window.key.model, []).append(window)
+    windows: dict[str, list[WindowPart]] = {}
+    for key, start, end, events, counts, performance in counter.counted.windows():
+        part = WindowPart(start, end, key.model_version, key.segment, events, counts, performance)
+        windows.setdefault(key.model, []).append(part)
     values: dict[str, list[FeedValues]] = {}
     for feed, buffers in (("prediction", counter.score_values), ("errors", counter.error_values)):
         for model, version, start, time, tie, columns in buffers.drain():
@@ -51,7 +53,7 @@ def _drain(counter: WindowCounter, source: int, config: str) -> list[Partial]:
     late, late_labels = counter.late.by_model, counter.late_labels.by_model
     models = sorted({*windows, *values, *late, *late_labels})
     first = counter.end if counter.first is None else counter.first
-    counter.open, counter.late, counter.late_labels = {}, LateCounts(), LateCounts()
+    counter.counted, counter.late, counter.late_labels = OpenCounts(), LateCounts(), LateCounts()
     counter.first = None
     return [
         Partial(
@@ -60,7 +62,7 @@ def _drain(counter: WindowCounter, source: int, config: str) -> list[Partial]:
             source=source,
             first=first,
             end=counter.end,
-            windows=parts_of(windows.get(model, ())),
+            windows=tuple(windows.get(model, ())),
             late_events=late.get(model, 0),
             late_pairs=late_labels.get(model, 0),
             values=tuple(values.get(model, ())),

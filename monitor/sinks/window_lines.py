@@ -9,6 +9,7 @@ the canary comparison, detectors) are small dictionaries serialised by orjson.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from functools import lru_cache
 from operator import itemgetter
@@ -25,6 +26,8 @@ from monitor.sinks.report import iso_ms
 from monitor.window.slot_layout import CLASS_PREFIX, LABEL
 from monitor.window.windower import WindowCounts
 
+_SLOT = re.compile(rb"(%%|%d|%s)")
+"""What a template holds besides text: an escaped ``%``, or a slot."""
 #: Each level code's JSON text.
 _LEVEL_JSON = np.array([orjson.dumps(level.value) for level in LEVELS], dtype=object)
 
@@ -44,14 +47,19 @@ class SubjectLines:
 
     def __init__(self) -> None:
         self._templates: dict[tuple[int, tuple[tuple[int, str], ...]], _Template] = {}
+        self._by_content: dict[tuple[object, ...], _Template] = {}
 
     def lines(
         self, group: CheckGroup, reported: np.ndarray, warning: np.ndarray, intervention: np.ndarray
     ) -> tuple[list[bytes], list[dict[tuple[str, str], Level]]]:
         """Per window of ``group``: the subjects' part of its line (from ``,"features":``), and
-        its levels keyed (subject as alert records name it, check) in report order."""
+        its levels keyed (subject as alert records name it, check) in report order (windows
+        with the same levels share one mapping).
+
+        A number or level the same in every window (a fixed threshold, ``"ok"``) is written
+        into each model's template once (:func:`_baked`); only the others are filled per
+        window."""
         model = group.model
-        templates = [self._template(group, k) for k in range(len(model.layouts))]
         rows = group.rows if len(group.rows) < len(model.members) else slice(None)
         ints: list[np.ndarray] = []
         floats: list[np.ndarray] = []
@@ -69,33 +77,75 @@ class SubjectLines:
                 floats.extend((warning[:, c], intervention[:, c]))
                 if group.checks[c][1] in DRIFT_CHECKS:
                     floats.extend(group.tiers[:, c].T)
-        cells = _slots(templates[0].kinds)
-        texts = _json_floats(np.stack(floats, axis=1))
-        width = len(floats)
         which = model.model_of[group.rows].tolist()
+        if not which:
+            return [], []
+        numbers = np.stack(floats, axis=1)
+        level_codes = np.concatenate(codes, axis=1)
+        same_number = _same_in_every_row(numbers.view(np.int64))  # bitwise: -0.0 is not 0.0
+        same_level = _same_in_every_row(level_codes)
+        kinds = self._template(group, which[0]).kinds
+        baked = _baked(kinds, same_number, same_level)
+        constants = (
+            _json_floats(numbers[0, same_number]),
+            _LEVEL_JSON[level_codes[0, same_level]].tolist(),
+        )
+        fill = _fill(kinds, baked, *constants)
+        by_text: dict[bytes, bytes] = {}  # models sharing a template share its prefilling
+        texts = {}
+        for k in set(which):
+            text = self._template(group, k).text
+            if text not in by_text:
+                by_text[text] = _prefilled(text, fill)
+            texts[k] = by_text[text]
+        cells = _slots(kinds, baked)
+        varying = _json_floats(numbers[:, ~same_number])
+        width = len(varying) // len(which)
         parts = [
-            templates[k].text % cells(numbers + texts[r * width : (r + 1) * width] + levels)
-            for r, (k, numbers, levels) in enumerate(
+            texts[k] % cells(counts + varying[r * width : (r + 1) * width] + levels)
+            for r, (k, counts, levels) in enumerate(
                 zip(
                     which,
                     np.stack(ints, axis=1).tolist(),
-                    _LEVEL_JSON[np.concatenate(codes, axis=1)].tolist(),
+                    _LEVEL_JSON[level_codes[:, ~same_level]].tolist(),
                     strict=True,
                 )
             )
         ]
-        ordered = reported[:, templates[0].levels_order].tolist()
-        levels = [
-            dict(zip(templates[k].levels_keys, map(LEVELS.__getitem__, row), strict=True))
-            for k, row in zip(which, ordered, strict=True)
-        ]
-        return parts, levels
+        return parts, self._levels(group, reported, which)
+
+    def _levels(
+        self, group: CheckGroup, reported: np.ndarray, which: list[int]
+    ) -> list[dict[tuple[str, str], Level]]:
+        """Each window's levels by (subject, check) in report order; equal ones shared."""
+        order = self._template(group, which[0]).levels_order
+        ordered = np.ascontiguousarray(reported[:, order], dtype=np.uint8)
+        width = ordered.shape[1]
+        row_bytes = ordered.tobytes()
+        shared: dict[tuple[int, bytes], dict[tuple[str, str], Level]] = {}
+        out = []
+        for r, k in enumerate(which):
+            key = (k, row_bytes[r * width : (r + 1) * width])
+            levels = shared.get(key)
+            if levels is None:
+                keys = self._template(group, k).levels_keys
+                levels = shared[key] = dict(zip(keys, map(LEVELS.__getitem__, key[1]), strict=True))
+            out.append(levels)
+        return out
 
     def _template(self, group: CheckGroup, layout: int) -> _Template:
-        key = (id(group.model.layouts[layout]), group.checks)
+        """The template of a model's windows with these checks; models of one layout shape and
+        the same subject names share one."""
+        of_model = group.model.layouts[layout]
+        key = (id(of_model), group.checks)
         template = self._templates.get(key)
         if template is None:
-            template = self._templates[key] = _template(group, layout)
+            names = tuple(subject.name for subject in of_model.subjects)
+            same = (names, of_model.shape, group.checks)
+            template = self._by_content.get(same)
+            if template is None:
+                template = self._by_content[same] = _template(group, layout)
+            self._templates[key] = template
         return template
 
 
@@ -110,16 +160,64 @@ def _json_floats(values: np.ndarray) -> list[bytes]:
     return texts
 
 
+def _same_in_every_row(values: np.ndarray) -> np.ndarray:
+    """Per column: whether every row holds the first row's value."""
+    same: np.ndarray = (values == values[:1]).all(axis=0)
+    return same
+
+
+def _baked(kinds: tuple[int, ...], same_number: np.ndarray, same_level: np.ndarray) -> bytes:
+    """Per slot of a template of ``kinds`` (ints, floats, levels): 1 where its value is the same
+    in every window of a close (written into the template), 0 where it is filled per window.
+    Counts are filled per window."""
+    constant = {0: iter(()), 1: iter(same_number.tolist()), 2: iter(same_level.tolist())}
+    return bytes(int(kind != 0 and next(constant[kind])) for kind in kinds)
+
+
+def _prefilled(text: bytes, fill: tuple[bytes, ...]) -> bytes:
+    """``text`` with each slot written as ``fill`` says: the text of a number or level the same
+    in every window, else the slot itself (``%d``, ``%s``) left to fill per window.
+
+    >>> text, kinds = b'{"n":%d,"x":%s,"y":%s,"%%":%s}', (0, 1, 1, 2)
+    >>> fill = _fill(kinds, bytes([0, 1, 0, 1]), [b"0.5"], [b'"ok"'])
+    >>> _prefilled(text, fill)
+    b'{"n":%d,"x":0.5,"y":%s,"%%":"ok"}'
+    """
+    return _escaped_twice(text) % fill
+
+
+def _fill(
+    kinds: tuple[int, ...], baked: bytes, numbers: list[bytes], levels: list[bytes]
+) -> tuple[bytes, ...]:
+    """What :func:`_prefilled` writes in each slot of a template of ``kinds``: the texts of the
+    ``baked`` ones (``numbers``, ``levels``, in slot order), the others' own ``%d`` or ``%s``."""
+    constant = {1: iter(numbers), 2: iter(levels)}
+    return tuple(
+        next(constant[kind]) if bake else b"%d" if kind == 0 else b"%s"
+        for kind, bake in zip(kinds, baked, strict=True)
+    )
+
+
 @lru_cache(maxsize=256)
-def _slots(kinds: tuple[int, ...]) -> Callable[[list[Any]], tuple[Any, ...]]:
-    """What fills the slots of a template (of these ``kinds``) from one window's ints, then
-    float texts, then level texts, each kind in slot order."""
+def _escaped_twice(text: bytes) -> bytes:
+    """A template whose slots all take text (``%s``) and whose literal ``%`` survive one
+    formatting escaped."""
+    return _SLOT.sub(lambda found: b"%%%%" if found[0] == b"%%" else b"%s", text)
+
+
+@lru_cache(maxsize=256)
+def _slots(kinds: tuple[int, ...], baked: bytes) -> Callable[[list[Any]], tuple[Any, ...]]:
+    """What fills the slots of a template (of these ``kinds``) not ``baked`` from one window's
+    ints, then float texts, then level texts, each kind in slot order."""
+    left = [kind for kind, bake in zip(kinds, baked, strict=True) if not bake]
     taken = {kind: 0 for kind in (0, 1, 2)}
-    first = {0: 0, 1: kinds.count(0), 2: kinds.count(0) + kinds.count(1)}
+    first = {0: 0, 1: left.count(0), 2: left.count(0) + left.count(1)}
     at = []
-    for kind in kinds:
+    for kind in left:
         at.append(first[kind] + taken[kind])
         taken[kind] += 1
+    if not at:
+        return lambda row: ()
     getter = itemgetter(*at)
     return (lambda row: (getter(row),)) if len(at) == 1 else getter
 

@@ -247,7 +247,7 @@ def _rebuild(pipeline: Pipeline, state: Mapping[str, Any]) -> Callable[[], None]
 
     def install() -> None:
         windower.restore(seen, closed_through)
-        windower.late.by_model = late
+        windower.windows.late.by_model = late
         for key, values in known.items():
             windower.segment_values[key].known = values
         for model, values in versions.items():
@@ -265,7 +265,7 @@ def _rebuild(pipeline: Pipeline, state: Mapping[str, Any]) -> Callable[[], None]
         pipeline.stage1.decoder.type_mismatches = type_mismatches
         pipeline.stage1.decoder.capped = decoder_capped
         pipeline.stage1.join = join
-        windower.late_labels.by_model = late_labels
+        windower.windows.late_labels.by_model = late_labels
         windower.windows.error_values = error_values
         pipeline.stage2.error_detectors = error_detectors
 

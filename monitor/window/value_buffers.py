@@ -61,6 +61,34 @@ class ValueBuffers:
             )
             self.buffers.setdefault((model, version, int(start)), []).append(part)
 
+    def add_runs(
+        self,
+        keys: Sequence[tuple[str, str, int]],
+        bounds: Sequence[int],
+        times: IntArray,
+        tiebreak: pa.Array,
+        values: Mapping[str, FloatArray],
+    ) -> None:
+        """Buffer values already grouped by window: run ``i``, from ``bounds[i]`` to
+        ``bounds[i + 1]``, is of ``keys[i]`` (model, version, window start).
+
+        >>> buffers = ValueBuffers(("score",), 10)
+        >>> scores = {"score": np.array([.5, .7, .9])}
+        >>> buffers.add_runs([("m", "", 0), ("m", "", 10)], [0, 2, 3], np.array([3, 5, 12]),
+        ...                  pa.array([1, 2, 3]), scores)
+        >>> [(start, time.tolist()) for _, _, start, time, _, _ in buffers.drain()]
+        [(0, [3, 5]), (10, [12])]
+        """
+        if not self.streams:
+            return
+        for key, low, high in zip(keys, bounds[:-1], bounds[1:], strict=True):
+            part = (
+                times[low:high],
+                tiebreak.slice(low, high - low),
+                {name: column[low:high] for name, column in values.items()},
+            )
+            self.buffers.setdefault(key, []).append(part)
+
     def add_pairs(self, joined: EventBatch, layouts: Mapping[str, ModelLayout]) -> None:
         """Buffer the error indicator and absolute error of joined pairs."""
         if not self.streams or not len(joined):

@@ -25,16 +25,19 @@ import pyarrow as pa
 
 from baselines.values import PREDICTION_SUBJECT
 from monitor.batches import BoolArray, EventBatch, FloatArray, IntArray
-from monitor.columns import take_rows, text_codes
+from monitor.columns import text_codes
 from monitor.join.label_join import Pairs
 from monitor.window.caps import Caps, codes_by_owner
 from monitor.window.grid import WindowGrid
 from monitor.window.model_set import ModelSet
+from monitor.window.open_counts import OpenCounts
 from monitor.window.slot_layout import ModelLayout
 from monitor.window.value_buffers import ValueBuffers
 from monitor.window.watermark import Watermarks
 
 _OFFSETS = 1 << 40  # partition × this + offset: one sortable tie-break per event
+_CODES_PER_PASS = 1 << 21
+"""Slot codes counted by one ``np.bincount`` (16 MiB of them at most, then the next pass)."""
 
 
 class WindowKey(NamedTuple):
@@ -123,7 +126,7 @@ class WindowCounter:
         self.end = 0
         self.late = LateCounts()
         self.late_labels = LateCounts()
-        self.open: dict[tuple[WindowKey, int], WindowCounts] = {}
+        self.counted: OpenCounts[WindowKey] = OpenCounts()
         self.model_set = ModelSet(list(self.layouts.values()))
         self.model_index = {model: i for i, model in enumerate(self.layouts)}
         self.scored = np.array(  # models whose numeric prediction feeds the score detectors
@@ -141,12 +144,11 @@ class WindowCounter:
         watermark = self.watermarks.advance(batch.event_time_ms, batch.partition)
         windows = self.grid.index(batch.event_time_ms)
         late = self.grid.start(windows + 1) <= self._horizon(watermark)
-        parts = []
-        for model, _, mine in self._by_model(batch.model):
-            self.late.add(model, int(np.count_nonzero(mine & late)))
-            rows = np.flatnonzero(mine & ~late)
-            if len(rows):
-                parts.append((model, rows))
+        parts = [
+            (model, rows)
+            for model, _, rows in self._by_model(batch.model, late, self.late)
+            if len(rows)
+        ]
         self._count(batch, parts, windows)
         if pairs is not None:
             self._count_pairs(pairs, watermark)
@@ -162,15 +164,28 @@ class WindowCounter:
                 self._count_pairs(pairs, watermark)
         self._pass()
 
-    def _by_model(self, models: pa.Array) -> list[tuple[str, ModelLayout, BoolArray]]:
-        """``(model, layout, rows of that model)`` for each configured model, in config order."""
+    def _by_model(
+        self, models: pa.Array, late: BoolArray, late_counts: LateCounts
+    ) -> list[tuple[str, ModelLayout, IntArray]]:
+        """``(model, layout, its rows not late)`` for each configured model in ``models``, in
+        config order; each one's late rows are added to ``late_counts``. One stable sort
+        groups the rows of every model."""
         codes, names = text_codes(models)
-        code_of = {name: code for code, name in enumerate(names)}
-        return [
-            (model, layout, codes == code_of[model])
-            for model, layout in self.layouts.items()
-            if model in code_of
-        ]
+        index = np.array([self.model_index.get(name, -1) for name in names] + [-1])
+        model_of = index[codes]  # a null model's code -1 takes the last entry: no model
+        known = model_of >= 0
+        n = len(self.layouts)
+        late_per_model = np.bincount(model_of[late & known], minlength=n).tolist()
+        kept = np.flatnonzero(~late & known)
+        rows = kept[np.argsort(model_of[kept], kind="stable")]
+        bounds = np.searchsorted(model_of[rows], np.arange(n + 1)).tolist()
+        layouts = list(self.layouts.items())
+        out = []
+        for m in sorted({i for i in index.tolist() if i >= 0}):
+            model, layout = layouts[m]
+            late_counts.add(model, late_per_model[m])
+            out.append((model, layout, rows[bounds[m] : bounds[m + 1]]))
+        return out
 
     def _horizon(self, watermark: IntArray) -> IntArray:
         """Per event: windows ending at or before this are closed when it arrives."""
@@ -196,12 +211,11 @@ class WindowCounter:
         self.error_values.add_pairs(joined, self.layouts)
         windows = self.grid.index(joined.event_time_ms)
         late = self.grid.start(windows + 1) <= self._horizon(watermark[pairs.trigger])
-        parts = []
-        for model, layout, mine in self._by_model(joined.model):
-            self.late_labels.add(model, int(np.count_nonzero(mine & late)))
-            rows = np.flatnonzero(mine & ~late)
-            if len(rows) and layout.performance_size:
-                parts.append((model, rows))
+        parts = [
+            (model, rows)
+            for model, layout, rows in self._by_model(joined.model, late, self.late_labels)
+            if len(rows) and layout.performance_size
+        ]
         self._count(joined, parts, windows, labeled=True)
 
     def _count(
@@ -226,7 +240,7 @@ class WindowCounter:
             rows,
             model_of,
             windows[rows],
-            *text_codes(take_rows(batch.model_version, rows).fill_null("")),
+            *_version_codes(batch.model_version, rows),
         )
         groups = _Groups(self._memberships(batch, counted), self.layouts)
         groups.add_performance(self._performance(batch, parts))
@@ -235,18 +249,14 @@ class WindowCounter:
         else:
             counts = groups.counts(self.model_set.positions(batch, rows, model_of))
             self._detect(batch, counted)
-        base, perf_base = groups.base, groups.perf_base
-        for i, (key, start, end) in enumerate(groups.keys):
-            part = WindowCounts(
-                key,
-                start,
-                end,
-                0 if labeled else groups.events[i],
-                counts[base[i] : base[i + 1]],
-                groups.performance[perf_base[i] : perf_base[i + 1]],
-            )
-            existing = self.open.get((key, start))
-            self.open[(key, start)] = part if existing is None else existing.merge(part)
+        self.counted.add(
+            groups.keys,
+            np.zeros_like(groups.events) if labeled else groups.events,
+            groups.base,
+            counts,
+            groups.perf_base,
+            groups.performance,
+        )
 
     def _memberships(
         self, batch: EventBatch, counted: _Counted
@@ -327,23 +337,29 @@ class WindowCounter:
         first = int(windows.min())
         span = int(windows.max()) - first + 1
         group = (model_of * len(version_names) + version_codes) * span + (windows - first)
-        times = batch.event_time_ms[rows]
-        tiebreak = batch.partition[rows] * _OFFSETS + batch.offset[rows]
-        if group.min() == group.max():  # one model, version and window: no sort
-            found: list[IntArray | slice] = [slice(None)]
-        else:
-            order = np.argsort(group, kind="stable")
-            found = list(np.split(order, np.flatnonzero(np.diff(group[order])) + 1))
+        order = np.argsort(group, kind="stable")
+        group = group[order]
+        runs = np.flatnonzero(np.diff(group)) + 1
+        heads = group[np.concatenate([[0], runs])]
+        model_version, window = np.divmod(heads, span)
+        model, version = np.divmod(model_version, len(version_names))
         models = list(self.layouts)
-        for mine in found:
-            model, version = divmod(int(group[mine][0]) // span, len(version_names))
-            self.score_values.add(
-                models[model],
-                version_names[version],
-                times[mine],
-                pa.array(tiebreak[mine]),
-                {"score": scores[mine]},
-            )
+        rows = rows[order]
+        self.score_values.add_runs(
+            [
+                (models[m], version_names[v], start)
+                for m, v, start in zip(
+                    model.tolist(),
+                    version.tolist(),
+                    self.grid.start(window + first).tolist(),
+                    strict=True,
+                )
+            ],
+            [0, *runs.tolist(), len(rows)],
+            batch.event_time_ms[rows],
+            pa.array(batch.partition[rows] * _OFFSETS + batch.offset[rows]),
+            {"score": scores[order]},
+        )
 
 
 class _Counted(NamedTuple):
@@ -375,7 +391,7 @@ class _Groups:
             events.append(np.bincount(group[present], minlength=len(keys)))
             self.rows.append(np.where(present, group + first, -1))
             first += len(keys)
-        self.events: list[int] = np.concatenate(events).tolist()
+        self.events: IntArray = np.concatenate(events)
         sizes = [
             (layouts[key.model].size, layouts[key.model].performance_size)
             for key, _, _ in self.keys
@@ -394,13 +410,16 @@ class _Groups:
 
     def counts(self, positions: list[tuple[IntArray | None, IntArray]]) -> IntArray:
         """The flat vector of every group's slot counts, from where each row counts per subject
-        (``ModelSet.positions``): one ``np.bincount`` per subject for every model and group."""
+        (``ModelSet.positions``): one ``np.bincount`` for the codes of several subjects, every
+        model and group (a pass over the vector per :data:`_CODES_PER_PASS` codes, not per
+        subject)."""
         base = self.base
         starts = [np.where(group >= 0, base[group], -1) for group in self.rows]
         everyone = [bool((group >= 0).all()) for group in self.rows]
         counts = np.zeros(int(base[-1]), dtype=np.int64)
-        for which, position in positions:  # a subject at a time: the codes stay in cache
-            codes = []
+        codes: list[IntArray] = []
+        pending = 0
+        for which, position in positions:
             for start, all_in in zip(starts, everyone, strict=True):
                 mine = start if which is None else start[which]
                 if all_in:
@@ -408,9 +427,31 @@ class _Groups:
                 else:
                     keep = mine >= 0
                     codes.append(mine[keep] + position[keep])
-            found = codes[0] if len(codes) == 1 else np.concatenate(codes)
-            counts += np.bincount(found, minlength=len(counts))
+                pending += len(codes[-1])
+            if pending >= _CODES_PER_PASS:
+                counts += np.bincount(np.concatenate(codes), minlength=len(counts))
+                codes, pending = [], 0
+        if codes:
+            counts += np.bincount(np.concatenate(codes), minlength=len(counts))
         return counts
+
+
+def _version_codes(versions: pa.Array, rows: IntArray) -> tuple[IntArray, list[str]]:
+    """The version code of each of ``rows`` and the versions' names (a missing version is
+    ``""``), from the codes of the whole column (coded once per batch).
+
+    >>> codes, names = _version_codes(pa.array(["v2", None, "v1"]), np.array([2, 1]))
+    >>> codes.tolist(), names
+    ([1, 2], ['v2', 'v1', ''])
+    """
+    codes, names = text_codes(versions)
+    codes = codes[rows]
+    missing = codes < 0
+    if missing.any():
+        if "" not in names:
+            names.append("")
+        codes = np.where(missing, names.index(""), codes)
+    return codes, names
 
 
 def _starts(sizes: list[int]) -> IntArray:
