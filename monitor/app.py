@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from contextlib import closing
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -47,9 +48,11 @@ if TYPE_CHECKING:  # the live parts are imported by build_daemon only: a replay 
     from monitor.runtime.daemon import Daemon
     from monitor.runtime.exchange_daemon import ExchangeDaemon
     from monitor.sinks.alertmanager import AlertmanagerSink
-    from monitor.sinks.collector import ConsumerLag
+    from monitor.sinks.collector import ConsumerLag, OwnedModels, RunningTotals
+    from monitor.sinks.kafka_topics import SharedProducer
     from monitor.sinks.latest_windows import LatestWindows
-    from monitor.sources.kafka import GroupConsumer
+    from monitor.sinks.report_file import AppendedReport
+    from monitor.sources.kafka import GroupConsumer, PartitionIds
     from monitor.stage_one import Totals
 
 
@@ -308,36 +311,22 @@ def build_daemon(
     loop over them; ``connect`` makes its consumer-group member (default: the Kafka client)."""
     from monitor.runtime.daemon import Daemon, DaemonParts
     from monitor.runtime.http import MonitorServer, build_info
-    from monitor.sinks.alert_log import AlertLog
-    from monitor.sinks.kafka_topics import AlertsTopic, DeadLetters, SharedProducer
-    from monitor.sinks.latest_windows import LatestWindows
-    from monitor.sinks.report_file import AppendedReport
-    from monitor.sources.kafka import PartitionIds, connect_group
+    from monitor.sources.kafka import connect_group
     from monitor.state.checkpoint import CheckpointStore
 
-    kafka, daemon = settings.kafka, settings.daemon
-    if kafka is None:
-        raise ConfigError("driftwarden run needs a kafka section in the config")
-    latest = LatestWindows(stale_after=daemon.stale_after)
-    report = AppendedReport(daemon.report_path) if daemon.report_path else None
-    sinks: list[Any] = [latest, AlertLog(), *([report] if report is not None else [])]
-    ids = PartitionIds([*kafka.prediction_topics, *kafka.label_topics])
-    producer = SharedProducer() if kafka.dead_letter_topic or kafka.alerts_topic else None
-    reject_sinks: list[RejectSink] = []
-    if producer is not None and kafka.dead_letter_topic:
-        reject_sinks.append(DeadLetters(producer, kafka.dead_letter_topic, ids))
-    if producer is not None and kafka.alerts_topic:
-        sinks.append(AlertsTopic(producer, kafka.alerts_topic))
-    alertmanager = _alertmanager(settings)
-    if alertmanager is not None:
-        sinks.append(alertmanager)
+    daemon = settings.daemon
+    out = _outputs(settings)
+    latest, report, sinks, reject_sinks = out.latest, out.report, out.sinks, out.reject_sinks
+    ids, producer, alertmanager = out.ids, out.producer, out.alertmanager
     pipeline = build_pipeline(settings, baselines, sinks, reject_sinks)
     lag: dict[tuple[str, int], int] = {}
 
     def lag_now() -> ConsumerLag:
         return dict(lag)
 
-    registry = _registry(latest, pipeline, baselines, lag_now, max_segments=daemon.max_segments)
+    registry = _registry(
+        latest, pipeline.running_totals, baselines, lag_now, max_segments=daemon.max_segments
+    )
     server = MonitorServer(
         registry,
         latest,
@@ -428,34 +417,12 @@ def build_exchange_daemon(settings: Settings, baselines: Mapping[str, Baseline])
     from monitor.join.label_join import JoinStats
     from monitor.runtime.exchange_daemon import ExchangeDaemon, ExchangeParts
     from monitor.runtime.http import MonitorServer, build_info
-    from monitor.sinks.alert_log import AlertLog
-    from monitor.sinks.collector import DriftCollector, RunningTotals
-    from monitor.sinks.kafka_topics import AlertsTopic, DeadLetters, SharedProducer
-    from monitor.sinks.latest_windows import LatestWindows
-    from monitor.sinks.report_file import AppendedReport
-    from monitor.sources.kafka import PartitionIds
+    from monitor.sinks.collector import RunningTotals
 
-    kafka, daemon = settings.kafka, settings.daemon
-    if kafka is None:
-        raise ConfigError("driftwarden run needs a kafka section in the config")
+    daemon = settings.daemon
     versions = load_version_baselines(settings, baselines)
-    latest = LatestWindows(stale_after=daemon.stale_after)
-    report = AppendedReport(daemon.report_path) if daemon.report_path else None
-    alert_log = AlertLog()
-    sinks: list[Any] = [latest, alert_log, *([report] if report is not None else [])]
-    muted: list[Any] = [alert_log, *([report] if report is not None else [])]
-    ids = PartitionIds([*kafka.prediction_topics, *kafka.label_topics])
-    producer = SharedProducer() if kafka.dead_letter_topic or kafka.alerts_topic else None
-    reject_sinks: list[RejectSink] = []
-    if producer is not None and kafka.dead_letter_topic:
-        reject_sinks.append(DeadLetters(producer, kafka.dead_letter_topic, ids))
-    if producer is not None and kafka.alerts_topic:
-        alerts_topic = AlertsTopic(producer, kafka.alerts_topic)
-        sinks.append(alerts_topic)
-        muted.append(alerts_topic)
-    alertmanager = _alertmanager(settings)
-    if alertmanager is not None:
-        sinks.append(alertmanager)
+    out = _outputs(settings)
+    latest, sinks, muted, reject_sinks = out.latest, out.sinks, out.muted, out.reject_sinks
     stages = exchange_stages(settings, baselines, sinks, muted, reject_sinks, versions)
     tasks, partitions, windower, totals = stages
     windows = partitions.windows
@@ -481,17 +448,13 @@ def build_exchange_daemon(settings: Settings, baselines: Mapping[str, Baseline])
     def lag_now() -> ConsumerLag:
         return dict(lag)
 
-    from prometheus_client import CollectorRegistry
-
-    registry = CollectorRegistry()
-    DriftCollector(
+    registry = _registry(
         latest,
         running_totals,
+        baselines,
+        lag_now,
         max_segments=daemon.max_segments,
-        baseline_digests=lambda: {m: b.digest for m, b in baselines.items()},
-        lag_provider=lag_now,
         owned_models=partitions.owned_models,
-        registry=registry,
     )
     server = MonitorServer(
         registry,
@@ -509,14 +472,56 @@ def build_exchange_daemon(settings: Settings, baselines: Mapping[str, Baseline])
         _config_digest(settings, baselines),
         tasks,
         partitions,
-        ids,
+        out.ids,
         server,
-        report,
-        producer,
-        alertmanager,
+        out.report,
+        out.producer,
+        out.alertmanager,
         lag,
     )
     return ExchangeDaemon(settings, parts)
+
+
+@dataclass
+class _Outputs:
+    """Where a daemon's results go: the sinks of closed windows (``muted`` while a rebuilt
+    exchange partition replays what was written already) and of rejects."""
+
+    latest: LatestWindows
+    report: AppendedReport | None
+    sinks: list[Any]
+    muted: list[Any]
+    ids: PartitionIds
+    producer: SharedProducer | None
+    reject_sinks: list[RejectSink]
+    alertmanager: AlertmanagerSink | None
+
+
+def _outputs(settings: Settings) -> _Outputs:
+    """The daemon's sinks: latest windows (/metrics), alert log, report file, dead letters and
+    alerts topics, Alertmanager, as configured."""
+    from monitor.sinks.alert_log import AlertLog
+    from monitor.sinks.kafka_topics import AlertsTopic, DeadLetters, SharedProducer
+    from monitor.sinks.latest_windows import LatestWindows
+    from monitor.sinks.report_file import AppendedReport
+    from monitor.sources.kafka import PartitionIds
+
+    kafka, daemon = settings.kafka, settings.daemon
+    if kafka is None:
+        raise ConfigError("driftwarden run needs a kafka section in the config")
+    latest = LatestWindows(stale_after=daemon.stale_after)
+    report = AppendedReport(daemon.report_path) if daemon.report_path else None
+    muted: list[Any] = [AlertLog(), *([report] if report is not None else [])]
+    ids = PartitionIds([*kafka.prediction_topics, *kafka.label_topics])
+    producer = SharedProducer() if kafka.dead_letter_topic or kafka.alerts_topic else None
+    reject_sinks: list[RejectSink] = []
+    if producer is not None and kafka.dead_letter_topic:
+        reject_sinks.append(DeadLetters(producer, kafka.dead_letter_topic, ids))
+    if producer is not None and kafka.alerts_topic:
+        muted.append(AlertsTopic(producer, kafka.alerts_topic))
+    alertmanager = _alertmanager(settings)
+    sinks = [latest, *muted, *([alertmanager] if alertmanager is not None else [])]
+    return _Outputs(latest, report, sinks, muted, ids, producer, reject_sinks, alertmanager)
 
 
 def _config_digest(settings: Settings, baselines: Mapping[str, Baseline]) -> str:
@@ -552,13 +557,15 @@ def _alertmanager(settings: Settings) -> AlertmanagerSink | None:
 
 def _registry(
     latest: LatestWindows,
-    pipeline: Pipeline,
+    totals: Callable[[], RunningTotals],
     baselines: Mapping[str, Baseline],
     lag: Callable[[], ConsumerLag],
     *,
     max_segments: int,
+    owned_models: OwnedModels | None = None,
 ) -> CollectorRegistry:
-    """A registry whose one collector builds the drift series at every scrape."""
+    """A registry whose one collector builds the drift series at every scrape (of
+    ``owned_models`` only, when given)."""
     from prometheus_client import CollectorRegistry
 
     from monitor.sinks.collector import DriftCollector
@@ -566,10 +573,11 @@ def _registry(
     registry = CollectorRegistry()
     DriftCollector(
         latest,
-        pipeline.running_totals,
+        totals,
         max_segments=max_segments,
         baseline_digests=lambda: {m: b.digest for m, b in baselines.items()},
         lag_provider=lag,
+        owned_models=owned_models,
         registry=registry,
     )
     return registry

@@ -18,6 +18,7 @@ from monitor.exchange.records import decode, encode
 from monitor.exchange.stage_one_tasks import task_of
 from monitor.sinks.base import report_json
 from monitor.sinks.memory import ListSink
+from tests.support.exchange import close_all
 from tests.support.label_stream import NOW_MS, label_settings
 from tests.test_exchange_through_kafka import LABELS, SOURCE_IDS, _batches, _one_process
 
@@ -87,13 +88,6 @@ def _restore(
     stages.tasks.restore(task, snapshot, sources)
 
 
-def _flush(stages: ExchangeStages) -> None:
-    """End of input: every open window of every owned exchange partition closes."""
-    partitions = stages.partitions
-    for e, windows in sorted(partitions.windows.partitions.items()):
-        partitions.stages[e].emit(windows.flush())
-
-
 def _lines(*reports: ListSink) -> list[bytes]:
     return sorted({report_json(r) for report in reports for r in report.reports()})
 
@@ -113,7 +107,7 @@ def test_tasks_and_exchange_partitions_give_the_one_process_report(baseline: Bas
             for e in range(EXCHANGE_PARTITIONS):
                 stages.partitions.receive(exchange.read(e, read[e]))
                 read[e] = len(exchange.log[e])
-    _flush(stages)
+    close_all(stages.partitions)
     expected = _one_process(settings, baseline, polls)
     assert sum(b'"kind":"alert"' in line for line in expected) == 8
     assert _lines(report) == expected
@@ -169,7 +163,7 @@ def test_a_task_moved_with_its_snapshot_and_an_exchange_partition_rebuilt_add_up
         if i % 3 == 0 or i == len(polls):
             cycle()
     for stages in (a, c):
-        _flush(stages)
+        close_all(stages.partitions)
     assert _lines(report_a, report_b, report_c) == _one_process(settings, baseline, polls)
     assert report_a.reports() and report_c.reports()
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from functools import partial
 
 import numpy as np
 import orjson
@@ -14,12 +13,11 @@ import pytest
 from kafka import KafkaConsumer, TopicPartition
 
 from baselines.values import Baseline
+from monitor.app import exchange_stages
 from monitor.batches import RawRecords
 from monitor.config import Settings
 from monitor.exchange import handover
 from monitor.exchange.commit_cycle import CommitCycle
-from monitor.exchange.open_windows import OpenWindows
-from monitor.exchange.partitioned_windows import PartitionedWindows
 from monitor.exchange.publish import publish
 from monitor.exchange.reader import ExchangeReader
 from monitor.exchange.records import Partial
@@ -27,7 +25,7 @@ from monitor.pipeline import Pipeline, windows_for
 from monitor.sinks.base import report_json
 from monitor.sinks.memory import ListSink
 from monitor.stage_one import StageOne, Totals
-from monitor.stage_two import StageTwo
+from tests.support.exchange import close_all
 from tests.support.kafka import create_topic
 from tests.support.label_stream import NOW_MS, label_settings, labelled_stream
 
@@ -45,7 +43,8 @@ def _settings() -> Settings:
         detectors={
             "prediction": [{"name": "page_hinkley_np"}],
             "errors": [{"stream": "error", "name": "ddm_np"}],
-        }
+        },
+        exchange={"partitions": EXCHANGE_PARTITIONS},
     )
 
 
@@ -150,23 +149,16 @@ def _stage_two(
     settings: Settings, baseline: Baseline, bootstrap: str, exchange: str
 ) -> list[bytes]:
     sink = ListSink()
-    windower = windows_for(settings, {"m": baseline})
-    stage2 = StageTwo(settings, {"m": baseline}, windower.caps.layouts, [sink], Totals())
-    windows = PartitionedWindows(
-        partial(
-            OpenWindows,
-            windower.grid,
-            settings.windows.allowed_lateness,
-            score_streams=windower.windows.score_values.streams,
-            error_streams=windower.windows.error_values.streams,
-        )
-    )
-    windows.assign(range(EXCHANGE_PARTITIONS))
-    windows.set_sources(SOURCE_IDS)
+    stages = exchange_stages(settings, {"m": baseline}, [sink], [])
+    partitions = stages.partitions
+    partitions.windows.set_sources(SOURCE_IDS)
+    partitions.assign(range(EXCHANGE_PARTITIONS))
+    for e in range(EXCHANGE_PARTITIONS):
+        partitions.live(e)
     reader = ExchangeReader(CONFIG)
     for polled in _read_to_end(bootstrap, exchange):
-        stage2.emit(windows.receive(reader.read(polled)))
-    stage2.emit(windows.flush())
+        partitions.receive(reader.read(polled))
+    close_all(partitions)
     assert reader.rejected == {}
     return sorted(report_json(r) for r in sink.reports())
 

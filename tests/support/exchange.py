@@ -9,6 +9,7 @@ from typing import Any
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 
 from monitor.config import ExchangeConfig
+from monitor.exchange.stage_two_partitions import StageTwoPartitions
 from monitor.exchange.topics import ensure_topics, internal_topics
 
 READ_BOUND_S = 60  # one generous bound on reading a partition to its end
@@ -46,3 +47,10 @@ def read_partition(
         return records
     finally:
         consumer.close()
+
+
+def close_all(partitions: StageTwoPartitions) -> None:
+    """End of input: every open window of every owned exchange partition closes and is
+    written."""
+    for e, windows in sorted(partitions.windows.partitions.items()):
+        partitions.stages[e].emit(windows.flush())
