@@ -175,3 +175,44 @@ def _ends(polls: list[RawRecords]) -> dict[int, int]:
         source = int(poll.partition[0])
         ends[source] = max(ends.get(source, 0), int(poll.offset[-1]) + 1)
     return ends
+
+
+def test_stage_two_does_not_depend_on_how_polls_cut_the_exchange(baseline: Baseline) -> None:
+    """An exchange where A's partitions went idle while B went on, then woke up with events of
+    windows B's marks had closed: read in polls of 1, 4 or every record, stage 2 writes the
+    same report (a partial is late or not by the records before it, never by a poll's end)."""
+    settings, polls = _settings(), _batches()
+    a, _ = _process(settings, baseline, range(0))
+    b, _ = _process(settings, baseline, range(0))
+    owner = {0: a, 1: a, 2: b, 3: b}
+    for task, stages in owner.items():
+        _restore(stages, task, None, {})
+    mine = [p for p in polls if task_of(int(p.partition[0])) < 2]
+    theirs = [p for p in polls if task_of(int(p.partition[0])) >= 2]
+    exchange = _Exchange()
+    for i, poll in enumerate(mine[: len(mine) // 3], 1):
+        _count(a, poll)
+        if i % 3 == 0:
+            exchange.publish(a)
+    a.tasks.counters.set_idle({s for s in SOURCE_IDS if task_of(s) < 2})
+    exchange.publish(a)
+    for i, poll in enumerate(theirs, 1):
+        _count(b, poll)
+        if i % 3 == 0 or i == len(theirs):
+            exchange.publish(b)
+    for i, poll in enumerate(mine[len(mine) // 3 :], 1):
+        _count(a, poll)
+        if i % 3 == 0:
+            exchange.publish(a)
+    exchange.publish(a)
+    reports = []
+    for size in (1, 4, max(map(len, exchange.log.values()))):
+        stages, report = _process(settings, baseline, range(EXCHANGE_PARTITIONS))
+        for e, records in exchange.log.items():
+            for start in range(0, len(records), size):
+                stages.partitions.receive(exchange.read(e, start, start + size))
+        close_all(stages.partitions)
+        reports.append(_lines(report))
+    assert reports[0] == reports[1] == reports[2]
+    late = sum(w.late.by_model.get("m", 0) for w in stages.partitions.windows.partitions.values())
+    assert late > 0  # A's woken partitions did find windows closed

@@ -55,25 +55,38 @@ class PartitionedWindows:
 
     def receive(self, received: Sequence[Received]) -> list[WindowCounts]:
         """Take records of owned exchange partitions (in partition and offset order); the
-        windows they complete, partition by partition, each partition's in report order."""
-        by_partition: dict[int, tuple[list[Partial], list[Mark]]] = {}
+        windows they complete, partition by partition, each partition's in report order.
+
+        A partition's records are taken a run at a time, a run being partials followed by the
+        marks after them (one commit cycle of one process), and windows close after each run:
+        what is complete, and so which partial comes too late for its window, depends on the
+        records' order only, never on how polls cut the partition."""
+        closed = []
+        runs: dict[int, tuple[list[Partial], list[Mark]]] = {}
         for item in received:
-            if item.partition not in self.partitions:
+            e = item.partition
+            if e not in self.partitions:
                 continue
-            partials, marks = by_partition.setdefault(item.partition, ([], []))
             record = item.record
+            partials, marks = runs.setdefault(e, ([], []))
             if isinstance(record, Mark):
                 marks.append(record)
-            elif self.ledgers[item.partition].admit(record):
+                continue
+            if marks:  # a partial after marks starts the next run
+                closed += self._take(e, partials, marks)
+                partials, marks = runs[e] = ([], [])
+            if self.ledgers[e].admit(record):
                 partials.append(record)
             else:
                 self.duplicates[record.model] += 1
-        closed = []
-        for e, (partials, marks) in sorted(by_partition.items()):
-            windows = self.partitions[e]
-            windows.receive(partials, None, marks)
-            closed += windows.close_ready()
+        for e, (partials, marks) in sorted(runs.items()):
+            closed += self._take(e, partials, marks)
         return closed
+
+    def _take(self, e: int, partials: list[Partial], marks: list[Mark]) -> list[WindowCounts]:
+        windows = self.partitions[e]
+        windows.receive(partials, None, marks)
+        return windows.close_ready()
 
     def flush(self) -> list[WindowCounts]:
         """Close every open window of every owned partition (end of input)."""
