@@ -391,9 +391,10 @@ class ExchangeDaemon:
     def _cycle(self) -> None:
         """Stage 1's commit cycle, then stage 2's offsets."""
         self.last_cycle = time.monotonic()
-        if self.sources is not None and self.positions:
+        # while a restore waits, the consumers' positions are past records that were dropped
+        if self.sources is not None and self.positions and not self.tasks_stale:
             self._stage_one_cycle()
-        if self.exchange is not None:
+        if self.exchange is not None and not self.partitions_stale:
             self._commit_exchange()
 
     def _stage_one_cycle(self) -> None:
