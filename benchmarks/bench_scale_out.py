@@ -47,6 +47,7 @@ process are read from ``/proc`` before it is stopped.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import shutil
@@ -184,8 +185,10 @@ def config(
     member: int,
     exchange: bool,
     folder: Path,
+    kafka: Mapping[str, Any] | None = None,
 ) -> tuple[Path, int]:
-    """Member ``member`` of ``group``: its config file and HTTP port."""
+    """Member ``member`` of ``group``: its config file and HTTP port; ``kafka`` adds settings to
+    the kafka section."""
     (port,) = free_ports(1)
     state = folder / f"member-{member}"
     state.mkdir(parents=True, exist_ok=True)
@@ -207,6 +210,7 @@ def config(
             "label_topics": [stream.labels_topic],
             "group_id": group,
             "group_instance_id": f"{group}-{member}",
+            **(kafka or {}),
         },
         "exchange": {"enabled": exchange},
         "daemon": daemon,
@@ -270,6 +274,36 @@ class ReportWatch:
     def identical(self, expected: Mapping[tuple[Any, ...], bytes]) -> bool:
         return all(self.lines.get(key) == {line} for key, line in expected.items())
 
+    def digest(self, expected: Mapping[tuple[Any, ...], bytes]) -> str:
+        """sha256 of the lines held for the expected keys, in key order (to compare attempts)."""
+        lines = b"".join(
+            b"".join(sorted(self.lines.get(key, set()))) + b"\n" for key in sorted(expected)
+        )
+        return hashlib.sha256(lines).hexdigest()
+
+    def differences(self, expected: Mapping[tuple[Any, ...], bytes]) -> dict[str, Any]:
+        """How many keys hold other lines than the replay's, and for the first few, the paths
+        of the fields that differ (``a.b.c``)."""
+        differ = [k for k, line in expected.items() if k in self.lines and self.lines[k] != {line}]
+        examples = []
+        for key in differ[:3]:
+            want = orjson.loads(expected[key])
+            for got in sorted(self.lines[key]):
+                examples.append(
+                    {"key": [str(k) for k in key[:4]], "fields": differing(want, orjson.loads(got))}
+                )
+        return {"keys": len(differ), "examples": examples}
+
+
+def differing(want: Any, got: Any, path: str = "") -> list[str]:
+    """The paths at which two parsed JSON values differ, at most 10."""
+    if isinstance(want, dict) and isinstance(got, dict):
+        out: list[str] = []
+        for name in sorted(set(want) | set(got)):
+            out += differing(want.get(name), got.get(name), f"{path}.{name}" if path else name)
+        return out[:10]
+    return [] if want == got else [f"{path}: {want!r:.60} != {got!r:.60}"]
+
 
 def status_of(port: int) -> dict[str, Any] | None:
     try:
@@ -283,7 +317,7 @@ def status_of(port: int) -> dict[str, Any] | None:
 def counted(documents: Sequence[dict[str, Any] | None]) -> dict[str, Any]:
     """Sums over processes of accepted predictions and received labels, and the source
     partitions some process lists at lag 0."""
-    events = labels = 0
+    events = labels = joined = late_pairs = pending = 0
     caught_up = set()
     per_process = []
     for document in documents:
@@ -293,7 +327,11 @@ def counted(documents: Sequence[dict[str, Any] | None]) -> dict[str, Any]:
         totals = document["totals"]
         per_process.append(sum(totals["events"].values()))
         events += per_process[-1]
-        labels += sum(totals.get("labels", {}).get("received", {}).values())
+        pairs = totals.get("labels", {})
+        labels += sum(pairs.get("received", {}).values())
+        joined += sum(pairs.get("joined", {}).values())
+        late_pairs += sum(pairs.get("late", {}).values())
+        pending += sum(pairs.get("pending", {}).values())
         for lag in document.get("consumer_lag") or []:
             if lag["records"] == 0:
                 caught_up.add((lag["topic"], lag["partition"]))
@@ -302,7 +340,31 @@ def counted(documents: Sequence[dict[str, Any] | None]) -> dict[str, Any]:
         "labels": labels,
         "caught_up": len(caught_up),
         "events_per_process": per_process,
+        "labels_joined": joined,
+        "labels_late": late_pairs,
+        "predictions_pending": pending,
     }
+
+
+LABEL_LOSSES = ("driftwarden_labels_unmatched_total", "driftwarden_predictions_unlabeled_total")
+
+
+def label_losses(ports: Sequence[int]) -> dict[str, float]:
+    """Sums over processes of the label join's losses on ``/metrics`` (labels given up on,
+    predictions that left without a label)."""
+    sums = dict.fromkeys(LABEL_LOSSES, 0.0)
+    for port in ports:
+        try:
+            url = f"http://127.0.0.1:{port}/metrics"
+            with urllib.request.urlopen(url, timeout=5) as response:
+                text = response.read().decode()
+        except OSError:
+            continue
+        for line in text.splitlines():
+            name = line.partition("{")[0].partition(" ")[0]
+            if name in sums:
+                sums[name] += float(line.rpartition(" ")[2])
+    return sums
 
 
 NOTED_EVENTS = ("tasks restored", "exchange partitions owned")
@@ -320,6 +382,9 @@ def log_digest(log: Path) -> dict[str, int]:
             NOTED_EVENTS
         ):
             name = f"{entry.get('level')}: {entry.get('event')}"
+            detail = entry.get("message") or entry.get("error")
+            if detail and entry.get("event") != "alert level changed":
+                name += f": {str(detail)[:100]}"
             seen[name] = seen.get(name, 0) + 1
     return seen
 
@@ -336,6 +401,7 @@ def run_side(
     bootstrap: str,
     expected: Mapping[tuple[Any, ...], bytes],
     deadline_s: float,
+    kafka: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """One attempt of one side: spawn its processes, watch /status and the reports, stop them."""
     exchange = side != "single"
@@ -343,7 +409,8 @@ def run_side(
     folder = Path(tempfile.mkdtemp(prefix=f"{side}-", dir=CACHE))
     group = f"scale-{side}-{uuid.uuid4().hex[:6]}"
     configs = [
-        config(stream, baselines, bootstrap, group, n, exchange, folder) for n in range(count)
+        config(stream, baselines, bootstrap, group, n, exchange, folder, kafka)
+        for n in range(count)
     ]
     logs = [folder / f"member-{n}" / "daemon.log" for n in range(count)]
     watch = ReportWatch([folder / f"member-{n}" / "report.jsonl" for n in range(count)])
@@ -389,8 +456,12 @@ def run_side(
                 result["timed_out_s"] = deadline_s
                 break
             time.sleep(STATUS_EVERY_S)
+        result["label_losses"] = label_losses([port for _, port in configs])
         result["cpu_s"] = [cpu_seconds(p.pid) for p in processes if p.poll() is None]
         result["report_identical"] = watch.identical(expected)
+        result["report_digest"] = watch.digest(expected)
+        if not result["report_identical"]:
+            result["report_differences"] = watch.differences(expected)
         result["events_over_produced"] = result["last_status"]["events"] - stream.predictions
     finally:
         for process in processes:
@@ -414,9 +485,11 @@ def run_side(
     return result
 
 
-def summary(stream: Stream, runs: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+def summary(
+    stream: Stream, runs: Sequence[Mapping[str, Any]], names: Sequence[str]
+) -> dict[str, Any]:
     sides: dict[str, Any] = {}
-    for side in SIDES:
+    for side in names:
         mine = [r for r in runs if r["side"] == side]
         done = [r for r in mine if "counted_s" in r]
         reported = [r for r in mine if "reported_s" in r]
@@ -436,7 +509,7 @@ def summary(stream: Stream, runs: Sequence[Mapping[str, Any]]) -> dict[str, Any]
             entry["reported_s"] = spread([r["reported_s"] for r in reported])
         entry["report_identical"] = [r.get("report_identical") for r in mine]
         sides[side] = entry
-    reference = sides["single"].get("events_per_s", {}).get("median")
+    reference = sides.get("single", {}).get("events_per_s", {}).get("median")
     for entry in sides.values():
         if reference and "events_per_s" in entry:
             entry["ratio_to_single"] = entry["events_per_s"]["median"] / reference
@@ -449,6 +522,10 @@ def main() -> None:
     parser.add_argument("--models", type=int, default=3)
     parser.add_argument("--attempts", type=int, default=3)
     parser.add_argument("--deadline", type=float, default=300.0, help="seconds per attempt")
+    parser.add_argument("--sides", nargs="+", default=list(SIDES), help="single, exchange-N")
+    parser.add_argument(
+        "--poll-timeout", help="kafka.poll_timeout of every process (default: the default)"
+    )
     parser.add_argument("--bootstrap")
     parser.add_argument("--output", type=Path, default=RESULTS)
     args = parser.parse_args()
@@ -464,8 +541,9 @@ def main() -> None:
         expected = expected_lines(stream, baselines, bootstrap)
         print(f"replay: {len(expected)} report lines close by the watermark alone")
         runs = []
-        for attempt, side in rotation(SIDES, args.attempts):
-            run = run_side(side, stream, baselines, bootstrap, expected, args.deadline)
+        kafka = {"poll_timeout": args.poll_timeout} if args.poll_timeout else {}
+        for attempt, side in rotation(args.sides, args.attempts):
+            run = run_side(side, stream, baselines, bootstrap, expected, args.deadline, kafka)
             run["attempt"] = attempt
             runs.append(run)
             print(
@@ -488,7 +566,8 @@ def main() -> None:
             "produce_seconds": stream.produce_seconds,
             "closable_report_lines": len(expected),
         },
-        "sides": summary(stream, runs),
+        "kafka_settings_changed": kafka,
+        "sides": summary(stream, runs, args.sides),
         "runs": runs,
     }
     args.output.write_text(json.dumps(document, indent=1) + "\n", encoding="utf-8")
