@@ -2,7 +2,10 @@
 ``exchange.enabled`` against one process of today's daemon (``exchange.enabled: false``).
 
 Run: ``.venv/bin/python benchmarks/bench_scale_out.py [--predictions 240000] [--models 3]
-[--attempts 3] [--bootstrap HOST:PORT]``; the raw figures go to benchmarks/results/scale_out.json.
+[--attempts 3] [--sides single exchange-1 …] [--poll-timeout 100ms] [--bootstrap HOST:PORT]``;
+the raw figures go to benchmarks/results/scale_out.json (``--output``). ``--poll-timeout`` sets
+``kafka.poll_timeout`` of every process of the run (a diagnostic: the exchange loop waits up to
+half of it in each of its two polls).
 
 Without ``--bootstrap`` it starts its own single-node broker with ``deploy/local/kafka.sh`` on free
 loopback ports (``bench_kafka.broker``) and stops and purges it at the end.
@@ -41,7 +44,11 @@ Clocks start just before the first process is spawned (the others follow at once
 
 Sides go in rotating rounds (``attempts.rotation``), the same number of attempts each; medians
 with min and max; ratios are of medians against ``single``. CPU seconds (user + system) of every
-process are read from ``/proc`` before it is stopped.
+process are read from ``/proc`` before it is stopped. Each attempt also records what explains a
+figure: the label join's counts (``/status``) and losses (``/metrics``), the warnings and errors
+of each log (by message) and how often tasks and exchange partitions were restored, the exit
+codes, and where the report differs from the replay's (field paths of the first few keys); the
+folder of an attempt that did not complete is kept with its logs.
 """
 
 from __future__ import annotations
