@@ -2,10 +2,12 @@
 ``exchange.enabled`` against one process of today's daemon (``exchange.enabled: false``).
 
 Run: ``.venv/bin/python benchmarks/bench_scale_out.py [--predictions 240000] [--models 3]
-[--attempts 3] [--sides single exchange-1 …] [--poll-timeout 100ms] [--bootstrap HOST:PORT]``;
+[--attempts 3] [--sides single exchange-1 …] [--poll-timeout 100ms] [--set SECTION.FIELD=VALUE]
+[--bootstrap HOST:PORT]``;
 the raw figures go to benchmarks/results/scale_out.json (``--output``). ``--poll-timeout`` sets
 ``kafka.poll_timeout`` of every process of the run (a diagnostic: the exchange loop waits up to
-half of it in each of its two polls).
+half of it in each of its two polls); ``--set`` any other setting of every process (not of the
+replay the reports are compared with).
 
 Without ``--bootstrap`` it starts its own single-node broker with ``deploy/local/kafka.sh`` on free
 loopback ports (``bench_kafka.broker``) and stops and purges it at the end.
@@ -192,10 +194,10 @@ def config(
     member: int,
     exchange: bool,
     folder: Path,
-    kafka: Mapping[str, Any] | None = None,
+    settings: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> tuple[Path, int]:
-    """Member ``member`` of ``group``: its config file and HTTP port; ``kafka`` adds settings to
-    the kafka section."""
+    """Member ``member`` of ``group``: its config file and HTTP port; ``settings`` (section ->
+    field -> value) add to or replace fields of the config."""
     (port,) = free_ports(1)
     state = folder / f"member-{member}"
     state.mkdir(parents=True, exist_ok=True)
@@ -208,7 +210,7 @@ def config(
         daemon["checkpoint_interval"] = "1s"
     else:
         daemon["checkpoint_path"] = str(state / "checkpoint.json")
-    document = {
+    document: dict[str, Any] = {
         "models": [{"name": m, "baseline": str(baselines[m])} for m in stream.models],
         "segments": {"fields": ["platform"]},
         "kafka": {
@@ -217,11 +219,12 @@ def config(
             "label_topics": [stream.labels_topic],
             "group_id": group,
             "group_instance_id": f"{group}-{member}",
-            **(kafka or {}),
         },
         "exchange": {"enabled": exchange},
         "daemon": daemon,
     }
+    for section, fields in (settings or {}).items():
+        document[section] = {**document.get(section, {}), **fields}
     path = state / "driftwarden.yaml"
     path.write_text(yaml.safe_dump(document))
     return path, port
@@ -408,7 +411,7 @@ def run_side(
     bootstrap: str,
     expected: Mapping[tuple[Any, ...], bytes],
     deadline_s: float,
-    kafka: Mapping[str, Any] | None = None,
+    settings: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """One attempt of one side: spawn its processes, watch /status and the reports, stop them."""
     exchange = side != "single"
@@ -416,7 +419,7 @@ def run_side(
     folder = Path(tempfile.mkdtemp(prefix=f"{side}-", dir=CACHE))
     group = f"scale-{side}-{uuid.uuid4().hex[:6]}"
     configs = [
-        config(stream, baselines, bootstrap, group, n, exchange, folder, kafka)
+        config(stream, baselines, bootstrap, group, n, exchange, folder, settings)
         for n in range(count)
     ]
     logs = [folder / f"member-{n}" / "daemon.log" for n in range(count)]
@@ -535,7 +538,21 @@ def main() -> None:
     )
     parser.add_argument("--bootstrap")
     parser.add_argument("--output", type=Path, default=RESULTS)
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="SECTION.FIELD=VALUE",
+        help="a setting of every process of the run (VALUE in YAML), e.g. labels.max_orphans=1e6",
+    )
     args = parser.parse_args()
+    changed: dict[str, dict[str, Any]] = {}
+    if args.poll_timeout:
+        changed["kafka"] = {"poll_timeout": args.poll_timeout}
+    for item in args.set:
+        name, _, value = item.partition("=")
+        section, _, field_name = name.partition(".")
+        changed.setdefault(section, {})[field_name] = yaml.safe_load(value)
     CACHE.mkdir(parents=True, exist_ok=True)
     models = tuple(f"model-{k}" for k in range(args.models))
     load = [os.getloadavg()[0]]
@@ -548,9 +565,8 @@ def main() -> None:
         expected = expected_lines(stream, baselines, bootstrap)
         print(f"replay: {len(expected)} report lines close by the watermark alone")
         runs = []
-        kafka = {"poll_timeout": args.poll_timeout} if args.poll_timeout else {}
         for attempt, side in rotation(args.sides, args.attempts):
-            run = run_side(side, stream, baselines, bootstrap, expected, args.deadline, kafka)
+            run = run_side(side, stream, baselines, bootstrap, expected, args.deadline, changed)
             run["attempt"] = attempt
             runs.append(run)
             print(
@@ -573,7 +589,7 @@ def main() -> None:
             "produce_seconds": stream.produce_seconds,
             "closable_report_lines": len(expected),
         },
-        "kafka_settings_changed": kafka,
+        "settings_changed": changed,
         "sides": summary(stream, runs, args.sides),
         "runs": runs,
     }
