@@ -25,6 +25,9 @@ from detectors.performance import (
     classification_contributions,
     classification_layout_size,
     classification_metrics,
+    metric_direction,
+    multiclass_accumulate,
+    multiclass_metrics,
     regression_accumulate,
     regression_contributions,
     regression_metrics,
@@ -241,23 +244,36 @@ def test_mismatched_predictions_and_labels_are_rejected() -> None:
         regression_accumulate([1.0, 2.0], [1.0], 1.0)
 
 
-def test_metric_directions_mark_higher_and_lower_is_better() -> None:
-    """Accuracy-like metrics improve upwards, losses and errors downwards."""
-    assert METRIC_DIRECTION == {
-        "accuracy": 1,
-        "precision": 1,
-        "recall": 1,
-        "precision_macro": 1,
-        "recall_macro": 1,
-        "f1_macro": 1,
-        "precision_weighted": 1,
-        "recall_weighted": 1,
-        "f1_weighted": 1,
-        "roc_auc": 1,
-        "log_loss": -1,
-        "mae": -1,
-        "rmse": -1,
-    }
+def test_a_better_model_moves_every_metric_in_its_direction() -> None:
+    """For every metric with a direction, a better model's value minus a worse model's has the
+    sign of ``metric_direction``: losses and errors fall, the others rise."""
+    labels = [1, 0, 1, 0, 1, 0, 1, 0]
+    actual = [0, 1, 2, 0, 1, 2, 0, 1, 2]
+    truth = [1.0, 2.0, 3.0, 4.0]
+
+    def binary(scores: list[float]) -> dict[str, float]:
+        return classification_metrics(classification_accumulate(scores, labels))
+
+    def multiclass(predicted: list[int]) -> dict[str, float]:
+        return multiclass_metrics(multiclass_accumulate(predicted, actual, 3), "abc", False)
+
+    def regression(predicted: list[float]) -> dict[str, float]:
+        return regression_metrics(regression_accumulate(predicted, truth, 1.0), 1.0)
+
+    pairs = [
+        (
+            binary([0.9, 0.2, 0.8, 0.1, 0.7, 0.3, 0.6, 0.45]),
+            binary([0.4, 0.6, 0.7, 0.2, 0.3, 0.8, 0.55, 0.5]),
+        ),
+        (multiclass([0, 1, 2, 0, 1, 2, 0, 1, 1]), multiclass([1, 1, 0, 0, 2, 2, 1, 0, 2])),
+        (regression([1.1, 2.0, 2.9, 4.2]), regression([2.0, 1.0, 4.5, 3.0])),
+    ]
+    judged = set()
+    for good, bad in pairs:
+        for metric in sorted(set(good) & set(METRIC_DIRECTION)):
+            assert metric_direction(metric) * (good[metric] - bad[metric]) > 0, metric
+            judged.add(metric)
+    assert judged == set(METRIC_DIRECTION)
 
 
 def test_relative_drop_of_a_higher_is_better_metric() -> None:
