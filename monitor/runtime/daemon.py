@@ -22,11 +22,9 @@ SIGTERM/SIGINT stop polling, checkpoint, commit and leave the group.
 
 from __future__ import annotations
 
-import signal
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 import structlog
@@ -38,6 +36,7 @@ from baselines.errors import DriftwardenError
 from monitor.allocator import release_free_memory
 from monitor.config import KafkaConfig, Settings
 from monitor.errors import ConfigError, error_text
+from monitor.runtime.signalled import SignalledLoop
 from monitor.sources.kafka import (
     BOOTSTRAP_TIMEOUT_MS,
     GroupConsumer,
@@ -105,7 +104,7 @@ class _Rebalance(AsyncConsumerRebalanceListener):  # type: ignore[misc]
         self.daemon.on_assigned(list(assigned))
 
 
-class Daemon:
+class Daemon(SignalledLoop):
     """The live loop and everything it owns: consumer, pipeline, endpoints, checkpoints."""
 
     def __init__(
@@ -153,16 +152,9 @@ class Daemon:
         self._lag = parts.lag  # records behind the end per owned partition, as /metrics shows
         self._caught_up_since: dict[TopicPartition, float] = {}
 
-    def stop(self, signum: int = 0, frame: FrameType | None = None) -> None:
-        """Ask the loop to stop after the current poll (signal handler)."""
-        del frame
-        log.info("stopping", signal=signum)
-        self.stopping = True
-
     def run(self) -> int:
         """Consume until stopped; return the exit status."""
-        signal.signal(signal.SIGTERM, self.stop)
-        signal.signal(signal.SIGINT, self.stop)
+        self.listen_for_signals()
         self.server.start()
         self._connect()
         clean = False
