@@ -429,10 +429,11 @@ def build_exchange_daemon(settings: Settings, baselines: Mapping[str, Baseline])
 
     def running_totals() -> RunningTotals:
         late, late_labels = Counter[str](), Counter[str]()
-        for open_windows in windows.partitions.values():
+        # read from the HTTP thread while the loop assigns and drops: copies of the dicts' values
+        for open_windows in list(windows.partitions.values()):
             late.update(open_windows.late.by_model)
             late_labels.update(open_windows.late_labels.by_model)
-        joins = [stage.join.stats for stage in tasks.tasks.values()]
+        joins = [stage.join.stats for stage in list(tasks.tasks.values())]
         return RunningTotals(
             dict(totals.events),
             dict(totals.rejected),

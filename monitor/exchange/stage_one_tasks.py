@@ -22,12 +22,11 @@ import orjson
 
 from monitor.batches import RawRecords
 from monitor.errors import CheckpointError
+from monitor.sources.kafka import TOPIC_STRIDE
 from monitor.stage_one import StageOne
 from monitor.window.source_counters import SourceCounters
 
 TASK_FORMAT = "driftwarden.stage1/1"
-
-_TOPIC_STRIDE = 100_000  # PartitionIds: topic index × this + partition
 
 
 def task_of(source: int) -> int:
@@ -36,7 +35,7 @@ def task_of(source: int) -> int:
     >>> task_of(3), task_of(100_003)
     (3, 3)
     """
-    return source % _TOPIC_STRIDE
+    return source % TOPIC_STRIDE
 
 
 class StageOneTasks:
@@ -71,14 +70,13 @@ class StageOneTasks:
     def expire(self) -> None:
         """Give up on each task's predictions and labels its own watermark has left behind by
         more than ``labels.horizon`` (the minimum over the task's source partitions)."""
+        watermarks: dict[int, int] = {}
+        for source, time in self.counters.seen().items():
+            task = task_of(source)
+            watermarks[task] = min(time, watermarks.get(task, time))
         for task, stage in self.tasks.items():
-            watermark = self._watermark(task)
-            if watermark is not None:
-                stage.join.expire(watermark)
-
-    def _watermark(self, task: int) -> int | None:
-        seen = [t for s, t in self.counters.seen().items() if task_of(s) == task]
-        return min(seen) if seen else None
+            if task in watermarks:
+                stage.join.expire(watermarks[task])
 
     def snapshot(self, task: int) -> bytes:
         """What task ``task`` needs to continue elsewhere, as bytes (deterministic)."""
@@ -132,7 +130,7 @@ class StageOneTasks:
         """Events past a state cap since start, by cap: the decoders' of every task, and
         ``caps`` (the process's version and segment caps)."""
         total = Counter(self.retired)
-        for stage in self.tasks.values():
+        for stage in list(self.tasks.values()):  # called from the endpoints' thread
             total.update(stage.decoder.capped)
         total.update(caps)
         return dict(total)

@@ -26,12 +26,10 @@ handled like a rebalance: nothing of it is visible, and every task restarts from
 
 from __future__ import annotations
 
-import signal
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from types import FrameType
 from typing import Any
 
 import structlog
@@ -50,10 +48,11 @@ from monitor.exchange.stage_one_tasks import StageOneTasks
 from monitor.exchange.stage_two_partitions import StageTwoPartitions
 from monitor.exchange.topics import ensure_topics, internal_topics
 from monitor.runtime.http import MonitorServer
+from monitor.runtime.signalled import SignalledLoop
 from monitor.sinks.alertmanager import AlertmanagerSink
 from monitor.sinks.kafka_topics import SharedProducer
 from monitor.sinks.report_file import AppendedReport
-from monitor.sources.kafka import PacedConsumer, PartitionIds, kafka_client, to_raw_records
+from monitor.sources.kafka import PartitionIds, connect_group, to_raw_records
 
 log = structlog.get_logger()
 
@@ -107,7 +106,7 @@ class _Recorder(AsyncConsumerRebalanceListener):  # type: ignore[misc]
         self._mark()
 
 
-class ExchangeDaemon:
+class ExchangeDaemon(SignalledLoop):
     """The live loop of both stages: two group members, a commit cycle, the endpoints."""
 
     def __init__(self, settings: Settings, parts: ExchangeParts) -> None:
@@ -145,16 +144,9 @@ class ExchangeDaemon:
         self.stopping = False
         self.last_cycle = time.monotonic()
 
-    def stop(self, signum: int = 0, frame: FrameType | None = None) -> None:
-        """Ask the loop to stop after the current step (signal handler)."""
-        del frame
-        log.info("stopping", signal=signum)
-        self.stopping = True
-
     def run(self) -> int:
         """Consume until stopped; return the exit status."""
-        signal.signal(signal.SIGTERM, self.stop)
-        signal.signal(signal.SIGINT, self.stop)
+        self.listen_for_signals()
         self.server.start()
         try:
             self._connect()
@@ -181,7 +173,6 @@ class ExchangeDaemon:
 
     def _open(self) -> None:
         from kafka.admin import KafkaAdminClient
-        from kafka.coordinator.assignors.range import RangePartitionAssignor
 
         options = self.kafka.client_options()
         if self.parts.producer is not None:
@@ -198,23 +189,14 @@ class ExchangeDaemon:
             )
         finally:
             admin.close()
-        common: dict[str, Any] = {
-            "group_instance_id": self.kafka.group_instance_id,
-            "session_timeout_ms": self.kafka.session_timeout,
-            "enable_auto_commit": False,
-            "auto_offset_reset": "earliest",
-            "isolation_level": "read_committed",
-            "max_poll_records": self.kafka.max_poll_records,
-            "partition_assignment_strategy": [RangePartitionAssignor],
-        }
-        self.sources = kafka_client(
-            self.kafka, consumer_class=PacedConsumer, group_id=self.kafka.group_id, **common
-        )
-        self.exchange = kafka_client(
+        # read_committed: a task's offsets and snapshot are read only once the cycle that
+        # wrote them ended (a dead owner's open one is committed or aborted by then)
+        self.sources = connect_group(self.kafka, isolation_level="read_committed")
+        self.exchange = connect_group(
             self.kafka,
-            consumer_class=PacedConsumer,
+            isolation_level="read_committed",
             group_id=f"{self.kafka.group_id}-stage2",
-            **{**common, "group_instance_id": f"{self.instance}-stage2"},
+            group_instance_id=f"{self.instance}-stage2",
         )
         every = {
             self.ids.id_of(topic, p)
@@ -356,7 +338,10 @@ class ExchangeDaemon:
         """Exchange partition ``e`` read from its start to ``end``, with its outputs muted."""
         tp = TopicPartition(self.exchange_topic, e)
         reader = KafkaConsumer(
-            **self.kafka.client_options(), isolation_level="read_committed", group_id=None
+            **self.kafka.client_options(),
+            isolation_level="read_committed",
+            group_id=None,
+            enable_auto_commit=False,
         )
         try:
             reader.assign([tp])

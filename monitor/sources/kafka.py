@@ -24,7 +24,7 @@ from monitor.config import KafkaConfig
 from monitor.errors import SourceError
 from monitor.sources.group_join import SettlingCoordinator
 
-_TOPIC_STRIDE = 100_000  # partition ids: topic index × stride + partition
+TOPIC_STRIDE = 100_000  # partition ids: topic index × stride + partition
 BOOTSTRAP_TIMEOUT_MS = 5_000
 """How long the daemon's clients try to reach the broker per attempt: short, so that a SIGTERM
 during an outage is honoured in seconds (the daemon retries with a backoff)."""
@@ -43,10 +43,10 @@ class PartitionIds:
         self._index = {topic: i for i, topic in enumerate(self.topics)}
 
     def id_of(self, topic: str, partition: int) -> int:
-        return self._index[topic] * _TOPIC_STRIDE + partition
+        return self._index[topic] * TOPIC_STRIDE + partition
 
     def topic_partition(self, partition_id: int) -> tuple[str, int]:
-        index, partition = divmod(partition_id, _TOPIC_STRIDE)
+        index, partition = divmod(partition_id, TOPIC_STRIDE)
         return self.topics[index], partition
 
 
@@ -161,22 +161,24 @@ def kafka_client(
     return consumer_class(**config.client_options(), **extra)
 
 
-def connect_group(config: KafkaConfig) -> GroupConsumer:
+def connect_group(config: KafkaConfig, **overrides: Any) -> GroupConsumer:
     """The daemon's member of ``config.group_id``: manual commits, from the earliest offset
     without one, and the range assignor, so the same partition number of every topic goes to
-    the same member (labels keyed like their predictions land where the prediction is)."""
+    the same member (labels keyed like their predictions land where the prediction is).
+    ``overrides`` replace or add consumer options (another group, ``isolation_level``)."""
+    options: dict[str, Any] = {
+        "bootstrap_timeout_ms": BOOTSTRAP_TIMEOUT_MS,
+        "group_id": config.group_id,
+        "group_instance_id": config.group_instance_id,
+        "session_timeout_ms": config.session_timeout,
+        "enable_auto_commit": False,
+        "auto_offset_reset": "earliest",
+        "max_poll_records": config.max_poll_records,
+        "max_partition_fetch_bytes": config.max_partition_fetch_bytes,
+        "partition_assignment_strategy": [RangePartitionAssignor],
+    }
     client: GroupConsumer = kafka_client(
-        config,
-        consumer_class=PacedConsumer,
-        bootstrap_timeout_ms=BOOTSTRAP_TIMEOUT_MS,
-        group_id=config.group_id,
-        group_instance_id=config.group_instance_id,
-        session_timeout_ms=config.session_timeout,
-        enable_auto_commit=False,
-        auto_offset_reset="earliest",
-        max_poll_records=config.max_poll_records,
-        max_partition_fetch_bytes=config.max_partition_fetch_bytes,
-        partition_assignment_strategy=[RangePartitionAssignor],
+        config, consumer_class=PacedConsumer, **{**options, **overrides}
     )
     return client
 
