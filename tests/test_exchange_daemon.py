@@ -14,7 +14,6 @@ from typing import Any
 import orjson
 import pytest
 import yaml
-from kafka import KafkaProducer
 
 from baselines.values import Baseline
 from monitor.app import load_baselines, replay_topics_to_file
@@ -28,7 +27,7 @@ from tests.support.daemon import (
     status_document,
     wait_for,
 )
-from tests.support.kafka import create_topic
+from tests.support.kafka import append_events, create_topic
 from tests.support.label_stream import HOUR, T0, labelled_stream
 
 N = 4_000  # events per model
@@ -61,17 +60,10 @@ def _in_time_order(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _produce(bootstrap: str, names: tuple[str, str], part: slice = slice(None)) -> None:
-    """Send ``part`` of the stream's predictions and labels (each in time order), keyed by
-    event id."""
+    """Send ``part`` of the stream's predictions and labels (each in time order)."""
     predictions, labels = _stream()
-    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=20)
-    try:
-        for topic, objects in zip(names, (predictions[part], labels[part]), strict=True):
-            for item in objects:
-                producer.send(topic, orjson.dumps(item), key=item["event_id"].encode())
-        producer.flush(timeout=60)
-    finally:
-        producer.close()
+    append_events(bootstrap, names[0], predictions[part])
+    append_events(bootstrap, names[1], labels[part])
 
 
 def _topics(bootstrap: str) -> tuple[str, str]:

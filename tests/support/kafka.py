@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import orjson
 from kafka import KafkaConsumer, KafkaProducer
 
 from monitor.demo.broker import create_topics
@@ -103,6 +104,18 @@ def append(bootstrap: str, name: str, messages: list[bytes]) -> None:
     try:
         for message in messages:
             producer.send(name, message)
+        producer.flush(timeout=60)
+    finally:
+        producer.close()
+
+
+def append_events(bootstrap: str, topic: str, events: list[dict[str, Any]]) -> None:
+    """Write event objects to ``topic`` as JSON, in order, each keyed by its event id (so a
+    prediction and its label land in partitions of the same number)."""
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=20)
+    try:
+        for event in events:
+            producer.send(topic, orjson.dumps(event), key=event["event_id"].encode())
         producer.flush(timeout=60)
     finally:
         producer.close()
