@@ -404,8 +404,9 @@ def exchange_stages(
         lambda out: StageTwo(settings, baselines, layouts, out, totals, versions),
         sinks,
         muted,
-        models=baselines,
+        layouts=layouts,
         partitions=settings.exchange.partitions,
+        config=_config_digest(settings, baselines),
     )
     return ExchangeStages(tasks, partitions, windower, totals)
 
@@ -470,7 +471,7 @@ def build_exchange_daemon(settings: Settings, baselines: Mapping[str, Baseline])
         owned_exchange_partitions=partitions.owned_partitions,
     )
     parts = ExchangeParts(
-        _config_digest(settings, baselines),
+        partitions.config,
         tasks,
         partitions,
         out.ids,

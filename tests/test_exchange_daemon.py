@@ -167,15 +167,18 @@ def test_three_processes_write_the_one_process_report(
     tmp_path: Path,
     baseline: Baseline,
     kafka_bootstrap: str,
-    topics: tuple[str, str],
     expected: list[bytes],
     group: list[subprocess.Popen[bytes]],
 ) -> None:
-    """Three processes started together on 12 + 12 partitions: the union of their report files,
-    in the merge's order, is one process's report (feature drift, a canary, performance, the
-    concept switch's alerts), and each of them wrote some of it."""
-    configs = [_config(tmp_path, baseline, kafka_bootstrap, topics, "three", n) for n in range(3)]
+    """Three processes started together on 12 + 12 partitions, fed once the group has settled:
+    the union of their report files, in the merge's order, is one process's report (feature
+    drift, a canary, performance, the concept switch's alerts), and each of them wrote some of
+    it."""
+    names = _topics(kafka_bootstrap)
+    configs = [_config(tmp_path, baseline, kafka_bootstrap, names, "three", n) for n in range(3)]
     group.extend(start_daemon_process(config) for config, _ in configs)
+    wait_for(lambda: _settled([port for _, port in configs]), "a task share each", 150)
+    _produce(kafka_bootstrap, names)
     reports = [tmp_path / f"three-{n}" / "report.jsonl" for n in range(3)]
     union = _await_union(reports, expected, group)
     assert any(b'"kind":"alert"' in line for line in expected)
@@ -186,6 +189,16 @@ def test_three_processes_write_the_one_process_report(
     assert sorted(t for owns in owners for t in owns["tasks"]) == list(range(SOURCES))
     series = [_model_series(get_endpoint(port, "/metrics")[1]) for _, port in configs]
     assert sum(len(s) for s in series) == len(set().union(*series)) > 0
+
+
+def _settled(ports: list[int]) -> bool:
+    """Whether each process owns a third of the tasks and one exchange partition."""
+    answers = [get_endpoint(port, "/status") for port in ports]
+    if any(status != 200 for status, _ in answers):
+        return False
+    owners = [orjson.loads(body).get("owns", {}) for _, body in answers]
+    shares = [(len(o.get("tasks", ())), len(o.get("exchange_partitions", ()))) for o in owners]
+    return shares == [(SOURCES // len(ports), 1)] * len(ports)
 
 
 def _model_series(metrics: bytes) -> set[str]:
@@ -263,4 +276,45 @@ def test_a_group_scaled_from_one_to_three_to_two_writes_the_one_process_report(
     group[1].send_signal(signal.SIGTERM)
     assert group[1].wait(timeout=30) == 0, daemon_log(group[1])
     _produce(kafka_bootstrap, names, slice(2 * third, None))
+    assert _await_union(reports, expected, group) == expected
+
+
+def _expire_exchange(bootstrap: str, names: tuple[str, str]) -> int:
+    """Delete what stage 2 of the group of ``names`` has committed from the exchange topic, as
+    its retention would in time; the number of records deleted."""
+    from kafka.admin import KafkaAdminClient
+
+    group_id = f"g-{names[0]}"
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    try:
+        committed = admin.list_group_offsets(f"{group_id}-stage2")[f"{group_id}-stage2"]
+        admin.delete_records({tp: o.offset for tp, o in committed.items()})
+    finally:
+        admin.close()
+    return sum(o.offset for o in committed.values())
+
+
+def test_partitions_moved_after_their_exchange_history_expired_restore_their_snapshots(
+    tmp_path: Path,
+    baseline: Baseline,
+    kafka_bootstrap: str,
+    expected: list[bytes],
+    group: list[subprocess.Popen[bytes]],
+) -> None:
+    """One process reads the first half of the stream and stops (SIGTERM); the exchange records
+    it read are deleted, as retention would; a second process takes every exchange partition
+    over from its snapshot in the stage-2 changelog: the union of the two report files is one
+    process's report."""
+    names = _topics(kafka_bootstrap)
+    half = len(_stream()[0]) // 2
+    _produce(kafka_bootstrap, names, slice(0, half))
+    configs = [_member(tmp_path, baseline, kafka_bootstrap, names, n) for n in range(2)]
+    reports = _reports(tmp_path, 2)
+    group.append(start_daemon_process(configs[0]))
+    wait_for(lambda: len(_union(reports)) >= len(expected) // 4, "a quarter of the report", 150)
+    group[0].send_signal(signal.SIGTERM)
+    assert group[0].wait(timeout=30) == 0, daemon_log(group[0])
+    assert _expire_exchange(kafka_bootstrap, names) > 0
+    group.append(start_daemon_process(configs[1]))
+    _produce(kafka_bootstrap, names, slice(half, None))
     assert _await_union(reports, expected, group) == expected

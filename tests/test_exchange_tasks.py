@@ -5,6 +5,7 @@ and when an exchange partition is rebuilt by another process reading it again mu
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from baselines.values import Baseline
@@ -16,7 +17,7 @@ from monitor.exchange.partitioner import partition_of
 from monitor.exchange.reader import Received
 from monitor.exchange.records import decode, encode
 from monitor.exchange.stage_one_tasks import task_of
-from monitor.sinks.base import report_json
+from monitor.sinks.base import Sink, report_json
 from monitor.sinks.memory import ListSink
 from tests.support.exchange import close_all
 from tests.support.label_stream import NOW_MS, label_settings
@@ -64,10 +65,12 @@ class _Exchange:
 
 
 def _process(
-    settings: Settings, baseline: Baseline, owned: range
+    settings: Settings, baseline: Baseline, owned: range, *, also: Sequence[Sink] = ()
 ) -> tuple[ExchangeStages, ListSink]:
+    """A process's both stages owning exchange partitions ``owned``, writing to an in-memory
+    report (muted while a partition replays) and to ``also``."""
     report = ListSink()
-    stages = exchange_stages(settings, {"m": baseline}, [report], [report])
+    stages = exchange_stages(settings, {"m": baseline}, [report, *also], [report])
     stages.partitions.windows.set_sources(SOURCE_IDS)
     stages.partitions.assign(owned)
     for e in owned:

@@ -10,6 +10,9 @@ and one that straddles it means two processes owned the source partition at once
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 from monitor.exchange.records import Partial
 
 
@@ -46,3 +49,20 @@ class PartialLedger:
             f"offsets {partial.first} to {partial.end}, but offsets before {through} were counted "
             "already: two processes owned that partition at once"
         )
+
+    def state(self) -> list[list[Any]]:
+        """The offsets counted through, per (model, source partition), as sorted JSON data.
+
+        >>> ledger = PartialLedger()
+        >>> ledger.admit(Partial("c", "m", source=3, first=0, end=10, windows=()))
+        True
+        >>> ledger.state()
+        [['m', 3, 10]]
+        """
+        return [
+            [model, source, end] for (model, source), end in sorted(self.counted_through.items())
+        ]
+
+    def restore(self, state: Sequence[Sequence[Any]]) -> None:
+        """Take back what :meth:`state` saved."""
+        self.counted_through = {(str(m), int(s)): int(end) for m, s, end in state}

@@ -12,13 +12,16 @@ partition wakes up) counts as late events of its model and is otherwise dropped.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
 from monitor.exchange.completeness import Completeness
 from monitor.exchange.records import Mark, Partial
+from monitor.state.parts import read_window, sorted_counts, windows_state
 from monitor.window.grid import WindowGrid
+from monitor.window.slot_layout import ModelLayout
 from monitor.window.value_buffers import ValueBuffers
 from monitor.window.windower import LateCounts, WindowCounts, WindowKey
 
@@ -83,6 +86,31 @@ class OpenWindows:
                 buffers = self.score_values if run.feed == "prediction" else self.error_values
                 buffers.add(model, run.model_version, run.time, run.tie, run.values)
         self.completeness.apply(sources, marks)
+
+    def state(self) -> dict[str, Any]:
+        """Everything that shapes the windows still to close, as JSON data (per-event values
+        packed, :mod:`monitor.packed`)."""
+        return {
+            "open": windows_state(self.open.values()),
+            "late": sorted_counts(self.late.by_model),
+            "late_labels": sorted_counts(self.late_labels.by_model),
+            "score_values": self.score_values.state(),
+            "error_values": self.error_values.state(),
+            "completeness": self.completeness.state(),
+        }
+
+    def restore(self, state: Mapping[str, Any], layouts: Mapping[str, ModelLayout]) -> None:
+        """Take back what :meth:`state` saved (``layouts``: each model's, to check its counts);
+        raises ValueError, KeyError or TypeError on a malformed state, changing nothing."""
+        windows = [read_window(e, layouts[e["model"]]) for e in state["open"]]
+        score_values = self.score_values.restored(state["score_values"])
+        error_values = self.error_values.restored(state["error_values"])
+        late = {str(m): int(n) for m, n in state["late"].items()}
+        late_labels = {str(m): int(n) for m, n in state["late_labels"].items()}
+        self.completeness.restore(state["completeness"])
+        self.open = {(w.key, w.start_ms): w for w in windows}
+        self.score_values, self.error_values = score_values, error_values
+        self.late.by_model, self.late_labels.by_model = late, late_labels
 
     def close_ready(self) -> list[WindowCounts]:
         """Close the windows every source partition has passed; in report order."""

@@ -4,24 +4,32 @@ partition it owns.
 An exchange partition carries every partial of the models whose key hashes to it, so its open
 windows (:class:`~monitor.exchange.partitioned_windows.PartitionedWindows`) and the levels,
 window series and detectors of its models depend on its records only. Its state is therefore a
-function of the partition's records up to the committed offset: a process given the partition
-rebuilds it by reading them again from the start with its outputs muted
-(:meth:`StageTwoPartitions.replay`, Kafka Streams' "source topic as changelog"), then continues
-live. Only the *muted* sinks are skipped while replaying (the report file, the alert log, the
-alerts topic: what the previous owner wrote already); the others (the latest windows behind
-``/metrics``, Alertmanager, whose posts are idempotent by their labels) follow the replay so the
-process speaks with the state it took over.
+function of the partition's records up to the committed offset. Each stage-2 commit cycle
+writes a snapshot of every partition that took records since its last one
+(:meth:`StageTwoPartitions.snapshot`, :mod:`monitor.exchange.stage_two_state`) with the offset
+it covers; a process given the partition restores the latest snapshot
+(:meth:`StageTwoPartitions.restore`) and reads the records after it again with its outputs muted
+(none, when the snapshot was committed with the offsets), or, without a snapshot, the whole
+partition from its start (Kafka Streams' "source topic as changelog"), then continues live.
+Only the *muted* sinks are skipped while replaying (the report file, the alert log, the alerts
+topic: what the previous owner wrote already); the others (the latest windows behind
+``/metrics``, Alertmanager, whose posts are idempotent by their labels) follow the replay. What
+those hold of a partition's models moves with its snapshot, and a process that loses the
+partition forgets it (:class:`~monitor.sinks.base.ModelStateSink`), so one process speaks for a
+model.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 
 from monitor.exchange.partitioned_windows import PartitionedWindows
 from monitor.exchange.partitioner import partition_of
 from monitor.exchange.reader import Received
-from monitor.sinks.base import Sink
+from monitor.exchange.stage_two_state import partition_snapshot, read_snapshot, restore_partition
+from monitor.sinks.base import ModelStateSink, Sink
 from monitor.stage_two import StageTwo
+from monitor.window.slot_layout import ModelLayout
 
 
 class StageTwoPartitions:
@@ -34,21 +42,27 @@ class StageTwoPartitions:
         sinks: Sequence[Sink],
         muted: Collection[Sink],
         *,
-        models: Iterable[str],
+        layouts: Mapping[str, ModelLayout],
         partitions: int,
+        config: str,
     ) -> None:
         """``new_stage(sinks)`` makes a stage 2 writing to ``sinks``; while a partition replays,
-        its stage writes only to the ``sinks`` not in ``muted``."""
+        its stage writes only to the ``sinks`` not in ``muted``. ``layouts``: every model's
+        slot layout; ``config``: the group's configuration digest, which snapshots carry."""
         self.windows = windows
         self.new_stage = new_stage
         self.sinks = list(sinks)
         self.replay_sinks = [s for s in sinks if s not in muted]
+        self.stateful = [s for s in sinks if isinstance(s, ModelStateSink)]
+        self.layouts = layouts
         self.partitions = partitions
+        self.config = config
         self.models_of: dict[int, list[str]] = {}
-        for model in sorted(models):
+        for model in sorted(layouts):
             self.models_of.setdefault(partition_of(model, partitions), []).append(model)
         self.stages: dict[int, StageTwo] = {}
         self.replaying: set[int] = set()
+        self.changed: set[int] = set()  # took records since their last snapshot
         # what the endpoints' thread reads, replaced whole (never changed in place)
         self.owned: tuple[int, ...] = ()
         self.speaking: frozenset[str] = frozenset()
@@ -71,12 +85,46 @@ class StageTwoPartitions:
 
     def revoke(self, partitions: Iterable[int]) -> None:
         """Exchange partitions owned no more: their windows and model states go."""
-        gone = list(partitions)
+        gone = [e for e in partitions if e in self.stages]
         self.windows.revoke(gone)
         for e in gone:
-            self.stages.pop(e, None)
+            del self.stages[e]
             self.replaying.discard(e)
+            self.changed.discard(e)
+            for sink in self.stateful:
+                sink.forget_models(self.models_of.get(e, ()))
         self._published()
+
+    def snapshot(self, e: int, offset: int) -> bytes:
+        """The snapshot of owned partition ``e``, whose records before ``offset`` it has taken
+        (:mod:`monitor.exchange.stage_two_state`)."""
+        self.changed.discard(e)
+        models = self.models_of.get(e, ())
+        return partition_snapshot(
+            self.config,
+            offset,
+            self.windows.partitions[e],
+            self.windows.ledgers[e],
+            {m: self.windows.duplicates[m] for m in models if self.windows.duplicates[m]},
+            self.stages[e],
+            {sink.state_name: sink.models_state(models) for sink in self.stateful},
+        )
+
+    def restore(self, e: int, data: bytes, where: str) -> int:
+        """Start partition ``e`` (assigned, still empty) from a snapshot; the exchange offset it
+        covers. Raises :class:`~monitor.errors.CheckpointError` when the snapshot cannot be
+        used (:class:`~monitor.exchange.stage_two_state.StaleSnapshotError`: made under
+        another configuration); the partition may then hold part of it: revoke it."""
+        state = read_snapshot(data, self.config, where)
+        offset = restore_partition(
+            state, self.windows.partitions[e], self.windows.ledgers[e], self.stages[e], self.layouts
+        )
+        self.windows.duplicates.update(state.get("duplicates", {}))
+        outputs = state.get("outputs", {})
+        for sink in self.stateful:
+            if sink.state_name in outputs:
+                sink.restore_models(outputs[sink.state_name])
+        return offset
 
     def _published(self) -> None:
         self.owned = tuple(sorted(self.stages))
@@ -96,6 +144,7 @@ class StageTwoPartitions:
                 by_partition.setdefault(item.partition, []).append(item)
         closed = 0
         for e, items in sorted(by_partition.items()):
+            self.changed.add(e)
             windows = self.windows.receive(items)
             self.stages[e].emit(windows)
             closed += len(windows)

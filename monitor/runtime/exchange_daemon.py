@@ -11,17 +11,19 @@ Every process runs both stages; Kafka's consumer groups decide who does what
   changelog, and the source offsets, all or nothing.
 - **Stage 2** consumes the exchange topic in group ``<group_id>-stage2``, read_committed, and
   closes, scores and writes the windows of the models of its exchange partitions
-  (:class:`~monitor.exchange.stage_two_partitions.StageTwoPartitions`), then commits the
-  exchange offsets after the report file is flushed.
+  (:class:`~monitor.exchange.stage_two_partitions.StageTwoPartitions`). Its own transactional
+  cycle, once the report file is flushed, writes a snapshot of every partition that took records
+  to the stage-2 changelog with the exchange offsets it covers, all or nothing.
 
 Rebalances: kafka-python runs listeners on its IO thread, where no blocking call may run, so the
 listeners only record what happened; the main loop acts after ``poll`` returns and drops that
 poll's records. Stage 1 then forgets every task (the eager assignor revoked them all) and
 restores each assigned task from Kafka: the group's committed offsets first (a read_committed
 consumer waits for an open transaction to end), then the task's changelog snapshot, which the
-same cycle committed. Stage 2 rebuilds each newly assigned exchange partition by reading it
-again from its start up to the committed offset, muted, then goes on live. A failed cycle is
-handled like a rebalance: nothing of it is visible, and every task restarts from Kafka.
+same cycle committed. Stage 2 restores each newly assigned exchange partition from its changelog
+snapshot and reads what follows it up to the committed offset again, muted (from the partition's
+start when it has no snapshot), then goes on live. A failed cycle is handled like a rebalance:
+nothing of it is visible, and every task or exchange partition restarts from Kafka.
 """
 
 from __future__ import annotations
@@ -38,14 +40,15 @@ from kafka.errors import KafkaError
 from kafka.structs import OffsetAndMetadata
 
 from monitor.config import KafkaConfig, Settings
-from monitor.errors import error_text
+from monitor.errors import CheckpointError, error_text
 from monitor.exchange import handover
-from monitor.exchange.changelog import Changelog
+from monitor.exchange.changelog import Changelog, RestoreTimeoutError
 from monitor.exchange.commit_cycle import CommitCycle, CycleFailed, transactional_id
 from monitor.exchange.publish import publish
 from monitor.exchange.reader import ExchangeReader
 from monitor.exchange.stage_one_tasks import StageOneTasks
 from monitor.exchange.stage_two_partitions import StageTwoPartitions
+from monitor.exchange.stage_two_state import StaleSnapshotError
 from monitor.exchange.topics import ensure_topics, internal_topics
 from monitor.runtime.http import MonitorServer
 from monitor.runtime.signalled import SignalledLoop
@@ -122,12 +125,19 @@ class ExchangeDaemon(SignalledLoop):
         topics = internal_topics(self.kafka.group_id, settings.exchange, 1)
         self.exchange_topic = topics[0].name
         self.changelog = Changelog(topics[1].name)
+        self.snapshots = Changelog(topics[2].name)
         self.label_topics = frozenset(self.kafka.label_topics)
         self.reader = ExchangeReader(parts.config)
+        # a dead owner's open cycle holds its offsets until the broker aborts it
+        cycle_options = {
+            **self.kafka.client_options(),
+            "transaction_timeout_ms": TRANSACTION_TIMEOUT_MS,
+        }
         self.cycle = CommitCycle(
-            # a dead owner's open cycle holds its tasks' offsets until the broker aborts it
-            {**self.kafka.client_options(), "transaction_timeout_ms": TRANSACTION_TIMEOUT_MS},
-            transactional_id(self.kafka.group_id, 1, self.instance),
+            cycle_options, transactional_id(self.kafka.group_id, 1, self.instance)
+        )
+        self.stage_two_cycle = CommitCycle(
+            cycle_options, transactional_id(self.kafka.group_id, 2, self.instance)
         )
         self.sources: KafkaConsumer | None = None
         self.exchange: KafkaConsumer | None = None
@@ -138,6 +148,7 @@ class ExchangeDaemon(SignalledLoop):
         # refuses the cycle once the group has moved on (KIP-447), even when the rebalance ran
         # on the client's IO thread while this loop was between polls
         self.membership: Any = None
+        self.exchange_membership: Any = None  # the same for stage 2, taken at its rebuild
         self.caught_up_since: dict[TopicPartition, float] = {}
         self.tasks_stale = False  # the tasks wait for a restore from Kafka
         self.partitions_stale = False  # the exchange partitions wait for a rebuild
@@ -240,7 +251,7 @@ class ExchangeDaemon(SignalledLoop):
         a dead owner's open transaction holds the committed offsets until the broker aborts it)."""
         try:
             restore()
-        except KafkaError as exc:
+        except (KafkaError, RestoreTimeoutError) as exc:
             log.warning("restore postponed", error=error_text(exc))
             self.server.set_ready(False, f"restore postponed: {error_text(exc)}")
             return False
@@ -316,36 +327,66 @@ class ExchangeDaemon(SignalledLoop):
         assert self.exchange is not None
         owned = {tp.partition for tp in self.exchange.assignment()}
         self.partitions.revoke(set(self.partitions.stages) - owned)
+        self.exchange_membership = self.exchange.group_metadata()
         gained = sorted(owned - set(self.partitions.stages))
         self.partitions.assign(gained)
         try:
             for e in gained:
                 tp = TopicPartition(self.exchange_topic, e)
                 end = self._committed(self.exchange, tp)
-                self._replay(e, end)
+                self._replay(e, self._restore_partition(e), end)
                 self.exchange.seek(tp, end)
                 self.partitions.live(e)
             for e in sorted(owned):  # the polls since the rebalance were dropped
                 if e not in gained:
                     tp = TopicPartition(self.exchange_topic, e)
                     self.exchange.seek(tp, self._committed(self.exchange, tp))
-        except KafkaError:  # rebuilt from the start again at the retry
+        except (KafkaError, RestoreTimeoutError):  # rebuilt afresh at the retry
             self.partitions.revoke(sorted(self.partitions.replaying))
             raise
-        log.info("exchange partitions owned", partitions=sorted(owned), replayed=gained)
+        log.info("exchange partitions owned", partitions=sorted(owned), rebuilt=gained)
 
-    def _replay(self, e: int, end: int) -> None:
-        """Exchange partition ``e`` read from its start to ``end``, with its outputs muted."""
+    def _restore_partition(self, e: int) -> int | None:
+        """Exchange partition ``e`` (assigned, empty) from its latest snapshot; the offset the
+        snapshot covers, None without a usable one (then it is rebuilt from the start)."""
+        key = f"e{e}"
+        where = f"stage-2 snapshot {self.snapshots.topic}[{e}] key {key!r}"
+        try:
+            data = self.snapshots.restore(
+                self.kafka.client_options(), e, key, timeout_s=RESTORE_TIMEOUT_S
+            )
+            if data is None:
+                return None
+            return self.partitions.restore(e, data, where)
+        except RestoreTimeoutError:
+            raise
+        except StaleSnapshotError as exc:
+            log.info("stage-2 snapshot of another config ignored", partition=e, detail=str(exc))
+        except CheckpointError as exc:
+            log.error("stage-2 snapshot unusable: rebuilding from the exchange", error=str(exc))
+        self.partitions.revoke([e])
+        self.partitions.assign([e])
+        return None
+
+    def _replay(self, e: int, start: int | None, end: int) -> None:
+        """Exchange partition ``e`` read from ``start`` (None: its beginning) to ``end``, with
+        its outputs muted."""
+        if start is not None and start >= end:
+            return
         tp = TopicPartition(self.exchange_topic, e)
         reader = KafkaConsumer(
             **self.kafka.client_options(),
             isolation_level="read_committed",
             group_id=None,
             enable_auto_commit=False,
+            auto_offset_reset="earliest",  # records past retention are gone: go on from there
         )
         try:
             reader.assign([tp])
-            reader.seek_to_beginning(tp)
+            if start is None:
+                reader.seek_to_beginning(tp)
+            else:
+                reader.seek(tp, start)
             deadline = time.monotonic() + RESTORE_TIMEOUT_S
             while reader.position(tp) < end:
                 if time.monotonic() > deadline:
@@ -376,13 +417,13 @@ class ExchangeDaemon(SignalledLoop):
         self.tasks.counters.set_idle(idle)
 
     def _cycle(self) -> None:
-        """Stage 1's commit cycle, then stage 2's offsets."""
+        """Stage 1's commit cycle, then stage 2's."""
         self.last_cycle = time.monotonic()
         # while a restore waits, the consumers' positions are past records that were dropped
         if self.sources is not None and self.positions and not self.tasks_stale:
             self._stage_one_cycle()
         if self.exchange is not None and not self.partitions_stale:
-            self._commit_exchange()
+            self._stage_two_cycle()
 
     def _stage_one_cycle(self) -> None:
         assert self.sources is not None
@@ -413,23 +454,40 @@ class ExchangeDaemon(SignalledLoop):
         self.changelog.committed()
         self.server.set_ready(True)
 
-    def _commit_exchange(self) -> None:
-        """Stage 2's exchange offsets, once what it wrote is on disk."""
+    def _stage_two_cycle(self) -> None:
+        """Stage 2's commit cycle, once what it wrote is on disk: the snapshot of every live
+        partition that took records since its last one, and the exchange offsets."""
         assert self.exchange is not None
-        live = [
-            TopicPartition(self.exchange_topic, e)
-            for e in self.partitions.stages
-            if e not in self.partitions.replaying
-        ]
+        live = [e for e in sorted(self.partitions.stages) if e not in self.partitions.replaying]
         if not live:
             return
         if self.parts.report is not None:
             self.parts.report.durable_length()
+        cycle = self.stage_two_cycle
         try:
-            offsets = {tp: OffsetAndMetadata(self.exchange.position(tp), "", -1) for tp in live}
-            self.exchange.commit(offsets)
-        except KafkaError as exc:  # lines after the last commit are written again: merged away
-            log.error("exchange offset commit failed", error=error_text(exc))
+            offsets = {}
+            for e in live:
+                tp = TopicPartition(self.exchange_topic, e)
+                offsets[tp] = OffsetAndMetadata(self.exchange.position(tp), "", -1)
+            cycle.begin()
+            for e in live:
+                if e in self.partitions.changed:
+                    position = offsets[TopicPartition(self.exchange_topic, e)].offset
+                    self.snapshots.write(cycle, e, f"e{e}", self.partitions.snapshot(e, position))
+            cycle.commit(offsets, self.exchange_membership)
+        except (CycleFailed, KafkaError) as exc:
+            self.snapshots.aborted()
+            cause = exc.cause if isinstance(exc, CycleFailed) else "position unknown"
+            log.error("stage-2 commit cycle failed", error=error_text(exc), cause=cause)
+            self.server.set_ready(False, f"stage-2 commit cycle failed: {exc}")
+            if cause == "fenced":
+                self.stopping = True
+                return
+            # the state is ahead of what Kafka holds: every partition restarts from there
+            self.partitions.revoke(sorted(self.partitions.stages))
+            self.partitions_stale = True
+            return
+        self.snapshots.committed()
 
     def _close_consumers(self) -> None:
         for consumer in (self.sources, self.exchange):
@@ -439,6 +497,7 @@ class ExchangeDaemon(SignalledLoop):
 
     def _close(self) -> None:
         self.cycle.close()
+        self.stage_two_cycle.close()
         self._close_consumers()
         for closable in (self.parts.producer, self.parts.report, self.parts.alertmanager):
             if closable is not None:

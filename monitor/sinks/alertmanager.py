@@ -30,7 +30,7 @@ import threading
 import time
 import urllib.request
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -282,6 +282,25 @@ class AlertmanagerSink:
             now = self.clock()
             self._last_repost = now
             self._enqueue([self._payload(alert, now) for alert in self._firing.values()])
+
+    state_name = "alertmanager"
+
+    def models_state(self, models: Collection[str]) -> list[dict[str, Any]]:
+        """The firing alerts of ``models``, as :meth:`state` gives them."""
+        wanted = set(models)
+        return [item for item in self.state() if item["labels"].get("model") in wanted]
+
+    def restore_models(self, state: Any) -> None:
+        """Take back firing alerts :meth:`models_state` gave, and post them at once."""
+        self.restore(list(state))
+
+    def forget_models(self, models: Collection[str]) -> None:
+        """Stop re-posting the alerts of ``models``: the process that took them over does
+        (and resolves them when their checks recover, which this one would never see)."""
+        wanted = set(models)
+        for alerts in (self._firing, self._resolved):
+            for key in [k for k, a in alerts.items() if a.labels.get("model") in wanted]:
+                del alerts[key]
 
     def flush(self, timeout_s: float) -> bool:
         """Wait up to ``timeout_s`` for every queued post to finish; whether they all did."""

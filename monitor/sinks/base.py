@@ -12,9 +12,9 @@ by every sink: none may change one.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol, TypeAlias
+from typing import Any, Protocol, TypeAlias, runtime_checkable
 
 import orjson
 
@@ -100,6 +100,25 @@ class Sink(Protocol):
     """Where records go (report file, metrics store, Alertmanager, alerts topic, a list)."""
 
     def write(self, record: Record) -> None: ...
+
+
+@runtime_checkable
+class ModelStateSink(Protocol):
+    """A sink that holds state per model which must move with the model when another process
+    takes it over (scale-out's stage 2): the metrics store, Alertmanager's firing alerts."""
+
+    state_name: str
+    """The sink's name in a stage-2 snapshot."""
+
+    def models_state(self, models: Collection[str]) -> Any:
+        """What it holds of ``models``, as JSON data."""
+
+    def restore_models(self, state: Any) -> None:
+        """Take back what :meth:`models_state` gave, for the models it named."""
+
+    def forget_models(self, models: Collection[str]) -> None:
+        """Drop everything of ``models`` (another process speaks for them now), saying
+        nothing."""
 
 
 class RejectSink(Protocol):

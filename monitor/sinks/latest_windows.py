@@ -19,12 +19,13 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from monitor.evaluate.levels import Level
-from monitor.sinks.base import AlertRecord, Record, WindowRecord
+from monitor.sinks.base import AlertRecord, JsonReport, Record, WindowRecord, report_json
+from monitor.state.parts import key_state, read_key
 from monitor.window.windower import WindowKey
 
 
@@ -91,6 +92,68 @@ class LatestWindows:
             for counter in (self._transitions, self._detections):
                 for item in [item for item in counter if item[0] == model]:
                     del counter[item]
+
+    state_name = "latest_windows"
+
+    def models_state(self, models: Collection[str]) -> dict[str, Any]:
+        """The latest windows, held levels and counters of ``models``, as JSON data."""
+        wanted = set(models)
+        with self._lock:
+            windows = [
+                {
+                    **key_state(key),
+                    "record": report_json(w.record).decode(),
+                    "start_s": w.start_s,
+                    "end_s": w.end_s,
+                    "levels": [
+                        [subject, check, held.level.value, held.since]
+                        for (subject, check), held in sorted(w.levels.items())
+                    ],
+                }
+                for key, w in sorted(self._latest.items())
+                if key.model in wanted
+            ]
+            counters = {
+                name: [[*item, n] for item, n in sorted(counter.items()) if item[0] in wanted]
+                for name, counter in (
+                    ("transitions", self._transitions),
+                    ("detections", self._detections),
+                )
+            }
+            newest = {m: end for m, end in sorted(self._newest_end.items()) if m in wanted}
+        return {"windows": windows, "newest_end": newest, **counters}
+
+    def restore_models(self, state: Any) -> None:
+        """Take back what :meth:`models_state` gave."""
+        windows = [
+            LatestWindow(
+                read_key(w),
+                JsonReport(str(w["record"]).encode()),
+                float(w["start_s"]),
+                float(w["end_s"]),
+                {
+                    (str(subject), str(check)): HeldLevel(Level(level), since)
+                    for subject, check, level, since in w["levels"]
+                },
+            )
+            for w in state["windows"]
+        ]
+        with self._lock:
+            for window in windows:
+                self._latest[window.key] = window
+            for model, end in state["newest_end"].items():
+                self._newest_end[str(model)] = float(end)
+            for name, counter in (
+                ("transitions", self._transitions),
+                ("detections", self._detections),
+            ):
+                for model, what, n in state[name]:
+                    counter[(str(model), str(what))] = int(n)
+
+    def forget_models(self, models: Collection[str]) -> None:
+        """Drop every series of ``models`` (another process exports them now)."""
+        for model in models:
+            self.forget_model(model)
 
     def snapshot(self) -> Snapshot:
         """The current latest windows, sorted by key, and copies of the counters."""

@@ -2,5 +2,6 @@
 
 Reading order: :mod:`~monitor.state.snapshot` (everything that shapes the pipeline's future
 output, to and from plain data) and :mod:`~monitor.state.checkpoint` (a snapshot and the source
-offsets it covers, in one file replaced atomically).
+offsets it covers, in one file replaced atomically); both, and the scale-out's stage-2
+snapshots, are made of :mod:`~monitor.state.parts`.
 """

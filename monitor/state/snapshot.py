@@ -40,16 +40,20 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from typing import Any
 
-import numpy as np
 import orjson
 
-from detectors.online import DriftDetector, detector_from_state
 from monitor.errors import CheckpointError
-from monitor.evaluate.levels import CheckState, Level
 from monitor.pipeline import Pipeline
 from monitor.stage_one import Totals
-from monitor.window.slot_layout import ModelLayout
-from monitor.window.windower import WindowCounts, WindowKey
+from monitor.state.parts import (
+    checks_state,
+    read_checks,
+    read_series,
+    read_window,
+    series_state,
+    sorted_counts,
+    windows_state,
+)
 
 STATE_FORMAT = "driftwarden.state/5"
 
@@ -67,50 +71,39 @@ def snapshot(pipeline: Pipeline) -> dict[str, Any]:
         "version_baselines": _version_digests(pipeline),
         "settings": _settings_of(pipeline),
         "watermarks": [[p, t] for p, t in sorted(windower.counters.seen().items())],
-        "late": _sorted_counts(windower.late.by_model),
+        "late": sorted_counts(windower.late.by_model),
         "closed_through": int(windower.closed_through),
         "segment_values": [
             {"model": model, "field": field, "values": list(values.known)}
-            for (model, field), values in sorted(windower.segment_values.items(), key=_by_key)
+            for (model, field), values in sorted(
+                windower.segment_values.items(), key=lambda item: item[0]
+            )
         ],
         "version_values": [
             {"model": model, "values": list(values.known)}
             for model, values in sorted(windower.version_values.items())
         ],
-        "capped": _sorted_counts(windower.capped),
-        "open": [_window(w) for _, w in sorted(windower.windows.open.items(), key=_by_key)],
+        "capped": sorted_counts(windower.capped),
+        "open": windows_state(windower.windows.open.values()),
         "score_streams": {
             "buffers": windower.windows.score_values.state(),
             "detectors": pipeline.stage2.score_detectors.state(),
         },
-        "checks": [
-            {
-                **_key(key),
-                "subject": subject,
-                "check": check,
-                "level": s.level.value,
-                "above_warning": s.above_warning,
-                "above_intervention": s.above_intervention,
-            }
-            for (key, subject, check), s in sorted(pipeline.check_states.items(), key=_by_key)
-        ],
-        "series": [
-            {**_key(key), "name": name, "detector": d.state()}
-            for (key, name), d in sorted(pipeline.stage2.series.items(), key=_by_key)
-        ],
+        "checks": checks_state(pipeline.check_states),
+        "series": series_state(pipeline.stage2.series),
         "totals": {
-            "events": _sorted_counts(pipeline.totals.events),
-            "rejected": _sorted_counts(pipeline.totals.rejected),
+            "events": sorted_counts(pipeline.totals.events),
+            "rejected": sorted_counts(pipeline.totals.rejected),
             "windows": pipeline.totals.windows,
         },
         "decoder": {
-            "unknown_features": _sorted_counts(pipeline.stage1.decoder.unknown_features),
-            "type_mismatches": _sorted_counts(pipeline.stage1.decoder.type_mismatches),
-            "capped": _sorted_counts(pipeline.stage1.decoder.capped),
+            "unknown_features": sorted_counts(pipeline.stage1.decoder.unknown_features),
+            "type_mismatches": sorted_counts(pipeline.stage1.decoder.type_mismatches),
+            "capped": sorted_counts(pipeline.stage1.decoder.capped),
         },
         "labels": {
             "join": pipeline.stage1.join.state(),
-            "late": _sorted_counts(windower.late_labels.by_model),
+            "late": sorted_counts(windower.late_labels.by_model),
             "errors": {
                 "buffers": windower.windows.error_values.state(),
                 "detectors": pipeline.stage2.error_detectors.state(),
@@ -221,14 +214,9 @@ def _rebuild(pipeline: Pipeline, state: Mapping[str, Any]) -> Callable[[], None]
     if strangers:
         raise ValueError(f"model versions of unknown model {strangers[0]}")
     capped = Counter(state["capped"])
-    windows = [_read_window(e, pipeline.layouts[e["model"]]) for e in state["open"]]
-    checks = {
-        (_read_key(e), e["subject"], e["check"]): CheckState(
-            Level(e["level"]), int(e["above_warning"]), int(e["above_intervention"])
-        )
-        for e in state["checks"]
-    }
-    series = {(_read_key(e), e["name"]): _detector(e) for e in state["series"]}
+    windows = [read_window(e, pipeline.layouts[e["model"]]) for e in state["open"]]
+    checks = read_checks(state["checks"])
+    series = read_series(state["series"])
     totals = state["totals"]
     restored_totals = Totals(
         Counter(totals["events"]), Counter(totals["rejected"]), int(totals["windows"])
@@ -270,56 +258,6 @@ def _rebuild(pipeline: Pipeline, state: Mapping[str, Any]) -> Callable[[], None]
         pipeline.stage2.error_detectors = error_detectors
 
     return install
-
-
-def _window(window: WindowCounts) -> dict[str, Any]:
-    return {
-        **_key(window.key),
-        "start_ms": window.start_ms,
-        "end_ms": window.end_ms,
-        "events": window.events,
-        "counts": window.counts.tolist(),
-        "performance": window.performance.tolist(),
-        "detections": _sorted_counts(window.detections),
-    }
-
-
-def _read_window(entry: Mapping[str, Any], layout: ModelLayout) -> WindowCounts:
-    counts = np.asarray(entry["counts"], dtype=np.int64)
-    performance = np.asarray(entry["performance"], dtype=np.int64)
-    if counts.shape != (layout.size,) or performance.shape != (layout.performance_size,):
-        raise ValueError(
-            f"an open window of model {entry['model']} does not have the baseline's slot counts"
-        )
-    return WindowCounts(
-        _read_key(entry),
-        int(entry["start_ms"]),
-        int(entry["end_ms"]),
-        int(entry["events"]),
-        counts,
-        performance,
-        {str(name): int(n) for name, n in entry["detections"].items()},
-    )
-
-
-def _key(key: WindowKey) -> dict[str, str]:
-    return {"model": key.model, "model_version": key.model_version, "segment": key.segment}
-
-
-def _read_key(entry: Mapping[str, Any]) -> WindowKey:
-    return WindowKey(str(entry["model"]), str(entry["model_version"]), str(entry["segment"]))
-
-
-def _detector(entry: Mapping[str, Any]) -> DriftDetector:
-    return detector_from_state(entry["detector"])
-
-
-def _by_key(item: tuple[Any, Any]) -> Any:
-    return item[0]
-
-
-def _sorted_counts(counts: Mapping[str, int]) -> dict[str, int]:
-    return {name: int(counts[name]) for name in sorted(counts)}
 
 
 def _text(value: Any) -> str:
