@@ -429,14 +429,16 @@ def build_exchange_daemon(settings: Settings, baselines: Mapping[str, Baseline])
     windows = partitions.windows
 
     def running_totals() -> RunningTotals:
-        late, late_labels = Counter[str](), Counter[str]()
+        events, late, late_labels = Counter[str](), Counter[str](), Counter[str]()
         # read from the HTTP thread while the loop assigns and drops: copies of the dicts' values
+        # (a model's events are its stage 2's: counted once, whichever process read them)
         for open_windows in list(windows.partitions.values()):
+            events.update(open_windows.events.by_model)
             late.update(open_windows.late.by_model)
             late_labels.update(open_windows.late_labels.by_model)
         joins = [stage.join.stats for stage in list(tasks.tasks.values())]
         return RunningTotals(
-            dict(totals.events),
+            dict(events),
             dict(totals.rejected),
             dict(late),
             totals.windows,

@@ -1,10 +1,12 @@
 """The scaled-out daemon's stages without a broker: stage 1 per task and stage 2 per exchange
 partition (:func:`monitor.app.exchange_stages`) give one process's report, also when a task moves
 to another process through its snapshot, with work done after the last commit cycle read again,
-and when an exchange partition is rebuilt by another process reading it again muted."""
+and when an exchange partition is rebuilt by another process reading it again muted; stage 2
+counts each event once."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -21,7 +23,13 @@ from monitor.sinks.base import Sink, report_json
 from monitor.sinks.memory import ListSink
 from tests.support.exchange import close_all
 from tests.support.label_stream import NOW_MS, label_settings
-from tests.test_exchange_through_kafka import LABELS, SOURCE_IDS, _batches, _one_process
+from tests.test_exchange_through_kafka import (
+    LABELS,
+    SOURCE_IDS,
+    _batches,
+    _one_process,
+    _one_process_run,
+)
 
 EXCHANGE_PARTITIONS = 3
 CONFIG = "sha256:tasks"
@@ -167,8 +175,20 @@ def test_a_task_moved_with_its_snapshot_and_an_exchange_partition_rebuilt_add_up
             cycle()
     for stages in (a, c):
         close_all(stages.partitions)
-    assert _lines(report_a, report_b, report_c) == _one_process(settings, baseline, polls)
+    lines, events = _one_process_run(settings, baseline, polls)
+    assert _lines(report_a, report_b, report_c) == lines
     assert report_a.reports() and report_c.reports()
+    assert _stage_two_events(a, b, c) == events
+    assert a.totals.events["m"] + b.totals.events["m"] > events["m"]  # stage 1 read two polls twice
+
+
+def _stage_two_events(*processes: ExchangeStages) -> dict[str, int]:
+    """The events per model that the processes' stage 2 counted, all together."""
+    events: Counter[str] = Counter()
+    for stages in processes:
+        for windows in stages.partitions.windows.partitions.values():
+            events.update(windows.events.by_model)
+    return dict(events)
 
 
 def _ends(polls: list[RawRecords]) -> dict[int, int]:

@@ -78,13 +78,20 @@ def _is_label(poll: RawRecords) -> bool:
 
 
 def _one_process(settings: Settings, baseline: Baseline, polls: list[RawRecords]) -> list[bytes]:
+    return _one_process_run(settings, baseline, polls)[0]
+
+
+def _one_process_run(
+    settings: Settings, baseline: Baseline, polls: list[RawRecords]
+) -> tuple[list[bytes], dict[str, int]]:
+    """One in-memory process's report lines of ``polls``, and its events per model."""
     sink = ListSink()
     pipeline = Pipeline(settings, {"m": baseline}, [sink], join_labels=True)
     pipeline.hold_partitions(SOURCE_IDS)  # as a daemon assigned every partition holds them
     for poll in polls:
         (pipeline.process_labels if _is_label(poll) else pipeline.process_records)(poll, NOW_MS)
     pipeline.finish()
-    return sorted(report_json(r) for r in sink.reports())
+    return sorted(report_json(r) for r in sink.reports()), dict(pipeline.totals.events)
 
 
 @dataclass

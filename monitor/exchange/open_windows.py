@@ -7,7 +7,10 @@ to :class:`~monitor.exchange.completeness.Completeness`; :meth:`OpenWindows.clos
 the windows ending at or before its horizon, in report order (start, then key), each overall
 window with its prediction scores and pair errors in (time, tie-break) order
 (``WindowCounts.values``). A part of a window closed already (possible only when an idle source
-partition wakes up) counts as late events of its model and is otherwise dropped.
+partition wakes up) counts as late events of its model and is otherwise dropped. Every event a
+partial covers is counted once in :attr:`OpenWindows.events` (its model's overall window parts
+and its late events): the model's ``driftwarden_events_total``, exactly once however its source
+partitions moved.
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ class OpenWindows:
         self.grid = grid
         self.completeness = Completeness(allowed_lateness_ms)
         self.open: dict[tuple[WindowKey, int], WindowCounts] = {}
+        self.events = LateCounts()  # every event of every partial taken, late or not
         self.late = LateCounts()
         self.late_labels = LateCounts()
         self.score_values = ValueBuffers(score_streams, grid)
@@ -63,6 +67,8 @@ class OpenWindows:
             model = partial.model
             self.late.add(model, partial.late_events)
             self.late_labels.add(model, partial.late_pairs)
+            overall = sum(part.events for part in partial.windows if not part.segment)
+            self.events.add(model, partial.late_events + overall)
             for part in partial.windows:
                 if part.end_ms <= closed_through:
                     self.late.add(model, part.events)
@@ -92,6 +98,7 @@ class OpenWindows:
         packed, :mod:`monitor.packed`)."""
         return {
             "open": windows_state(self.open.values()),
+            "events": sorted_counts(self.events.by_model),
             "late": sorted_counts(self.late.by_model),
             "late_labels": sorted_counts(self.late_labels.by_model),
             "score_values": self.score_values.state(),
@@ -105,12 +112,18 @@ class OpenWindows:
         windows = [read_window(e, layouts[e["model"]]) for e in state["open"]]
         score_values = self.score_values.restored(state["score_values"])
         error_values = self.error_values.restored(state["error_values"])
-        late = {str(m): int(n) for m, n in state["late"].items()}
-        late_labels = {str(m): int(n) for m, n in state["late_labels"].items()}
+        events, late, late_labels = (
+            {str(m): int(n) for m, n in state[name].items()}
+            for name in ("events", "late", "late_labels")
+        )
         self.completeness.restore(state["completeness"])
         self.open = {(w.key, w.start_ms): w for w in windows}
         self.score_values, self.error_values = score_values, error_values
-        self.late.by_model, self.late_labels.by_model = late, late_labels
+        self.events.by_model, self.late.by_model, self.late_labels.by_model = (
+            events,
+            late,
+            late_labels,
+        )
 
     def close_ready(self) -> list[WindowCounts]:
         """Close the windows every source partition has passed; in report order."""
