@@ -49,7 +49,7 @@ if TYPE_CHECKING:  # the live parts are imported by build_daemon only: a replay 
     from monitor.runtime.exchange_daemon import ExchangeDaemon
     from monitor.sinks.alertmanager import AlertmanagerSink
     from monitor.sinks.collector import ConsumerLag, OwnedModels, RunningTotals
-    from monitor.sinks.kafka_topics import SharedProducer
+    from monitor.sinks.kafka_topics import CycleOutbox, SharedProducer
     from monitor.sinks.latest_windows import LatestWindows
     from monitor.sinks.report_file import AppendedReport
     from monitor.sources.kafka import GroupConsumer, PartitionIds
@@ -423,6 +423,7 @@ def build_exchange_daemon(settings: Settings, baselines: Mapping[str, Baseline])
     daemon = settings.daemon
     versions = load_version_baselines(settings, baselines)
     out = _outputs(settings)
+    assert out.outboxes is not None  # exchange.enabled
     latest, sinks, muted, reject_sinks = out.latest, out.sinks, out.muted, out.reject_sinks
     stages = exchange_stages(settings, baselines, sinks, muted, reject_sinks, versions)
     tasks, partitions, windower, totals = stages
@@ -479,7 +480,7 @@ def build_exchange_daemon(settings: Settings, baselines: Mapping[str, Baseline])
         out.ids,
         server,
         out.report,
-        out.producer,
+        out.outboxes,
         out.alertmanager,
         lag,
     )
@@ -497,6 +498,9 @@ class _Outputs:
     muted: list[Any]
     ids: PartitionIds
     producer: SharedProducer | None
+    outboxes: tuple[CycleOutbox, CycleOutbox] | None
+    """Of a scaled-out process: what stage 1 (dead letters) and stage 2 (alert transitions)
+    send in their next commit cycle."""
     reject_sinks: list[RejectSink]
     alertmanager: AlertmanagerSink | None
 
@@ -505,7 +509,13 @@ def _outputs(settings: Settings) -> _Outputs:
     """The daemon's sinks: latest windows (/metrics), alert log, report file, dead letters and
     alerts topics, Alertmanager, as configured."""
     from monitor.sinks.alert_log import AlertLog
-    from monitor.sinks.kafka_topics import AlertsTopic, DeadLetters, SharedProducer
+    from monitor.sinks.kafka_topics import (
+        AlertsTopic,
+        CycleAlertsTopic,
+        CycleOutbox,
+        DeadLetters,
+        SharedProducer,
+    )
     from monitor.sinks.latest_windows import LatestWindows
     from monitor.sinks.report_file import AppendedReport
     from monitor.sources.kafka import PartitionIds
@@ -517,15 +527,25 @@ def _outputs(settings: Settings) -> _Outputs:
     report = AppendedReport(daemon.report_path) if daemon.report_path else None
     muted: list[Any] = [AlertLog(), *([report] if report is not None else [])]
     ids = PartitionIds([*kafka.prediction_topics, *kafka.label_topics])
-    producer = SharedProducer() if kafka.dead_letter_topic or kafka.alerts_topic else None
+    producer, outboxes = None, None
     reject_sinks: list[RejectSink] = []
-    if producer is not None and kafka.dead_letter_topic:
-        reject_sinks.append(DeadLetters(producer, kafka.dead_letter_topic, ids))
-    if producer is not None and kafka.alerts_topic:
-        muted.append(AlertsTopic(producer, kafka.alerts_topic))
+    if settings.exchange.enabled:  # sent inside the stages' commit cycles: exactly once
+        outboxes = (CycleOutbox(), CycleOutbox())
+        if kafka.dead_letter_topic:
+            reject_sinks.append(DeadLetters(outboxes[0], kafka.dead_letter_topic, ids))
+        if kafka.alerts_topic:
+            muted.append(CycleAlertsTopic(outboxes[1], kafka.alerts_topic))
+    elif kafka.dead_letter_topic or kafka.alerts_topic:
+        producer = SharedProducer()
+        if kafka.dead_letter_topic:
+            reject_sinks.append(DeadLetters(producer, kafka.dead_letter_topic, ids))
+        if kafka.alerts_topic:
+            muted.append(AlertsTopic(producer, kafka.alerts_topic))
     alertmanager = _alertmanager(settings)
     sinks = [latest, *muted, *([alertmanager] if alertmanager is not None else [])]
-    return _Outputs(latest, report, sinks, muted, ids, producer, reject_sinks, alertmanager)
+    return _Outputs(
+        latest, report, sinks, muted, ids, producer, outboxes, reject_sinks, alertmanager
+    )
 
 
 def _config_digest(settings: Settings, baselines: Mapping[str, Baseline]) -> str:

@@ -27,7 +27,7 @@ from tests.support.daemon import (
     status_document,
     wait_for,
 )
-from tests.support.kafka import append_events, create_topic
+from tests.support.kafka import append, append_events, create_topic, read_all
 from tests.support.label_stream import HOUR, T0, labelled_stream
 
 N = 4_000  # events per model
@@ -235,14 +235,20 @@ def test_a_process_killed_mid_stream_loses_and_doubles_nothing(
     group: list[subprocess.Popen[bytes]],
     restarted: bool,
 ) -> None:
-    """One of three processes killed with SIGKILL after the first half of the stream: restarted
-    (it takes its partitions back and restores their state from Kafka) or never (the session
-    timeout gives them to the others), the union of the report files once the second half is
-    in is one process's report."""
+    """One of three processes killed with SIGKILL after the first half of the stream (and some
+    bad messages): restarted (it takes its partitions back and restores their state from
+    Kafka) or never (the session timeout gives them to the others), the union of the report
+    files once the second half is in is one process's report, and the alerts topic and the
+    dead-letter topic hold each transition and each bad message exactly once."""
     names = _topics(kafka_bootstrap)
+    alerts, dead = (create_topic(kafka_bootstrap, prefix) for prefix in ("xalerts", "xdead"))
     half = len(_stream()[0]) // 2
     _produce(kafka_bootstrap, names, slice(0, half))
+    bad = [b"not json %d" % i for i in range(BAD_MESSAGES)]
+    append(kafka_bootstrap, names[0], bad)
     configs = [_member(tmp_path, baseline, kafka_bootstrap, names, n) for n in range(3)]
+    for config in configs:
+        _send_outputs(config, alerts, dead)
     group.extend(start_daemon_process(config) for config in configs)
     reports = _reports(tmp_path, 3)
     wait_for(lambda: len(_union(reports)) >= len(expected) // 4, "a quarter of the report", 150)
@@ -252,6 +258,21 @@ def test_a_process_killed_mid_stream_loses_and_doubles_nothing(
         group.append(start_daemon_process(configs[0]))
     _produce(kafka_bootstrap, names, slice(half, None))
     assert _await_union(reports, expected, group) == expected
+    transitions = [line for line in expected if line.startswith(b'{"kind":"alert"')]
+    sent = read_all(kafka_bootstrap, alerts, len(transitions) + 1, committed=True)
+    assert sorted(m.value for m in sent) == sorted(transitions)
+    dead_letters = read_all(kafka_bootstrap, dead, BAD_MESSAGES + 1, committed=True)
+    assert sorted(m.value for m in dead_letters) == sorted(bad)
+
+
+BAD_MESSAGES = 5
+
+
+def _send_outputs(config: Path, alerts: str, dead: str) -> None:
+    """Have the process send level transitions to ``alerts`` and bad messages to ``dead``."""
+    document = yaml.safe_load(config.read_text())
+    document["kafka"].update(alerts_topic=alerts, dead_letter_topic=dead)
+    config.write_text(yaml.safe_dump(document))
 
 
 def test_a_group_scaled_from_one_to_three_to_two_writes_the_one_process_report(

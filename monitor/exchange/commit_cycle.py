@@ -98,13 +98,17 @@ class CommitCycle:
 
     def send(self, topic: str, partition: int, key: bytes | None, value: bytes | None) -> None:
         """Add one record (``value`` None: a tombstone) to the open transaction."""
+        self.send_message(topic, {"value": value, "key": key, "partition": partition})
+
+    def send_message(self, topic: str, message: Mapping[str, Any]) -> None:
+        """Add one message, given as ``KafkaProducer.send`` keywords (``value``, ``key``,
+        ``headers``, ``partition``; without one, the producer's partitioner picks it), to the
+        open transaction."""
         if not self.open:
             raise RuntimeError("send() outside a cycle: call begin() first")
+        where = f"{topic}[{message['partition']}]" if "partition" in message else topic
         self.futures.append(
-            self._guarded(
-                f"send to {topic}[{partition}]",
-                lambda: self.producer.send(topic, value, key=key, partition=partition),
-            )
+            self._guarded(f"send to {where}", lambda: self.producer.send(topic, **message))
         )
 
     def commit(self, offsets: Mapping[Any, Any], group_metadata: Any) -> None:

@@ -15,8 +15,8 @@ Only the *muted* sinks are skipped while replaying (the report file, the alert l
 topic: what the previous owner wrote already); the others (the latest windows behind
 ``/metrics``, Alertmanager, whose posts are idempotent by their labels) follow the replay. What
 those hold of a partition's models moves with its snapshot, and a process that loses the
-partition forgets it (:class:`~monitor.sinks.base.ModelStateSink`), so one process speaks for a
-model.
+partition forgets it (:class:`~monitor.sinks.base.ModelScopedSink`), so one process speaks for
+a model.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from monitor.exchange.partitioned_windows import PartitionedWindows
 from monitor.exchange.partitioner import partition_of
 from monitor.exchange.reader import Received
 from monitor.exchange.stage_two_state import partition_snapshot, read_snapshot, restore_partition
-from monitor.sinks.base import ModelStateSink, Sink
+from monitor.sinks.base import ModelScopedSink, ModelStateSink, Sink
 from monitor.stage_two import StageTwo
 from monitor.window.slot_layout import ModelLayout
 
@@ -53,6 +53,7 @@ class StageTwoPartitions:
         self.new_stage = new_stage
         self.sinks = list(sinks)
         self.replay_sinks = [s for s in sinks if s not in muted]
+        self.scoped = [s for s in sinks if isinstance(s, ModelScopedSink)]
         self.stateful = [s for s in sinks if isinstance(s, ModelStateSink)]
         self.layouts = layouts
         self.partitions = partitions
@@ -91,7 +92,7 @@ class StageTwoPartitions:
             del self.stages[e]
             self.replaying.discard(e)
             self.changed.discard(e)
-            for sink in self.stateful:
+            for sink in self.scoped:
                 sink.forget_models(self.models_of.get(e, ()))
         self._published()
 

@@ -53,13 +53,12 @@ from monitor.exchange.topics import ensure_topics, internal_topics
 from monitor.runtime.http import MonitorServer
 from monitor.runtime.signalled import SignalledLoop
 from monitor.sinks.alertmanager import AlertmanagerSink
-from monitor.sinks.kafka_topics import SharedProducer
+from monitor.sinks.kafka_topics import CycleOutbox
 from monitor.sinks.report_file import AppendedReport
 from monitor.sources.kafka import PartitionIds, connect_group, to_raw_records
 
 log = structlog.get_logger()
 
-FLUSH_TIMEOUT_S = 10.0
 RESTORE_TIMEOUT_S = 60.0
 COMMITTED_TIMEOUT_MS = 30_000
 CLOSE_TIMEOUT_MS = 5_000
@@ -77,7 +76,8 @@ class ExchangeParts:
     ids: PartitionIds
     server: MonitorServer
     report: AppendedReport | None
-    producer: SharedProducer | None
+    outboxes: tuple[CycleOutbox, CycleOutbox]
+    """What stage 1 (dead letters) and stage 2 (alert transitions) send in their next cycle."""
     alertmanager: AlertmanagerSink | None
     lag: dict[tuple[str, int], int]
 
@@ -169,7 +169,7 @@ class ExchangeDaemon(SignalledLoop):
         return 0
 
     def _connect(self) -> None:
-        """Internal topics, both group members and the producer, retried while Kafka is away."""
+        """Internal topics and both group members, retried while Kafka is away."""
         delay = 1.0
         while not self.stopping and self.exchange is None:
             try:
@@ -186,8 +186,6 @@ class ExchangeDaemon(SignalledLoop):
         from kafka.admin import KafkaAdminClient
 
         options = self.kafka.client_options()
-        if self.parts.producer is not None:
-            self.parts.producer.connect(options)
         sources = [*self.kafka.prediction_topics, *self.kafka.label_topics]
         admin = KafkaAdminClient(**options)
         try:
@@ -291,6 +289,7 @@ class ExchangeDaemon(SignalledLoop):
         and changelog snapshot, in that order."""
         assert self.sources is not None
         self.tasks.drop()
+        self.parts.outboxes[0].clear()  # the dead letters of the polls read again
         self.server.disown([(tp.topic, tp.partition) for tp in self.positions])
         self.positions = {}
         self.caught_up_since = {}
@@ -427,10 +426,6 @@ class ExchangeDaemon(SignalledLoop):
 
     def _stage_one_cycle(self) -> None:
         assert self.sources is not None
-        producer = self.parts.producer
-        if producer is not None and producer.flush(FLUSH_TIMEOUT_S) is not None:
-            log.warning("commit cycle postponed: dead letters not delivered")
-            return
         partials = handover.drain(self.tasks.counters, self.parts.config)
         _, marks = handover.marks(self.tasks.counters, self.parts.config)
         try:
@@ -438,6 +433,8 @@ class ExchangeDaemon(SignalledLoop):
             publish(
                 self.cycle, self.exchange_topic, self.settings.exchange.partitions, partials, marks
             )
+            for topic, message in self.parts.outboxes[0].take():
+                self.cycle.send_message(topic, message)
             for task in sorted({tp.partition for tp in self.positions}):
                 self.changelog.write(self.cycle, task, f"t{task}", self.tasks.snapshot(task))
             offsets = {tp: OffsetAndMetadata(o, "", -1) for tp, o in self.positions.items()}
@@ -470,6 +467,8 @@ class ExchangeDaemon(SignalledLoop):
                 tp = TopicPartition(self.exchange_topic, e)
                 offsets[tp] = OffsetAndMetadata(self.exchange.position(tp), "", -1)
             cycle.begin()
+            for topic, message in self.parts.outboxes[1].take():
+                cycle.send_message(topic, message)
             for e in live:
                 if e in self.partitions.changed:
                     position = offsets[TopicPartition(self.exchange_topic, e)].offset
@@ -499,7 +498,7 @@ class ExchangeDaemon(SignalledLoop):
         self.cycle.close()
         self.stage_two_cycle.close()
         self._close_consumers()
-        for closable in (self.parts.producer, self.parts.report, self.parts.alertmanager):
+        for closable in (self.parts.report, self.parts.alertmanager):
             if closable is not None:
                 closable.close()
         self.server.stop()

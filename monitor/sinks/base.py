@@ -103,9 +103,19 @@ class Sink(Protocol):
 
 
 @runtime_checkable
-class ModelStateSink(Protocol):
-    """A sink that holds state per model which must move with the model when another process
-    takes it over (scale-out's stage 2): the metrics store, Alertmanager's firing alerts."""
+class ModelScopedSink(Protocol):
+    """A sink holding something per model that a process must drop when another process takes
+    the model over (scale-out's stage 2)."""
+
+    def forget_models(self, models: Collection[str]) -> None:
+        """Drop everything of ``models`` (another process speaks for them now), saying
+        nothing."""
+
+
+@runtime_checkable
+class ModelStateSink(ModelScopedSink, Protocol):
+    """A sink whose state per model moves with the model to the process that takes it over:
+    the metrics store, Alertmanager's firing alerts."""
 
     state_name: str
     """The sink's name in a stage-2 snapshot."""
@@ -115,10 +125,6 @@ class ModelStateSink(Protocol):
 
     def restore_models(self, state: Any) -> None:
         """Take back what :meth:`models_state` gave, for the models it named."""
-
-    def forget_models(self, models: Collection[str]) -> None:
-        """Drop everything of ``models`` (another process speaks for them now), saying
-        nothing."""
 
 
 class RejectSink(Protocol):

@@ -5,13 +5,18 @@ sent again at the next flush. The daemon flushes before every checkpoint and che
 when the flush found every message acknowledged, so an offset is never committed past a dead
 letter the broker does not hold. Delivery is at least once: what was sent after the last
 checkpoint is sent again after a kill -9, and a resent message may come after newer ones.
+
+A scaled-out process (``exchange.enabled``) sends them exactly once instead: each waits in its
+stage's :class:`CycleOutbox` and goes out inside that stage's next commit cycle, committed with
+the offsets of the input that made it (dead letters with stage 1's, alert transitions with
+stage 2's), so a ``read_committed`` reader sees each once.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 import structlog
@@ -46,6 +51,49 @@ def dead_letter_headers(reject: Reject, ids: PartitionIds) -> list[tuple[str, by
         (DETAIL_HEADER, reject.detail[:_MAX_DETAIL].encode()),
         (SOURCE_HEADER, f"{topic}:{partition}:{reject.offset}".encode()),
     ]
+
+
+class MessageSender(Protocol):
+    """Where the sinks below send: the shared producer or a stage's outbox."""
+
+    def send(self, topic: str, **message: Any) -> None: ...
+
+
+class CycleOutbox:
+    """Messages waiting for their stage's next commit cycle, in the order sent.
+
+    The cycle sends what :meth:`take` gives inside its transaction. Messages of work the stage
+    will do again from Kafka are dropped, as that work makes them again: all of them when its
+    state rewinds (:meth:`clear`), those of models another process took over
+    (:meth:`forget_keys`).
+
+    >>> outbox = CycleOutbox()
+    >>> outbox.send("alerts", value=b"{}", key=b"m")
+    >>> outbox.send("alerts", value=b"{}", key=b"n")
+    >>> outbox.forget_keys({b"m"})
+    >>> outbox.take()
+    [('alerts', {'value': b'{}', 'key': b'n'})]
+    """
+
+    def __init__(self) -> None:
+        self.pending: list[tuple[str, dict[str, Any]]] = []
+
+    def send(self, topic: str, **message: Any) -> None:
+        """Keep one message (``KafkaProducer.send`` keywords) for the next cycle."""
+        self.pending.append((topic, message))
+
+    def take(self) -> list[tuple[str, dict[str, Any]]]:
+        """Every message kept, in order; the outbox is empty afterwards."""
+        pending, self.pending = self.pending, []
+        return pending
+
+    def clear(self) -> None:
+        """Drop every message kept."""
+        self.pending = []
+
+    def forget_keys(self, keys: Collection[bytes]) -> None:
+        """Drop the messages whose key is one of ``keys``."""
+        self.pending = [(t, m) for t, m in self.pending if m.get("key") not in keys]
 
 
 @dataclass
@@ -126,7 +174,7 @@ class SharedProducer:
 class DeadLetters:
     """Reject sink: the original bytes of every rejected message, reason in the headers."""
 
-    def __init__(self, producer: SharedProducer, topic: str, ids: PartitionIds) -> None:
+    def __init__(self, producer: MessageSender, topic: str, ids: PartitionIds) -> None:
         self.producer = producer
         self.topic = topic
         self.ids = ids
@@ -144,7 +192,7 @@ class DeadLetters:
 class AlertsTopic:
     """Sink: every level transition as its JSON report object, keyed by model."""
 
-    def __init__(self, producer: SharedProducer, topic: str) -> None:
+    def __init__(self, producer: MessageSender, topic: str) -> None:
         self.producer = producer
         self.topic = topic
 
@@ -153,3 +201,17 @@ class AlertsTopic:
             self.producer.send(
                 self.topic, value=orjson.dumps(record.report), key=record.key.model.encode()
             )
+
+
+class CycleAlertsTopic(AlertsTopic):
+    """The alerts topic of a scaled-out process: transitions wait in stage 2's outbox for its
+    next commit cycle; those of models another process took over are dropped (it makes them
+    again from the exchange offsets committed)."""
+
+    def __init__(self, outbox: CycleOutbox, topic: str) -> None:
+        super().__init__(outbox, topic)
+        self.outbox = outbox
+
+    def forget_models(self, models: Collection[str]) -> None:
+        """Drop the waiting transitions of ``models``."""
+        self.outbox.forget_keys({model.encode() for model in models})

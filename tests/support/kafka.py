@@ -121,10 +121,15 @@ def append_events(bootstrap: str, topic: str, events: list[dict[str, Any]]) -> N
         producer.close()
 
 
-def read_all(bootstrap: str, topic: str, count: int) -> list[Any]:
-    """The first ``count`` messages of ``topic`` (fewer if none comes for 10 s)."""
+def read_all(bootstrap: str, topic: str, count: int, *, committed: bool = False) -> list[Any]:
+    """The first ``count`` messages of ``topic`` (fewer if none comes for 10 s); with
+    ``committed``, only those of committed transactions (``read_committed``)."""
     consumer = KafkaConsumer(
-        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", consumer_timeout_ms=10_000
+        topic,
+        bootstrap_servers=bootstrap,
+        auto_offset_reset="earliest",
+        consumer_timeout_ms=10_000,
+        isolation_level="read_committed" if committed else "read_uncommitted",
     )
     try:
         messages = []
