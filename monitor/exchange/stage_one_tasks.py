@@ -47,6 +47,7 @@ class StageOneTasks:
         self.new_stage = new_stage
         self.counters = counters
         self.tasks: dict[int, StageOne] = {}
+        self.changed: set[int] = set()  # took records since their last snapshot
         self.retired: Counter[str] = Counter()  # decoder caps of tasks dropped since start
 
     def stage(self, task: int) -> StageOne:
@@ -61,7 +62,9 @@ class StageOneTasks:
         source = predictions if predictions is not None else labels
         if source is None or not len(source.values):
             return
-        stage = self.stage(task_of(int(source.partition[0])))
+        task = task_of(int(source.partition[0]))
+        stage = self.stage(task)
+        self.changed.add(task)
         if predictions is not None and len(predictions.values):
             stage.process_records(predictions, now)
         if labels is not None and len(labels.values):
@@ -79,7 +82,9 @@ class StageOneTasks:
                 stage.join.expire(watermarks[task])
 
     def snapshot(self, task: int) -> bytes:
-        """What task ``task`` needs to continue elsewhere, as bytes (deterministic)."""
+        """What task ``task`` needs to continue elsewhere, as bytes (deterministic); it counts
+        as unchanged from now on."""
+        self.changed.discard(task)
         sources = {
             str(source): {
                 "seen": counter.watermarks.seen.get(source),
@@ -124,6 +129,7 @@ class StageOneTasks:
         for stage in self.tasks.values():
             self.retired.update(stage.decoder.capped)
         self.tasks = {}
+        self.changed = set()
         self.counters.forget(set(self.counters.counters))
 
     def cap_overflow(self, caps: Mapping[str, int]) -> dict[str, int]:

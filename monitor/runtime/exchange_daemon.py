@@ -435,7 +435,8 @@ class ExchangeDaemon(SignalledLoop):
             )
             for topic, message in self.parts.outboxes[0].take():
                 self.cycle.send_message(topic, message)
-            for task in sorted({tp.partition for tp in self.positions}):
+            # a task that took no records kept its state and offsets: its last snapshot holds
+            for task in sorted(self.tasks.changed & {tp.partition for tp in self.positions}):
                 self.changelog.write(self.cycle, task, f"t{task}", self.tasks.snapshot(task))
             offsets = {tp: OffsetAndMetadata(o, "", -1) for tp, o in self.positions.items()}
             self.cycle.commit(offsets, self.membership)
