@@ -542,8 +542,9 @@ class ExchangeConfig(_Section):
     retention: DurationMs = Field(
         default=7 * 86_400_000,
         gt=0,
-        description="How long the exchange keeps partials and marks: longer than stage 2 may "
-        "fall behind (an outage or a backlog); open windows live in stage 2's snapshots.",
+        description="How long the exchange keeps partials: longer than a window stays open "
+        "(size + allowed lateness + the longest stall of a partition), as a process taking an "
+        "exchange partition over reads its open windows' partials again.",
     )
 
 

@@ -1,6 +1,7 @@
 """Stage 2's snapshot of an exchange partition (:mod:`monitor.exchange.stage_two_state`): a
-process that restores it continues exactly where the previous owner stopped, and what the
-metrics store and Alertmanager hold of the partition's models moves with it."""
+process that restores it, rebuilding the open windows from the exchange records from
+``replay_from`` on, continues exactly where the previous owner stopped, and what the metrics
+store and Alertmanager hold of the partition's models moves with it."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import pytest
 from baselines.values import Baseline
 from monitor.errors import CheckpointError
 from monitor.exchange.partitioner import partition_of
+from monitor.exchange.records import Partial
 from monitor.exchange.stage_two_state import StaleSnapshotError
 from monitor.sinks.latest_windows import LatestWindows
 from tests.support.exchange import close_all
@@ -53,7 +55,7 @@ def test_a_partition_restored_from_its_snapshot_continues_the_report(baseline: B
     a.partitions.revoke([MOVED])
     c, report_c = _process(settings, baseline, range(0))
     c.partitions.assign([MOVED])
-    assert c.partitions.restore(MOVED, snapshot, "test") == half
+    assert c.partitions.restore(MOVED, snapshot, "test", exchange.read) == half
     c.partitions.live(MOVED)
     c.partitions.receive(exchange.read(MOVED, half))
     close_all(c.partitions)
@@ -71,12 +73,35 @@ def test_a_restored_partition_snapshots_to_the_same_bytes(baseline: Baseline) ->
     a.partitions.receive(exchange.read(MOVED, 0, third))
     snapshot = a.partitions.snapshot(MOVED, third)
     state = orjson.loads(snapshot)
-    assert state["windows"]["open"] and state["windows"]["score_values"]
     assert state["stage"]["checks"] and state["ledger"]
+    assert 0 < state["replay_from"] < third
     c, _ = _process(settings, baseline, range(0))
     c.partitions.assign([MOVED])
-    c.partitions.restore(MOVED, snapshot, "test")
+    c.partitions.restore(MOVED, snapshot, "test", exchange.read)
     assert c.partitions.snapshot(MOVED, third) == snapshot
+    assert c.partitions.windows.partitions[MOVED].open.keys() == (
+        a.partitions.windows.partitions[MOVED].open.keys()
+    )
+
+
+def test_a_snapshot_leaves_the_open_windows_to_the_exchange(baseline: Baseline) -> None:
+    """A snapshot holds no window counts or per-event values: they are read again from
+    ``replay_from``, the offset of the first partial that added to a window still open."""
+    settings, exchange = _settings(), _published(baseline)
+    a, _ = _process(settings, baseline, range(EXCHANGE_PARTITIONS))
+    third = len(exchange.log[MOVED]) // 3
+    a.partitions.receive(exchange.read(MOVED, 0, third))
+    state = orjson.loads(a.partitions.snapshot(MOVED, third))
+    assert set(state["windows"]) == {"events", "late", "late_labels", "completeness"}
+    windows = a.partitions.windows.partitions[MOVED]
+    oldest = min(start for _, start in windows.open)
+    firsts = [
+        item.offset
+        for item in exchange.read(MOVED, 0, third)
+        if isinstance(item.record, Partial)
+        and any(part.start_ms == oldest for part in item.record.windows)
+    ]
+    assert state["replay_from"] == firsts[0]
 
 
 def test_the_latest_windows_of_a_partitions_models_move_with_its_snapshot(
@@ -96,7 +121,7 @@ def test_the_latest_windows_of_a_partitions_models_move_with_its_snapshot(
     assert latest_a.snapshot().windows == ()
     c, _ = _process(settings, baseline, range(0), also=[latest_c])
     c.partitions.assign([MOVED])
-    c.partitions.restore(MOVED, snapshot, "test")
+    c.partitions.restore(MOVED, snapshot, "test", exchange.read)
     after = latest_c.snapshot()
     assert [(w.key, w.end_s, w.levels) for w in after.windows] == [
         (w.key, w.end_s, w.levels) for w in before.windows
@@ -116,7 +141,7 @@ def test_a_snapshot_of_another_configuration_is_refused(baseline: Baseline) -> N
     c, _ = _process(settings, baseline, range(0))
     c.partitions.assign([MOVED])
     with pytest.raises(StaleSnapshotError, match="sha256:other"):
-        c.partitions.restore(MOVED, snapshot, "test")
+        c.partitions.restore(MOVED, snapshot, "test", _Exchange().read)
 
 
 def test_a_snapshot_that_is_not_one_is_refused_with_its_place(baseline: Baseline) -> None:
@@ -125,6 +150,6 @@ def test_a_snapshot_that_is_not_one_is_refused_with_its_place(baseline: Baseline
     c, _ = _process(_settings(), baseline, range(0))
     c.partitions.assign([MOVED])
     with pytest.raises(CheckpointError, match=r"^dw-stage2-changelog\[1\] is not JSON"):
-        c.partitions.restore(MOVED, b"{", "dw-stage2-changelog[1]")
+        c.partitions.restore(MOVED, b"{", "dw-stage2-changelog[1]", _Exchange().read)
     with pytest.raises(CheckpointError, match=r"has format 'driftwarden\.stage1/1'"):
-        c.partitions.restore(MOVED, b'{"format":"driftwarden.stage1/1"}', "here")
+        c.partitions.restore(MOVED, b'{"format":"driftwarden.stage1/1"}', "here", _Exchange().read)

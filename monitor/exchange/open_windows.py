@@ -22,9 +22,8 @@ import numpy as np
 
 from monitor.exchange.completeness import Completeness
 from monitor.exchange.records import Mark, Partial
-from monitor.state.parts import read_window, sorted_counts, windows_state
+from monitor.state.parts import sorted_counts
 from monitor.window.grid import WindowGrid
-from monitor.window.slot_layout import ModelLayout
 from monitor.window.value_buffers import ValueBuffers
 from monitor.window.windower import LateCounts, WindowCounts, WindowKey
 
@@ -69,56 +68,65 @@ class OpenWindows:
             self.late_labels.add(model, partial.late_pairs)
             overall = sum(part.events for part in partial.windows if not part.segment)
             self.events.add(model, partial.late_events + overall)
-            for part in partial.windows:
-                if part.end_ms <= closed_through:
-                    self.late.add(model, part.events)
-                    continue
-                key = WindowKey(model, part.model_version, part.segment)
-                found = self.open.get((key, part.start_ms))
-                if found is None:  # copies: the windows are added to in place from now on
-                    self.open[(key, part.start_ms)] = WindowCounts(
-                        key,
-                        part.start_ms,
-                        part.end_ms,
-                        part.events,
-                        part.counts.copy(),
-                        part.performance.copy(),
-                    )
-                else:
-                    found.events += part.events
-                    np.add(found.counts, part.counts, out=found.counts)
-                    np.add(found.performance, part.performance, out=found.performance)
-            for run in partial.values:
-                buffers = self.score_values if run.feed == "prediction" else self.error_values
-                buffers.add(model, run.model_version, run.time, run.tie, run.values)
+            self._merge(partial, closed_through, self.late)
         self.completeness.apply(sources, marks)
 
+    def refill(self, partials: Iterable[Partial]) -> None:
+        """Put back what the still open windows hold, from the partials that made them read
+        again (a stage-2 snapshot leaves it out): the parts and values of windows ending after
+        :attr:`closed_through`; nothing is counted (the counts are in the snapshot)."""
+        closed_through = self.closed_through
+        for partial in partials:
+            self._merge(partial, closed_through, None)
+        self.score_values.discard_through(closed_through)
+        self.error_values.discard_through(closed_through)
+
+    def _merge(self, partial: Partial, closed_through: int, late: LateCounts | None) -> None:
+        """Add a partial's window parts and values; the events of parts of windows closed
+        already count in ``late`` (when given) and are otherwise dropped."""
+        model = partial.model
+        for part in partial.windows:
+            if part.end_ms <= closed_through:
+                if late is not None:
+                    late.add(model, part.events)
+                continue
+            key = WindowKey(model, part.model_version, part.segment)
+            found = self.open.get((key, part.start_ms))
+            if found is None:  # copies: the windows are added to in place from now on
+                self.open[(key, part.start_ms)] = WindowCounts(
+                    key,
+                    part.start_ms,
+                    part.end_ms,
+                    part.events,
+                    part.counts.copy(),
+                    part.performance.copy(),
+                )
+            else:
+                found.events += part.events
+                np.add(found.counts, part.counts, out=found.counts)
+                np.add(found.performance, part.performance, out=found.performance)
+        for run in partial.values:
+            buffers = self.score_values if run.feed == "prediction" else self.error_values
+            buffers.add(model, run.model_version, run.time, run.tie, run.values)
+
     def state(self) -> dict[str, Any]:
-        """Everything that shapes the windows still to close, as JSON data (per-event values
-        packed, :mod:`monitor.packed`)."""
+        """Its counters and the last mark of every source partition, as JSON data: all but
+        the open windows' contents, which :meth:`refill` rebuilds."""
         return {
-            "open": windows_state(self.open.values()),
             "events": sorted_counts(self.events.by_model),
             "late": sorted_counts(self.late.by_model),
             "late_labels": sorted_counts(self.late_labels.by_model),
-            "score_values": self.score_values.state(),
-            "error_values": self.error_values.state(),
             "completeness": self.completeness.state(),
         }
 
-    def restore(self, state: Mapping[str, Any], layouts: Mapping[str, ModelLayout]) -> None:
-        """Take back what :meth:`state` saved (``layouts``: each model's, to check its counts);
-        raises ValueError, KeyError or TypeError on a malformed state, changing nothing."""
-        windows = [read_window(e, layouts[e["model"]]) for e in state["open"]]
-        score_values = self.score_values.restored(state["score_values"])
-        error_values = self.error_values.restored(state["error_values"])
+    def restore(self, state: Mapping[str, Any]) -> None:
+        """Take back what :meth:`state` saved; raises KeyError, TypeError or ValueError on a
+        malformed state."""
         events, late, late_labels = (
             {str(m): int(n) for m, n in state[name].items()}
             for name in ("events", "late", "late_labels")
         )
         self.completeness.restore(state["completeness"])
-        self.open = {(w.key, w.start_ms): w for w in windows}
-        self.score_values, self.error_values = score_values, error_values
         self.events.by_model, self.late.by_model, self.late_labels.by_model = (
             events,
             late,

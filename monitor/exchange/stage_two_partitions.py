@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 
+from monitor.errors import CheckpointError
 from monitor.exchange.partitioned_windows import PartitionedWindows
 from monitor.exchange.partitioner import partition_of
 from monitor.exchange.reader import Received
@@ -30,6 +31,10 @@ from monitor.exchange.stage_two_state import partition_snapshot, read_snapshot, 
 from monitor.sinks.base import ModelScopedSink, ModelStateSink, Sink
 from monitor.stage_two import StageTwo
 from monitor.window.slot_layout import ModelLayout
+
+ReadExchange = Callable[[int, int, int], Iterable[Received]]
+"""``read(e, start, end)``: the records of exchange partition ``e`` from offset ``start`` to
+``end``, in order."""
 
 
 class StageTwoPartitions:
@@ -104,6 +109,7 @@ class StageTwoPartitions:
         return partition_snapshot(
             self.config,
             offset,
+            self.windows.replay_from(e),
             self.windows.partitions[e],
             self.windows.ledgers[e],
             {m: self.windows.duplicates[m] for m in models if self.windows.duplicates[m]},
@@ -111,15 +117,22 @@ class StageTwoPartitions:
             {sink.state_name: sink.models_state(models) for sink in self.stateful},
         )
 
-    def restore(self, e: int, data: bytes, where: str) -> int:
-        """Start partition ``e`` (assigned, still empty) from a snapshot; the exchange offset it
-        covers. Raises :class:`~monitor.errors.CheckpointError` when the snapshot cannot be
-        used (:class:`~monitor.exchange.stage_two_state.StaleSnapshotError`: made under
-        another configuration); the partition may then hold part of it: revoke it."""
+    def restore(self, e: int, data: bytes, where: str, read: ReadExchange) -> int:
+        """Start partition ``e`` (assigned, still empty) from a snapshot, its open windows
+        rebuilt from the records ``read(e, replay_from, offset)`` gives; the exchange offset
+        the snapshot covers. Raises :class:`~monitor.errors.CheckpointError` when the snapshot
+        cannot be used (:class:`~monitor.exchange.stage_two_state.StaleSnapshotError`: made
+        under another configuration); the partition may then hold part of it: revoke it."""
         state = read_snapshot(data, self.config, where)
-        offset = restore_partition(
-            state, self.windows.partitions[e], self.windows.ledgers[e], self.stages[e], self.layouts
-        )
+        try:
+            offset, replay_from = int(state["offset"]), state["replay_from"]
+            ledger = state["ledger"]
+        except (KeyError, TypeError, ValueError) as exc:
+            raise CheckpointError(f"{where} cannot be restored ({exc!r})") from None
+        restore_partition(state, self.windows.partitions[e], self.stages[e])
+        if replay_from is not None:
+            self.windows.refill(e, read(e, int(replay_from), offset))
+        self.windows.ledgers[e].restore(ledger)
         self.windows.duplicates.update(state.get("duplicates", {}))
         outputs = state.get("outputs", {})
         for sink in self.stateful:

@@ -2,13 +2,17 @@
 
 A snapshot is everything of partition ``e`` that shapes what its models will report, taken at a
 poll boundary and written in the same transaction as the exchange offset it covers (the
-stage-2 commit cycle, docs/scale-out.md "Where state lives")::
+stage-2 commit cycle, docs/scale-out.md "Where state lives"), except what its open windows
+hold: those are rebuilt from the exchange records from ``replay_from`` on, read again
+(:meth:`~monitor.exchange.partitioned_windows.PartitionedWindows.refill`), so a snapshot stays
+small however many events the open windows hold::
 
     {"format": "driftwarden.stage2/1",
      "config": "sha256:…",            the group's configuration digest (partials carry it too)
      "offset": next exchange offset,  what the state covers
-     "windows": open windows, late counts, buffered per-event values, each source partition's
-                last mark and the windows closed (OpenWindows.state),
+     "replay_from": first offset of a partial in a window still open (null: none is open),
+     "windows": event and late counts, each source partition's last mark and the windows
+                closed (OpenWindows.state),
      "ledger": [[model, source partition, offsets counted through], …],
      "duplicates": {model: copies skipped},
      "stage": {"checks": levels and streaks, "series": window-series detectors,
@@ -32,7 +36,6 @@ from monitor.exchange.ledger import PartialLedger
 from monitor.exchange.open_windows import OpenWindows
 from monitor.stage_two import StageTwo
 from monitor.state.parts import checks_state, read_checks, read_series, series_state
-from monitor.window.slot_layout import ModelLayout
 
 PARTITION_FORMAT = "driftwarden.stage2/1"
 
@@ -44,6 +47,7 @@ class StaleSnapshotError(CheckpointError):
 def partition_snapshot(
     config: str,
     offset: int,
+    replay_from: int | None,
     windows: OpenWindows,
     ledger: PartialLedger,
     duplicates: Mapping[str, int],
@@ -56,6 +60,7 @@ def partition_snapshot(
             "format": PARTITION_FORMAT,
             "config": config,
             "offset": offset,
+            "replay_from": replay_from,
             "windows": windows.state(),
             "ledger": ledger.state(),
             "duplicates": {m: int(n) for m, n in sorted(duplicates.items())},
@@ -93,29 +98,20 @@ def read_snapshot(data: bytes, config: str, where: str) -> dict[str, Any]:
     return dict(state)
 
 
-def restore_partition(
-    state: Mapping[str, Any],
-    windows: OpenWindows,
-    ledger: PartialLedger,
-    stage: StageTwo,
-    layouts: Mapping[str, ModelLayout],
-) -> int:
-    """Put a snapshot's state into a fresh partition's ``windows``, ``ledger`` and ``stage``;
-    the exchange offset it covers. Raises :class:`~monitor.errors.CheckpointError` for a
-    malformed state."""
+def restore_partition(state: Mapping[str, Any], windows: OpenWindows, stage: StageTwo) -> None:
+    """Put a snapshot's counters, marks, levels and detectors into a fresh partition's
+    ``windows`` and ``stage`` (its ledger and open windows are the caller's: they are rebuilt
+    first). Raises :class:`~monitor.errors.CheckpointError` for a malformed state."""
     try:
         saved = state["stage"]
         checks = read_checks(saved["checks"])
         series = read_series(saved["series"])
         score_detectors = stage.score_detectors.restored(saved["score_detectors"])
         error_detectors = stage.error_detectors.restored(saved["error_detectors"])
-        offset = int(state["offset"])
-        windows.restore(state["windows"], layouts)
-        ledger.restore(state["ledger"])
+        windows.restore(state["windows"])
     except (KeyError, TypeError, ValueError) as exc:
         reason = f"missing field {exc}" if isinstance(exc, KeyError) else str(exc)
         raise CheckpointError(f"stage-2 snapshot cannot be restored ({reason})") from None
     stage.check_states = checks
     stage.series = series
     stage.score_detectors, stage.error_detectors = score_detectors, error_detectors
-    return offset

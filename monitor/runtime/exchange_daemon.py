@@ -28,9 +28,10 @@ nothing of it is visible, and every task or exchange partition restarts from Kaf
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,7 +46,7 @@ from monitor.exchange import handover
 from monitor.exchange.changelog import Changelog, RestoreTimeoutError
 from monitor.exchange.commit_cycle import CommitCycle, CycleFailed, transactional_id
 from monitor.exchange.publish import publish
-from monitor.exchange.reader import ExchangeReader
+from monitor.exchange.reader import ExchangeReader, Received
 from monitor.exchange.stage_one_tasks import StageOneTasks
 from monitor.exchange.stage_two_partitions import StageTwoPartitions
 from monitor.exchange.stage_two_state import StaleSnapshotError
@@ -328,12 +329,16 @@ class ExchangeDaemon(SignalledLoop):
         self.partitions.revoke(set(self.partitions.stages) - owned)
         self.exchange_membership = self.exchange.group_metadata()
         gained = sorted(owned - set(self.partitions.stages))
+        restored: list[int] = []  # from a snapshot (the others from the partition's start)
         self.partitions.assign(gained)
         try:
             for e in gained:
                 tp = TopicPartition(self.exchange_topic, e)
                 end = self._committed(self.exchange, tp)
-                self._replay(e, self._restore_partition(e), end)
+                snapshot = self._restore_partition(e)
+                if snapshot is not None:
+                    restored.append(e)
+                self._replay(e, snapshot, end)
                 self.exchange.seek(tp, end)
                 self.partitions.live(e)
             for e in sorted(owned):  # the polls since the rebalance were dropped
@@ -343,7 +348,9 @@ class ExchangeDaemon(SignalledLoop):
         except (KafkaError, RestoreTimeoutError):  # rebuilt afresh at the retry
             self.partitions.revoke(sorted(self.partitions.replaying))
             raise
-        log.info("exchange partitions owned", partitions=sorted(owned), rebuilt=gained)
+        log.info(
+            "exchange partitions owned", partitions=sorted(owned), gained=gained, restored=restored
+        )
 
     def _restore_partition(self, e: int) -> int | None:
         """Exchange partition ``e`` (assigned, empty) from its latest snapshot; the offset the
@@ -356,7 +363,7 @@ class ExchangeDaemon(SignalledLoop):
             )
             if data is None:
                 return None
-            return self.partitions.restore(e, data, where)
+            return self.partitions.restore(e, data, where, self._records)
         except RestoreTimeoutError:
             raise
         except StaleSnapshotError as exc:
@@ -368,8 +375,18 @@ class ExchangeDaemon(SignalledLoop):
         return None
 
     def _replay(self, e: int, start: int | None, end: int) -> None:
-        """Exchange partition ``e`` read from ``start`` (None: its beginning) to ``end``, with
-        its outputs muted."""
+        """Exchange partition ``e`` taken again from ``start`` (None: its beginning) to
+        ``end``, with its outputs muted."""
+        for polled in self._read(e, start, end):
+            self.partitions.receive(polled)
+
+    def _records(self, e: int, start: int, end: int) -> Iterator[Received]:
+        """The records of exchange partition ``e`` from offset ``start`` to ``end``."""
+        return itertools.chain.from_iterable(self._read(e, start, end))
+
+    def _read(self, e: int, start: int | None, end: int) -> Iterator[list[Received]]:
+        """The records of exchange partition ``e`` from offset ``start`` (None: its beginning)
+        to ``end``, committed ones, in order, a poll at a time."""
         if start is not None and start >= end:
             return
         tp = TopicPartition(self.exchange_topic, e)
@@ -389,10 +406,10 @@ class ExchangeDaemon(SignalledLoop):
             deadline = time.monotonic() + RESTORE_TIMEOUT_S
             while reader.position(tp) < end:
                 if time.monotonic() > deadline:
-                    raise KafkaError(f"replaying {self.exchange_topic}[{e}] took too long")
+                    raise KafkaError(f"reading {self.exchange_topic}[{e}] took too long")
                 polled = reader.poll(timeout_ms=200)
                 records = [r for r in polled.get(tp, []) if r.offset < end]
-                self.partitions.receive(self.reader.read({tp: records}))
+                yield self.reader.read({tp: records})
                 self.server.heartbeat()
         finally:
             reader.close()
