@@ -23,6 +23,7 @@ from monitor.batches import RawRecords
 from monitor.config import KafkaConfig
 from monitor.errors import SourceError
 from monitor.sources.group_join import SettlingCoordinator
+from monitor.sources.resuming_fetcher import ResumingFetcher
 
 TOPIC_STRIDE = 100_000  # partition ids: topic index × stride + partition
 BOOTSTRAP_TIMEOUT_MS = 5_000
@@ -157,8 +158,11 @@ def kafka_client(
     config: KafkaConfig, *, consumer_class: type[KafkaConsumer] = KafkaConsumer, **extra: Any
 ) -> KafkaConsumer:
     """The one place a :class:`KafkaConsumer` is made: the config's connection options plus
-    ``extra``; raises :class:`KafkaError` when the broker cannot be reached."""
-    return consumer_class(**config.client_options(), **extra)
+    ``extra``, and a :class:`ResumingFetcher` (paused partitions deliver again once resumed);
+    raises :class:`KafkaError` when the broker cannot be reached."""
+    client = consumer_class(**config.client_options(), **extra)
+    client._fetcher.__class__ = ResumingFetcher
+    return client
 
 
 def connect_group(config: KafkaConfig, **overrides: Any) -> GroupConsumer:
