@@ -14,8 +14,8 @@ a prediction partition of its number always flows, and the predictions themselve
 paused, so the partition a label waits for always moves towards its end.
 
 A prediction partition whose end is not known yet (not fetched since it was assigned) counts as
-having records: it is fetched with the next poll. One read before any label of a partition has
-a known time: its first poll flows.
+having records: it is fetched with the next poll. A label partition with no event time read yet
+flows: its first poll tells how far ahead it is.
 
 What kafka-python 3.0.12 does with a paused partition (``consumer/fetcher.py``): ``poll``
 returns none of its records; what it had already fetched or parsed for it is parked (KAFKA-7548),
