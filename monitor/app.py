@@ -39,6 +39,7 @@ from monitor.stage_one import event_schema
 from monitor.window.slot_layout import same_bins
 
 if TYPE_CHECKING:  # the live parts are imported by build_daemon only: a replay never loads them
+    from kafka import KafkaConsumer
     from prometheus_client import CollectorRegistry
 
     from monitor.config import KafkaConfig
@@ -53,6 +54,7 @@ if TYPE_CHECKING:  # the live parts are imported by build_daemon only: a replay 
     from monitor.sinks.latest_windows import LatestWindows
     from monitor.sinks.report_file import AppendedReport
     from monitor.sources.kafka import GroupConsumer, PartitionIds
+    from monitor.sources.label_pacing import LabelPacing, Paced
     from monitor.stage_one import Totals
 
 
@@ -171,6 +173,7 @@ def replay_batches(
     progress: bool = False,
     also: Sequence[Sink] = (),
     hold: frozenset[int] = frozenset(),
+    built: Callable[[GuardedPipeline], object] = lambda guarded: None,
 ) -> ReplaySummary:
     """Feed file or topic batches through a fresh pipeline; close every window at the end.
 
@@ -180,12 +183,17 @@ def replay_batches(
     The partitions in ``hold`` hold the watermark back until they deliver, as the daemon's
     assigned partitions do, so a topic read ahead of another does not make its events late. A
     message whose processing raises is rejected as ``internal_error``, the rest replayed as if
-    it had not been there (:class:`~monitor.runtime.guarded.GuardedPipeline`).
+    it had not been there (:class:`~monitor.runtime.guarded.GuardedPipeline`), which is given
+    to ``built`` before the first batch is read (a source paced by what it has read).
     """
+
+    def build(sinks: Sequence[Sink], rejects: Sequence[RejectSink]) -> GuardedPipeline:
+        guarded = build_replay(settings, baselines, [output, *also, *sinks], rejects, hold=hold)
+        built(guarded)
+        return guarded
+
     return drive(
-        lambda sinks, rejects: build_replay(
-            settings, baselines, [output, *also, *sinks], rejects, hold=hold
-        ),
+        build,
         batches,
         total=total,
         progress=progress,
@@ -287,8 +295,14 @@ def replay_topics_to_file(
     delivering = frozenset(
         ids.id_of(tp.topic, tp.partition) for tp in plan.end if plan.end[tp] > plan.start[tp]
     )
+    pacing = _label_pacing(settings, ids)
+    replaying: list[GuardedPipeline] = []
+
+    def pace(consumer: KafkaConsumer, lag: Mapping[tuple[str, int], int]) -> None:
+        pacing.pace(consumer, lag, replaying[0].pipeline.read_times())
+
     with closing(ReportWriter.open(output_path)) as writer:
-        polls = read_slice(kafka, plan, ids, label_topics=frozenset(kafka.label_topics))
+        polls = read_slice(kafka, plan, ids, label_topics=frozenset(kafka.label_topics), pace=pace)
         return replay_batches(
             settings,
             baselines,
@@ -298,6 +312,7 @@ def replay_topics_to_file(
             progress=progress,
             also=also,
             hold=delivering,
+            built=replaying.append,
         )
 
 
@@ -324,14 +339,21 @@ def build_daemon(
     def lag_now() -> ConsumerLag:
         return dict(lag)
 
+    pacing = _label_pacing(settings, ids)
     registry = _registry(
-        latest, pipeline.running_totals, baselines, lag_now, max_segments=daemon.max_segments
+        latest,
+        pipeline.running_totals,
+        baselines,
+        lag_now,
+        pacing.paced,
+        max_segments=daemon.max_segments,
     )
     server = MonitorServer(
         registry,
         latest,
         pipeline.running_totals,
         lag_provider=lag_now,
+        pacing_provider=pacing.paced,
         host=daemon.http_host,
         port=daemon.http_port,
         liveness_timeout=daemon.liveness_timeout / 1000,
@@ -339,7 +361,7 @@ def build_daemon(
         owned_models=baselines.keys,  # every configured model, until stage 2 runs apart
     )
     store = CheckpointStore(daemon.checkpoint_path) if daemon.checkpoint_path else None
-    parts = DaemonParts(pipeline, ids, server, report, producer, alertmanager, store, lag)
+    parts = DaemonParts(pipeline, ids, server, report, producer, alertmanager, store, lag, pacing)
     return Daemon(settings, parts, connect=connect or connect_group)
 
 
@@ -453,11 +475,13 @@ def build_exchange_daemon(settings: Settings, baselines: Mapping[str, Baseline])
     def lag_now() -> ConsumerLag:
         return dict(lag)
 
+    pacing = _label_pacing(settings, out.ids)
     registry = _registry(
         latest,
         running_totals,
         baselines,
         lag_now,
+        pacing.paced,
         max_segments=daemon.max_segments,
         owned_models=partitions.owned_models,
     )
@@ -466,6 +490,7 @@ def build_exchange_daemon(settings: Settings, baselines: Mapping[str, Baseline])
         latest,
         running_totals,
         lag_provider=lag_now,
+        pacing_provider=pacing.paced,
         host=daemon.http_host,
         port=daemon.http_port,
         liveness_timeout=daemon.liveness_timeout / 1000,
@@ -483,8 +508,17 @@ def build_exchange_daemon(settings: Settings, baselines: Mapping[str, Baseline])
         out.outboxes,
         out.alertmanager,
         lag,
+        pacing,
     )
     return ExchangeDaemon(settings, parts)
+
+
+def _label_pacing(settings: Settings, ids: PartitionIds) -> LabelPacing:
+    """What holds a daemon's label partitions back to their predictions' pace."""
+    from monitor.sources.label_pacing import LabelPacing
+
+    assert settings.kafka is not None
+    return LabelPacing(ids, settings.kafka.label_topics, settings.labels.read_ahead)
 
 
 @dataclass
@@ -584,6 +618,7 @@ def _registry(
     totals: Callable[[], RunningTotals],
     baselines: Mapping[str, Baseline],
     lag: Callable[[], ConsumerLag],
+    pacing: Callable[[], Paced],
     *,
     max_segments: int,
     owned_models: OwnedModels | None = None,
@@ -601,6 +636,7 @@ def _registry(
         max_segments=max_segments,
         baseline_digests=lambda: {m: b.digest for m, b in baselines.items()},
         lag_provider=lag,
+        pacing_provider=pacing,
         owned_models=owned_models,
         registry=registry,
     )

@@ -399,6 +399,13 @@ class LabelsConfig(_Section):
         ge=1,
         description="Labels that came before their prediction, kept until it arrives.",
     )
+    read_ahead: DurationMs = Field(
+        default=600_000,
+        description="How far (event time) a label partition may be read past the prediction "
+        "partition of its number while that one has records left to read; further, it is "
+        "paused until the predictions catch up (a backlog's labels then wait for their "
+        "predictions in Kafka, not in the max_orphans buffer).",
+    )
 
 
 class KafkaConfig(_Section):

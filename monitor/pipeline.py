@@ -130,6 +130,11 @@ class Pipeline:
         """The alert state of every check ever stepped, by (window key, subject, check)."""
         return self.stage2.check_states
 
+    def read_times(self) -> dict[int, int]:
+        """The largest event time read so far per source partition id (what label pacing
+        compares, :mod:`monitor.sources.label_pacing`)."""
+        return self.windower.counters.seen()
+
     def hold_partitions(self, partitions: set[int]) -> None:
         """Source partitions now owned: the watermark waits for them until they deliver."""
         self.stage1.hold_partitions(partitions)

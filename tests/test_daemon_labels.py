@@ -22,8 +22,8 @@ from tests.support.daemon import run_to_end as _run_to_end
 from tests.support.daemon import start_daemon_process as _start
 from tests.support.daemon import terminate as _terminate
 from tests.support.daemon import wait_for as _wait
-from tests.support.kafka import append_events, create_topic
-from tests.support.label_stream import HOUR, T0
+from tests.support.kafka import create_topic
+from tests.support.label_stream import HOUR, T0, labelled_topics
 from tests.support.label_stream import labelled_stream as _stream
 
 N = 12_000
@@ -41,11 +41,7 @@ def _status_labels(port: int) -> tuple[int, int]:
 @pytest.fixture(scope="module")
 def topics(kafka_bootstrap: str) -> tuple[str, str]:
     """A prediction topic and a label topic (labels 10 minutes late, flipped from hour 6)."""
-    predictions, labels = _stream(n=N, hours=12, flip_from_hour=6, delay_ms=600_000)
-    names = (create_topic(kafka_bootstrap, "pred"), create_topic(kafka_bootstrap, "labels"))
-    append_events(kafka_bootstrap, names[0], predictions)
-    append_events(kafka_bootstrap, names[1], labels)
-    return names
+    return labelled_topics(kafka_bootstrap, n=N, hours=12, flip_from_hour=6, delay_ms=600_000)
 
 
 def _label_config(

@@ -233,6 +233,7 @@ def test_status_lists_raised_checks_windows_lag_and_totals(
             }
         ],
         "consumer_lag": [{"topic": "events", "partition": 0, "records": 42}],
+        "labels_held_back": None,
         "totals": {
             "events": {"m": 1200},
             "rejected": {"invalid_json": 2},

@@ -1,12 +1,14 @@
 """``driftwarden run``: consume prediction topics in a consumer group, window and score them live.
 
 One loop: poll a batch, feed it to the same :class:`~monitor.pipeline.Pipeline` a replay uses,
-heartbeat, checkpoint at an interval. A checkpoint holds the pipeline state, the next offset of
-every owned partition and the length of the report file, written together and atomically; on
-assignment the daemon restores it and seeks to those offsets, and truncates the report to that
-length, so a restart after ``kill -9`` re-reads exactly what came after the checkpoint and ends
-with the report an uninterrupted run writes. The same offsets are committed to Kafka: a partition
-that moves starts, in its next owner, at the offset the state was saved with.
+heartbeat, pause the label partitions read too far ahead of their predictions and resume the
+others (:mod:`monitor.sources.label_pacing`), checkpoint at an interval. A checkpoint holds
+the pipeline state, the next offset of every owned partition and the length of the report file,
+written together and atomically; on assignment the daemon restores it and seeks to those
+offsets, and truncates the report to that length, so a restart after ``kill -9`` re-reads
+exactly what came after the checkpoint and ends with the report an uninterrupted run writes.
+The same offsets are committed to Kafka: a partition that moves starts, in its next owner, at
+the offset the state was saved with.
 
 A checkpoint first flushes the shared producer; while the broker is away that flush cannot finish,
 and the checkpoint is postponed to the next interval (never fatal, nothing committed past a dead
@@ -53,6 +55,7 @@ if TYPE_CHECKING:
     from monitor.sinks.kafka_topics import SharedProducer
     from monitor.sinks.report_file import AppendedReport
     from monitor.sources.kafka import PartitionIds
+    from monitor.sources.label_pacing import LabelPacing
     from monitor.state.checkpoint import CheckpointStore
 
 log = structlog.get_logger()
@@ -79,6 +82,8 @@ class DaemonParts:
     lag: dict[tuple[str, int], int]
     """Records behind the end of each owned (topic, partition), written by the loop and read by
     the endpoints."""
+    pacing: LabelPacing
+    """Holds label partitions back to their predictions' pace, after every poll."""
 
 
 class _Rebalance(AsyncConsumerRebalanceListener):  # type: ignore[misc]
@@ -150,6 +155,7 @@ class Daemon(SignalledLoop):
         self.last_checkpoint = time.monotonic()
         self.consumer: GroupConsumer | None = None
         self._lag = parts.lag  # records behind the end per owned partition, as /metrics shows
+        self.pacing = parts.pacing
         self._caught_up_since: dict[TopicPartition, float] = {}
 
     def run(self) -> int:
@@ -230,6 +236,7 @@ class Daemon(SignalledLoop):
         if polled:
             self._process(polled)
         self._update_lag(polled)
+        self.pacing.pace(self.consumer, self._lag, self.pipeline.read_times())
         if self.alertmanager is not None:
             self.alertmanager.tick()
         if (

@@ -57,6 +57,7 @@ from monitor.sinks.alertmanager import AlertmanagerSink
 from monitor.sinks.kafka_topics import CycleOutbox
 from monitor.sinks.report_file import AppendedReport
 from monitor.sources.kafka import PartitionIds, connect_group, to_raw_records
+from monitor.sources.label_pacing import LabelPacing
 
 log = structlog.get_logger()
 
@@ -81,6 +82,7 @@ class ExchangeParts:
     """What stage 1 (dead letters) and stage 2 (alert transitions) send in their next cycle."""
     alertmanager: AlertmanagerSink | None
     lag: dict[tuple[str, int], int]
+    pacing: LabelPacing
 
 
 class _Recorder(AsyncConsumerRebalanceListener):  # type: ignore[misc]
@@ -230,6 +232,7 @@ class ExchangeDaemon(SignalledLoop):
         if self.tasks_stale:
             self.tasks_stale = not self._settled(self._restore_tasks)
         self._update_lag(polled)
+        self.parts.pacing.pace(self.sources, self.parts.lag, self.tasks.counters.seen())
         # the exchange gets records once a cycle: while the sources keep the loop busy, take
         # what its consumer fetched without waiting (a wait there held every step, 5x slower)
         exchanged = self._poll(self.exchange, 0 if polled else timeout)

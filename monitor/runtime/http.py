@@ -8,7 +8,8 @@
   with ``True`` (baselines loaded and partitions assigned), 200 after.
 - ``/status``: JSON for people: what the process owns (source tasks, exchange partitions,
   models), the checks in warning or intervention, the last window per model and version, the
-  consumer lag (when a provider is given) and the running totals.
+  consumer lag and the label partitions held back (when providers are given) and the running
+  totals.
 
 Any other path is 404.
 """
@@ -21,7 +22,7 @@ import time
 from collections.abc import Callable, Collection, Iterable, Mapping
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import orjson
@@ -34,6 +35,9 @@ from monitor.errors import ConfigError
 from monitor.evaluate.levels import Level
 from monitor.sinks.collector import ConsumerLag, OwnedModels, RunningTotals
 from monitor.sinks.latest_windows import LatestWindows, Snapshot
+
+if TYPE_CHECKING:
+    from monitor.sources.label_pacing import Paced
 
 log = structlog.get_logger(__name__)
 JSON = "application/json"
@@ -74,9 +78,13 @@ def ownership(
 
 
 def status_document(
-    snapshot: Snapshot, totals: RunningTotals, lag: ConsumerLag | None
+    snapshot: Snapshot,
+    totals: RunningTotals,
+    lag: ConsumerLag | None,
+    paced: Paced | None = None,
 ) -> dict[str, Any]:
-    """The /status body: raised checks, last overall window per (model, version), lag, totals."""
+    """The /status body: raised checks, last overall window per (model, version), lag, label
+    partitions held back, totals."""
     raised = [
         {
             "model": w.key.model,
@@ -108,6 +116,12 @@ def status_document(
         "consumer_lag": None
         if lag is None
         else [{"topic": t, "partition": p, "records": n} for (t, p), n in sorted(lag.items())],
+        "labels_held_back": None
+        if paced is None
+        else [
+            {"topic": t, "partition": p, "ahead_s": None if ahead is None else ahead / 1000}
+            for (t, p), ahead in sorted(paced.held.items())
+        ],
         "totals": {
             "events": dict(totals.events),
             "rejected": dict(totals.rejected),
@@ -140,6 +154,7 @@ class MonitorServer:
         totals_provider: Callable[[], RunningTotals],
         *,
         lag_provider: Callable[[], ConsumerLag] | None = None,
+        pacing_provider: Callable[[], Paced] | None = None,
         host: str = "0.0.0.0",
         port: int = DEFAULT_HTTP_PORT,
         liveness_timeout: float = 60.0,
@@ -157,6 +172,7 @@ class MonitorServer:
         self.latest = latest
         self.totals_provider = totals_provider
         self.lag_provider = lag_provider
+        self.pacing_provider = pacing_provider
         self.liveness_timeout = liveness_timeout
         self.clock = clock
         self.build = dict(build or {})
@@ -238,7 +254,8 @@ class MonitorServer:
     def status(self) -> dict[str, Any]:
         """The /status body."""
         lag = self.lag_provider() if self.lag_provider is not None else None
-        document = status_document(self.latest.snapshot(), self.totals_provider(), lag)
+        paced = self.pacing_provider() if self.pacing_provider is not None else None
+        document = status_document(self.latest.snapshot(), self.totals_provider(), lag, paced)
         live, ready = self.liveness()[0], self.readiness()[0]
         owns = ownership(self._partitions, self.owned_models(), self.owned_exchange_partitions())
         return {"live": live, "ready": ready, "build": self.build, "owns": owns, **document}

@@ -29,7 +29,7 @@ import math
 from collections import Counter
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import CollectorRegistry
@@ -40,6 +40,9 @@ from monitor.sinks.latest_windows import LatestWindow, LatestWindows
 from monitor.sinks.metric_families import SUBJECT_STATISTICS, MetricFamilies, is_model_family
 from monitor.window.caps import OTHER
 from monitor.window.windower import WindowKey
+
+if TYPE_CHECKING:
+    from monitor.sources.label_pacing import Paced
 
 
 @dataclass(frozen=True)
@@ -106,9 +109,10 @@ class DriftCollector:
     """Prometheus ``Collector`` of driftwarden's metrics; see the module docstring for the rules.
 
     ``totals_provider`` returns the current :class:`RunningTotals`; ``baseline_digests`` the
-    loaded baseline digest per model; ``lag_provider`` the consumer lag, when there is a consumer;
-    ``owned_models`` the models whose series this process exports (default: every model).
-    Pass ``registry`` to register the collector on it.
+    loaded baseline digest per model; ``lag_provider`` the consumer lag and ``pacing_provider``
+    the label partitions held back, when there is a consumer; ``owned_models`` the models whose
+    series this process exports (default: every model). Pass ``registry`` to register the
+    collector on it.
     """
 
     def __init__(
@@ -119,6 +123,7 @@ class DriftCollector:
         max_segments: int,
         baseline_digests: Callable[[], Mapping[str, str]] = _no_digests,
         lag_provider: Callable[[], ConsumerLag] | None = None,
+        pacing_provider: Callable[[], Paced] | None = None,
         owned_models: OwnedModels | None = None,
         version: str | None = None,
         registry: CollectorRegistry | None = None,
@@ -133,6 +138,7 @@ class DriftCollector:
         self.max_segments = max_segments
         self.baseline_digests = baseline_digests
         self.lag_provider = lag_provider
+        self.pacing_provider = pacing_provider
         self.owned_models = owned_models
         self.version = version or importlib.metadata.version("driftwarden")
         if registry is not None:
@@ -165,6 +171,11 @@ class DriftCollector:
         if self.lag_provider is not None:
             for (topic, partition), lag in sorted(self.lag_provider().items()):
                 families.lag.add_metric([topic, str(partition)], lag)
+        if self.pacing_provider is not None:
+            paced = self.pacing_provider()
+            for topic, partition in sorted(paced.partitions):
+                held = (topic, partition) in paced.held
+                families.held_back.add_metric([topic, str(partition)], int(held))
         for model, digest in sorted(self.baseline_digests().items()):
             families.baseline_info.add_metric([model, digest], 1)
         families.build_info.add_metric([self.version], 1)

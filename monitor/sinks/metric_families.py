@@ -95,6 +95,7 @@ PROCESS_FAMILIES = frozenset(
         "windows_closed",
         "cap_overflow",
         "consumer_lag_records",
+        "label_partition_held_back",
         *(name for _, name, _ in PER_MODEL_LABEL_FAMILIES.values()),
         "predictions_unlabeled",
         "label_coverage_ratio",
@@ -104,9 +105,9 @@ PROCESS_FAMILIES = frozenset(
     )
 )
 """Families about the process: its decoder's rejects, the windows its stage 2 closed, its caps,
-its partitions' lag, its label join (a source partition's, stage 1), the baselines it loaded and
-its build. Each process exports its own (label-join families per model: of this process's
-partitions). Every other family is about a model."""
+its partitions' lag and label pacing, its label join (a source partition's, stage 1), the
+baselines it loaded and its build. Each process exports its own (label-join families per model:
+of this process's partitions). Every other family is about a model."""
 
 
 def is_model_family(name: str) -> bool:
@@ -208,6 +209,12 @@ class MetricFamilies:
             "Records between the consumer position and the end of the partition",
             labels=["topic", "partition"],
         )
+        self.held_back = GaugeMetricFamily(
+            f"{PREFIX}label_partition_held_back",
+            "1 while a label partition is paused, read further than labels.read_ahead (event "
+            "time) past the prediction partition of its number, which has records left; else 0",
+            labels=["topic", "partition"],
+        )
         self.per_model: dict[str, CounterMetricFamily | GaugeMetricFamily] = {
             source: kind(f"{PREFIX}{name}", text, labels=["model"])
             for source, (kind, name, text) in PER_MODEL_LABEL_FAMILIES.items()
@@ -242,7 +249,7 @@ class MetricFamilies:
         yield from (self.alert_level, self.threshold, self.canary_psi, self.window_events)
         yield from (self.folded, self.last_end)
         yield from (self.events, self.rejected, self.late, self.windows, self.cap_overflow)
-        yield from (self.detections, self.transitions, self.lag)
+        yield from (self.detections, self.transitions, self.lag, self.held_back)
         yield from self.per_model.values()
         yield from (self.unlabeled, self.coverage, self.delay)
         yield from (self.baseline_info, self.build_info)

@@ -9,7 +9,7 @@ result always gives the same batch.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -23,6 +23,7 @@ from monitor.batches import RawRecords
 from monitor.config import KafkaConfig
 from monitor.errors import SourceError
 from monitor.sources.group_join import SettlingCoordinator
+from monitor.sources.resuming_fetcher import ResumingFetcher
 
 TOPIC_STRIDE = 100_000  # partition ids: topic index × stride + partition
 BOOTSTRAP_TIMEOUT_MS = 5_000
@@ -100,6 +101,12 @@ class GroupConsumer(Protocol):
 
     def seek(self, partition: TopicPartition, offset: int) -> None: ...
 
+    def paused(self) -> set[TopicPartition]: ...
+
+    def pause(self, *partitions: TopicPartition) -> None: ...
+
+    def resume(self, *partitions: TopicPartition) -> None: ...
+
     def committed(self, partition: TopicPartition, timeout_ms: int | None = None) -> int | None: ...
 
     def commit(
@@ -157,8 +164,11 @@ def kafka_client(
     config: KafkaConfig, *, consumer_class: type[KafkaConsumer] = KafkaConsumer, **extra: Any
 ) -> KafkaConsumer:
     """The one place a :class:`KafkaConsumer` is made: the config's connection options plus
-    ``extra``; raises :class:`KafkaError` when the broker cannot be reached."""
-    return consumer_class(**config.client_options(), **extra)
+    ``extra``, and a :class:`ResumingFetcher` (paused partitions deliver again once resumed);
+    raises :class:`KafkaError` when the broker cannot be reached."""
+    client = consumer_class(**config.client_options(), **extra)
+    client._fetcher.__class__ = ResumingFetcher
+    return client
 
 
 def connect_group(config: KafkaConfig, **overrides: Any) -> GroupConsumer:
@@ -245,19 +255,27 @@ def read_topic(
         yield predictions
 
 
+Pace = Callable[[KafkaConsumer, Mapping[tuple[str, int], int]], object]
+"""Called after each poll of a bounded read with the consumer and the records left to read of
+each (topic, partition)."""
+
+
 def read_slice(
     config: KafkaConfig,
     plan: TopicSlice,
     ids: PartitionIds,
     *,
     label_topics: frozenset[str] = frozenset(),
+    pace: Pace | None = None,
     timeout_s: float = 60.0,
 ) -> Iterator[tuple[RawRecords, RawRecords]]:
     """The planned records, a poll at a time, as (predictions, labels) of that poll, the way the
     daemon splits a poll; stops by itself once every partition reached its end offset.
 
-    No consumer group is used (nothing is committed). ``timeout_s`` bounds how long the read
-    may go without progress before it fails with a SourceError.
+    No consumer group is used (nothing is committed). ``pace`` is called after each poll (once
+    the caller has taken its records) with the consumer and the records left to read of every
+    planned partition (:class:`~monitor.sources.label_pacing.LabelPacing`). ``timeout_s``
+    bounds how long the read may go without progress before it fails with a SourceError.
     """
     consumer = _consumer(config, group_id=None, enable_auto_commit=False)
     try:
@@ -273,9 +291,8 @@ def read_slice(
                 for tp, records in polled.items()
                 if tp in pending
             }
-            for tp in list(pending):
-                if consumer.position(tp) >= plan.end[tp]:
-                    pending.discard(tp)
+            left = {tp: plan.end[tp] - consumer.position(tp) for tp in pending}
+            pending = {tp for tp, n in left.items() if n > 0}
             kept = {tp: records for tp, records in kept.items() if records}
             if kept:
                 idle_since = time.monotonic()
@@ -287,6 +304,10 @@ def read_slice(
                 raise SourceError(
                     f"reading {topics} made no progress for {timeout_s:.0f}s with "
                     f"{len(pending)} partition(s) unfinished; check the broker"
+                )
+            if pace is not None:
+                pace(
+                    consumer, {(tp.topic, tp.partition): max(0, left.get(tp, 0)) for tp in plan.end}
                 )
     finally:
         consumer.close()

@@ -10,6 +10,7 @@ import orjson
 
 from monitor.batches import RawRecords
 from monitor.config import Settings, load_settings
+from tests.support.kafka import append_events, create_topic
 
 HOUR = 3_600_000
 T0 = 1_554_076_800_000  # 2019-04-01T00:00:00Z
@@ -74,3 +75,16 @@ def object_records(objects: list[dict[str, Any]], partition: int) -> RawRecords:
         np.arange(n, dtype=np.int64),
         np.full(n, -1, np.int64),
     )
+
+
+def labelled_topics(bootstrap: str, partitions: int = 1, **stream: Any) -> tuple[str, str]:
+    """A new prediction topic and label topic of ``partitions`` each, holding
+    :func:`labelled_stream` (``stream`` its arguments), keyed by event id."""
+    predictions, labels = labelled_stream(**stream)
+    names = (
+        create_topic(bootstrap, "pred", partitions),
+        create_topic(bootstrap, "labels", partitions),
+    )
+    append_events(bootstrap, names[0], predictions)
+    append_events(bootstrap, names[1], labels)
+    return names

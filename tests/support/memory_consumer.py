@@ -8,8 +8,10 @@ happens at the start of the next poll, eager-style (everything revoked, or lost,
 assignment given), with the listener's coroutines run to completion inside that poll as the
 client's IO thread runs them. A newly assigned partition starts at the group's committed
 offset (or 0); a poll takes up to ``max_records`` from the assigned partitions that have
-records left, an equal share each, so partitions progress in step. Offsets committed go to a
-:class:`MemoryGroup` that outlives the consumer, as a group's offsets outlive a process.
+records left and are not paused, an equal share each, so partitions progress in step; a paused
+partition keeps its position (and its pause through a rebalance that leaves it assigned).
+Offsets committed go to a :class:`MemoryGroup` that outlives the consumer, as a group's offsets
+outlive a process.
 """
 
 from __future__ import annotations
@@ -71,6 +73,7 @@ class MemoryConsumer:
         self.subscribed: list[str] = []
         self.assigned: list[TopicPartition] = []
         self.positions: dict[TopicPartition, int] = {}
+        self.stopped: set[TopicPartition] = set()  # paused
         self.pending: tuple[list[TopicPartition], bool] | None = None
         self.polls = 0
         self.closed = False
@@ -103,9 +106,11 @@ class MemoryConsumer:
         self.before_poll(self.polls)
         if self.pending is not None:
             self._rebalance(*self.pending)
-        open_ = [tp for tp in self.assigned if self.positions[tp] < self._end(tp)]
-        if not open_:
+        left = [tp for tp in self.assigned if self.positions[tp] < self._end(tp)]
+        if not left:
             self.on_drained()
+        open_ = [tp for tp in left if tp not in self.stopped]
+        if not open_:
             return {}
         share = max(1, max_records // len(open_))
         out: dict[TopicPartition, list[Record]] = {}
@@ -130,6 +135,15 @@ class MemoryConsumer:
 
     def seek(self, partition: TopicPartition, offset: int) -> None:
         self.positions[partition] = offset
+
+    def paused(self) -> set[TopicPartition]:
+        return set(self.stopped)
+
+    def pause(self, *partitions: TopicPartition) -> None:
+        self.stopped.update(partitions)
+
+    def resume(self, *partitions: TopicPartition) -> None:
+        self.stopped.difference_update(partitions)
 
     def committed(self, partition: TopicPartition, timeout_ms: int | None = None) -> int | None:
         del timeout_ms
@@ -160,5 +174,6 @@ class MemoryConsumer:
             )
             asyncio.run(callback(gone))
         self.assigned = assigned
+        self.stopped &= set(assigned)
         self.positions = {tp: self.group.committed.get(tp, 0) for tp in assigned}
         asyncio.run(self.listener.on_partitions_assigned(list(assigned)))
