@@ -70,6 +70,7 @@ from monitor.exchange import handover  # noqa: E402
 from monitor.exchange.partitioner import partition_of  # noqa: E402
 from monitor.exchange.reader import Received  # noqa: E402
 from monitor.exchange.records import decode, encode  # noqa: E402
+from monitor.exchange.stage_one_tasks import task_of  # noqa: E402
 from monitor.pipeline import Pipeline  # noqa: E402
 from monitor.sinks.latest_windows import LatestWindows  # noqa: E402
 from monitor.sources.kafka import TOPIC_STRIDE  # noqa: E402
@@ -82,6 +83,7 @@ LABEL_DELAY = 60_000
 CLOSED_WINDOWS, CLOSED_EVENTS = 3, 1_000
 POLL = 50_000  # rows per poll, and a commit cycle after each
 PREDICTIONS, LABELS = 0, TOPIC_STRIDE  # the source partition ids of the two topics
+TASK = task_of(PREDICTIONS)  # stage 1's task of both
 PARTITION = 0  # the exchange partition measured
 FIRST_OFFSET = 1 << 31  # of both source partitions
 
@@ -139,6 +141,7 @@ def polls(models: list[str], open_events: int) -> Iterator[Poll]:
 
 
 def poll(first: int, times: np.ndarray, models: np.ndarray, rng: np.random.Generator) -> Poll:
+    """Predictions of ``models`` at ``times`` with fresh features and ids, and their labels."""
     n = len(times)
     data = columns(n, int(rng.integers(1 << 30)))
     ids = [f"{x:016x}" for x in rng.integers(0, 1 << 63, n).tolist()]
@@ -178,7 +181,7 @@ class Sides:
     def feed(self, poll: Poll) -> None:
         self.pipeline.process_table(poll.predictions, poll.first, NOW)
         self.pipeline.process_labels(poll.labels, NOW)
-        self.stages.tasks.stage(0).process_table(poll.predictions, poll.first, NOW)
+        self.stages.tasks.stage(TASK).process_table(poll.predictions, poll.first, NOW)
         self.stages.tasks.process(None, poll.labels, NOW)
         self.stages.tasks.expire()
         self.cycle()
@@ -211,27 +214,30 @@ class Sides:
             {"state": state, "offsets": offsets, "saved_at": "2026-12-04T04:00:00Z"}
         )
 
-    def fresh_stages(self) -> ExchangeStages:
-        stages = exchange_stages(self.settings, self.baselines, [LatestWindows()], [])
-        stages.partitions.windows.set_sources({PREDICTIONS, LABELS})
-        return stages
 
-    def fresh_pipeline(self) -> Pipeline:
-        return Pipeline(self.settings, self.baselines, [LatestWindows()], join_labels=True)
+def fresh_stages(settings: Settings, baselines: dict[str, Baseline]) -> ExchangeStages:
+    """A scaled-out process's stages, empty, writing to the metrics store."""
+    stages = exchange_stages(settings, baselines, [LatestWindows()], [])
+    stages.partitions.windows.set_sources({PREDICTIONS, LABELS})
+    return stages
+
+
+def fresh_pipeline(settings: Settings, baselines: dict[str, Baseline]) -> Pipeline:
+    """A one-process pipeline, empty, writing to the metrics store."""
+    return Pipeline(settings, baselines, [LatestWindows()], join_labels=True)
 
 
 def build(models: int, open_events: int, baseline: Baseline) -> Sides:
+    """Both processes, fed the case's polls."""
     names = model_names(models, settings_for(["m"]).exchange.partitions)
     settings = settings_for(names)
     baselines = dict.fromkeys(names, baseline)
-    stages = exchange_stages(settings, baselines, [LatestWindows()], [])
-    stages.partitions.windows.set_sources({PREDICTIONS, LABELS})
-    stages.partitions.assign([PARTITION])
-    stages.partitions.live(PARTITION)
-    stages.tasks.restore(0, None, {PREDICTIONS: 0, LABELS: 0})
-    pipeline = Pipeline(settings, baselines, [LatestWindows()], join_labels=True)
-    pipeline.hold_partitions({PREDICTIONS, LABELS})
+    stages, pipeline = fresh_stages(settings, baselines), fresh_pipeline(settings, baselines)
     sides = Sides(settings, baselines, stages, pipeline)
+    sides.stages.partitions.assign([PARTITION])
+    sides.stages.partitions.live(PARTITION)
+    sides.stages.tasks.restore(TASK, None, {PREDICTIONS: FIRST_OFFSET, LABELS: FIRST_OFFSET})
+    sides.pipeline.hold_partitions({PREDICTIONS, LABELS})
     for p in polls(names, open_events):
         sides.feed(p)
     return sides
@@ -245,7 +251,7 @@ def restoring(sides: Sides, data: dict[str, bytes]) -> dict[str, Callable[[], Ca
     """Per side: builds a fresh process's objects, returns the restore step to time."""
 
     def stage2() -> Callable[[], Any]:
-        partitions = sides.fresh_stages().partitions
+        partitions = fresh_stages(sides.settings, sides.baselines).partitions
 
         def step() -> int:
             partitions.assign([PARTITION])
@@ -254,7 +260,7 @@ def restoring(sides: Sides, data: dict[str, bytes]) -> dict[str, Callable[[], Ca
         return step
 
     def checkpoint() -> Callable[[], Any]:
-        pipeline = sides.fresh_pipeline()
+        pipeline = fresh_pipeline(sides.settings, sides.baselines)
 
         def step() -> None:
             restore(pipeline, orjson.loads(data["checkpoint"])["state"]["pipeline"])
