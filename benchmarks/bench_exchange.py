@@ -27,6 +27,7 @@ import numpy as np
 import pyarrow as pa
 
 from baselines.build import build_baseline
+from baselines.values import Baseline
 from monitor.batches import EventBatch
 from monitor.exchange import handover
 from monitor.exchange.records import Mark, Partial, decode, encode, merge
@@ -81,9 +82,9 @@ def cycle_partial(layout: ModelLayout, n: int, seed: int, *, values: bool) -> Pa
     return replace(partial, source=seed, end=n)
 
 
-def model_layout() -> ModelLayout:
-    """The benchmark model's slot layout, from a baseline of 20,000 training rows."""
-    baseline = build_baseline(
+def model_baseline() -> Baseline:
+    """The benchmark model's baseline, from 20,000 training rows."""
+    return build_baseline(
         pa.table(columns(20_000, seed=1)),
         model="m",
         prediction="score",
@@ -92,7 +93,11 @@ def model_layout() -> ModelLayout:
         window_sizes=(1000,),
         replicates=50,
     )
-    return ModelLayout(baseline)
+
+
+def model_layout() -> ModelLayout:
+    """The benchmark model's slot layout."""
+    return ModelLayout(model_baseline())
 
 
 def median_seconds(step: object, repeats: int = 5) -> float:

@@ -1,6 +1,7 @@
-"""Python's cyclic garbage collector, paused while a batch is counted and windows close.
+"""Python's cyclic garbage collector, paused while a batch is counted and windows close, and
+while stage 2 takes or restores a partition's snapshot.
 
-Both make many small containers that reference nothing cyclic (per closing window: a score
+All make many small containers that reference nothing cyclic (per closing window: a score
 tuple and two dicts per subject, a check and a level per check, the report object; per batch:
 the window parts of every model), and each 700 of them start a collection of the youngest
 generation, every tenth of those the next one, until a full collection walks every object the

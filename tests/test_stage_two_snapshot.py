@@ -5,11 +5,15 @@ store and Alertmanager hold of the partition's models moves with it."""
 
 from __future__ import annotations
 
+import gc
+from typing import Any
+
 import orjson
 import pytest
 
 from baselines.values import Baseline
 from monitor.errors import CheckpointError
+from monitor.exchange import stage_two_partitions
 from monitor.exchange.partitioner import partition_of
 from monitor.exchange.records import Partial
 from monitor.exchange.stage_two_state import StaleSnapshotError
@@ -153,3 +157,34 @@ def test_a_snapshot_that_is_not_one_is_refused_with_its_place(baseline: Baseline
         c.partitions.restore(MOVED, b"{", "dw-stage2-changelog[1]", _Exchange().read)
     with pytest.raises(CheckpointError, match=r"has format 'driftwarden\.stage1/1'"):
         c.partitions.restore(MOVED, b'{"format":"driftwarden.stage1/1"}', "here", _Exchange().read)
+
+
+def test_a_snapshot_is_taken_and_restored_with_the_collector_off(
+    baseline: Baseline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The snapshot's state is built, serialised, parsed and put back with the cyclic collector
+    off (its many short-lived objects would set off collections that walk every object the
+    process holds), and the collector is on again after."""
+    settings, exchange = _settings(), _published(baseline)
+    a, _ = _process(settings, baseline, range(EXCHANGE_PARTITIONS))
+    half = len(exchange.log[MOVED]) // 2
+    a.partitions.receive(exchange.read(MOVED, 0, half))
+    c, _ = _process(settings, baseline, range(0))
+    c.partitions.assign([MOVED])
+    collector: dict[str, bool] = {}
+
+    def watched(name: str) -> None:
+        step = getattr(stage_two_partitions, name)
+
+        def call(*args: Any) -> Any:
+            collector[name] = gc.isenabled()
+            return step(*args)
+
+        monkeypatch.setattr(stage_two_partitions, name, call)
+
+    steps = ("partition_snapshot", "read_snapshot", "restore_partition")
+    for name in steps:
+        watched(name)
+    c.partitions.restore(MOVED, a.partitions.snapshot(MOVED, half), "test", exchange.read)
+    assert collector == dict.fromkeys(steps, False)
+    assert gc.isenabled()

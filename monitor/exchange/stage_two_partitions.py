@@ -28,6 +28,7 @@ from monitor.exchange.partitioned_windows import PartitionedWindows
 from monitor.exchange.partitioner import partition_of
 from monitor.exchange.reader import Received
 from monitor.exchange.stage_two_state import partition_snapshot, read_snapshot, restore_partition
+from monitor.gc_pause import collector_paused
 from monitor.sinks.base import ModelScopedSink, ModelStateSink, Sink
 from monitor.stage_two import StageTwo
 from monitor.window.slot_layout import ModelLayout
@@ -101,9 +102,12 @@ class StageTwoPartitions:
                 sink.forget_models(self.models_of.get(e, ()))
         self._published()
 
+    @collector_paused()
     def snapshot(self, e: int, offset: int) -> bytes:
         """The snapshot of owned partition ``e``, whose records before ``offset`` it has taken
-        (:mod:`monitor.exchange.stage_two_state`)."""
+        (:mod:`monitor.exchange.stage_two_state`). The cyclic collector is off meanwhile: the
+        many short-lived objects of the state would otherwise set off collections that walk
+        every object of the process (half the time with 100 models, benchmarks/README.md)."""
         self.changed.discard(e)
         models = self.models_of.get(e, ())
         return partition_snapshot(
@@ -117,12 +121,14 @@ class StageTwoPartitions:
             {sink.state_name: sink.models_state(models) for sink in self.stateful},
         )
 
+    @collector_paused()
     def restore(self, e: int, data: bytes, where: str, read: ReadExchange) -> int:
         """Start partition ``e`` (assigned, still empty) from a snapshot, its open windows
-        rebuilt from the records ``read(e, replay_from, offset)`` gives; the exchange offset
-        the snapshot covers. Raises :class:`~monitor.errors.CheckpointError` when the snapshot
-        cannot be used (:class:`~monitor.exchange.stage_two_state.StaleSnapshotError`: made
-        under another configuration); the partition may then hold part of it: revoke it."""
+        rebuilt from the records ``read(e, replay_from, offset)`` gives, with the collector off
+        as for :meth:`snapshot`; the exchange offset the snapshot covers. Raises
+        :class:`~monitor.errors.CheckpointError` when the snapshot cannot be used
+        (:class:`~monitor.exchange.stage_two_state.StaleSnapshotError`: made under another
+        configuration); the partition may then hold part of it: revoke it."""
         state = read_snapshot(data, self.config, where)
         try:
             offset, replay_from = int(state["offset"]), state["replay_from"]
