@@ -203,18 +203,18 @@ class Sides:
         ]
         records += [encode(m) for m in handover.marks(counters, partitions.config)[1]]
         partitions.receive(
-            self.read(PARTITION, self.exchange_offset, len(self.log) + len(records), records)
+            list(self.read(PARTITION, self.exchange_offset, len(self.log) + len(records), records))
         )
         self.log += records
         self.exchange_offset = len(self.log)
 
     def read(
         self, e: int, start: int, end: int, records: list[bytes] | None = None
-    ) -> list[Received]:
-        """The records of the measured partition from ``start`` to ``end``, decoded (those
-        given, or the log's)."""
+    ) -> Iterator[Received]:
+        """The records of the measured partition from ``start`` to ``end``, decoded one at a
+        time as a reader hands them over (those given, or the log's)."""
         source = self.log[start:end] if records is None else records
-        return [Received(e, start + i, decode(r)) for i, r in enumerate(source)]
+        return (Received(e, start + i, decode(r)) for i, r in enumerate(source))
 
     def stage_two_snapshot(self) -> bytes:
         return self.stages.partitions.snapshot(PARTITION, self.exchange_offset)

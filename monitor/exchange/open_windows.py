@@ -71,15 +71,17 @@ class OpenWindows:
             self._merge(partial, closed_through, self.late)
         self.completeness.apply(sources, marks)
 
-    def refill(self, partials: Iterable[Partial]) -> None:
-        """Put back what the still open windows hold, from the partials that made them read
-        again (a stage-2 snapshot leaves it out): the parts and values of windows ending after
-        :attr:`closed_through`; nothing is counted (the counts are in the snapshot)."""
-        closed_through = self.closed_through
-        for partial in partials:
-            self._merge(partial, closed_through, None)
-        self.score_values.discard_through(closed_through)
-        self.error_values.discard_through(closed_through)
+    def refill(self, partial: Partial) -> None:
+        """Put back what a partial read again gave the windows still open (a stage-2 snapshot
+        leaves them out): its parts of windows ending after :attr:`closed_through` and its
+        values; nothing is counted (the counts are in the snapshot). Call :meth:`refilled`
+        after the last."""
+        self._merge(partial, self.closed_through, None)
+
+    def refilled(self) -> None:
+        """Drop the values refilled into windows closed already."""
+        self.score_values.discard_through(self.closed_through)
+        self.error_values.discard_through(self.closed_through)
 
     def _merge(self, partial: Partial, closed_through: int, late: LateCounts | None) -> None:
         """Add a partial's window parts and values; the events of parts of windows closed

@@ -112,13 +112,13 @@ class PartitionedWindows:
         them out) from its records read again from :meth:`replay_from` to the snapshot's
         offset. A fresh ledger tells copies from firsts, as the first reading did: any partial
         that added to a window still open is in that range, and its copies come after it."""
-        ledger, partials = PartialLedger(), []
-        for item in received:
+        ledger, windows = PartialLedger(), self.partitions[e]
+        for item in received:  # one at a time: a partition's history may not fit in memory
             record = item.record
             if item.partition == e and isinstance(record, Partial) and ledger.admit(record):
-                partials.append(record)
+                windows.refill(record)
                 self._note(e, item.offset, record)
-        self.partitions[e].refill(partials)
+        windows.refilled()
         self._forget_closed(e)
 
     def _note(self, e: int, offset: int, partial: Partial) -> None:
