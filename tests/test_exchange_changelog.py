@@ -196,6 +196,28 @@ def test_two_keys_in_one_partition_do_not_mix(
     cycle.close()
 
 
+def test_the_snapshots_of_several_partitions_restore_together(
+    kafka_bootstrap: str, changelog: Changelog, cycle: CommitCycle
+) -> None:
+    """One read of both tasks' partitions gives each task its own latest snapshot (a chunked
+    one too), and None for a task that has none."""
+    cycle.begin()
+    changelog.write(cycle, 0, "t0", THREE_MB)
+    changelog.write(cycle, 1, "t1", b"one")
+    cycle.commit({}, None)
+    changelog.committed()
+    _write(cycle, changelog, ("t0", b"zero"))
+    restored = Changelog(changelog.topic).restore_all(
+        {"bootstrap_servers": kafka_bootstrap}, {0: "t0", 1: "t1"}
+    )
+    assert restored == {0: b"zero", 1: b"one"}
+    nothing = Changelog(changelog.topic).restore_all(
+        {"bootstrap_servers": kafka_bootstrap}, {0: "t9", 1: "t8"}
+    )
+    assert nothing == {0: None, 1: None}
+    cycle.close()
+
+
 def test_no_snapshot_or_a_tombstone_restores_nothing(
     kafka_bootstrap: str, changelog: Changelog, cycle: CommitCycle
 ) -> None:

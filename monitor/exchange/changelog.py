@@ -117,7 +117,23 @@ class Changelog:
         :class:`RestoreTimeoutError` naming the broker when the partition's end is not reached
         within ``timeout_s``.
         """
-        latest = self._read_to_end(options, partition, key, timeout_s)
+        return self.restore_all(options, {partition: key}, timeout_s=timeout_s)[partition]
+
+    def restore_all(
+        self, options: Mapping[str, Any], keys: Mapping[int, str], *, timeout_s: float = 60.0
+    ) -> dict[int, bytes | None]:
+        """:meth:`restore` of each ``{partition: key}``, the partitions read together by one
+        consumer (a process taking over many tasks waits for one round of requests, not one per
+        task)."""
+        if not keys:
+            return {}
+        latest = self._read_to_end(options, keys, timeout_s)
+        return {p: self._snapshot(p, key, latest[p]) for p, key in sorted(keys.items())}
+
+    def _snapshot(
+        self, partition: int, key: str, latest: dict[bytes, bytes | None]
+    ) -> bytes | None:
+        """The snapshot of ``key`` from the latest values of its keys in ``partition``."""
         manifest = latest.pop(key.encode(), None)
         held = [int(k.rpartition(b"/")[2]) + 1 for k, v in latest.items() if v is not None]
         self.chunks[(partition, key)] = max(held, default=0)
@@ -139,22 +155,24 @@ class Changelog:
         return data
 
     def _read_to_end(
-        self, options: Mapping[str, Any], partition: int, key: str, timeout_s: float
-    ) -> dict[bytes, bytes | None]:
-        """The latest value of ``key`` and of its chunk keys (``key/<digits>``) in
-        ``partition``, committed ones only, read from the beginning to the end offset."""
-        wanted, prefix = key.encode(), chunk_key(key, 0)[:-1]
+        self, options: Mapping[str, Any], keys: Mapping[int, str], timeout_s: float
+    ) -> dict[int, dict[bytes, bytes | None]]:
+        """Per partition, the latest value of its key and of the key's chunk keys
+        (``key/<digits>``), committed ones only, read from the beginning to the end offset."""
+        tps = {TopicPartition(self.topic, p): key for p, key in keys.items()}
+        wanted = {tp: (key.encode(), chunk_key(key, 0)[:-1]) for tp, key in tps.items()}
 
-        def ours(record_key: bytes | None) -> bool:
+        def ours(tp: TopicPartition, record_key: bytes | None) -> bool:
             if record_key is None:
                 return False
+            exact, prefix = wanted[tp]
             chunk = record_key.startswith(prefix) and record_key[len(prefix) :].isdigit()
-            return record_key == wanted or chunk
+            return record_key == exact or chunk
 
-        tp = TopicPartition(self.topic, partition)
         deadline = time.monotonic() + timeout_s
         bound_ms = max(1, int(timeout_s * 1000))
-        latest: dict[bytes, bytes | None] = {}
+        latest: dict[int, dict[bytes, bytes | None]] = {p: {} for p in keys}
+        first = min(keys)
         consumer = None
         try:
             consumer = KafkaConsumer(
@@ -165,18 +183,26 @@ class Changelog:
                 max_partition_fetch_bytes=_FETCH_BYTES,
                 bootstrap_timeout_ms=bound_ms,
             )
-            consumer.assign([tp])
-            consumer.seek_to_beginning(tp)
-            end = consumer.end_offsets([tp], timeout_ms=bound_ms)[tp]
-            while (position := consumer.position(tp, timeout_ms=bound_ms)) < end:
+            consumer.assign(list(tps))
+            consumer.seek_to_beginning(*tps)
+            ends = consumer.end_offsets(list(tps), timeout_ms=bound_ms)
+            behind = [tp for tp in tps if consumer.position(tp, timeout_ms=bound_ms) < ends[tp]]
+            while behind:
                 if time.monotonic() > deadline:
-                    raise self._late(options, partition, key, timeout_s, f"at {position} of {end}")
-                for record in consumer.poll(timeout_ms=_POLL_MS).get(tp, ()):
-                    if ours(record.key):
-                        latest[record.key] = record.value
+                    tp = behind[0]
+                    where = f"at {consumer.position(tp)} of {ends[tp]}"
+                    raise self._late(options, tp.partition, tps[tp], timeout_s, where)
+                for tp, records in consumer.poll(timeout_ms=_POLL_MS).items():
+                    values = latest[tp.partition]
+                    for record in records:
+                        if ours(tp, record.key):
+                            values[record.key] = record.value
+                behind = [
+                    tp for tp in behind if consumer.position(tp, timeout_ms=bound_ms) < ends[tp]
+                ]
             return latest
         except KafkaError as exc:
-            raise self._late(options, partition, key, timeout_s, error_text(exc)) from None
+            raise self._late(options, first, keys[first], timeout_s, error_text(exc)) from None
         finally:
             if consumer is not None:
                 consumer.close()

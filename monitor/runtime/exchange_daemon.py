@@ -300,15 +300,19 @@ class ExchangeDaemon(SignalledLoop):
         self.parts.lag.clear()
         self.membership = self.sources.group_metadata()
         assigned = sorted(self.sources.assignment(), key=lambda tp: (tp.partition, tp.topic))
+        committed = self._committed(self.sources, assigned)
         by_task: dict[int, dict[TopicPartition, int]] = {}
         for tp in assigned:
-            by_task.setdefault(tp.partition, {})[tp] = self._committed(self.sources, tp)
-        options = self.kafka.client_options()
+            by_task.setdefault(tp.partition, {})[tp] = committed[tp]
+        snapshots = self.changelog.restore_all(
+            self.kafka.client_options(),
+            {task: f"t{task}" for task in by_task},
+            timeout_s=RESTORE_TIMEOUT_S,
+        )
         for task, offsets in sorted(by_task.items()):
-            data = self.changelog.restore(options, task, f"t{task}", timeout_s=RESTORE_TIMEOUT_S)
             self.tasks.restore(
                 task,
-                data,
+                snapshots[task],
                 {self.ids.id_of(tp.topic, tp.partition): o for tp, o in offsets.items()},
             )
             for tp, offset in offsets.items():
@@ -318,12 +322,21 @@ class ExchangeDaemon(SignalledLoop):
         self.server.set_ready(True)
         log.info("tasks restored", tasks=sorted(by_task))
 
-    def _committed(self, consumer: KafkaConsumer, tp: TopicPartition) -> int:
-        """The group's committed offset of ``tp``, else its first offset."""
-        committed = consumer.committed(tp, timeout_ms=COMMITTED_TIMEOUT_MS)
-        if committed is not None:
-            return int(committed)
-        return int(consumer.beginning_offsets([tp])[tp])
+    def _committed(
+        self, consumer: KafkaConsumer, tps: Sequence[TopicPartition]
+    ) -> dict[TopicPartition, int]:
+        """The group's committed offset of each of ``tps``, else its first offset: one request
+        for all (``KafkaConsumer.committed`` asks partition by partition)."""
+        if not tps:
+            return {}
+        found = consumer._coordinator.fetch_committed_offsets(
+            list(tps), timeout_ms=COMMITTED_TIMEOUT_MS
+        )
+        offsets = {tp: int(found[tp].offset) for tp in tps if tp in found}
+        missing = [tp for tp in tps if tp not in offsets]
+        if missing:
+            offsets.update({tp: int(o) for tp, o in consumer.beginning_offsets(missing).items()})
+        return offsets
 
     def _take_partitions(self) -> None:
         """After a stage-2 rebalance: drop the partitions gone, rebuild the ones gained."""
@@ -334,10 +347,13 @@ class ExchangeDaemon(SignalledLoop):
         gained = sorted(owned - set(self.partitions.stages))
         restored: list[int] = []  # from a snapshot (the others from the partition's start)
         self.partitions.assign(gained)
+        committed = self._committed(
+            self.exchange, [TopicPartition(self.exchange_topic, e) for e in sorted(owned)]
+        )
         try:
             for e in gained:
                 tp = TopicPartition(self.exchange_topic, e)
-                end = self._committed(self.exchange, tp)
+                end = committed[tp]
                 snapshot = self._restore_partition(e)
                 if snapshot is not None:
                     restored.append(e)
@@ -347,7 +363,7 @@ class ExchangeDaemon(SignalledLoop):
             for e in sorted(owned):  # the polls since the rebalance were dropped
                 if e not in gained:
                     tp = TopicPartition(self.exchange_topic, e)
-                    self.exchange.seek(tp, self._committed(self.exchange, tp))
+                    self.exchange.seek(tp, committed[tp])
         except (KafkaError, RestoreTimeoutError):  # rebuilt afresh at the retry
             self.partitions.revoke(sorted(self.partitions.replaying))
             raise
