@@ -498,3 +498,34 @@ def test_a_restored_sink_refires_the_checkpointed_alerts_at_once(
     assert [a["labels"] for a in refired] == [labels("critical")]
     assert refired[0]["startsAt"] == first["startsAt"]
     assert refired[0]["endsAt"] > first["endsAt"]
+
+
+def test_a_sink_forgets_the_alerts_of_models_another_process_took_over(
+    make_sink: Factory, alertmanager: FakeAlertmanager, clock: Clock
+) -> None:
+    """After forget_models, a firing alert of the model is no longer re-posted (its new owner
+    posts it, and resolves it when its check recovers), and it is not in the sink's state."""
+    sink = make_sink()
+    sink.write(transition("ok", "warning"))
+    assert sink.models_state(["car-loan"]) == sink.state() != []
+    sink.forget_models(["car-loan"])
+    assert sink.state() == []
+    clock.now = NOW + 60
+    sink.tick()
+    assert len(delivered(sink, alertmanager)) == 1  # the first post only
+
+
+def test_a_sink_takes_over_the_firing_alerts_of_a_model_with_their_start(
+    make_sink: Factory, alertmanager: FakeAlertmanager, clock: Clock
+) -> None:
+    """The firing alerts one sink gives for a model are posted at once by another that
+    restores them, with the first sink's startsAt."""
+    old, new = make_sink(), make_sink()
+    old.write(transition("ok", "warning"))
+    assert len(delivered(old, alertmanager)) == 1
+    moved = old.models_state(["car-loan"])
+    clock.now = NOW + 30
+    new.restore_models(moved)
+    [request] = delivered(new, alertmanager)[1:]
+    [alert] = request.alerts
+    assert (alert["labels"], alert["startsAt"]) == (labels("warning"), at(NOW))
