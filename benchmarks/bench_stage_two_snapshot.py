@@ -179,7 +179,6 @@ class Sides:
     baselines: dict[str, Baseline]
     stages: ExchangeStages
     pipeline: Pipeline
-    exchange_offset: int = 0
     source_offset: int = 0  # of both source partitions: a label per prediction
     log: list[bytes] = field(default_factory=list)  # the measured exchange partition
 
@@ -202,22 +201,17 @@ class Sides:
             if partition_of(p.model, partitions.partitions) == PARTITION
         ]
         records += [encode(m) for m in handover.marks(counters, partitions.config)[1]]
-        partitions.receive(
-            list(self.read(PARTITION, self.exchange_offset, len(self.log) + len(records), records))
-        )
+        first = len(self.log)
         self.log += records
-        self.exchange_offset = len(self.log)
+        partitions.receive(list(self.read(PARTITION, first, len(self.log))))
 
-    def read(
-        self, e: int, start: int, end: int, records: list[bytes] | None = None
-    ) -> Iterator[Received]:
+    def read(self, e: int, start: int, end: int) -> Iterator[Received]:
         """The records of the measured partition from ``start`` to ``end``, decoded one at a
-        time as a reader hands them over (those given, or the log's)."""
-        source = self.log[start:end] if records is None else records
-        return (Received(e, start + i, decode(r)) for i, r in enumerate(source))
+        time as a reader hands them over."""
+        return (Received(e, start + i, decode(r)) for i, r in enumerate(self.log[start:end]))
 
     def stage_two_snapshot(self) -> bytes:
-        return self.stages.partitions.snapshot(PARTITION, self.exchange_offset)
+        return self.stages.partitions.snapshot(PARTITION, len(self.log))
 
     def checkpoint(self) -> bytes:
         """The daemon's checkpoint document as ``CheckpointStore.save`` serialises it."""
