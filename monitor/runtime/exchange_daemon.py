@@ -477,13 +477,8 @@ class ExchangeDaemon(SignalledLoop):
             offsets = {tp: OffsetAndMetadata(o, "", -1) for tp, o in self.positions.items()}
             self.cycle.commit(offsets, self.membership)
         except CycleFailed as exc:
-            self.changelog.aborted()
-            log.error("commit cycle failed", error=error_text(exc), cause=exc.cause)
-            self.server.set_ready(False, f"commit cycle failed: {exc}")
-            if exc.cause == "fenced":
-                self.stopping = True
-                return
-            self.tasks_stale = True
+            if not self._cycle_failed(self.changelog, "commit cycle", exc, exc.cause):
+                self.tasks_stale = True
             return
         self.changelog.committed()
         self.server.set_ready(True)
@@ -499,31 +494,35 @@ class ExchangeDaemon(SignalledLoop):
             self.parts.report.durable_length()
         cycle = self.stage_two_cycle
         try:
-            offsets = {}
-            for e in live:
-                tp = TopicPartition(self.exchange_topic, e)
-                offsets[tp] = OffsetAndMetadata(self.exchange.position(tp), "", -1)
+            tps = {e: TopicPartition(self.exchange_topic, e) for e in live}
+            positions = {e: self.exchange.position(tp) for e, tp in tps.items()}
             cycle.begin()
             for topic, message in self.parts.outboxes[1].take():
                 cycle.send_message(topic, message)
-            for e in live:
-                if e in self.partitions.changed:
-                    position = offsets[TopicPartition(self.exchange_topic, e)].offset
-                    self.snapshots.write(cycle, e, f"e{e}", self.partitions.snapshot(e, position))
+            for e in sorted(self.partitions.changed & set(live)):
+                snapshot = self.partitions.snapshot(e, positions[e])
+                self.snapshots.write(cycle, e, f"e{e}", snapshot)
+            offsets = {tps[e]: OffsetAndMetadata(o, "", -1) for e, o in positions.items()}
             cycle.commit(offsets, self.exchange_membership)
         except (CycleFailed, KafkaError) as exc:
-            self.snapshots.aborted()
             cause = exc.cause if isinstance(exc, CycleFailed) else "position unknown"
-            log.error("stage-2 commit cycle failed", error=error_text(exc), cause=cause)
-            self.server.set_ready(False, f"stage-2 commit cycle failed: {exc}")
-            if cause == "fenced":
-                self.stopping = True
-                return
-            # the state is ahead of what Kafka holds: every partition restarts from there
-            self.partitions.revoke(sorted(self.partitions.stages))
-            self.partitions_stale = True
+            if not self._cycle_failed(self.snapshots, "stage-2 commit cycle", exc, cause):
+                # the state is ahead of what Kafka holds: every partition restarts from there
+                self.partitions.revoke(sorted(self.partitions.stages))
+                self.partitions_stale = True
             return
         self.snapshots.committed()
+
+    def _cycle_failed(self, changelog: Changelog, cycle: str, exc: Exception, cause: str) -> bool:
+        """A cycle that did not commit: the snapshots it wrote are forgotten and readiness says
+        why. True when it was fenced (another process took this ``group_instance_id``): the
+        process then stops rather than fence the other one back."""
+        changelog.aborted()
+        log.error(f"{cycle} failed", error=error_text(exc), cause=cause)
+        self.server.set_ready(False, f"{cycle} failed: {exc}")
+        if cause == "fenced":
+            self.stopping = True
+        return cause == "fenced"
 
     def _close_consumers(self) -> None:
         for consumer in (self.sources, self.exchange):
